@@ -1,0 +1,1 @@
+"""hardened-ecs policy pack: run with `pulumi preview --policy-pack policy`."""

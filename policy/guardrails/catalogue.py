@@ -1,0 +1,71 @@
+"""The pack's rules, their names and enforcement levels: one list for the
+pulumi-policy pack and the offline gate alike."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from .instance_hardening import check_instances_hardened
+from .key_pair import check_key_pair
+from .model import Finding, Level, Resource, RuleContext
+from .prod_protection import check_prod_protection
+from .ssh_ingress import check_rule
+from .tagging import check_tags
+
+ResourceRule = Callable[[str, Mapping[str, Any], RuleContext], list[Finding]]
+StackRule = Callable[[Sequence[Resource], RuleContext], list[Finding]]
+
+
+@dataclass(frozen=True)
+class ResourceSpec:
+    name: str
+    description: str
+    level: Level
+    rule: ResourceRule
+
+
+@dataclass(frozen=True)
+class StackSpec:
+    name: str
+    description: str
+    level: Level
+    rule: StackRule
+
+
+RESOURCE_SPECS: tuple[ResourceSpec, ...] = (
+    ResourceSpec(
+        "no-ssh-from-internet",
+        "No security group rule lets SSH in from 0.0.0.0/0 or ::/0.",
+        "mandatory",
+        check_rule,
+    ),
+    ResourceSpec(
+        "no-weak-key-pair",
+        "Key pairs are not RSA under 3072 bits (nor DSA).",
+        "mandatory",
+        check_key_pair,
+    ),
+    ResourceSpec(
+        "required-tags",
+        "Every taggable resource is tagged with environment and owner.",
+        "advisory",
+        check_tags,
+    ),
+)
+
+STACK_SPECS: tuple[StackSpec, ...] = (
+    StackSpec(
+        "public-instances-hardened",
+        "Every ECS instance with a public IP has an SshdHardening resource.",
+        "mandatory",
+        check_instances_hardened,
+    ),
+    StackSpec(
+        "prod-protection",
+        "Production stacks use deletion protection and an EIP.",
+        "advisory",
+        check_prod_protection,
+    ),
+)
