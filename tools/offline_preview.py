@@ -308,9 +308,10 @@ class OfflineMocks(Mocks):
 # --- recording ----------------------------------------------------------------------------
 
 
-def _ensure_event_loop() -> None:
+def _ensure_event_loop() -> asyncio.AbstractEventLoop:
     # Monitor calls arrive on executor threads; deserializing needs a loop there (as in the SDK).
-    _sdk_ensure_event_loop()  # type: ignore[no-untyped-call]
+    loop: asyncio.AbstractEventLoop = _sdk_ensure_event_loop()  # type: ignore[no-untyped-call]
+    return loop
 
 
 def _unwrap_secrets(value: Any) -> tuple[Any, bool]:
@@ -340,8 +341,18 @@ class _RecordingMonitor(MockMonitor):
         self.registered: list[RegisteredResource] = []
         self.invoked: list[InvokeCall] = []
         self.stack_outputs: dict[str, Any] = {}
+        # Event loops the SDK opens on executor threads; closed after the run, else their
+        # garbage collection at exit prints "Invalid file descriptor" noise.
+        self.thread_loops: set[asyncio.AbstractEventLoop] = set()
+
+    def _track_loop(self) -> None:
+        if threading.current_thread() is not threading.main_thread():
+            loop = _ensure_event_loop()
+            with self.lock:
+                self.thread_loops.add(loop)
 
     def RegisterResource(self, request: Any) -> Any:
+        self._track_loop()
         response = super().RegisterResource(request)  # type: ignore[no-untyped-call]
         if request.type == _STACK_TYPE:
             return response
@@ -375,13 +386,14 @@ class _RecordingMonitor(MockMonitor):
         return response
 
     def RegisterResourceOutputs(self, request: Any) -> Any:
+        self._track_loop()
         if "::" + _STACK_TYPE + "::" in request.urn:
             _ensure_event_loop()
             self.stack_outputs = rpc.deserialize_properties(request.outputs)
         return super().RegisterResourceOutputs(request)  # type: ignore[no-untyped-call]
 
     def Invoke(self, request: Any) -> Any:
-        _ensure_event_loop()
+        self._track_loop()
         args, _ = _unwrap_secrets(rpc.deserialize_properties(request.args))
         with self.lock:
             self.invoked.append(InvokeCall(token=request.tok, args=args))
@@ -465,6 +477,9 @@ def _run_in_fresh_context(
                 loop.run_until_complete(task)
         loop.run_until_complete(loop.shutdown_default_executor())
         loop.close()
+        for thread_loop in monitor.thread_loops:
+            if not thread_loop.is_running():
+                thread_loop.close()
         asyncio.set_event_loop(None)
         logger.removeHandler(capture)
     return monitor, failure, capture.records
