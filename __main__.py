@@ -1,0 +1,99 @@
+"""hardened-ecs: hardened SSH servers on Alibaba Cloud ECS, with one `pulumi up`.
+
+Order of work: check the whole stack configuration (nothing is registered if it is wrong), then
+network -> SSH security group and its rules -> login key pair -> servers, then the exports.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pulumi
+
+from components.cloudinit import admin_user_data
+from components.config import StackConfig, load_stack_config
+from components.images import latest_system_image
+from components.login_key import LoginKey, LoginKeyArgs
+from components.network import Network, NetworkArgs
+from components.server import Server, ServerArgs
+from components.ssh_access import SshAccess, SshAccessArgs
+
+cfg: StackConfig = load_stack_config()
+tags = {"project": "hardened-ecs", "stack": cfg.stack, "managed-by": "pulumi", **cfg.tags}
+
+network = Network(
+    "network",
+    NetworkArgs(
+        instance_type=cfg.instance_type,
+        system_disk_category=cfg.system_disk_category,
+        vpc_cidr=cfg.vpc_cidr,
+        vswitch_cidr=cfg.vswitch_cidr,
+        zone_id=cfg.zone_id,
+        existing_vswitch_id=cfg.vswitch_id,
+        resource_name_prefix=cfg.name_prefix,
+        tags=tags,
+    ),
+)
+ssh_access = SshAccess(
+    "ssh",
+    SshAccessArgs(
+        vpc_id=network.vpc_id,
+        allowed_cidrs=cfg.allowed_ssh_cidrs,
+        port=cfg.ssh_port,
+        resource_name_prefix=cfg.name_prefix,
+        tags=tags,
+    ),
+)
+login_key = LoginKey(
+    "login",
+    LoginKeyArgs(public_key=cfg.ssh_public_key, resource_name_prefix=cfg.name_prefix, tags=tags),
+)
+
+# A pinned imageId is the operator's choice; otherwise the newest image, used at creation only.
+image_id: pulumi.Input[str] = (
+    cfg.image_id
+    if cfg.image_id is not None
+    else latest_system_image(cfg.image, cfg.instance_type)
+)
+user_data = admin_user_data(cfg.admin_user, cfg.ssh_public_key)
+
+servers: dict[str, dict[str, Any]] = {}
+for index in range(cfg.instance_count):
+    name = f"server-{index}"
+    server = Server(
+        name,
+        ServerArgs(
+            instance_type=cfg.instance_type,
+            image_id=image_id,
+            image_pinned=cfg.image_id is not None,
+            vswitch_id=network.vswitch_id,
+            security_group_id=ssh_access.security_group_id,
+            key_pair_name=login_key.key_pair_name,
+            user_data=user_data,
+            admin_user=cfg.admin_user,
+            internet_max_bandwidth_out=cfg.internet_max_bandwidth_out,
+            system_disk_category=cfg.system_disk_category,
+            host_name=f"{cfg.name_prefix}-{index}",
+            ssh_port=cfg.ssh_port,
+            ssh_key_file=cfg.ssh_key_file,
+            tags=tags,
+        ),
+    )
+    exports: dict[str, Any] = {
+        "publicIp": server.public_ip,
+        "privateIp": server.private_ip,
+        "instanceId": server.instance_id,
+        "sshCommand": server.ssh_command,
+    }
+    # Post-deploy steps per server go here (issue #4: SshdHardening), e.g.
+    #   hardening = SshdHardening(f"{name}-sshd", SshdHardeningArgs(host=server.public_ip, ...),
+    #       opts=pulumi.ResourceOptions(depends_on=[server.instance, *ssh_access.rules]))
+    #   exports["hardened"] = hardening.compliant
+    # cfg.hardening (profile, overrides), cfg.admin_user, cfg.ssh_port and the secret
+    # cfg.ssh_private_key (None only in a preview without it) are what it needs.
+    servers[name] = exports
+
+pulumi.export("servers", servers)
+pulumi.export("securityGroupId", ssh_access.security_group_id)
+pulumi.export("vswitchId", network.vswitch_id)
+pulumi.export("adminUser", cfg.admin_user)

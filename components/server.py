@@ -1,0 +1,95 @@
+"""Server: one pay-as-you-go ECS instance with a public IP, its admin user created on first boot."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import pulumi
+import pulumi_alicloud as alicloud
+
+
+@dataclass(frozen=True)
+class ServerArgs:
+    """One instance.
+
+    ``image_pinned``: ``image_id`` was chosen by the operator (``imageId``); otherwise it comes
+    from a look-up of the newest image, whose later answers must never reach this instance.
+    """
+
+    instance_type: str
+    image_id: pulumi.Input[str]
+    image_pinned: bool
+    vswitch_id: pulumi.Input[str]
+    security_group_id: pulumi.Input[str]
+    key_pair_name: pulumi.Input[str]
+    user_data: str
+    admin_user: str
+    internet_max_bandwidth_out: int
+    system_disk_category: str
+    host_name: str
+    ssh_port: int = 22
+    # Where the operator keeps the private key; only printed in ssh_command.
+    ssh_key_file: str = "~/.ssh/id_rsa"
+    tags: Mapping[str, str] = field(default_factory=dict)
+
+
+class Server(pulumi.ComponentResource):
+    """Outputs: ``instance_id``, ``public_ip``, ``private_ip``, ``ssh_command``; ``instance``."""
+
+    instance: alicloud.ecs.Instance
+    instance_id: pulumi.Output[str]
+    public_ip: pulumi.Output[str]
+    private_ip: pulumi.Output[str]
+    ssh_command: pulumi.Output[str]
+
+    def __init__(
+        self, name: str, args: ServerArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__("hardened-ecs:server:Server", name, None, opts)
+        # Changing image_id rebuilds the system disk in place: data and host keys are gone.
+        # A looked-up id changes whenever Alibaba publishes an image, so it only counts at
+        # creation. cloud-init reads user data on the first boot only; a later change would
+        # just reboot the server, so it counts at creation too.
+        ignored = ["user_data"] if args.image_pinned else ["image_id", "user_data"]
+        self.instance = alicloud.ecs.Instance(
+            f"{name}-instance",
+            instance_name=args.host_name,
+            host_name=args.host_name,
+            description="hardened-ecs: hardened SSH server",
+            instance_type=args.instance_type,
+            image_id=args.image_id,
+            vswitch_id=args.vswitch_id,
+            security_groups=[args.security_group_id],
+            key_name=args.key_pair_name,
+            user_data=args.user_data,
+            # Billing is explicit: the provider's defaults for these are deprecated.
+            instance_charge_type="PostPaid",
+            internet_charge_type="PayByTraffic",
+            internet_max_bandwidth_out=args.internet_max_bandwidth_out,
+            system_disk_category=args.system_disk_category,
+            tags=dict(args.tags),
+            volume_tags=dict(args.tags),
+            opts=pulumi.ResourceOptions(parent=self, ignore_changes=ignored),
+        )
+        self.instance_id = self.instance.id
+        self.public_ip = self.instance.public_ip
+        self.private_ip = self.instance.private_ip
+        self.ssh_command = pulumi.Output.concat(
+            "ssh -i ",
+            args.ssh_key_file,
+            " -o IdentitiesOnly=yes ",
+            args.admin_user,
+            "@",
+            self.public_ip,
+            " -p ",
+            str(args.ssh_port),
+        )
+        self.register_outputs(
+            {
+                "instanceId": self.instance_id,
+                "publicIp": self.public_ip,
+                "privateIp": self.private_ip,
+                "sshCommand": self.ssh_command,
+            }
+        )
