@@ -11,6 +11,10 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(VENV)/bin/pip install -q --disable-pip-version-check -r requirements-dev.txt
 	touch $@
 
+# --- up: deploy one stack; one clear line instead when the Pulumi CLI is missing
+up: $(VENV)/.installed
+	scripts/up.sh $(STACK)
+
 # --- test: everything, from a fresh Debian machine -------------------------
 test: deps $(VENV)/.installed testhosts lint
 	$(PY) -m pytest

@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Deploy one stack: `scripts/up.sh STACK [pulumi up options]` (what `make up STACK=dev` runs).
+#
+# Without the Pulumi CLI this prints one line on how to get it and exits 127. Otherwise it makes
+# sure the venv exists, uses a state backend (the one you are logged in to, else a local file
+# backend in .pulumi-state/), selects or creates the stack and runs `pulumi up`.
+set -euo pipefail
+
+# Checked first, with shell builtins only: this is the one line a user without the CLI sees.
+if ! command -v pulumi >/dev/null 2>&1; then
+    echo "up: the Pulumi CLI is not installed; get it from https://www.pulumi.com/docs/install/ and run this again" >&2
+    exit 127
+fi
+
+stack="${1:-}"
+if [[ -z "$stack" ]]; then
+    echo "usage: scripts/up.sh STACK [pulumi up options]   (e.g. scripts/up.sh dev)" >&2
+    exit 2
+fi
+shift
+
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$root"
+
+# Pulumi.yaml runs the program with ./venv; `make` normally made it already.
+if [[ ! -x venv/bin/python ]]; then
+    echo "up: creating venv/ with the program's dependencies" >&2
+    python3 -m venv venv
+    venv/bin/pip install -q --disable-pip-version-check -r requirements.txt
+fi
+
+# Keep whatever backend the user is logged in to (Pulumi Cloud, OSS, ...); else local files.
+if ! pulumi whoami >/dev/null 2>&1; then
+    mkdir -p .pulumi-state
+    echo "up: not logged in to a Pulumi backend; using local state in $root/.pulumi-state" >&2
+    pulumi login "file://$root/.pulumi-state"
+fi
+
+pulumi stack select --create "$stack"
+exec pulumi up --stack "$stack" "$@"
