@@ -22,3 +22,13 @@ test: deps $(VENV)/.installed testhosts lint
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy .
+
+# --- validate: offline gate, every Pulumi.*.yaml through config validation, the program
+# under mocks and the policy pack's rules (no cloud credentials, no Pulumi CLI)
+validate: $(VENV)/.installed
+	$(PY) scripts/validate.py
+
+# --- check-workflows: GitHub workflows against the vendored schema and zizmor, offline
+.PHONY: check-workflows
+check-workflows: $(VENV)/.installed
+	VENV=$(VENV) bash scripts/check-workflows.sh

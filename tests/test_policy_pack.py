@@ -67,10 +67,24 @@ def validate_resource(
     return seen
 
 
-def stack_resource(type_: str, name: str, props: dict[str, Any], stack: str = "dev",
-                   depends_on: list[PolicyResource] | None = None) -> PolicyResource:
-    return PolicyResource(type_, unknown_checking_proxy(props), urn(type_, name, stack), name,
-                          opts(), None, None, depends_on or [], {})
+def stack_resource(
+    type_: str,
+    name: str,
+    props: dict[str, Any],
+    stack: str = "dev",
+    depends_on: list[PolicyResource] | None = None,
+) -> PolicyResource:
+    return PolicyResource(
+        type_,
+        unknown_checking_proxy(props),
+        urn(type_, name, stack),
+        name,
+        opts(),
+        None,
+        None,
+        depends_on or [],
+        {},
+    )
 
 
 def validate_stack(name: str, resources: list[PolicyResource]) -> list[tuple[str, str | None]]:
@@ -147,8 +161,13 @@ def test_prod_protection_policy_reads_the_stack_from_urns() -> None:
         props = {"deletionProtection": protect, "internetMaxBandwidthOut": 5}
         server = stack_resource(INSTANCE, "web-0", props, stack=name)
         eip = stack_resource("alicloud:ecs/eipAddress:EipAddress", "eip", {}, stack=name)
-        assoc = stack_resource("alicloud:ecs/eipAssociation:EipAssociation", "assoc", {},
-                               stack=name, depends_on=[server, eip])
+        assoc = stack_resource(
+            "alicloud:ecs/eipAssociation:EipAssociation",
+            "assoc",
+            {},
+            stack=name,
+            depends_on=[server, eip],
+        )
         return [server, eip, assoc]
 
     assert validate_stack("prod-protection", stack(True, "prod")) == []
@@ -162,8 +181,9 @@ def test_unknown_value_is_left_to_the_engine() -> None:
     from pulumi_policy.proxy import UnknownValueError
 
     with pytest.raises(UnknownValueError):
-        validate_resource("no-weak-key-pair", "alicloud:ecs/ecsKeyPair:EcsKeyPair",
-                          {"publicKey": UNKNOWN})
+        validate_resource(
+            "no-weak-key-pair", "alicloud:ecs/ecsKeyPair:EcsKeyPair", {"publicKey": UNKNOWN}
+        )
 
 
 # --- the pack as the Pulumi CLI runs it ------------------------------------------------------
@@ -175,7 +195,10 @@ def analyzer() -> Iterator[analyzer_pb2_grpc.AnalyzerStub]:
     # PolicyPack() prints its port and serves until killed.
     proc = subprocess.Popen(
         [sys.executable, "-m", "pulumi.policy", "127.0.0.1:0", str(ROOT / "policy")],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT / "policy",
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=ROOT / "policy",
     )
     try:
         assert proc.stdout is not None
@@ -219,7 +242,9 @@ def test_served_pack_flags_an_unhardened_public_instance(
 ) -> None:
     tags = {"environment": "dev", "owner": "ops"}
     server = analyzer_pb2.AnalyzerResource(
-        type=INSTANCE, urn=urn(INSTANCE, "web-0"), name="web-0",
+        type=INSTANCE,
+        urn=urn(INSTANCE, "web-0"),
+        name="web-0",
         properties=struct({"internetMaxBandwidthOut": 5, "tags": tags}),
     )
     response = analyzer.AnalyzeStack(analyzer_pb2.AnalyzeStackRequest(resources=[server]))

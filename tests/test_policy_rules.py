@@ -29,8 +29,14 @@ def urn(stack: str, type_: str, name: str) -> str:
 
 
 def ssh_rule(**overrides: Any) -> dict[str, Any]:
-    props = {"type": "ingress", "ipProtocol": "tcp", "portRange": "22/22",
-             "cidrIp": "203.0.113.0/24", "policy": "accept", "nicType": "intranet"}
+    props = {
+        "type": "ingress",
+        "ipProtocol": "tcp",
+        "portRange": "22/22",
+        "cidrIp": "203.0.113.0/24",
+        "policy": "accept",
+        "nicType": "intranet",
+    }
     props.update(overrides)
     return props
 
@@ -93,8 +99,14 @@ def test_other_resource_types_are_ignored() -> None:
 
 @pytest.mark.parametrize(
     ("text", "expected"),
-    [("22/22", (22, 22)), ("1/65535", (1, 65535)), ("-1/-1", (1, 65535)), (None, (1, 65535)),
-     ("22", None), ("a/b", None)],
+    [
+        ("22/22", (22, 22)),
+        ("1/65535", (1, 65535)),
+        ("-1/-1", (1, 65535)),
+        (None, (1, 65535)),
+        ("22", None),
+        ("a/b", None),
+    ],
 )
 def test_parse_port_range(text: str | None, expected: tuple[int, int] | None) -> None:
     assert parse_port_range(text) == expected
@@ -178,8 +190,12 @@ class SomethingElseProvider:
 
 
 def instance(name: str, bandwidth: int = 5, parent: str | None = None) -> Resource:
-    res: Resource = {"type": INSTANCE, "name": name, "urn": urn("dev", INSTANCE, name),
-                     "props": {"internetMaxBandwidthOut": bandwidth}}
+    res: Resource = {
+        "type": INSTANCE,
+        "name": name,
+        "urn": urn("dev", INSTANCE, name),
+        "props": {"internetMaxBandwidthOut": bandwidth},
+    }
     if parent:
         res["parent"] = parent
     return res
@@ -217,9 +233,12 @@ def test_hardening_linked_by_address_or_component_passes() -> None:
 
     component = urn("dev", "hardened-ecs:server:Server", "web-1")
     sibling = instance("web-1", parent=component)
-    assert check_instances_hardened(
-        [sibling, hardening("sshd-1", SshdHardeningProvider(), parent=component)], CTX
-    ) == []
+    assert (
+        check_instances_hardened(
+            [sibling, hardening("sshd-1", SshdHardeningProvider(), parent=component)], CTX
+        )
+        == []
+    )
 
 
 def test_public_instance_without_hardening_fails() -> None:
@@ -252,8 +271,11 @@ def prod_stack(protect: bool, eip: bool) -> list[Resource]:
         eip_urn = urn("prod", "alicloud:ecs/eipAddress:EipAddress", "web-0-eip")
         resources += [
             {"type": "alicloud:ecs/eipAddress:EipAddress", "urn": eip_urn, "props": {}},
-            {"type": "alicloud:ecs/eipAssociation:EipAssociation", "props": {},
-             "dependencies": [server["urn"], eip_urn]},
+            {
+                "type": "alicloud:ecs/eipAssociation:EipAssociation",
+                "props": {},
+                "dependencies": [server["urn"], eip_urn],
+            },
         ]
     return resources
 

@@ -10,9 +10,7 @@ from typing import Any
 
 from .model import Finding, RuleContext, config_key, get
 
-KEY_PAIR_TYPES = frozenset(
-    {"alicloud:ecs/ecsKeyPair:EcsKeyPair", "alicloud:ecs/keyPair:KeyPair"}
-)
+KEY_PAIR_TYPES = frozenset({"alicloud:ecs/ecsKeyPair:EcsKeyPair", "alicloud:ecs/keyPair:KeyPair"})
 MIN_RSA_BITS = 3072
 
 
@@ -50,9 +48,7 @@ def describe_public_key(line: str) -> tuple[str, int | None]:
     return algorithm, int.from_bytes(modulus, "big").bit_length()
 
 
-def check_key_pair(
-    resource_type: str, props: Mapping[str, Any], ctx: RuleContext
-) -> list[Finding]:
+def check_key_pair(resource_type: str, props: Mapping[str, Any], ctx: RuleContext) -> list[Finding]:
     if resource_type not in KEY_PAIR_TYPES:
         return []
     public_key = get(props, "publicKey")

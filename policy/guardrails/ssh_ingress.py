@@ -38,9 +38,7 @@ def is_whole_internet(cidr: object) -> bool:
         return False
 
 
-def check_rule(
-    resource_type: str, props: Mapping[str, Any], ctx: RuleContext
-) -> list[Finding]:
+def check_rule(resource_type: str, props: Mapping[str, Any], ctx: RuleContext) -> list[Finding]:
     if resource_type not in RULE_TYPES:
         return []
     if str(get(props, "type") or "").lower() != "ingress":

@@ -46,9 +46,7 @@ def is_taggable(resource_type: str) -> bool:
     return isinstance(getattr(cls, "tags", None), property)
 
 
-def check_tags(
-    resource_type: str, props: Mapping[str, Any], ctx: RuleContext
-) -> list[Finding]:
+def check_tags(resource_type: str, props: Mapping[str, Any], ctx: RuleContext) -> list[Finding]:
     if not is_taggable(resource_type):
         return []
     tags = get(props, "tags")
