@@ -1,0 +1,217 @@
+"""Command line: `python -m hardening apply|check|plan`. Results on stdout, progress on stderr.
+
+Everything that can be checked without the host is checked before connecting (exit 2).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from hardening.desired import DEFAULT_PROFILE, PROFILES, Request, parse_set_flags, validate_request
+from hardening.directives import ValueError_
+from hardening.errors import EXIT_USAGE, UsageError
+
+_FINGERPRINT = re.compile(r"SHA256:[A-Za-z0-9+/]{43}=?")
+_HOST = re.compile(r"[A-Za-z0-9._:\-\[\]]+")
+_USER = re.compile(r"[a-z_][a-z0-9_.-]{0,31}")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m hardening",
+        description="Harden sshd on a host over SSH: validated, verified, rolled back on failure.",
+    )
+    sub = parser.add_subparsers(dest="action", required=True, metavar="apply|check|plan")
+    for action, text in (
+        ("apply", "harden the host (idempotent)"),
+        ("check", "read-only: exit 1 and a table when the host drifted"),
+        ("plan", "read-only: show what apply would change"),
+    ):
+        p = sub.add_parser(action, help=text, description=text)
+        target = p.add_argument_group("target")
+        target.add_argument("--host", help="host name or IP address")
+        target.add_argument("--port", type=int, default=22, help="SSH port (default 22)")
+        target.add_argument("--user", help="user to log in as (root on a fresh Alibaba image)")
+        target.add_argument("--identity", metavar="KEYFILE", help="private key file")
+        target.add_argument(
+            "--passphrase-env",
+            metavar="NAME",
+            help="environment variable holding the key's passphrase (never on the command line)",
+        )
+        target.add_argument("--inventory", metavar="FILE", help="YAML list of hosts (fleet mode)")
+        target.add_argument("--parallel", type=int, default=10, help="hosts at once (fleet mode)")
+        keys = p.add_argument_group("host key (checked like OpenSSH)")
+        keys.add_argument("--known-hosts", metavar="FILE", help="default ~/.ssh/known_hosts")
+        trust = keys.add_mutually_exclusive_group()
+        trust.add_argument(
+            "--accept-new-host-key",
+            action="store_true",
+            help="record the key of a host not yet known (never a changed one)",
+        )
+        trust.add_argument(
+            "--host-key-fingerprint", metavar="SHA256:...", help="accept only this host key"
+        )
+        settings = p.add_argument_group("settings")
+        settings.add_argument(
+            "--admin-user",
+            default="ops",
+            help="sudo user that keeps access when root is closed (default ops)",
+        )
+        settings.add_argument("--profile", default=DEFAULT_PROFILE, choices=PROFILES)
+        settings.add_argument(
+            "--set",
+            action="append",
+            default=[],
+            metavar="Directive=value",
+            dest="overrides",
+            help="override one directive (repeatable)",
+        )
+        timing = p.add_argument_group("timing")
+        timing.add_argument(
+            "--confirm-timeout",
+            type=int,
+            default=120,
+            help="seconds after which the host rolls back an unconfirmed change",
+        )
+        timing.add_argument(
+            "--wait",
+            type=float,
+            default=300,
+            help="seconds to wait for a booting host (default 300)",
+        )
+        p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    return parser
+
+
+def _check_args(args: argparse.Namespace) -> Request:
+    """Every problem found without the host, all at once."""
+    problems: list[str] = []
+    if args.inventory is None:
+        if not args.host:
+            problems.append("--host is required (or --inventory FILE)")
+        elif not _HOST.fullmatch(args.host):
+            problems.append(f"--host {args.host!r}: not a host name or IP address")
+        if not args.user:
+            problems.append("--user is required (root on a fresh Alibaba image)")
+        elif not _USER.fullmatch(args.user):
+            problems.append(f"--user {args.user!r}: not a valid login name")
+        if not args.identity:
+            problems.append("--identity KEYFILE is required (the private key to log in with)")
+    if not 1 <= args.port <= 65535:
+        problems.append(f"--port {args.port}: must be from 1 to 65535")
+    if not 10 <= args.confirm_timeout <= 3600:
+        problems.append(
+            f"--confirm-timeout {args.confirm_timeout}: must be from 10 to 3600 seconds"
+        )
+    if not 0 <= args.wait <= 86400:
+        problems.append(f"--wait {args.wait:g}: must be from 0 to 86400 seconds")
+    if not 1 <= args.parallel <= 200:
+        problems.append(f"--parallel {args.parallel}: must be from 1 to 200")
+    if args.host_key_fingerprint and not _FINGERPRINT.fullmatch(args.host_key_fingerprint):
+        problems.append(
+            f"--host-key-fingerprint {args.host_key_fingerprint!r}: expected SHA256:<43 base64 "
+            "characters>, as `ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub` prints on the host"
+        )
+    if args.passphrase_env and args.passphrase_env not in os.environ:
+        problems.append(f"--passphrase-env {args.passphrase_env}: that variable is not set")
+    overrides: dict[str, str] = {}
+    try:
+        overrides = parse_set_flags(args.overrides)
+    except ValueError_ as exc:
+        problems.append(str(exc))
+    problems.extend(validate_request(args.profile, overrides, args.admin_user))
+    if problems:
+        raise UsageError("\n".join(problems))
+    return Request(profile=args.profile, overrides=overrides, admin_user=args.admin_user)
+
+
+def _print_table(rows: list[tuple[str, str, str]], out: Any) -> None:
+    widths = [max(len(r[i]) for r in rows) for i in range(3)]
+    for r in rows:
+        out.write("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() + "\n")
+
+
+def render(report: dict[str, Any], out: Any) -> None:
+    """Human-readable result of one host."""
+    action, host = report["action"], f"{report['host']}:{report['port']}"
+    settings: dict[str, dict[str, str | None]] = report["settings"]
+    if report["error"]:
+        out.write(f"{host}: {action} FAILED (exit {report['exit_code']}): {report['error']}\n")
+        return
+    if action == "check":
+        drift = [
+            (n, s["wanted"] or "", s["after"] or "(unset)")
+            for n, s in settings.items()
+            if n in report.get("drift", [])
+        ]
+        if drift:
+            out.write(f"{host}: drift in {len(drift)} setting(s)\n")
+            _print_table([("directive", "wanted", "effective"), *drift], out)
+        else:
+            out.write(f"{host}: compliant ({len(settings)} settings)\n")
+    elif action == "plan":
+        todo = [
+            (n, s["before"] or "(unset)", s["wanted"] or "")
+            for n, s in settings.items()
+            if n in report.get("drift", [])
+        ]
+        files = ", ".join(report["files"]) or "none"
+        out.write(f"{host}: {len(todo)} setting(s) to change; files to write: {files}\n")
+        if todo:
+            _print_table([("directive", "effective now", "wanted"), *todo], out)
+    else:
+        state = "changed" if report["changed"] else "unchanged"
+        out.write(f"{host}: {state}, compliant={str(report['compliant']).lower()}\n")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    progress = None if args.json else (lambda msg: print(msg, file=sys.stderr, flush=True))
+    try:
+        request = _check_args(args)
+        if args.inventory:
+            from hardening import fleet  # only fleet runs pay for its imports
+
+            reports = fleet.run(args, request, progress)
+        else:
+            reports = [_run_one(args, request, progress)]
+    except UsageError as exc:
+        if args.json:
+            print(json.dumps({"error": str(exc), "exit_code": EXIT_USAGE}))
+        else:
+            print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    dicts = [r.as_dict() | {"drift": r.drift} for r in reports]
+    if args.json:
+        print(json.dumps(dicts[0] if len(dicts) == 1 and not args.inventory else dicts, indent=2))
+    else:
+        for d in dicts:
+            render(d, sys.stdout)
+    return max(r.exit_code for r in reports) if reports else 0
+
+
+def _run_one(args: argparse.Namespace, request: Request, progress: Any) -> Any:
+    # Imported here so `--help` and usage errors stay fast (paramiko is slow to import).
+    from hardening import engine
+    from hardening.keys import load_private_key
+    from hardening.transport import HostKeyPolicy, Target
+
+    passphrase = os.environ.get(args.passphrase_env) if args.passphrase_env else None
+    key = load_private_key(path=args.identity, passphrase=passphrase)
+    policy = HostKeyPolicy(
+        known_hosts=Path(args.known_hosts or "~/.ssh/known_hosts").expanduser(),
+        accept_new=args.accept_new_host_key,
+        pinned_fingerprint=args.host_key_fingerprint,
+    )
+    target = Target(args.host, args.port, args.user, key, policy)
+    options = engine.Options(wait=args.wait, confirm_timeout=args.confirm_timeout)
+    operation = {"apply": engine.apply, "check": engine.check, "plan": engine.plan}[args.action]
+    return operation(target, request, options, progress)

@@ -1,0 +1,400 @@
+"""apply / check / plan against one host: facts -> plan -> transaction, reported as a `Report`.
+
+This is the API the CLI, fleet mode and the Pulumi provider call. Every outcome, failures
+included, comes back as a Report whose `exit_code` follows the CLI contract.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from hardening import facts as facts_mod
+from hardening.desired import Request
+from hardening.directives import ValueError_
+from hardening.errors import (
+    EXIT_DRIFT,
+    EXIT_OK,
+    ApplyFailed,
+    ConnectError,
+    HardeningError,
+    UsageError,
+)
+from hardening.facts import HostFacts
+from hardening.keys import public_line
+from hardening.plan import Plan, Setting, effective_matches, make_plan
+from hardening.transaction import (
+    BusyError,
+    Transaction,
+    admin_script,
+    admin_undo_script,
+)
+from hardening.transport import (
+    CLIENT_ALGORITHMS,
+    Connection,
+    HostKeyPolicy,
+    Progress,
+    Stats,
+    Target,
+    connect,
+)
+
+
+@dataclass(frozen=True)
+class Options:
+    wait: float = 300.0  # how long to wait for a booting host (connect retries)
+    confirm_timeout: int = 120  # the host rolls back by itself after this many seconds
+    verify_wait: float = 20.0  # how long a fresh connection may take after the reload
+
+
+@dataclass
+class Report:
+    host: str
+    port: int
+    action: str
+    changed: bool = False
+    compliant: bool = False
+    rolled_back: bool = False
+    error: str | None = None
+    exit_code: int = EXIT_OK
+    settings: dict[str, dict[str, str | None]] = field(default_factory=dict)
+    host_key_fingerprint: str | None = None
+    user: str | None = None
+    openssh: str | None = None
+    os: str | None = None
+    mode: str | None = None
+    files: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    stats: Stats = field(default_factory=Stats)
+    seconds: float = 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "host": self.host,
+            "port": self.port,
+            "action": self.action,
+            "changed": self.changed,
+            "compliant": self.compliant,
+            "rolled_back": self.rolled_back,
+            "error": self.error,
+            "exit_code": self.exit_code,
+            "user": self.user,
+            "host_key_fingerprint": self.host_key_fingerprint,
+            "openssh": self.openssh,
+            "os": self.os,
+            "mode": self.mode,
+            "files": self.files,
+            "settings": self.settings,
+            "notes": self.notes,
+            "connections": self.stats.connections,
+            "commands": self.stats.commands,
+            "seconds": round(self.seconds, 3),
+        }
+
+    @property
+    def drift(self) -> list[str]:
+        return [n for n, s in self.settings.items() if s["after"] is None or not _ok(n, s)]
+
+
+def _ok(name: str, s: dict[str, str | None]) -> bool:
+    return effective_matches(name, s["wanted"] or "", s["after"])
+
+
+def _noop(_: str) -> None:
+    return None
+
+
+class _Run:
+    """State shared by the steps of one operation on one host."""
+
+    def __init__(
+        self,
+        action: str,
+        target: Target,
+        request: Request,
+        options: Options,
+        progress: Progress | None,
+    ) -> None:
+        self.target = target
+        self.request = request
+        self.options = options
+        self.say: Progress = progress or _noop
+        self.report = Report(target.host, target.port, action)
+        self.stats = self.report.stats
+
+    def open(
+        self,
+        user: str | None = None,
+        *,
+        wait: float | None = None,
+        pin: str | None = None,
+        fallback_user: str | None = None,
+    ) -> Connection:
+        target = self.target if user is None else self.target.as_user(user)
+        if pin is not None:  # fresh connections must meet the very server we changed
+            target = Target(
+                target.host,
+                target.port,
+                target.user,
+                target.key,
+                HostKeyPolicy(pinned_fingerprint=pin),
+            )
+        return connect(
+            target,
+            wait=self.options.wait if wait is None else wait,
+            stats=self.stats,
+            progress=self.say,
+            fallback_user=fallback_user,
+        )
+
+    def open_first(self) -> Connection:
+        """Connect as --user; after a first apply root is closed, so fall back to the admin."""
+        admin = self.request.admin_user
+        return self.open(fallback_user=admin if self.target.user == "root" else None)
+
+    def gather(self, conn: Connection) -> HostFacts:
+        result = conn.run(facts_mod.facts_script(self.request.admin_user))
+        try:
+            facts = facts_mod.parse_facts(result.stdout)
+        except facts_mod.FactsError as exc:
+            raise ApplyFailed(f"cannot read facts from {self.target.host}: {exc}") from None
+        r = self.report
+        r.openssh, r.os = facts.version_text, facts.os_name
+        r.host_key_fingerprint = conn.host_key_fingerprint
+        r.user = conn.target.user
+        if facts.sshd_test_error:
+            raise ApplyFailed(
+                "the host's current sshd configuration is already invalid, nothing changed; "
+                f"fix it first: {facts.sshd_test_error}"
+            )
+        return facts
+
+    def plan(self, conn: Connection, facts: HostFacts) -> Plan:
+        try:
+            plan = make_plan(self.request, facts, CLIENT_ALGORITHMS, conn.target.user)
+        except ValueError_ as exc:
+            raise UsageError(f"{exc} (nothing changed)") from None
+        self.report.mode = plan.mode
+        self.report.files = [f.path for f in plan.files]
+        self.report.notes.append(plan.mode_reason)
+        for s in plan.settings:
+            self.report.settings[s.directive] = {
+                "wanted": s.wanted,
+                "before": s.effective,
+                "after": s.effective,
+            }
+        return plan
+
+    def finish_read_only(self) -> None:
+        r = self.report
+        r.compliant = not r.drift
+
+
+def _spec(user: str, facts: HostFacts) -> str:
+    return f"user={user},host={facts.client_addr},addr={facts.client_addr}"
+
+
+def _run(
+    action: str,
+    body: Callable[[_Run], None],
+    target: Target,
+    request: Request,
+    options: Options,
+    progress: Progress | None,
+) -> Report:
+    run = _Run(action, target, request, options, progress)
+    started = time.monotonic()
+    try:
+        body(run)
+    except HardeningError as exc:
+        run.report.error = str(exc)
+        run.report.exit_code = exc.exit_code
+        if isinstance(exc, ApplyFailed):
+            run.report.rolled_back = exc.rolled_back
+    run.report.seconds = time.monotonic() - started
+    return run.report
+
+
+def check(
+    target: Target, request: Request, options: Options = Options(), progress: Progress | None = None
+) -> Report:
+    """Read-only: does `sshd -T` show every wanted value? Exit 1 with the drift if not."""
+
+    def body(run: _Run) -> None:
+        with run.open_first() as conn:
+            facts = run.gather(conn)
+            run.plan(conn, facts)
+        run.finish_read_only()
+        if not run.report.compliant:
+            run.report.exit_code = EXIT_DRIFT
+
+    return _run("check", body, target, request, options, progress)
+
+
+def plan(
+    target: Target, request: Request, options: Options = Options(), progress: Progress | None = None
+) -> Report:
+    """Read-only: what `apply` would change, and where."""
+
+    def body(run: _Run) -> None:
+        with run.open_first() as conn:
+            facts = run.gather(conn)
+            p = run.plan(conn, facts)
+            if p.needs_admin:
+                run.report.notes.append(
+                    f"root will lose SSH login: {request.admin_user} "
+                    "would be ensured and proven first"
+                )
+        run.finish_read_only()
+
+    return _run("plan", body, target, request, options, progress)
+
+
+def apply(
+    target: Target, request: Request, options: Options = Options(), progress: Progress | None = None
+) -> Report:
+    """Harden: validated, proven from a fresh connection, rolled back on its own on failure."""
+
+    def body(run: _Run) -> None:
+        with run.open_first() as conn:
+            facts = run.gather(conn)
+            p = run.plan(conn, facts)
+            if not p.changes_files:
+                run.finish_read_only()
+                if not run.report.compliant:
+                    raise ApplyFailed(
+                        "our settings are in place but sshd -T still shows "
+                        + ", ".join(
+                            f"{n}={run.report.settings[n]['after']}" for n in run.report.drift
+                        )
+                        + " (a Match block or a setting sshd reads elsewhere?)"
+                    )
+                run.say(f"{target.host}: compliant, nothing to change")
+                return
+            if not p.needs_admin:
+                _transact(run, conn, p, facts, conn.target.user)
+                return
+            undo = _ensure_admin(run, conn)
+            try:
+                _transact(run, conn, p, facts, request.admin_user)
+            except ApplyFailed as exc:
+                # Leave the host as it was: the admin user we made goes with the change.
+                if exc.rolled_back and conn.alive:
+                    conn.run(undo)
+                raise
+
+    return _run("apply", body, target, request, options, progress)
+
+
+def _ensure_admin(run: _Run, conn: Connection) -> str:
+    """Before root loses SSH: an admin user with our key and passwordless sudo, proven.
+
+    Returns the script that undoes what it did (empty when it changed nothing).
+    """
+    admin = run.request.admin_user
+    key_line = public_line(run.target.key)
+    result = conn.run(admin_script(admin, key_line))
+    did = [ln.split()[1] for ln in result.stdout.splitlines() if ln.startswith("@did ")]
+    if result.status != 0 or "@admin-ready" not in result.stdout:
+        conn.run(admin_undo_script(admin, key_line, did))
+        raise ApplyFailed(
+            f"could not prepare admin user {admin} (exit {result.status}): "
+            f"{result.stderr.strip() or result.stdout.strip()}; nothing changed"
+        )
+    run.say(f"{run.target.host}: proving {admin} can log in and sudo from a fresh connection")
+    try:
+        with run.open(admin, wait=run.options.verify_wait, pin=conn.host_key_fingerprint) as fresh:
+            proof = fresh.run("true\n")
+            if proof.status != 0:
+                raise ConnectError(f"sudo -n true failed: {proof.stderr.strip()}")
+    except ConnectError as exc:
+        conn.run(admin_undo_script(admin, key_line, did))
+        raise ApplyFailed(
+            f"admin user {admin} could not log in and sudo from a fresh connection ({exc}); "
+            "root keeps its access and nothing changed"
+        ) from None
+    return admin_undo_script(admin, key_line, did)
+
+
+def _transact(run: _Run, conn: Connection, p: Plan, facts: HostFacts, verify_user: str) -> None:
+    host = run.target.host
+    txn = Transaction(conn, p, _spec(verify_user, facts), run.options.confirm_timeout)
+    deadline_busy = time.monotonic() + run.options.wait
+    while True:
+        try:
+            candidate = txn.stage()
+            break
+        except BusyError as exc:
+            if time.monotonic() > deadline_busy:
+                raise ApplyFailed(f"{exc}; gave up after --wait {run.options.wait:g}s") from None
+            run.say(f"{host}: {exc}; waiting")
+            time.sleep(2)
+    wrong = _mismatches(p.settings, candidate)
+    if wrong:
+        txn.abort()
+        raise ApplyFailed(
+            "the candidate configuration would not take effect, nothing changed: "
+            + "; ".join(wrong)
+        )
+    run.say(
+        f"{host}: validated with sshd -t; "
+        f"arming rollback ({run.options.confirm_timeout}s) and reloading"
+    )
+    deadline = txn.commit()
+    run.say(f"{host}: reloaded sshd; verifying from a fresh connection as {verify_user}")
+    pin = conn.host_key_fingerprint
+    try:
+        with run.open(verify_user, wait=run.options.verify_wait, pin=pin) as fresh:
+            live = fresh.run(
+                f"sshd_bin=$(command -v sshd || echo /usr/sbin/sshd)\n"
+                f'"$sshd_bin" -T -C {_spec(verify_user, facts)}\n'
+            )
+            after = facts_mod.parse_sshd_T(live.stdout) if live.status == 0 else {}
+            wrong = _mismatches(p.settings, after) + _negotiated_outside(fresh, p)
+            if live.status != 0 or wrong:
+                raise ApplyFailed("verification failed: " + ("; ".join(wrong) or live.stderr))
+            txn.confirm(fresh)
+    except HardeningError as exc:
+        rolled = txn.rollback()
+        if not rolled:
+            run.say(f"{host}: lost the original connection; the host rolls back by itself")
+            rolled = txn.wait_for_watcher(
+                deadline, lambda: run.open(run.target.user, wait=30, pin=pin)
+            )
+        state = (
+            "rolled back to the previous configuration"
+            if rolled
+            else ("the host's own rollback should have restored it; check the host")
+        )
+        raise ApplyFailed(
+            f"the new configuration failed the fresh-connection check ({exc}); {state}",
+            rolled_back=rolled,
+        ) from None
+    for s in p.settings:
+        run.report.settings[s.directive]["after"] = after.get(s.key)
+    run.report.changed = True
+    run.report.compliant = not run.report.drift
+    run.say(f"{host}: hardened and confirmed ({len(p.drift)} settings changed)")
+
+
+def _mismatches(settings: list[Setting], effective: dict[str, str]) -> list[str]:
+    return [
+        f"{s.directive} would be {effective.get(s.key)!s} instead of {s.wanted}"
+        for s in settings
+        if not effective_matches(s.directive, s.wanted, effective.get(s.key))
+    ]
+
+
+def _negotiated_outside(conn: Connection, p: Plan) -> list[str]:
+    """The fresh connection itself must have used only algorithms we allowed."""
+    wanted = p.wanted()
+    out = []
+    for name, used in conn.negotiated.items():
+        allowed = wanted.get(name)
+        if not used or used == "None":  # AEAD ciphers (GCM) carry no separate MAC
+            continue
+        if allowed and used not in allowed.split(","):
+            out.append(f"the server negotiated {name} {used}, which is not in the hardened list")
+    return out

@@ -1,0 +1,83 @@
+"""Private keys for logging in: loaded from a file or from text (a Pulumi secret), never logged."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import paramiko
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+
+from hardening.errors import UsageError
+
+
+def _key_class(data: bytes, password: bytes | None) -> type[paramiko.PKey]:
+    try:
+        loaded = serialization.load_ssh_private_key(data, password=password)
+    except ValueError:
+        loaded = serialization.load_pem_private_key(data, password=password)  # type: ignore[assignment]
+    if isinstance(loaded, rsa.RSAPrivateKey):
+        return paramiko.RSAKey
+    if isinstance(loaded, ed25519.Ed25519PrivateKey):
+        return paramiko.Ed25519Key
+    if isinstance(loaded, ec.EllipticCurvePrivateKey):
+        return paramiko.ECDSAKey
+    raise ValueError(f"unsupported key type {type(loaded).__name__}")
+
+
+def load_private_key(
+    *,
+    path: str | None = None,
+    text: str | None = None,
+    passphrase: str | None = None,
+    setting: str = "--identity",
+) -> paramiko.PKey:
+    """Load an RSA, ECDSA or Ed25519 private key; errors name `setting` and the fix."""
+    if (path is None) == (text is None):
+        raise UsageError(f"{setting}: give exactly one private key")
+    if path is not None:
+        p = Path(path).expanduser()
+        try:
+            data = p.read_bytes()
+        except FileNotFoundError:
+            raise UsageError(
+                f"{setting} {path}: no such file; pass the private key's path"
+            ) from None
+        except PermissionError:
+            raise UsageError(
+                f"{setting} {path}: not readable by this user; fix its permissions (chmod 600)"
+            ) from None
+        except IsADirectoryError:
+            raise UsageError(f"{setting} {path}: is a directory, not a private key file") from None
+        where = f"{setting} {path}"
+    else:
+        data = (text or "").encode()
+        where = setting
+    password = passphrase.encode() if passphrase else None
+    try:
+        cls = _key_class(data, password)
+        return cls.from_private_key(io.StringIO(data.decode()), password=passphrase)
+    except TypeError as exc:
+        # cryptography says "Password was not given but private key is encrypted" (or the
+        # reverse); the message never contains key material.
+        if "encrypted" in str(exc) and password is None:
+            raise UsageError(
+                f"{where}: the private key is encrypted; give its passphrase through an "
+                "environment variable (--passphrase-env NAME)"
+            ) from None
+        raise UsageError(f"{where}: the passphrase does not fit this key ({exc})") from None
+    except (ValueError, paramiko.SSHException, UnicodeDecodeError) as exc:
+        bad_pass = password is not None and "password" in str(exc).lower()
+        reason = "wrong passphrase" if bad_pass else "not an OpenSSH or PEM private key"
+        raise UsageError(f"{where}: {reason}; pass an RSA, ECDSA or Ed25519 private key") from None
+
+
+def public_line(key: paramiko.PKey, comment: str = "hardened-ecs") -> str:
+    """The authorized_keys line for a private key's public half."""
+    return f"{key.get_name()} {key.get_base64()} {comment}"
+
+
+def fingerprint(key: paramiko.PKey) -> str:
+    """OpenSSH's SHA256 fingerprint, e.g. SHA256:abc... (what `ssh-keygen -l` prints)."""
+    return str(key.fingerprint)

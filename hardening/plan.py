@@ -1,0 +1,175 @@
+"""The plan: desired settings against host facts -> drift, files to write, how to reload.
+
+Pure: no I/O. `make_plan` decides where our settings must live to win (a drop-in that sorts
+first, or a block at the top of the main file), which files change, and what `sshd -T` must
+show afterwards.
+"""
+
+from __future__ import annotations
+
+import posixpath
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+from hardening import sshd_config
+from hardening.desired import Request, desired_settings
+from hardening.directives import CATALOGUE
+from hardening.facts import DROPIN_DIR, MAIN_CONFIG, HostFacts
+
+DROPIN_PATH = posixpath.join(DROPIN_DIR, sshd_config.DROPIN_NAME)
+
+
+def staged_path(path: str) -> str:
+    """Where a candidate waits beside its target (same filesystem: the rename is atomic)."""
+    head, tail = posixpath.split(path)
+    return posixpath.join(head, f".{tail}.hardened-ecs-new")
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One managed directive: what we want, what `sshd -T` shows now."""
+
+    directive: str
+    wanted: str
+    effective: str | None  # None: sshd -T does not print it (unset, e.g. AllowUsers)
+
+    @property
+    def key(self) -> str:
+        return self.directive.lower()
+
+    @property
+    def compliant(self) -> bool:
+        return effective_matches(self.directive, self.wanted, self.effective)
+
+
+def effective_matches(directive: str, wanted: str, effective: str | None) -> bool:
+    if effective is None:
+        return False
+    d = CATALOGUE[directive.lower()]
+    return d.effective(wanted) == " ".join(effective.split()).lower()
+
+
+@dataclass(frozen=True)
+class FileChange:
+    path: str
+    content: str | None  # None: remove the file
+
+
+@dataclass(frozen=True)
+class ServiceCommands:
+    reload: str
+    restart: str  # when the listener did not come back
+
+
+@dataclass(frozen=True)
+class Plan:
+    settings: list[Setting]
+    mode: str  # "dropin" or "inplace"
+    mode_reason: str
+    files: list[FileChange]
+    validation_main: str  # what `sshd -t -f` checks (equals the candidate configuration)
+    needs_admin: bool  # connected as root and root is about to lose key login
+    service: ServiceCommands
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def drift(self) -> list[Setting]:
+        return [s for s in self.settings if not s.compliant]
+
+    @property
+    def compliant(self) -> bool:
+        return not self.drift
+
+    @property
+    def changes_files(self) -> bool:
+        return bool(self.files)
+
+    def wanted(self) -> dict[str, str]:
+        return {s.directive: s.wanted for s in self.settings}
+
+
+def service_commands(facts: HostFacts) -> ServiceCommands:
+    """`ssh` vs `sshd`, systemd vs init script vs a bare daemon: reload the way the host does."""
+    svc = facts.service
+    name = svc.name
+    if svc.manager == "systemd" and any(u.endswith(".service") for u in svc.units):
+        return ServiceCommands(
+            reload=f"systemctl reload {name}.service",
+            restart=f"systemctl restart {name}.service",
+        )
+    if name in svc.init_scripts:
+        return ServiceCommands(
+            reload=f"/etc/init.d/{name} reload", restart=f"/etc/init.d/{name} restart"
+        )
+    pid_file = svc.pid_file or "/run/sshd.pid"
+    return ServiceCommands(reload=f'kill -HUP "$(cat {pid_file})"', restart='"$(command -v sshd)"')
+
+
+def _choose_mode(main: str, dropins: Mapping[str, str], keys: set[str]) -> tuple[str, str]:
+    include = sshd_config.covering_include(main, DROPIN_DIR)
+    if include is None:
+        return "inplace", f"{MAIN_CONFIG} has no Include of {DROPIN_DIR}: edited in place"
+    earlier = sshd_config.keywords_before(main, include.number) & keys
+    if earlier:
+        return "inplace", (
+            f"{MAIN_CONFIG} sets {', '.join(sorted(earlier))} before its Include line, which "
+            "a drop-in cannot override: managed block at the top of the main file"
+        )
+    for name in sshd_config.included_in_order(include, DROPIN_DIR, dropins):
+        if name == sshd_config.DROPIN_NAME:
+            break
+        clash = {ln.keyword for ln in sshd_config.global_lines(dropins[name])} & keys
+        if clash:
+            return "inplace", (
+                f"{DROPIN_DIR}/{name} sorts before our drop-in and sets "
+                f"{', '.join(sorted(clash))}: managed block at the top of the main file"
+            )
+    return "dropin", f"{DROPIN_PATH} (read first through {MAIN_CONFIG}'s Include)"
+
+
+def make_plan(
+    request: Request,
+    facts: HostFacts,
+    client_algorithms: Mapping[str, Sequence[str]],
+    connected_user: str,
+) -> Plan:
+    """Raises directives.ValueError_ when the request cannot be met on this host's OpenSSH."""
+    wanted = desired_settings(request, facts.capabilities, client_algorithms)
+    settings = [
+        Setting(name, value, facts.effective.get(name.lower())) for name, value in wanted.items()
+    ]
+    keys = {name.lower() for name in wanted}
+
+    main_now = facts.main_config
+    main_clean = sshd_config.strip_block(main_now)
+    mode, reason = _choose_mode(main_clean, facts.dropins, keys)
+    files: list[FileChange] = []
+    if mode == "dropin":
+        content = sshd_config.render_dropin(wanted)
+        if facts.dropins.get(sshd_config.DROPIN_NAME) != content:
+            files.append(FileChange(DROPIN_PATH, content))
+        if main_clean != main_now:  # an earlier in-place apply left a block: drop it
+            files.append(FileChange(MAIN_CONFIG, main_clean))
+        include = sshd_config.covering_include(main_clean, DROPIN_DIR)
+        assert include is not None  # _choose_mode picked dropin because it exists
+        check_main = sshd_config.validation_main(
+            main_clean, include, DROPIN_DIR, facts.dropins, staged_path(DROPIN_PATH)
+        )
+    else:
+        content = sshd_config.with_block(main_now, wanted)
+        if content != main_now:
+            files.append(FileChange(MAIN_CONFIG, content))
+        if sshd_config.DROPIN_NAME in facts.dropins:
+            files.append(FileChange(DROPIN_PATH, None))
+        check_main = content
+
+    root_loses_login = wanted.get("PermitRootLogin") in ("no", "forced-commands-only")
+    return Plan(
+        settings=settings,
+        mode=mode,
+        mode_reason=reason,
+        files=files,
+        validation_main=check_main,
+        needs_admin=connected_user == "root" and root_loses_login and bool(files),
+        service=service_commands(facts),
+    )

@@ -1,0 +1,18 @@
+# Undo what admin.sh did (header sets ADMIN, KEY_LINE, DID = the "@did" words it printed).
+PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+export PATH LC_ALL=C
+set -u
+home=$(getent passwd "$ADMIN" | cut -d: -f6)
+for what in $DID; do
+  case "$what" in
+    sudoers) rm -f "/etc/sudoers.d/90-hardened-ecs-$ADMIN" ;;
+    key-append)
+      key_b64=$(printf '%s' "$KEY_LINE" | cut -d' ' -f2)
+      grep -vF "$key_b64" "$home/.ssh/authorized_keys" > "$home/.ssh/.ak.new"
+      cat "$home/.ssh/.ak.new" > "$home/.ssh/authorized_keys"; rm -f "$home/.ssh/.ak.new" ;;
+    key-file) rm -f "$home/.ssh/authorized_keys" ;;
+    sshdir) rmdir "$home/.ssh" 2>/dev/null ;;
+    user) userdel -r "$ADMIN" 2>/dev/null || deluser --remove-home "$ADMIN" 2>/dev/null ;;
+  esac
+done
+echo "@undone"

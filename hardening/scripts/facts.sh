@@ -1,0 +1,59 @@
+# Gather every fact the plan needs in one round trip. Read-only.
+# Placeholders filled in by hardening.facts: @ADMIN_USER@, @STATE_DIR@.
+# Output: sections "@@ name" followed by their text; files are base64 so nothing is mangled.
+PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+export PATH LC_ALL=C
+admin='@ADMIN_USER@'
+state='@STATE_DIR@'
+sec() { printf '\n@@ %s\n' "$1"; }
+sshd_bin=$(command -v sshd || echo /usr/sbin/sshd)
+# `sshd -t`/`-T` refuse to run until the privilege separation directory exists.
+[ -d /run/sshd ] || mkdir -p -m0755 /run/sshd 2>/dev/null
+client_addr=${SSH_CONNECTION%% *}
+[ -n "$client_addr" ] || client_addr=127.0.0.1
+
+sec uid; id -u
+sec os-release; cat /etc/os-release 2>/dev/null || cat /usr/lib/os-release 2>/dev/null
+sec sshd-version; "$sshd_bin" -V 2>&1 | head -n 3
+sec client-addr; echo "$client_addr"
+sec sshd-T
+"$sshd_bin" -T -C "user=$admin,host=$client_addr,addr=$client_addr" 2>&1; echo "@rc=$?"
+for q in kex cipher mac key-sig; do sec "ssh-Q-$q"; ssh -Q "$q" 2>/dev/null; done
+sec main-config; base64 < /etc/ssh/sshd_config
+sec dropins
+if [ -d /etc/ssh/sshd_config.d ]; then
+  for f in /etc/ssh/sshd_config.d/*; do
+    [ -f "$f" ] || continue
+    printf '%s ' "${f##*/}"; base64 < "$f" | tr -d '\n'; echo
+  done
+fi
+sec host-keys; for f in /etc/ssh/ssh_host_*_key; do [ -f "$f" ] && echo "$f"; done
+sec service
+if [ -d /run/systemd/system ] && command -v systemctl >/dev/null; then
+  echo "manager systemd"
+  for u in ssh.service sshd.service ssh.socket sshd.socket; do
+    echo "unit $u $(systemctl is-enabled "$u" 2>/dev/null || true) $(systemctl is-active "$u" 2>/dev/null || true)"
+  done
+else
+  echo "manager none"
+fi
+for s in ssh sshd; do [ -x "/etc/init.d/$s" ] && echo "initscript $s"; done
+for p in /run/sshd.pid /var/run/sshd.pid; do
+  [ -s "$p" ] && { echo "pidfile $p $(cat "$p")"; break; }
+done
+sec admin
+if id "$admin" >/dev/null 2>&1; then
+  home=$(getent passwd "$admin" | cut -d: -f6)
+  echo "exists yes"; echo "home $home"
+  echo "groups $(id -Gn "$admin")"
+  [ -f "$home/.ssh/authorized_keys" ] && { echo "authorized_keys"; cat "$home/.ssh/authorized_keys"; }
+else
+  echo "exists no"
+fi
+sec lock
+if [ -d "$state/lock" ]; then
+  echo "held $(cat "$state/lock/owner" 2>/dev/null)"
+  o=$(cut -d' ' -f1 "$state/lock/owner" 2>/dev/null)
+  [ -n "$o" ] && kill -0 "$o" 2>/dev/null && echo alive
+fi
+sec end

@@ -1,0 +1,159 @@
+# The on-host half of the transaction. Sourced after a header that sets:
+#   STATE TOKEN SSHD CHECK CHECK_SPEC RELOAD RESTART CONFIRM_TIMEOUT LEASE SELF_B64
+# Modes: stage | commit | confirm | rollback | abort | watch (see hardening/transaction.py).
+# Exit codes: 10 invalid config, 11 sshd did not come back, 12 busy, 13 lock lost, 14 I/O.
+PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+export PATH LC_ALL=C
+umask 077
+lock="$STATE/lock"
+
+now() { date +%s; }
+say() { printf '%s\n' "$*"; }
+die() { code=$1; shift; say "$*" >&2; exit "$code"; }
+new_name() { printf '%s/.%s.hardened-ecs-new' "$(dirname "$1")" "$(basename "$1")"; }
+old_name() { printf '%s/.%s.hardened-ecs-old' "$(dirname "$1")" "$(basename "$1")"; }
+
+owner_field() { cut -d' ' -f"$1" "$lock/owner" 2>/dev/null; }
+owns() { [ -d "$lock" ] && [ "$(owner_field 3)" = "$TOKEN" ]; }
+
+listener_alive() {
+  pid=$(cat /run/sshd.pid /var/run/sshd.pid 2>/dev/null | head -n 1)
+  [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null
+}
+
+# Put every file listed in the backup index back as it was, then make sshd read it.
+restore() {
+  [ -f "$lock/backup" ] || return 0
+  while read -r was target; do
+    if [ "$was" = present ]; then
+      old=$(old_name "$target")
+      [ -e "$old" ] && mv -f "$old" "$target"
+    else
+      rm -f "$target"
+    fi
+  done < "$lock/backup"
+  rm -f "$lock/installed"
+  if listener_alive; then sh -c "$RELOAD" >/dev/null 2>&1 || sh -c "$RESTART" >/dev/null 2>&1
+  else sh -c "$RESTART" >/dev/null 2>&1; fi
+}
+
+drop_temps() {
+  [ -f "$lock/manifest" ] && while read -r _ target; do rm -f "$(new_name "$target")"; done < "$lock/manifest"
+  rm -f "$CHECK"
+}
+
+# A lock whose holder is gone and whose lease ran out belongs to a transaction that died.
+take_stale_lock() {
+  [ -d "$lock" ] || return 0
+  pid=$(owner_field 1); expires=$(owner_field 2)
+  [ -n "$expires" ] || expires=0
+  if [ -n "$pid" ] && [ "$pid" != 0 ] && kill -0 "$pid" 2>/dev/null; then return 1; fi
+  [ "$(now)" -gt "$expires" ] || return 1
+  [ -f "$lock/installed" ] && restore
+  drop_temps
+  rm -rf "$lock"
+}
+
+acquire() {
+  mkdir -p "$STATE" && chmod 700 "$STATE" || die 14 "cannot create $STATE"
+  take_stale_lock || die 12 "busy: another apply holds $lock ($(cat "$lock/owner" 2>/dev/null))"
+  mkdir "$lock" 2>/dev/null || die 12 "busy: another apply just took $lock"
+  say "0 $(( $(now) + LEASE )) $TOKEN" > "$lock/owner" || { rm -rf "$lock"; die 14 "cannot write $lock"; }
+  : > "$lock/manifest"
+}
+
+# stage_write PATH BASE64 / stage_delete PATH: candidates next to their targets (same
+# filesystem, so the later rename is atomic), root:root 0600.
+stage_write() {
+  tmp=$(new_name "$1")
+  if ! printf '%s' "$2" | base64 -d > "$tmp" 2>"$lock/err" || ! sync "$tmp" 2>>"$lock/err"; then
+    err=$(cat "$lock/err"); rm -f "$tmp"; drop_temps; rm -rf "$lock"
+    die 14 "cannot write $tmp: ${err:-write failed}"
+  fi
+  chown 0:0 "$tmp" && chmod 600 "$tmp"
+  say "write $1" >> "$lock/manifest"
+}
+stage_delete() { say "delete $1" >> "$lock/manifest"; }
+# The file `sshd -t -f` validates: the candidate as sshd will read it (never installed).
+stage_check() {
+  if ! printf '%s' "$1" | base64 -d > "$CHECK" 2>"$lock/err"; then
+    err=$(cat "$lock/err"); drop_temps; rm -rf "$lock"
+    die 14 "cannot write $CHECK: ${err:-write failed}"
+  fi
+}
+
+validate() {
+  if ! out=$("$SSHD" -t -f "$CHECK" 2>&1); then
+    drop_temps; rm -rf "$lock"
+    die 10 "$out"
+  fi
+  say "@@ candidate"
+  "$SSHD" -T -f "$CHECK" -C "$CHECK_SPEC" 2>&1
+}
+
+commit() {
+  owns || die 13 "lost the lock $lock before commit"
+  : > "$lock/backup"
+  while read -r action target; do
+    if [ -e "$target" ]; then
+      ln -f "$target" "$(old_name "$target")" || { drop_temps; rm -rf "$lock"; die 14 "cannot back up $target"; }
+      say "present $target" >> "$lock/backup"
+    else
+      say "absent $target" >> "$lock/backup"
+    fi
+  done < "$lock/manifest"
+  # Arm the rollback before anything changes: if we die from here on, the host heals itself.
+  printf '%s' "$SELF_B64" | base64 -d > "$lock/watch.sh"
+  say 'watch "$1"' >> "$lock/watch.sh"
+  deadline=$(( $(now) + CONFIRM_TIMEOUT ))
+  setsid sh "$lock/watch.sh" "$deadline" </dev/null >/dev/null 2>&1 &
+  say "$! $(( deadline + 30 )) $TOKEN" > "$lock/owner"
+  : > "$lock/installed"
+  while read -r action target; do
+    if [ "$action" = write ]; then mv -f "$(new_name "$target")" "$target"
+    else rm -f "$target"; fi
+  done < "$lock/manifest"
+  rm -f "$CHECK"
+  if ! out=$(sh -c "$RELOAD" 2>&1); then
+    restore; rm -rf "$lock"
+    die 11 "reload failed ($RELOAD): $out; previous configuration restored"
+  fi
+  say "@committed $deadline"
+}
+
+stop_watcher() {
+  pid=$(owner_field 1)
+  [ -n "$pid" ] && [ "$pid" != 0 ] && kill "$pid" 2>/dev/null
+  return 0
+}
+
+confirm() {
+  owns || die 13 "the transaction is gone (rolled back by the host after the confirm timeout?)"
+  stop_watcher
+  while read -r was target; do rm -f "$(old_name "$target")"; done < "$lock/backup"
+  rm -rf "$lock"
+  say "@confirmed"
+}
+
+rollback() {
+  owns || die 13 "the transaction is gone (already rolled back?)"
+  stop_watcher
+  restore
+  rm -rf "$lock"
+  say "@rolled-back"
+}
+
+abort() {
+  owns || exit 0
+  drop_temps
+  rm -rf "$lock"
+}
+
+watch() {
+  trap '' HUP
+  deadline=$1
+  while [ "$(now)" -lt "$deadline" ]; do sleep 1; done
+  owns || exit 0
+  restore
+  rm -rf "$lock"
+}

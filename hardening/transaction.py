@@ -1,0 +1,150 @@
+"""The transaction that applies a plan: stage, validate, arm rollback, commit, confirm/roll back.
+
+The on-host half is scripts/txn.sh. Its rollback watcher is armed before any live file changes,
+so a tool that dies or loses its connection leaves a host that restores itself after
+`confirm_timeout` seconds. Backups are hard links next to the files (no extra disk space, and
+the restore is a rename).
+"""
+
+from __future__ import annotations
+
+import base64
+import secrets
+import shlex
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from importlib import resources
+
+from hardening.errors import ApplyFailed, ConnectError
+from hardening.facts import STATE_DIR, parse_sshd_T
+from hardening.plan import Plan
+from hardening.transport import Connection
+
+CHECK_FILE = "/etc/ssh/.sshd_config.hardened-ecs-check"
+STAGE_LEASE = 120  # seconds a staged-but-uncommitted lock survives a vanished tool
+
+_EXIT_INVALID, _EXIT_NOT_BACK, _EXIT_BUSY, _EXIT_LOST, _EXIT_IO = 10, 11, 12, 13, 14
+
+
+def _script(name: str) -> str:
+    return resources.files("hardening").joinpath(f"scripts/{name}").read_text()
+
+
+def _b64(text: str) -> str:
+    return base64.b64encode(text.encode()).decode()
+
+
+def _assign(**values: object) -> str:
+    return "".join(f"{k}={shlex.quote(str(v))}\n" for k, v in values.items())
+
+
+class BusyError(ApplyFailed):
+    """Another apply holds the host's transaction lock."""
+
+
+@dataclass
+class Transaction:
+    """One apply on one host. `conn` is the original connection; verification opens its own."""
+
+    conn: Connection
+    plan: Plan
+    check_spec: str  # sshd -T -C connection spec, e.g. user=ops,host=1.2.3.4,addr=1.2.3.4
+    confirm_timeout: int
+    token: str = ""
+
+    def __post_init__(self) -> None:
+        self.token = self.token or secrets.token_hex(8)
+
+    def _header(self) -> str:
+        return (
+            _assign(
+                STATE=STATE_DIR,
+                TOKEN=self.token,
+                CHECK=CHECK_FILE,
+                CHECK_SPEC=self.check_spec,
+                RELOAD=self.plan.service.reload,
+                RESTART=self.plan.service.restart,
+                CONFIRM_TIMEOUT=self.confirm_timeout,
+                LEASE=STAGE_LEASE,
+            )
+            + "SSHD=$(command -v sshd || echo /usr/sbin/sshd)\n"
+        )
+
+    def _run(self, body: str, conn: Connection | None = None) -> tuple[int, str, str]:
+        lib = self._header() + _script("txn.sh")
+        # The rollback watcher runs from a file on the host: give the script its own text.
+        script = f"SELF_B64={shlex.quote(_b64(lib))}\n{lib}{body}"
+        result = (conn or self.conn).run(script)
+        return result.status, result.stdout, result.stderr.strip()
+
+    def stage(self) -> dict[str, str]:
+        """Lock, write candidates beside their targets, validate; return the candidate `sshd -T`."""
+        lines = ["acquire"]
+        for change in self.plan.files:
+            if change.content is None:
+                lines.append(f"stage_delete {shlex.quote(change.path)}")
+            else:
+                lines.append(f"stage_write {shlex.quote(change.path)} {_b64(change.content)}")
+        lines += [f"stage_check {_b64(self.plan.validation_main)}", "validate"]
+        status, out, err = self._run("\n".join(lines) + "\n")
+        if status == _EXIT_BUSY:
+            raise BusyError(f"another apply is in progress on the host ({err})")
+        if status == _EXIT_INVALID:
+            raise ApplyFailed(f"sshd -t rejected the new configuration, nothing changed: {err}")
+        if status == _EXIT_IO:
+            raise ApplyFailed(f"could not stage the new configuration, nothing changed: {err}")
+        if status != 0 or "@@ candidate" not in out:
+            raise ApplyFailed(f"staging failed (exit {status}), nothing changed: {err or out}")
+        return parse_sshd_T(out.split("@@ candidate", 1)[1])
+
+    def abort(self) -> None:
+        self._run("abort\n")
+
+    def commit(self) -> int:
+        """Arm the rollback, install, reload. Returns the on-host rollback deadline (epoch)."""
+        status, out, err = self._run("commit\n")
+        if status == _EXIT_NOT_BACK:
+            raise ApplyFailed(err, rolled_back=True)
+        if status != 0 or "@committed" not in out:
+            raise ApplyFailed(f"commit failed (exit {status}): {err or out}", rolled_back=True)
+        return int(out.split("@committed", 1)[1].split()[0])
+
+    def confirm(self, conn: Connection) -> None:
+        status, out, err = self._run("confirm\n", conn)
+        if status != 0 or "@confirmed" not in out:
+            raise ApplyFailed(f"could not confirm: {err or out}", rolled_back=True)
+
+    def rollback(self) -> bool:
+        """Roll back now over the original connection; False if that is no longer possible."""
+        if not self.conn.alive:
+            return False
+        try:
+            status, out, _ = self._run("rollback\n")
+        except ConnectError:
+            return False
+        return status == 0 and "@rolled-back" in out
+
+    def wait_for_watcher(self, deadline: int, reconnect: Callable[[], Connection]) -> bool:
+        """After losing the original connection: wait out the host's own rollback, then look."""
+        time.sleep(max(0.0, deadline - time.time()) + 2)
+        try:
+            with reconnect() as conn:
+                status, _, _ = self._run(
+                    f'[ -d "$STATE/lock" ] && [ "$(owner_field 3)" = {self.token} ] && exit 1\n'
+                    "exit 0\n",
+                    conn,
+                )
+            return status == 0
+        except ConnectError:
+            return False
+
+
+def admin_script(admin: str, key_line: str) -> str:
+    return _assign(ADMIN=admin, KEY_LINE=key_line) + _script("admin.sh")
+
+
+def admin_undo_script(admin: str, key_line: str, did: list[str]) -> str:
+    return _assign(ADMIN=admin, KEY_LINE=key_line, DID=" ".join(reversed(did))) + _script(
+        "admin_undo.sh"
+    )

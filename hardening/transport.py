@@ -1,0 +1,302 @@
+"""SSH transport: connect (waiting for a booting host), check host keys like OpenSSH, run scripts.
+
+Built on paramiko's Transport rather than SSHClient so that host-key checking, algorithm choice
+and retries are ours and explicit: no silent trust-on-first-use, no agent, no stray keys.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import paramiko
+
+from hardening.errors import ConnectError, HostKeyError
+from hardening.keys import fingerprint
+
+# Host key algorithms we accept: the ones the hardened server keeps offering, so the key we
+# record on first contact is still the one it presents afterwards.
+HOST_KEY_ALGORITHMS = ("ssh-ed25519", "rsa-sha2-512", "rsa-sha2-256")
+
+
+def _paramiko_list(name: str) -> tuple[str, ...]:
+    """paramiko's own preference lists (class attributes it keeps private)."""
+    return tuple(getattr(paramiko.Transport, name))
+
+
+DISABLED_ALGORITHMS = {
+    "keys": [k for k in _paramiko_list("_preferred_keys") if k not in HOST_KEY_ALGORITHMS]
+}
+
+# What our client speaks, by sshd_config directive; the desired state must keep an overlap.
+CLIENT_ALGORITHMS: dict[str, tuple[str, ...]] = {
+    "KexAlgorithms": _paramiko_list("_preferred_kex"),
+    "Ciphers": _paramiko_list("_preferred_ciphers"),
+    "MACs": _paramiko_list("_preferred_macs"),
+    "HostKeyAlgorithms": HOST_KEY_ALGORITHMS,
+}
+
+Progress = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class HostKeyPolicy:
+    """How to trust the server: known_hosts (default), accept a new host, or a pinned key."""
+
+    known_hosts: Path = field(default_factory=lambda: Path("~/.ssh/known_hosts").expanduser())
+    accept_new: bool = False
+    pinned_fingerprint: str | None = None
+
+
+@dataclass(frozen=True)
+class Target:
+    host: str
+    port: int
+    user: str
+    key: paramiko.PKey
+    host_keys: HostKeyPolicy = field(default_factory=HostKeyPolicy)
+
+    @property
+    def label(self) -> str:
+        return f"{self.user}@{self.host}:{self.port}"
+
+    def as_user(self, user: str) -> Target:
+        return Target(self.host, self.port, user, self.key, self.host_keys)
+
+
+@dataclass
+class Stats:
+    """Counted, not guessed: what an operation cost on the wire (see bench/)."""
+
+    connections: int = 0
+    commands: int = 0
+
+
+@dataclass(frozen=True)
+class Result:
+    stdout: str
+    stderr: str
+    status: int
+
+
+class SudoError(ConnectError):
+    """Logged in, but sudo wants a password (or refuses): we cannot act as root."""
+
+
+def _known_name(host: str, port: int) -> str:
+    return host if port == 22 else f"[{host}]:{port}"
+
+
+class _Trust:
+    """Host key verification with OpenSSH's semantics, on a HostKeys we control."""
+
+    def __init__(self, policy: HostKeyPolicy, host: str, port: int) -> None:
+        self.policy = policy
+        self.name = _known_name(host, port)
+        self.keys = paramiko.HostKeys()
+        if policy.pinned_fingerprint is None and policy.known_hosts.exists():
+            try:
+                self.keys.load(str(policy.known_hosts))
+            except (OSError, paramiko.SSHException) as exc:
+                raise ConnectError(f"cannot read known hosts {policy.known_hosts}: {exc}") from None
+
+    def known_types(self) -> list[str]:
+        entry = self.keys.lookup(self.name)
+        if not entry:
+            return []
+        types = []
+        for t in entry:
+            types.extend(["rsa-sha2-512", "rsa-sha2-256"] if t == "ssh-rsa" else [t])
+        return [t for t in types if t in HOST_KEY_ALGORITHMS]
+
+    def verify(self, key: paramiko.PKey) -> None:
+        fp = fingerprint(key)
+        pinned = self.policy.pinned_fingerprint
+        if pinned is not None:
+            if fp != pinned:
+                raise HostKeyError(
+                    f"host key for {self.name} is {fp}, but {pinned} was pinned: a different "
+                    "server answers, or it was rebuilt; check before you trust it"
+                )
+            return
+        entry = self.keys.lookup(self.name)
+        stored = entry.get(key.get_name()) if entry else None
+        if stored is not None:
+            if stored.asbytes() != key.asbytes():
+                raise HostKeyError(
+                    f"HOST KEY CHANGED for {self.name}: it now presents {fp}, which differs from "
+                    f"the key in {self.policy.known_hosts}; if the server was rebuilt, remove the "
+                    f"old entry (ssh-keygen -R '{self.name}') and connect again"
+                )
+            return
+        if not self.policy.accept_new:
+            raise HostKeyError(
+                f"host key for {self.name} is unknown ({key.get_name()} {fp}); verify it and "
+                "pass --host-key-fingerprint " + fp + " or --accept-new-host-key"
+            )
+        self.keys.add(self.name, key.get_name(), key)
+        path = self.policy.known_hosts
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        with os.fdopen(fd, "a") as f:
+            f.write(f"{self.name} {key.get_name()} {key.get_base64()}\n")
+
+
+class Connection:
+    """One authenticated SSH connection. Close it; never keep it beyond one operation."""
+
+    def __init__(self, transport: paramiko.Transport, target: Target, stats: Stats) -> None:
+        self._transport = transport
+        self.target = target
+        self.stats = stats
+        self.host_key = transport.get_remote_server_key()
+
+    @property
+    def host_key_fingerprint(self) -> str:
+        return fingerprint(self.host_key)
+
+    @property
+    def negotiated(self) -> dict[str, str]:
+        # The key exchange is not kept once done (paramiko drops its engine); `sshd -T`
+        # covers KexAlgorithms.
+        t = self._transport
+        return {
+            "Ciphers": str(getattr(t, "remote_cipher", "")),
+            "MACs": str(getattr(t, "remote_mac", "")),
+            "HostKeyAlgorithms": str(t.host_key_type),
+        }
+
+    @property
+    def alive(self) -> bool:
+        return self._transport.is_active()
+
+    def run(self, script: str, *, as_root: bool = True, timeout: float = 180.0) -> Result:
+        """Run a POSIX sh script (sent on stdin). As root through `sudo -n` when not root."""
+        sudo = as_root and self.target.user != "root"
+        command = "sudo -n -- sh -s" if sudo else "sh -s"
+        self.stats.commands += 1
+        try:
+            chan = self._transport.open_session(timeout=30)
+            chan.settimeout(timeout)
+            chan.exec_command(command)
+            chan.sendall(script.encode())
+            chan.shutdown_write()
+            stdout = _read_all(chan.recv)
+            stderr = _read_all(chan.recv_stderr)
+            status = chan.recv_exit_status()
+            chan.close()
+        except (OSError, paramiko.SSHException, EOFError) as exc:
+            raise ConnectError(f"lost the connection to {self.target.label}: {exc}") from None
+        out, err = stdout.decode(errors="replace"), stderr.decode(errors="replace")
+        if sudo and status != 0 and err.lstrip().startswith("sudo:"):
+            raise SudoError(
+                f"{self.target.user} on {self.target.host} cannot run commands as root without "
+                f"a password (sudo said: {err.strip().splitlines()[-1]}); give it passwordless "
+                f"sudo (a file in /etc/sudoers.d with '{self.target.user} ALL=(ALL) NOPASSWD:ALL') "
+                "or connect as root"
+            )
+        return Result(out, err, status)
+
+    def close(self) -> None:
+        self._transport.close()
+
+    def __enter__(self) -> Connection:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _read_all(recv: Callable[[int], bytes]) -> bytes:
+    chunks: list[bytes] = []
+    while True:
+        data = recv(65536)
+        if not data:
+            return b"".join(chunks)
+        chunks.append(data)
+
+
+class _Retry(Exception):
+    """A failure worth retrying while the host boots."""
+
+
+class _Refused(_Retry):
+    """The server answered but refused this user's key."""
+
+
+def _attempt(target: Target, trust: _Trust, timeout: float) -> paramiko.Transport:
+    try:
+        sock = socket.create_connection((target.host, target.port), timeout=timeout)
+    except OSError as exc:  # refused, unreachable, timed out: a booting host looks like this
+        raise _Retry(f"TCP connect failed: {exc.strerror or exc}") from None
+    transport = paramiko.Transport(sock, disabled_algorithms=DISABLED_ALGORITHMS)
+    transport.banner_timeout = timeout
+    transport.auth_timeout = timeout
+    try:
+        known = trust.known_types()
+        if known:  # like OpenSSH: ask for the key type we already know first
+            opts = transport.get_security_options()
+            opts.key_types = tuple(known + [k for k in opts.key_types if k not in known])
+        try:
+            transport.start_client(timeout=timeout)
+        except (paramiko.SSHException, EOFError, OSError) as exc:
+            raise _Retry(f"SSH handshake failed: {exc}") from None
+        trust.verify(transport.get_remote_server_key())
+        try:
+            transport.auth_publickey(target.user, target.key)
+        except paramiko.BadAuthenticationType as exc:
+            raise ConnectError(
+                f"{target.label} does not accept public keys "
+                f"(it offers {', '.join(exc.allowed_types)})"
+            ) from None
+        except paramiko.AuthenticationException:
+            # Also what a booting instance says before cloud-init installed the key.
+            raise _Refused(f"the server refused the key for user {target.user}") from None
+        except (paramiko.SSHException, EOFError, OSError) as exc:
+            raise _Retry(f"authentication failed: {exc}") from None
+        return transport
+    except BaseException:
+        transport.close()
+        raise
+
+
+def connect(
+    target: Target,
+    *,
+    wait: float,
+    stats: Stats,
+    progress: Progress | None = None,
+    fallback_user: str | None = None,
+) -> Connection:
+    """Connect, retrying refused/banner/auth failures with backoff for up to `wait` seconds.
+
+    `fallback_user` is tried at once when the server refuses `target.user`'s key: after a
+    first apply root is closed, and the same command must still work.
+    """
+    trust = _Trust(target.host_keys, target.host, target.port)
+    deadline = time.monotonic() + wait
+    delay = 0.2
+    last = "no attempt made"
+    users = [target] + ([target.as_user(fallback_user)] if fallback_user else [])
+    while True:
+        remaining = deadline - time.monotonic()
+        for candidate in users:
+            try:
+                stats.connections += 1
+                transport = _attempt(candidate, trust, timeout=max(5.0, min(30.0, remaining)))
+                return Connection(transport, candidate, stats)
+            except _Retry as exc:
+                last = str(exc)
+                if not isinstance(exc, _Refused):
+                    break  # the host itself is not ready: no point trying another user
+        if time.monotonic() + delay > deadline:
+            raise ConnectError(f"cannot reach {target.label} within {wait:g}s (--wait): {last}")
+        if progress is not None:
+            left = max(0, int(deadline - time.monotonic()))
+            progress(f"{target.host}:{target.port}: {last}; retrying ({left}s left)")
+        time.sleep(delay)
+        delay = min(delay * 1.6, 5.0)
