@@ -164,6 +164,7 @@ def test_taggable_types_come_from_the_provider_sdk() -> None:
     assert is_taggable("alicloud:vpc/switch:Switch")
     assert not is_taggable(RULE)  # security group rules have no tags
     assert not is_taggable("pulumi-python:dynamic:Resource")
+    assert is_taggable("alicloud:index/starrocksinstance:StarRocksInstance")  # package root
 
 
 def test_tagged_resource_passes() -> None:

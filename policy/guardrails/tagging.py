@@ -39,7 +39,9 @@ def is_taggable(resource_type: str) -> bool:
     try:
         with warnings.catch_warnings():  # the SDK warns about its deprecated resources
             warnings.simplefilter("ignore", DeprecationWarning)
-            module = importlib.import_module(f"pulumi_alicloud.{module_name}")
+            # `index` is the token module of resources at the package root.
+            package = "pulumi_alicloud" + ("" if module_name == "index" else f".{module_name}")
+            module = importlib.import_module(package)
             cls = getattr(module, class_name)
     except (ImportError, AttributeError):
         return resource_type in KNOWN_TAGGABLE
