@@ -91,6 +91,7 @@ class RegisteredResource:
     type: str
     name: str
     urn: str
+    id: str  # the mock's physical id; "" for components
     parent: str | None
     custom: bool
     # Inputs as the engine received them, camelCase keys, secrets unwrapped to their values.
@@ -136,6 +137,8 @@ class PreviewResult:
     # (severity, message) the program logged through pulumi.log, severity e.g. "WARNING".
     messages: tuple[tuple[str, str], ...]
     encrypted_keys: tuple[str, ...] = field(default=())
+    # The root pulumi:pulumi:Stack resource (the parent of top-level resources; not in resources).
+    stack_urn: str = ""
 
     @property
     def ok(self) -> bool:
@@ -341,6 +344,7 @@ class _RecordingMonitor(MockMonitor):
         self.registered: list[RegisteredResource] = []
         self.invoked: list[InvokeCall] = []
         self.stack_outputs: dict[str, Any] = {}
+        self.stack_urn = ""
         # Event loops the SDK opens on executor threads; closed after the run, else their
         # garbage collection at exit prints "Invalid file descriptor" noise.
         self.thread_loops: set[asyncio.AbstractEventLoop] = set()
@@ -355,6 +359,7 @@ class _RecordingMonitor(MockMonitor):
         self._track_loop()
         response = super().RegisterResource(request)  # type: ignore[no-untyped-call]
         if request.type == _STACK_TYPE:
+            self.stack_urn = response.urn
             return response
         _ensure_event_loop()
         raw = rpc.deserialize_properties(request.object)
@@ -372,6 +377,7 @@ class _RecordingMonitor(MockMonitor):
             type=request.type,
             name=request.name,
             urn=response.urn,
+            id=response.id,
             parent=request.parent or None,
             custom=bool(request.custom),
             inputs=inputs,
@@ -554,6 +560,7 @@ def run_offline_preview(
         invokes=tuple(monitor.invoked),
         messages=tuple(messages),
         encrypted_keys=still_encrypted,
+        stack_urn=monitor.stack_urn,
     )
 
 
