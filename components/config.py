@@ -126,8 +126,9 @@ class ConfigError(pulumi.RunError):
 
 
 def _set(key: str, value: str, *, path: bool = False) -> str:
-    flag = "--path " if path else ""
-    return f"`pulumi config set {flag}{NAMESPACE}:{key} {value}`"
+    if path:  # quoted: [ ] and . must reach pulumi, not the shell
+        return f"`pulumi config set --path '{NAMESPACE}:{key}' {value}`"
+    return f"`pulumi config set {NAMESPACE}:{key} {value}`"
 
 
 _PRIVATE_KEY_FIX = (
@@ -215,7 +216,7 @@ def _region(r: _Reader) -> str:
 
 def _cidrs(r: _Reader, allow_anywhere: bool) -> tuple[str, ...]:
     key = "allowedSshCidrs"
-    example = _set(f"'{key}[0]'", "203.0.113.0/24", path=True)
+    example = _set(f"{key}[0]", "203.0.113.0/24", path=True)
     value = r.structured(key)
     if value is None or value == []:
         r.problem(
@@ -230,7 +231,7 @@ def _cidrs(r: _Reader, allow_anywhere: bool) -> tuple[str, ...]:
         return ()
     networks: list[str] = []
     for index, item in enumerate(value):
-        item_fix = _set(f"'{key}[{index}]'", "203.0.113.0/24", path=True)
+        item_fix = _set(f"{key}[{index}]", "203.0.113.0/24", path=True)
         try:
             network = ipaddress.ip_network(item.strip(), strict=False)
         except ValueError:
@@ -242,7 +243,7 @@ def _cidrs(r: _Reader, allow_anywhere: bool) -> tuple[str, ...]:
                 key,
                 f"item {index} {item!r} has host bits set: it means {network} (the network) "
                 f"or {single} (one address)",
-                _set(f"'{key}[{index}]'", str(network), path=True) + f" or {single}",
+                _set(f"{key}[{index}]", str(network), path=True) + f" or {single}",
             )
             continue
         if network.prefixlen == 0 and not allow_anywhere:
@@ -272,12 +273,13 @@ def _ssh_port(r: _Reader) -> int:
     return SUPPORTED_SSH_PORT
 
 
-def _admin_user(r: _Reader) -> str:
+def _admin_user(r: _Reader) -> tuple[str, bool]:
     user = r.text("adminUser")
     fix = _set("adminUser", "ops")
+    before = len(r.problems)
     if user == "root":
         r.problem(
-            "adminUser", "is root: the hardening closes root login, so it needs another user", fix
+            "adminUser", "is 'root': the hardening closes root login, so it needs another user", fix
         )
     elif not _LOGIN_NAME.fullmatch(user):
         r.problem(
@@ -288,7 +290,7 @@ def _admin_user(r: _Reader) -> str:
         )
     elif user in _SYSTEM_ACCOUNTS:
         r.problem("adminUser", f"{user!r} is a system or image account; choose your own name", fix)
-    return user
+    return user, len(r.problems) == before
 
 
 def _public_key(r: _Reader) -> sshkeys.PublicKeyInfo | None:
@@ -480,7 +482,7 @@ def _hardening(r: _Reader, admin_user: str) -> HardeningRequest:
             r.problem(
                 key,
                 f"set.{name} must be a single value",
-                _set(f"'hardening.set.{name}'", "<value>", path=True),
+                _set(f"hardening.set.{name}", "<value>", path=True),
             )
             continue
         overrides[str(name)] = text
@@ -512,7 +514,7 @@ def load_stack_config(config: pulumi.Config | None = None) -> StackConfig:
     allow_anywhere = r.boolean("allowSshFromAnywhere")
     cidrs = _cidrs(r, allow_anywhere)
     ssh_port = _ssh_port(r)
-    admin_user = _admin_user(r)
+    admin_user, admin_ok = _admin_user(r)
     public = _public_key(r)
     private = _private_key(r, public)
     instance_count = r.integer("instanceCount", INSTANCE_COUNT_RANGE)
@@ -532,7 +534,9 @@ def load_stack_config(config: pulumi.Config | None = None) -> StackConfig:
             _set("systemDiskCategory", "cloud_essd"),
         )
     tags = _tags(r)
-    hardening = _hardening(r, admin_user)
+    # A bad adminUser is reported above, with its fix; checking the hardening request against it
+    # would only repeat that. The default stands in until it is fixed.
+    hardening = _hardening(r, admin_user if admin_ok else str(DEFAULTS["adminUser"]))
 
     stack = pulumi.get_stack()
     if r.problems:
