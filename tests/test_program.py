@@ -1,0 +1,323 @@
+"""The real __main__.py under Pulumi's mocks, once per committed stack file: the resource graph.
+
+Keys are generated here: the committed stacks carry a placeholder public key whose private half
+does not exist, so each run injects a matching pair (the private key as a secret).
+"""
+
+from __future__ import annotations
+
+import functools
+import ipaddress
+import json
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+
+from tools.offline_preview import PreviewResult, RegisteredResource, run_offline_preview
+
+# pulumi_alicloud warns about its own deprecated resources when it is imported.
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
+
+ROOT = Path(__file__).resolve().parent.parent
+STACK_FILES = sorted(ROOT.glob("Pulumi.*.yaml"))
+
+VPC = "alicloud:vpc/network:Network"
+SWITCH = "alicloud:vpc/switch:Switch"
+GROUP = "alicloud:ecs/securityGroup:SecurityGroup"
+RULE = "alicloud:ecs/securityGroupRule:SecurityGroupRule"
+KEY_PAIR = "alicloud:ecs/ecsKeyPair:EcsKeyPair"
+INSTANCE = "alicloud:ecs/instance:Instance"
+GET_IMAGES = "alicloud:ecs/getImages:getImages"
+GET_ZONES = "alicloud:index/getZones:getZones"
+
+
+@functools.cache
+def rsa_pair(bits: int = 3072, seed: int = 0) -> tuple[str, str]:
+    """(public line, OpenSSH private key); ``seed`` only tells distinct pairs apart."""
+    key = rsa.generate_private_key(public_exponent=65537, key_size=bits)
+    return _pair(key, f"test-{bits}-{seed}")
+
+
+@functools.cache
+def ecdsa_pair() -> tuple[str, str]:
+    return _pair(ec.generate_private_key(ec.SECP256R1()), "test-ecdsa")
+
+
+@functools.cache
+def ed25519_public() -> str:
+    return _pair(ed25519.Ed25519PrivateKey.generate(), "test-ed25519")[0]
+
+
+def _pair(
+    key: rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey | ed25519.Ed25519PrivateKey, comment: str
+) -> tuple[str, str]:
+    public = key.public_key().public_bytes(
+        serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH
+    )
+    private = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.OpenSSH,
+        serialization.NoEncryption(),
+    )
+    return f"{public.decode()} {comment}", private.decode()
+
+
+def deploy(
+    stack_file: Path,
+    *,
+    preview: bool = False,
+    config: Mapping[str, Any] | None = None,
+    secrets: Mapping[str, Any] | None = None,
+    unset: tuple[str, ...] = (),
+) -> PreviewResult:
+    """Run the program as the update step of `pulumi up`, with a matching key pair injected."""
+    public, private = rsa_pair()
+    injected = {"sshPrivateKey": private, **(secrets or {})}
+    return run_offline_preview(
+        stack_file,
+        ROOT,
+        config={"sshPublicKey": public, **(config or {})},
+        secrets={k: v for k, v in injected.items() if k not in unset},
+        unset=unset,
+        preview=preview,
+    )
+
+
+def stack_config(stack_file: Path) -> dict[str, Any]:
+    config: dict[str, Any] = yaml.safe_load(stack_file.read_text())["config"]
+    return config
+
+
+def one(result: PreviewResult, type_token: str) -> RegisteredResource:
+    found = result.of_type(type_token)
+    assert len(found) == 1, f"expected one {type_token}, got {[r.name for r in found]}"
+    return found[0]
+
+
+def component_of(result: PreviewResult, resource: RegisteredResource) -> str:
+    assert resource.parent is not None
+    if resource.parent == result.stack_urn:
+        return "pulumi:pulumi:Stack"
+    return result.by_urn(resource.parent).type
+
+
+def all_text(result: PreviewResult) -> str:
+    """Every input and output value of the run, as one searchable text."""
+    return json.dumps(
+        [
+            [r.inputs for r in result.resources],
+            {k: v.value for k, v in result.outputs.items()},
+            [i.args for i in result.invokes],
+            list(result.messages),
+        ],
+        default=str,
+    )
+
+
+def test_there_are_committed_stacks() -> None:
+    assert {p.name for p in STACK_FILES} >= {"Pulumi.dev.yaml", "Pulumi.prod.yaml"}
+
+
+@pytest.fixture(params=STACK_FILES, ids=lambda p: p.name)
+def stack(request: pytest.FixtureRequest) -> tuple[Path, PreviewResult]:
+    path: Path = request.param
+    result = deploy(path)
+    assert result.ok, (result.config_problems, result.error)
+    return path, result
+
+
+def test_network_then_group_then_rules_for_exactly_the_configured_cidrs(
+    stack: tuple[Path, PreviewResult],
+) -> None:
+    path, result = stack
+    config = stack_config(path)
+    vpc, switch, group = one(result, VPC), one(result, SWITCH), one(result, GROUP)
+
+    assert vpc.inputs["cidrBlock"] == config.get("hardened-ecs:vpcCidr", "172.16.0.0/16")
+    assert switch.inputs["vpcId"] == vpc.id
+    assert vpc.urn in switch.dependencies
+    assert group.inputs["vpcId"] == vpc.id
+    assert group.inputs["innerAccessPolicy"] == "Drop"
+
+    rules = result.of_type(RULE)
+    sources = sorted(r.inputs.get("cidrIp") or r.inputs["ipv6CidrIp"] for r in rules)
+    assert sources == sorted(config["hardened-ecs:allowedSshCidrs"])
+    for rule in rules:
+        assert rule.inputs["securityGroupId"] == group.id
+        assert group.urn in rule.dependencies
+        assert rule.inputs["type"] == "ingress"
+        assert rule.inputs["ipProtocol"] == "tcp"
+        assert rule.inputs["portRange"] == "22/22"
+        assert rule.inputs["policy"] == "accept"
+        assert rule.inputs["nicType"] == "intranet"
+        assert "SSH" in rule.inputs["description"]
+    # Nothing else is let in: the only rules in the graph are these ingress rules.
+    assert all(r.inputs["type"] == "ingress" for r in rules)
+
+
+def test_instances_use_the_group_vswitch_key_and_explicit_billing(
+    stack: tuple[Path, PreviewResult],
+) -> None:
+    path, result = stack
+    config = stack_config(path)
+    switch, group, key_pair = one(result, SWITCH), one(result, GROUP), one(result, KEY_PAIR)
+    public, _ = rsa_pair()
+    assert key_pair.inputs["publicKey"] == public
+
+    instances = result.of_type(INSTANCE)
+    assert len(instances) == int(config["hardened-ecs:instanceCount"])
+    image_call = [i for i in result.invokes if i.token == GET_IMAGES]
+    assert len(image_call) == 1
+    assert image_call[0].args["owners"] == "system"
+    assert image_call[0].args["mostRecent"] is True
+    for instance in instances:
+        inputs = instance.inputs
+        assert inputs["securityGroups"] == [group.id]
+        assert inputs["vswitchId"] == switch.id
+        assert inputs["keyName"] == key_pair.id
+        assert {group.urn, switch.urn, key_pair.urn} <= instance.dependencies
+        assert inputs["internetMaxBandwidthOut"] == config["hardened-ecs:internetMaxBandwidthOut"]
+        assert inputs["internetMaxBandwidthOut"] > 0
+        assert inputs["instanceChargeType"] == "PostPaid"
+        assert inputs["internetChargeType"] == "PayByTraffic"
+        assert inputs["instanceType"] == config["hardened-ecs:instanceType"]
+        assert inputs["systemDiskCategory"] == "cloud_essd"
+        # The looked-up image counts at creation only; so does the first-boot user data.
+        assert inputs["imageId"].startswith("m-mock")
+        assert set(instance.ignore_changes) == {"imageId", "userData"}
+    assert len({i.inputs["hostName"] for i in instances}) == len(instances)
+
+
+def test_user_data_creates_the_admin_user_with_key_and_passwordless_sudo(
+    stack: tuple[Path, PreviewResult],
+) -> None:
+    _, result = stack
+    public, _ = rsa_pair()
+    for instance in result.of_type(INSTANCE):
+        text = instance.inputs["userData"]
+        assert text.startswith("#cloud-config\n")
+        document = yaml.safe_load(text)
+        (user,) = document["users"]  # no distro default user
+        assert user["name"] == "ops"
+        assert user["ssh_authorized_keys"] == [public]
+        assert user["sudo"] == "ALL=(ALL) NOPASSWD:ALL"
+        assert user["lock_passwd"] is True
+        assert document["ssh_pwauth"] is False
+
+
+def test_children_belong_to_their_components(stack: tuple[Path, PreviewResult]) -> None:
+    _, result = stack
+    expected = {
+        VPC: "hardened-ecs:network:Network",
+        SWITCH: "hardened-ecs:network:Network",
+        GROUP: "hardened-ecs:ssh_access:SshAccess",
+        RULE: "hardened-ecs:ssh_access:SshAccess",
+        KEY_PAIR: "hardened-ecs:login_key:LoginKey",
+        INSTANCE: "hardened-ecs:server:Server",
+    }
+    custom = [r for r in result.resources if r.custom]
+    assert {r.type for r in custom} == set(expected)
+    for resource in custom:
+        assert component_of(result, resource) == expected[resource.type], resource.name
+    for component in (r for r in result.resources if not r.custom):
+        assert component_of(result, component) == "pulumi:pulumi:Stack"
+
+
+def test_every_resource_is_tagged_with_the_stack_tags(stack: tuple[Path, PreviewResult]) -> None:
+    path, result = stack
+    wanted = {"project": "hardened-ecs", "stack": path.name.split(".")[1]}
+    wanted.update(stack_config(path).get("hardened-ecs:tags", {}))
+    for resource in (r for r in result.resources if r.custom and r.type != RULE):
+        assert wanted.items() <= resource.inputs["tags"].items(), resource.name
+
+
+def test_outputs_per_server_and_shared_without_secrets_in_clear(
+    stack: tuple[Path, PreviewResult],
+) -> None:
+    _, result = stack
+    outputs = result.outputs
+    assert set(outputs) == {"servers", "securityGroupId", "vswitchId", "adminUser"}
+    assert outputs["securityGroupId"].value == one(result, GROUP).id
+    assert outputs["vswitchId"].value == one(result, SWITCH).id
+    assert outputs["adminUser"].value == "ops"
+
+    servers = outputs["servers"].value
+    instances = {i.id: i for i in result.of_type(INSTANCE)}
+    assert len(servers) == len(instances)
+    for server in servers.values():
+        assert set(server) == {"publicIp", "privateIp", "instanceId", "sshCommand"}
+        assert server["instanceId"] in instances
+        ipaddress.ip_address(server["publicIp"])
+        ipaddress.ip_address(server["privateIp"])
+        assert server["sshCommand"] == (
+            f"ssh -i ~/.ssh/id_rsa -o IdentitiesOnly=yes ops@{server['publicIp']} -p 22"
+        )
+
+    _, private = rsa_pair()
+    body = "".join(private.splitlines()[1:-1])
+    assert body[:64] not in all_text(result).replace("\\n", "")
+    assert not any(o.secret for o in outputs.values())  # and none of them needs to be
+
+
+def test_a_new_image_release_does_not_reach_a_pinned_server() -> None:
+    result = deploy(ROOT / "Pulumi.dev.yaml", config={"imageId": "m-bp1pinned0image"})
+    assert result.ok, result.config_problems
+    assert not [i for i in result.invokes if i.token == GET_IMAGES]
+    instance = one(result, INSTANCE)
+    assert instance.inputs["imageId"] == "m-bp1pinned0image"
+    # A pinned id is the operator's own choice: changing it is a deliberate, visible update.
+    assert instance.ignore_changes == ("userData",)
+
+
+def test_an_existing_vswitch_is_used_instead_of_a_new_network() -> None:
+    result = deploy(ROOT / "Pulumi.dev.yaml", config={"vswitchId": "vsw-existing1"})
+    assert result.ok, result.config_problems
+    assert not result.of_type(VPC) and not result.of_type(SWITCH)
+    assert one(result, GROUP).inputs["vpcId"] == "vpc-existing"
+    assert one(result, INSTANCE).inputs["vswitchId"] == "vsw-existing1"
+    assert result.outputs["vswitchId"].value == "vsw-existing1"
+
+
+def test_zone_is_chosen_for_the_instance_type_unless_configured() -> None:
+    chosen = deploy(ROOT / "Pulumi.dev.yaml")
+    (zones,) = [i for i in chosen.invokes if i.token == GET_ZONES]
+    assert zones.args["availableInstanceType"] == "ecs.t6-c1m2.large"
+    assert zones.args["availableDiskCategory"] == "cloud_essd"
+    assert one(chosen, SWITCH).ignore_changes == ("zoneId",)
+
+    fixed = deploy(ROOT / "Pulumi.dev.yaml", config={"zoneId": "cn-hangzhou-k"})
+    assert not [i for i in fixed.invokes if i.token == GET_ZONES]
+    assert one(fixed, SWITCH).inputs["zoneId"] == "cn-hangzhou-k"
+    assert one(fixed, SWITCH).ignore_changes == ()
+
+
+def test_ipv6_cidrs_get_ipv6_rules_and_removing_one_cidr_keeps_the_others() -> None:
+    both = deploy(
+        ROOT / "Pulumi.dev.yaml",
+        config={"allowedSshCidrs": ["203.0.113.0/24", "2001:db8:1::/48"]},
+    )
+    assert both.ok, both.config_problems
+    by_source = {r.inputs.get("cidrIp") or r.inputs["ipv6CidrIp"]: r for r in both.of_type(RULE)}
+    assert "cidrIp" not in by_source["2001:db8:1::/48"].inputs
+
+    fewer = deploy(ROOT / "Pulumi.dev.yaml", config={"allowedSshCidrs": ["2001:db8:1::/48"]})
+    assert [r.urn for r in fewer.of_type(RULE)] == [by_source["2001:db8:1::/48"].urn]
+
+
+def test_ecdsa_keys_are_accepted_and_named_in_the_ssh_command() -> None:
+    public, private = ecdsa_pair()
+    result = run_offline_preview(
+        ROOT / "Pulumi.dev.yaml",
+        ROOT,
+        config={"sshPublicKey": public},
+        secrets={"sshPrivateKey": private},
+        preview=False,
+    )
+    assert result.ok, result.config_problems
+    (server,) = result.outputs["servers"].value.values()
+    assert server["sshCommand"].startswith("ssh -i ~/.ssh/id_ecdsa ")

@@ -1,0 +1,68 @@
+"""`make up STACK=…` without the Pulumi CLI: one line on how to get it, non-zero, no traceback."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+UP = ROOT / "scripts" / "up.sh"
+
+
+@pytest.fixture
+def path_without_pulumi(tmp_path: Path) -> str:
+    """A PATH holding only bash (for the script's shebang): certainly no `pulumi` on it."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    bash = shutil.which("bash")
+    assert bash is not None
+    (bin_dir / "bash").symlink_to(bash)
+    return str(bin_dir)
+
+
+def run_up(path: str, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {"PATH": path, "HOME": os.environ.get("HOME", "/root")}
+    return subprocess.run(
+        [str(UP), *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
+    )
+
+
+def test_without_the_cli_up_prints_one_line_with_the_install_url(path_without_pulumi: str) -> None:
+    state = ROOT / ".pulumi-state"
+    state_existed = state.exists()
+    result = run_up(path_without_pulumi, "dev")
+    assert result.returncode != 0
+    lines = (result.stdout + result.stderr).splitlines()
+    assert len(lines) == 1, lines
+    assert "https://www.pulumi.com/docs/install/" in lines[0]
+    assert "Traceback" not in lines[0]
+    # Nothing was prepared for a deployment that cannot happen.
+    assert state.exists() == state_existed
+
+
+def test_with_a_cli_up_goes_on_to_the_stack(tmp_path: Path, path_without_pulumi: str) -> None:
+    # A stand-in `pulumi` that records its calls: the check above must not trip when it exists.
+    fake = Path(path_without_pulumi) / "pulumi"
+    log = tmp_path / "calls"
+    fake.write_text(f'#!{shutil.which("bash")}\necho "$*" >> {log}\n')
+    fake.chmod(0o755)
+    result = run_up(f"{path_without_pulumi}:/usr/bin:/bin", "dev", "--yes")
+    assert result.returncode == 0, result.stderr
+    calls = log.read_text().splitlines()
+    assert calls == ["whoami", "stack select --create dev", "up --stack dev --yes"]
+
+
+def test_make_up_runs_the_script_with_the_stack() -> None:
+    make = shutil.which("make")
+    if make is None:
+        pytest.skip("make is not installed")
+    # -n: print the recipe only (no venv rebuild, nothing run).
+    dry = subprocess.run(
+        [make, "-n", "up", "STACK=prod"], cwd=ROOT, capture_output=True, text=True, timeout=60
+    )
+    assert dry.returncode == 0, dry.stderr
+    assert "scripts/up.sh prod" in dry.stdout.splitlines()

@@ -1,0 +1,311 @@
+"""Stack configuration: each bad input is refused before any resource, naming key and fix.
+
+Every case runs the real __main__.py (through tools.offline_preview) on the dev stack with one
+thing changed, as the update step of `pulumi up`, with an otherwise valid matching key pair.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pulumi
+import pytest
+import yaml
+
+from components.config import DEFAULTS, ConfigError
+from tests.test_program import (
+    ROOT,
+    STACK_FILES,
+    deploy,
+    ecdsa_pair,
+    ed25519_public,
+    rsa_pair,
+)
+from tools.offline_preview import PreviewResult, run_offline_preview
+
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
+
+DEV = ROOT / "Pulumi.dev.yaml"
+
+
+def refused(result: PreviewResult, key: str, *phrases: str) -> str:
+    """The one problem about ``key``; asserts nothing was registered and a fix is given."""
+    assert result.error is None, result.error
+    assert result.resources == (), "a refused configuration must register no resource"
+    about = [p for p in result.config_problems if p.startswith(f"{key} ")]
+    assert len(about) == 1, result.config_problems
+    problem = about[0]
+    assert "Fix: " in problem and "pulumi config" in problem.split("Fix: ", 1)[1], problem
+    for phrase in phrases:
+        assert phrase in problem, problem
+    return problem
+
+
+def test_the_baseline_dev_stack_is_accepted() -> None:
+    # The other tests change one thing of this; it must be fine as it is.
+    result = deploy(DEV)
+    assert result.ok, result.config_problems
+
+
+def test_missing_allowed_ssh_cidrs() -> None:
+    problem = refused(deploy(DEV, unset=("allowedSshCidrs",)), "hardened-ecs:allowedSshCidrs")
+    assert "is missing" in problem
+    assert "pulumi config set --path 'hardened-ecs:allowedSshCidrs[0]'" in problem
+
+
+@pytest.mark.parametrize("anywhere", ["0.0.0.0/0", "::/0"])
+def test_the_whole_internet_needs_allow_ssh_from_anywhere(anywhere: str) -> None:
+    cidrs = ["203.0.113.0/24", anywhere]
+    refused(
+        deploy(DEV, config={"allowedSshCidrs": cidrs}),
+        "hardened-ecs:allowedSshCidrs",
+        "item 1",
+        "whole internet",
+        "allowSshFromAnywhere true",
+    )
+    allowed = deploy(DEV, config={"allowedSshCidrs": cidrs, "allowSshFromAnywhere": True})
+    assert allowed.ok, allowed.config_problems
+
+
+@pytest.mark.parametrize("bad", ["203.0.113.0/33", "not-a-cidr", "203.0.113/24", ""])
+def test_malformed_cidr(bad: str) -> None:
+    refused(
+        deploy(DEV, config={"allowedSshCidrs": [bad]}),
+        "hardened-ecs:allowedSshCidrs",
+        "item 0",
+        "is not an IPv4 or IPv6 CIDR",
+    )
+
+
+def test_cidrs_must_be_a_list() -> None:
+    refused(
+        deploy(DEV, config={"allowedSshCidrs": "203.0.113.0/24"}),
+        "hardened-ecs:allowedSshCidrs",
+        "must be a list",
+    )
+
+
+@pytest.mark.parametrize(
+    ("bad", "network"), [("203.0.113.5/24", "203.0.113.0/24"), ("2001:db8::1/64", "2001:db8::/64")]
+)
+def test_host_bits_set(bad: str, network: str) -> None:
+    refused(
+        deploy(DEV, config={"allowedSshCidrs": [bad]}),
+        "hardened-ecs:allowedSshCidrs",
+        "host bits set",
+        network,
+    )
+
+
+@pytest.mark.parametrize("count", [0, 51, -1, "two"])
+def test_instance_count_out_of_range(count: Any) -> None:
+    refused(deploy(DEV, config={"instanceCount": count}), "hardened-ecs:instanceCount")
+
+
+def test_instance_count_bounds_are_inclusive() -> None:
+    result = deploy(DEV, config={"instanceCount": 50})
+    assert result.ok, result.config_problems
+    assert len(result.outputs["servers"].value) == 50
+
+
+@pytest.mark.parametrize("user", ["root", "Ops", "9ops", "ops user", "x" * 33, "ubuntu"])
+def test_unusable_admin_user(user: str) -> None:
+    refused(deploy(DEV, config={"adminUser": user}), "hardened-ecs:adminUser", repr(user))
+
+
+def test_ed25519_public_key_is_refused() -> None:
+    refused(
+        deploy(DEV, config={"sshPublicKey": ed25519_public()}),
+        "hardened-ecs:sshPublicKey",
+        "ed25519",
+        "ssh-keygen -t rsa -b 3072",
+    )
+
+
+def test_1024_bit_rsa_public_key_is_refused() -> None:
+    public, private = rsa_pair(1024)
+    result = deploy(DEV, config={"sshPublicKey": public}, secrets={"sshPrivateKey": private})
+    refused(result, "hardened-ecs:sshPublicKey", "1024-bit", "at least 3072")
+
+
+def test_private_key_that_does_not_match_the_public_key() -> None:
+    _, other_private = rsa_pair(3072, seed=1)
+    problem = refused(
+        deploy(DEV, secrets={"sshPrivateKey": other_private}),
+        "hardened-ecs:sshPrivateKey",
+        "not the private half of sshPublicKey",
+    )
+    assert "PRIVATE KEY" not in problem and other_private.splitlines()[1] not in problem
+
+
+def test_private_key_of_another_type_does_not_match() -> None:
+    _, ecdsa_private = ecdsa_pair()
+    refused(
+        deploy(DEV, secrets={"sshPrivateKey": ecdsa_private}),
+        "hardened-ecs:sshPrivateKey",
+        "not the private half",
+    )
+
+
+def test_unreadable_private_key() -> None:
+    refused(
+        deploy(DEV, secrets={"sshPrivateKey": "-----BEGIN OPENSSH PRIVATE KEY-----\nnope\n"}),
+        "hardened-ecs:sshPrivateKey",
+        "not a readable private key",
+    )
+
+
+def test_private_key_in_plain_text_is_refused() -> None:
+    _, private = rsa_pair()
+    result = run_offline_preview(
+        DEV,
+        ROOT,
+        config={"sshPublicKey": rsa_pair()[0], "sshPrivateKey": private},
+        preview=False,
+    )
+    refused(result, "hardened-ecs:sshPrivateKey", "plain text", "--secret")
+
+
+def test_up_refuses_without_the_private_key_but_a_preview_warns() -> None:
+    refused(
+        deploy(DEV, unset=("sshPrivateKey",)),
+        "hardened-ecs:sshPrivateKey",
+        "is missing",
+        "pulumi config set --secret hardened-ecs:sshPrivateKey",
+    )
+    preview = deploy(DEV, unset=("sshPrivateKey",), preview=True)
+    assert preview.ok, preview.config_problems
+    warnings = [m for severity, m in preview.messages if severity == "WARNING"]
+    assert any("sshPrivateKey is not set" in w and "`pulumi up` will refuse" in w for w in warnings)
+
+
+@pytest.mark.parametrize("image", ["windows-2022", "ubuntu", "centos-7"])
+def test_unknown_image_name(image: str) -> None:
+    refused(deploy(DEV, config={"image": image}), "hardened-ecs:image", repr(image), "ubuntu-22.04")
+
+
+@pytest.mark.parametrize("image", ["ubuntu-24.04", "debian-12", "alinux-3"])
+def test_known_images_are_looked_up_by_their_own_pattern(image: str) -> None:
+    result = deploy(DEV, config={"image": image})
+    assert result.ok, result.config_problems
+    (call,) = [i for i in result.invokes if i.token == "alicloud:ecs/getImages:getImages"]
+    default = deploy(DEV)
+    (default_call,) = [i for i in default.invokes if i.token == "alicloud:ecs/getImages:getImages"]
+    assert call.args["nameRegex"] != default_call.args["nameRegex"]
+
+
+def test_bandwidth_zero_means_no_public_ip_and_is_refused() -> None:
+    refused(
+        deploy(DEV, config={"internetMaxBandwidthOut": 0}),
+        "hardened-ecs:internetMaxBandwidthOut",
+        "no public IP",
+    )
+
+
+def test_bandwidth_above_the_limit_is_refused() -> None:
+    result = deploy(DEV, config={"internetMaxBandwidthOut": 101})
+    refused(result, "hardened-ecs:internetMaxBandwidthOut", "between 1 and 100")
+
+
+def test_unknown_hardening_directive() -> None:
+    problem = refused(
+        deploy(DEV, config={"hardening": {"profile": "baseline", "set": {"PermitRootLogn": "no"}}}),
+        "hardened-ecs:hardening",
+        "set.PermitRootLogn",
+        "hardening.set.PermitRootLogn",
+    )
+    assert "unknown" in problem
+
+
+def test_unknown_hardening_profile() -> None:
+    refused(
+        deploy(DEV, config={"hardening": {"profile": "paranoid"}}),
+        "hardened-ecs:hardening",
+        "paranoid",
+    )
+
+
+def test_valid_hardening_overrides_are_accepted() -> None:
+    hardening = {"profile": "minimal", "set": {"MaxAuthTries": 3, "X11Forwarding": False}}
+    result = deploy(DEV, config={"hardening": hardening})
+    assert result.ok, result.config_problems
+
+
+def test_ssh_port_other_than_22_is_refused_until_supported() -> None:
+    refused(deploy(DEV, config={"sshPort": 2222}), "hardened-ecs:sshPort", "only 22")
+
+
+def test_every_problem_is_reported_at_once() -> None:
+    result = deploy(
+        DEV,
+        config={
+            "instanceCount": 0,
+            "adminUser": "root",
+            "internetMaxBandwidthOut": 0,
+            "allowedSshCidrs": ["0.0.0.0/0"],
+            "image": "windows-2022",
+        },
+    )
+    keys = sorted(p.split(" ", 1)[0] for p in result.config_problems)
+    broken = ("instanceCount", "adminUser", "internetMaxBandwidthOut", "allowedSshCidrs", "image")
+    assert keys == sorted(f"hardened-ecs:{k}" for k in broken)
+    assert result.resources == ()
+
+
+def test_the_error_is_one_pulumi_run_error_listing_all_problems() -> None:
+    # The language host prints a RunError as its message, without a Python traceback.
+    error = ConfigError("dev", ["a: first. Fix: x", "b: second. Fix: y"])
+    assert isinstance(error, pulumi.RunError)
+    assert error.problems == ["a: first. Fix: x", "b: second. Fix: y"]
+    assert str(error).splitlines()[1:] == ["  - a: first. Fix: x", "  - b: second. Fix: y"]
+
+
+def test_missing_region() -> None:
+    result = deploy(DEV, unset=("alicloud:region",))
+    assert result.resources == ()
+    assert any(p.startswith("alicloud:region is not set") for p in result.config_problems)
+
+
+# --- the committed files ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("stack_file", STACK_FILES, ids=lambda p: p.name)
+def test_committed_stacks_validate_without_a_private_key(stack_file: Path) -> None:
+    result = run_offline_preview(stack_file, ROOT)
+    assert result.ok, (result.config_problems, result.error)
+    text = stack_file.read_text()
+    assert "PRIVATE KEY" not in text and "sshPrivateKey:" not in text
+    assert "PLACEHOLDER" in text  # the CIDRs and the key say what to replace
+
+
+def test_prod_differs_from_dev_in_size_region_and_cidrs() -> None:
+    dev = yaml.safe_load(DEV.read_text())["config"]
+    prod = yaml.safe_load((ROOT / "Pulumi.prod.yaml").read_text())["config"]
+    assert dev["hardened-ecs:instanceCount"] == 1
+    assert prod["hardened-ecs:instanceCount"] == 2
+    assert dev["alicloud:region"] != prod["alicloud:region"]
+    assert dev["hardened-ecs:allowedSshCidrs"] != prod["hardened-ecs:allowedSshCidrs"]
+
+
+def test_pulumi_yaml_declares_every_key_with_the_programs_defaults() -> None:
+    project = yaml.safe_load((ROOT / "Pulumi.yaml").read_text())
+    assert project["name"] == "hardened-ecs"
+    assert project["runtime"] == {
+        "name": "python",
+        "options": {"toolchain": "pip", "virtualenv": "venv"},
+    }
+    schema = project["config"]
+    read_by_program = set(DEFAULTS) | {
+        "allowedSshCidrs", "sshPublicKey", "sshPrivateKey", "imageId", "zoneId", "vswitchId",
+    }
+    assert set(schema) == read_by_program
+    for key, declaration in schema.items():
+        assert declaration.get("description"), key
+        # Typed keys with a program default declare the same default; untyped (object) keys
+        # describe theirs in words.
+        if key in DEFAULTS and "type" in declaration:
+            assert declaration.get("default") == DEFAULTS[key], key
+        else:
+            assert "default" not in declaration, key
+    assert schema["sshPrivateKey"]["secret"] is True
