@@ -132,7 +132,13 @@ def _check_args(args: argparse.Namespace) -> Request:
     return Request(profile=args.profile, overrides=overrides, admin_user=args.admin_user)
 
 
+def _short(value: str, limit: int = 60) -> str:
+    """Long algorithm lists stay readable in a terminal; --json has them whole."""
+    return value if len(value) <= limit else value[: limit - 1] + "…"
+
+
 def _print_table(rows: list[tuple[str, str, str]], out: Any) -> None:
+    rows = [(a, _short(b), _short(c)) for a, b, c in rows]
     widths = [max(len(r[i]) for r in rows) for i in range(3)]
     for r in rows:
         out.write("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() + "\n")
@@ -195,6 +201,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     else:
         for d in dicts:
             render(d, sys.stdout)
+        if args.inventory:
+            from hardening.fleet import summary
+
+            print(summary(reports))
     return max(r.exit_code for r in reports) if reports else 0
 
 
