@@ -495,9 +495,11 @@ def _hardening(r: _Reader, admin_user: str) -> HardeningRequest:
         for problem in validate_request(profile, {name: text}, admin_user):
             if problem not in seen:
                 seen.add(problem)
+                # The engine's messages mostly start with the directive already.
+                named = problem.lower().startswith(name.lower())
                 r.problem(
                     key,
-                    f"set.{name}: {problem}",
+                    f"set.{problem}" if named else f"set.{name}: {problem}",
                     f"`pulumi config set --path '{NAMESPACE}:hardening.set.{name}' <value>` or "
                     f"`pulumi config rm --path '{NAMESPACE}:hardening.set.{name}'`",
                 )

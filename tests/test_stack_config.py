@@ -218,6 +218,14 @@ def test_unknown_hardening_directive() -> None:
     assert "unknown" in problem
 
 
+def test_malformed_hardening_value() -> None:
+    refused(
+        deploy(DEV, config={"hardening": {"set": {"MaxAuthTries": "lots"}}}),
+        "hardened-ecs:hardening",
+        "set.MaxAuthTries='lots'",
+    )
+
+
 def test_unknown_hardening_profile() -> None:
     refused(
         deploy(DEV, config={"hardening": {"profile": "paranoid"}}),
@@ -297,7 +305,12 @@ def test_pulumi_yaml_declares_every_key_with_the_programs_defaults() -> None:
     }
     schema = project["config"]
     read_by_program = set(DEFAULTS) | {
-        "allowedSshCidrs", "sshPublicKey", "sshPrivateKey", "imageId", "zoneId", "vswitchId",
+        "allowedSshCidrs",
+        "sshPublicKey",
+        "sshPrivateKey",
+        "imageId",
+        "zoneId",
+        "vswitchId",
     }
     assert set(schema) == read_by_program
     for key, declaration in schema.items():
