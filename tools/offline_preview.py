@@ -16,7 +16,18 @@ Public API (everything else is private)::
     result.error                   # str | None: any other failure (with traceback)
     result.resources               # tuple[RegisteredResource, ...] in registration order
     result.of_type("alicloud:ecs/instance:Instance")
+    result.by_urn(urn)             # one RegisteredResource (KeyError if absent)
     result.outputs["adminUser"]    # StackOutput(value=..., secret=False)
+    result.invokes                 # tuple[InvokeCall(token, args), ...]: provider look-ups
+    result.messages                # ((severity, text), ...) logged via pulumi.log, INFO and up
+    result.stack_urn               # the root stack's URN (parent of top-level resources)
+
+    RegisteredResource: type, name, urn, id (mock id, "" for components), parent, custom,
+    inputs (camelCase, secrets unwrapped), secret_inputs, dependencies (all URNs it waits for),
+    explicit_dependencies (depends_on only), ignore_changes, additional_secret_outputs.
+
+    load_stack_config(stack_file, project_dir) -> (project, stack, config, secret_keys,
+    encrypted_keys): the configuration exactly as handed to the program.
 
 ``run_offline_preview(stack_file, project_dir=None, *, config=None, secrets=None, unset=(),
 preview=True, mocks=None) -> PreviewResult``
