@@ -32,3 +32,10 @@ validate: $(VENV)/.installed
 .PHONY: check-workflows
 check-workflows: $(VENV)/.installed
 	VENV=$(VENV) bash scripts/check-workflows.sh
+
+# --- test hosts: system packages and the Debian rootfs caches (tests/testhost.py) ----
+deps:
+	scripts/install-test-deps.sh
+
+testhosts: $(VENV)/.installed
+	$(PY) -m tests.testhost build
