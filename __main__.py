@@ -12,6 +12,7 @@ import pulumi
 
 from components.cloudinit import admin_user_data
 from components.config import StackConfig, load_stack_config
+from components.hardening import SshdHardening, SshdHardeningArgs, key_or_unknown
 from components.images import latest_system_image
 from components.login_key import LoginKey, LoginKeyArgs
 from components.network import Network, NetworkArgs
@@ -85,12 +86,24 @@ for index in range(cfg.instance_count):
         "instanceId": server.instance_id,
         "sshCommand": server.ssh_command,
     }
-    # Post-deploy steps per server go here (issue #4: SshdHardening), e.g.
-    #   hardening = SshdHardening(f"{name}-sshd", SshdHardeningArgs(host=server.public_ip, ...),
-    #       opts=pulumi.ResourceOptions(depends_on=[server.instance, *ssh_access.rules]))
-    #   exports["hardened"] = hardening.compliant
-    # cfg.hardening (profile, overrides), cfg.admin_user, cfg.ssh_port and the secret
-    # cfg.ssh_private_key (None only in a preview without it) are what it needs.
+    # Post-deploy: harden the server's sshd over SSH once its public IP exists, through the
+    # security-group rules that let us in (components/hardening.py, docs/pulumi-flow.md).
+    sshd = SshdHardening(
+        f"{name}-sshd",
+        SshdHardeningArgs(
+            host=server.public_ip,
+            port=cfg.ssh_port,
+            private_key=key_or_unknown(cfg.ssh_private_key),
+            admin_user=cfg.admin_user,
+            profile=cfg.hardening.profile,
+            overrides=cfg.hardening.overrides,
+        ),
+        opts=pulumi.ResourceOptions(
+            parent=server, depends_on=[server.instance, *ssh_access.rules]
+        ),
+    )
+    exports["hardened"] = sshd.compliant
+    exports["hostKeyFingerprint"] = sshd.host_key_fingerprint
     servers[name] = exports
 
 pulumi.export("servers", servers)

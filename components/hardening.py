@@ -1,0 +1,426 @@
+"""SshdHardening: the sshd hardening of one server, as a resource in the Pulumi graph.
+
+A ``pulumi.dynamic.Resource`` whose provider calls the ``hardening`` engine over SSH:
+
+- ``create``: ``apply`` as the bootstrap user (root on a fresh Alibaba image); the host key seen
+  on first contact is recorded (``hostKeyFingerprint``) unless ``expectedHostKeyFingerprint``
+  pins it; the engine makes sure the admin user can log in and sudo before root is closed.
+- ``update``: ``apply`` again as the admin user (root is closed by then), host key pinned.
+- ``read`` (``pulumi refresh``): ``check``; the live effective values become the outputs, so a
+  hand edit on the server shows as drift, and ``diff`` then asks for an update.
+- ``delete``: leaves the server as it is and says so.
+
+The provider is pickled by dill *by reference* (class in an importable module) and re-imported
+in Pulumi's provider process (``python -m pulumi.dynamic``, started in the project directory).
+So this module has no side effects at import, and the provider keeps no state: every operation
+opens its own SSH connections through the engine and closes them before returning.
+"""
+
+from __future__ import annotations
+
+import re
+import tempfile
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, cast
+
+import pulumi
+import pulumi.dynamic as dynamic
+from pulumi.output import Unknown
+
+from hardening import engine
+from hardening.desired import DEFAULT_PROFILE, Request, validate_request
+from hardening.errors import UsageError
+from hardening.keys import load_private_key
+from hardening.transport import HostKeyPolicy, Target
+
+# What the engine sends for a value not known yet (preview). pulumi.dynamic hands Check and Diff
+# an `Unknown` object for it (keep_unknowns); the raw string is accepted too.
+UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"
+
+DEFAULT_PORT = 22
+DEFAULT_BOOTSTRAP_USER = "root"
+DEFAULT_WAIT = 300.0  # seconds a booting instance gets to answer SSH with our key
+MAX_WAIT = 3600.0
+# `pulumi refresh` of a server that does not answer should fail soon, not after 5 minutes.
+READ_WAIT = 60.0
+
+# Inputs; kept in the outputs too: `read` only receives the last outputs.
+INPUT_NAMES = (
+    "host",
+    "port",
+    "bootstrapUser",
+    "adminUser",
+    "privateKey",
+    "profile",
+    "overrides",
+    "expectedHostKeyFingerprint",
+    "wait",
+)
+OUTPUT_NAMES = ("hostKeyFingerprint", "effective", "compliant", "changed", "drift", "openssh")
+# A different server: harden it from scratch (as root, first contact).
+REPLACE_ON = ("host", "port")
+# Re-apply in place. bootstrapUser and wait only matter to later operations: no update for them.
+UPDATE_ON = ("adminUser", "privateKey", "profile", "overrides", "expectedHostKeyFingerprint")
+
+_FINGERPRINT = re.compile(r"SHA256:[A-Za-z0-9+/]{43}=?")
+_LOGIN = re.compile(r"[a-z_][a-z0-9_.-]{0,31}")
+_HOST = re.compile(r"[A-Za-z0-9._:\-\[\]]+")
+
+
+class SshdHardeningError(Exception):
+    """The engine could not harden or check the host; the message is the engine's (no key)."""
+
+
+def is_unknown(value: object) -> bool:
+    """True for a value (or a list/map holding one) that is not known during a preview."""
+    if isinstance(value, Unknown) or value == UNKNOWN:
+        return True
+    if isinstance(value, Mapping):
+        return any(is_unknown(v) for v in value.values())
+    if isinstance(value, list | tuple):
+        return any(is_unknown(v) for v in value)
+    return False
+
+
+def _say(message: str) -> None:
+    # The provider process has no engine connection (pulumi.dynamic never hands it the engine
+    # address), so pulumi.log writes "info: ..." to stderr, which the engine shows as a
+    # diagnostic of the `pulumi up`/`refresh` run.
+    pulumi.log.info(f"sshd hardening: {message}")
+
+
+def _directive_value(value: object) -> str:
+    if isinstance(value, bool):  # YAML/JSON true/false for a yes/no directive
+        return "yes" if value else "no"
+    if isinstance(value, float) and value.is_integer():  # numbers arrive as floats over gRPC
+        return str(int(value))
+    return str(value)
+
+
+@dataclass(frozen=True)
+class _Settings:
+    """The inputs of one operation, typed; built only from checked properties."""
+
+    host: str
+    port: int
+    bootstrap_user: str
+    admin_user: str
+    private_key: str = field(repr=False)
+    request: Request
+    expected_fingerprint: str | None
+    wait: float
+
+    @classmethod
+    def of(cls, props: Mapping[str, Any]) -> _Settings:
+        overrides = props.get("overrides") or {}
+        expected = props.get("expectedHostKeyFingerprint")
+        return cls(
+            host=str(props["host"]),
+            port=int(props.get("port", DEFAULT_PORT)),
+            bootstrap_user=str(props.get("bootstrapUser") or DEFAULT_BOOTSTRAP_USER),
+            admin_user=str(props["adminUser"]),
+            private_key=str(props["privateKey"]),
+            request=Request(
+                profile=str(props.get("profile") or DEFAULT_PROFILE),
+                overrides={str(k): _directive_value(v) for k, v in overrides.items()},
+                admin_user=str(props["adminUser"]),
+            ),
+            expected_fingerprint=str(expected) if expected else None,
+            wait=float(props.get("wait", DEFAULT_WAIT)),
+        )
+
+    def target(self, user: str, host_keys: HostKeyPolicy) -> Target:
+        key = load_private_key(text=self.private_key, setting="privateKey")
+        return Target(self.host, self.port, user, key, host_keys)
+
+    def options(self, wait: float | None = None) -> engine.Options:
+        return engine.Options(wait=self.wait if wait is None else wait)
+
+
+def _succeeded(action: str, s: _Settings, report: engine.Report, accept: tuple[int, ...]) -> None:
+    if report.exit_code in accept:
+        return
+    message = (
+        f"sshd hardening {action} of {s.host}:{s.port} failed "
+        f"(engine exit {report.exit_code}): {report.error or 'no reason given'}"
+    )
+    if report.rolled_back:
+        message += " [the host was rolled back to its previous configuration]"
+    # The engine never quotes key material; make sure of it anyway.
+    for line in s.private_key.strip().splitlines():
+        if len(line) >= 16 and "PRIVATE KEY" not in line:
+            message = message.replace(line, "[redacted]")
+    raise SshdHardeningError(message)
+
+
+def _outputs(
+    props: Mapping[str, Any], report: engine.Report, fingerprint: str | None
+) -> dict[str, Any]:
+    outs = {k: props[k] for k in INPUT_NAMES if k in props}
+    outs.update(
+        hostKeyFingerprint=fingerprint,
+        # What `sshd -T` shows for each managed directive (absent: sshd does not print it).
+        effective={name: s["after"] for name, s in report.settings.items()},
+        compliant=report.compliant,
+        drift=report.drift,
+        openssh=report.openssh,
+    )
+    return outs
+
+
+class SshdHardeningProvider(dynamic.ResourceProvider):
+    """CRUD for SshdHardening. Stateless: nothing on self, nothing at module level."""
+
+    def check(self, olds: dict[str, Any], news: dict[str, Any]) -> dynamic.CheckResult:
+        inputs = dict(news)
+        inputs.setdefault("port", DEFAULT_PORT)
+        inputs.setdefault("bootstrapUser", DEFAULT_BOOTSTRAP_USER)
+        inputs.setdefault("profile", DEFAULT_PROFILE)
+        inputs.setdefault("overrides", {})
+        inputs.setdefault("wait", DEFAULT_WAIT)
+        failures: list[dynamic.CheckFailure] = []
+
+        def fail(prop: str, reason: str) -> None:
+            failures.append(dynamic.CheckFailure(prop, reason))
+
+        host = inputs.get("host")
+        if not is_unknown(host) and (not isinstance(host, str) or not _HOST.fullmatch(host)):
+            fail("host", "must be the server's address (the instance's publicIp)")
+
+        port = inputs["port"]
+        if not is_unknown(port):
+            if isinstance(port, float) and port.is_integer():
+                port = inputs["port"] = int(port)
+            if not isinstance(port, int) or isinstance(port, bool) or not 0 < port < 65536:
+                fail("port", f"must be a TCP port number, got {port!r}")
+
+        boot = inputs["bootstrapUser"]
+        if not is_unknown(boot) and (not isinstance(boot, str) or not _LOGIN.fullmatch(boot)):
+            fail("bootstrapUser", f"{boot!r} is not a login name (root on a fresh image)")
+
+        overrides = inputs["overrides"]
+        profile, admin = inputs["profile"], inputs.get("adminUser")
+        if not is_unknown(overrides) and not isinstance(overrides, Mapping):
+            fail("overrides", "must be a map of sshd directive to value")
+        elif admin is None:
+            fail("adminUser", "is required: the sudo user that keeps access once root is closed")
+        elif not any(is_unknown(v) for v in (profile, admin, overrides)):
+            values = {str(k): _directive_value(v) for k, v in overrides.items()}
+            for problem in validate_request(str(profile), values, str(admin)):
+                prop = (
+                    "profile"
+                    if problem.startswith("profile ")
+                    else "adminUser"
+                    if problem.startswith("admin user ")
+                    else "overrides"
+                )
+                fail(prop, problem)
+
+        # The engine creates the admin user only while it closes root's login: a new admin
+        # name on an already hardened server would never exist, and the next update would be
+        # locked out. A new server (new host) starts from root again, so that is fine.
+        old_admin, old_host = olds.get("adminUser"), olds.get("host")
+        if (
+            old_admin
+            and admin is not None
+            and not is_unknown(admin)
+            and admin != old_admin
+            and not is_unknown(host)
+            and host == old_host
+        ):
+            fail(
+                "adminUser",
+                f"changing the admin user of the hardened server {host} from {old_admin!r} to "
+                f"{admin!r} is not supported (root is closed, so nothing could create the new "
+                "user); keep the old name, or replace the server so it is hardened from scratch",
+            )
+
+        key = inputs.get("privateKey")
+        if key is None or key == "":
+            fail("privateKey", "is required: the private key that logs in to the server")
+        elif not is_unknown(key):  # unknown: a preview run without the key
+            try:
+                load_private_key(text=str(key), setting="privateKey")
+            except UsageError as exc:  # says what is wrong, never quotes the key
+                fail("privateKey", str(exc))
+
+        expected = inputs.get("expectedHostKeyFingerprint")
+        if (
+            expected is not None
+            and not is_unknown(expected)
+            and (not isinstance(expected, str) or not _FINGERPRINT.fullmatch(expected))
+        ):
+            fail("expectedHostKeyFingerprint", "must look like SHA256:<43 base64 characters>")
+
+        wait = inputs["wait"]
+        if not is_unknown(wait) and (
+            not isinstance(wait, int | float) or isinstance(wait, bool) or not 0 <= wait <= MAX_WAIT
+        ):
+            fail("wait", f"must be a number of seconds from 0 to {MAX_WAIT:g}")
+        return dynamic.CheckResult(inputs, failures)
+
+    def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> dynamic.DiffResult:
+        # `olds` are the last outputs (inputs included); `news` the checked new inputs.
+        def changed(name: str) -> bool:
+            return is_unknown(news.get(name)) or news.get(name) != olds.get(name)
+
+        replaces = [name for name in REPLACE_ON if changed(name)]
+        if replaces:
+            # An unknown host during preview: the instance is being created or replaced.
+            return dynamic.DiffResult(changes=True, replaces=replaces, delete_before_replace=False)
+        updates = [name for name in UPDATE_ON if changed(name)]
+        # A refresh found the server drifted: `pulumi up` puts the settings back.
+        drifted = olds.get("compliant") is False
+        return dynamic.DiffResult(changes=bool(updates) or drifted, replaces=[])
+
+    def create(self, props: dict[str, Any]) -> dynamic.CreateResult:
+        s = _Settings.of(props)
+        with tempfile.TemporaryDirectory(prefix="sshd-hardening-") as tmp:
+            # First contact: record the key the new server presents (or insist on the expected
+            # one); from then on every connection is pinned to it.
+            host_keys = (
+                HostKeyPolicy(pinned_fingerprint=s.expected_fingerprint)
+                if s.expected_fingerprint
+                else HostKeyPolicy(known_hosts=Path(tmp) / "known_hosts", accept_new=True)
+            )
+            report = engine.apply(
+                s.target(s.bootstrap_user, host_keys), s.request, s.options(), _say
+            )
+        _succeeded("create", s, report, accept=(0,))
+        outs = _outputs(props, report, report.host_key_fingerprint)
+        outs["changed"] = report.changed
+        return dynamic.CreateResult(id_=f"{s.host}:{s.port}", outs=outs)
+
+    def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> dynamic.UpdateResult:
+        s = _Settings.of(news)
+        pin = s.expected_fingerprint or olds.get("hostKeyFingerprint")
+        if not pin:
+            raise SshdHardeningError(
+                f"no host key recorded for {s.host}:{s.port}; replace this resource "
+                "(pulumi up --replace <urn>) to harden it from first contact again"
+            )
+        # After the first apply root is closed: the admin user is the way in.
+        report = engine.apply(
+            s.target(s.admin_user, HostKeyPolicy(pinned_fingerprint=str(pin))),
+            s.request,
+            s.options(),
+            _say,
+        )
+        _succeeded("update", s, report, accept=(0,))
+        outs = _outputs(news, report, str(pin))
+        outs["changed"] = report.changed
+        return dynamic.UpdateResult(outs=outs)
+
+    def read(self, id_: str, props: dict[str, Any]) -> dynamic.ReadResult:
+        s = _Settings.of(props)
+        pin = s.expected_fingerprint or props.get("hostKeyFingerprint")
+        if not pin:
+            raise SshdHardeningError(f"no host key recorded for {s.host}:{s.port}")
+        report = engine.check(
+            s.target(s.admin_user, HostKeyPolicy(pinned_fingerprint=str(pin))),
+            s.request,
+            s.options(min(s.wait, READ_WAIT)),
+            _say,
+        )
+        _succeeded("check", s, report, accept=(0, 1))  # 1: drift, reported in the outputs
+        outs = _outputs(props, report, str(pin))
+        outs["changed"] = props.get("changed", False)  # what the last apply did
+        return dynamic.ReadResult(id_, outs)
+
+    def delete(self, _id: str, props: dict[str, Any]) -> None:
+        _say(
+            f"{props.get('host')}:{props.get('port', DEFAULT_PORT)} is no longer managed; "
+            "its sshd keeps the hardened configuration (nothing on the server was changed)"
+        )
+
+
+def key_or_unknown(private_key: pulumi.Output[str] | None) -> pulumi.Output[str]:
+    """The key, or (a preview without ``sshPrivateKey``) a secret the engine sees as unknown.
+
+    Unknown, not absent: the preview still shows every SshdHardening, and ``check`` accepts
+    an unknown key the way it accepts the unknown address of a server not created yet.
+    """
+    if private_key is not None:
+        return private_key
+    return cast(pulumi.Output[str], pulumi.Output.secret(pulumi.UNKNOWN))
+
+
+@dataclass(frozen=True)
+class SshdHardeningArgs:
+    """Inputs of one SshdHardening.
+
+    ``host``: the instance's ``public_ip`` Output. ``private_key``: the OpenSSH/PEM private key
+    text (made secret here in any case). ``admin_user``: the sudo user that keeps access once root
+    is closed. ``profile``/``overrides``: the vocabulary of ``python -m hardening``.
+    ``expected_host_key_fingerprint``: insist on this host key at first contact instead of
+    recording whatever key the new server presents. ``wait``: seconds a booting server gets.
+    """
+
+    host: pulumi.Input[str]
+    private_key: pulumi.Input[str]
+    admin_user: pulumi.Input[str]
+    port: pulumi.Input[int] = DEFAULT_PORT
+    bootstrap_user: pulumi.Input[str] = DEFAULT_BOOTSTRAP_USER
+    profile: pulumi.Input[str] = DEFAULT_PROFILE
+    overrides: Mapping[str, str] = field(default_factory=dict)
+    expected_host_key_fingerprint: pulumi.Input[str] | None = None
+    wait: float = DEFAULT_WAIT
+
+
+class SshdHardening(dynamic.Resource, module="hardening", name="SshdHardening"):
+    """The hardened sshd of one server. Type ``pulumi-python:dynamic/hardening:SshdHardening``.
+
+    Outputs: ``host_key_fingerprint``, ``effective`` (directive -> what ``sshd -T`` shows),
+    ``compliant``, ``changed`` (the last apply changed the server), ``drift`` (directives that
+    are not as wanted), ``openssh`` (the server's version). ``privateKey`` stays secret.
+    """
+
+    def __init__(
+        self, name: str, args: SshdHardeningArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        props: dict[str, Any] = {
+            "host": args.host,
+            "port": args.port,
+            "bootstrapUser": args.bootstrap_user,
+            "adminUser": args.admin_user,
+            "privateKey": pulumi.Output.secret(args.private_key),
+            "profile": args.profile,
+            "overrides": dict(args.overrides),
+            "expectedHostKeyFingerprint": args.expected_host_key_fingerprint,
+            "wait": args.wait,
+            **dict.fromkeys(OUTPUT_NAMES),
+        }
+        # The engine keeps an output secret when the input of that name was; say so anyway.
+        secret = pulumi.ResourceOptions(additional_secret_outputs=["privateKey"])
+        super().__init__(
+            SshdHardeningProvider(), name, props, pulumi.ResourceOptions.merge(opts, secret)
+        )
+
+    def _output(self, name: str) -> pulumi.Output[Any]:
+        return cast(pulumi.Output[Any], self.__dict__[name])
+
+    @property
+    def host_key_fingerprint(self) -> pulumi.Output[str]:
+        return self._output("hostKeyFingerprint")
+
+    @property
+    def effective(self) -> pulumi.Output[dict[str, str]]:
+        return self._output("effective")
+
+    @property
+    def compliant(self) -> pulumi.Output[bool]:
+        return self._output("compliant")
+
+    @property
+    def changed(self) -> pulumi.Output[bool]:
+        return self._output("changed")
+
+    @property
+    def drift(self) -> pulumi.Output[list[str]]:
+        return self._output("drift")
+
+    @property
+    def openssh(self) -> pulumi.Output[str]:
+        return self._output("openssh")
