@@ -33,6 +33,8 @@ def hosts_unavailable_reason() -> str | None:
     for tool in ("unshare", "nsenter", "setpriv", "chroot", "mount", "ssh", "ssh-keygen"):
         if shutil.which(tool) is None:
             return f"`{tool}` not found: run `make deps` (scripts/install-test-deps.sh)"
+    if not any(rootfs_path(s).is_dir() for s in SUITES):
+        return f"no rootfs cache under {rootfs_path(SUITES[0]).parent}: run `make testhosts`"
     probe = subprocess.run(
         ["unshare", "--pid", "--mount", "--fork", "true"], capture_output=True, text=True
     )
@@ -128,6 +130,7 @@ class HostFactory(Protocol):
         cloud_init: bool = True,
         port: int | None = None,
         authorized_keys: Sequence[str | Path] | None = None,
+        source_penalties: bool = False,
         start: bool = True,
     ) -> TestHost: ...
 
@@ -149,13 +152,19 @@ def host_factory(client_keys: ClientKeys) -> Iterator[HostFactory]:
         cloud_init: bool = True,
         port: int | None = None,
         authorized_keys: Sequence[str | Path] | None = None,
+        source_penalties: bool = False,
         start: bool = True,
     ) -> TestHost:
         if not rootfs_path(suite).is_dir():
             _skip_or_fail(f"no rootfs cache for {suite}: run `make testhosts`")
         keys = client_keys.installed if authorized_keys is None else authorized_keys
         host = TestHost(
-            suite, include=include, cloud_init=cloud_init, port=port, authorized_keys=keys
+            suite,
+            include=include,
+            cloud_init=cloud_init,
+            port=port,
+            authorized_keys=keys,
+            source_penalties=source_penalties,
         )
         made.append(host)
         if start:

@@ -15,6 +15,7 @@ from tests.testhost import (
     EXPECTED_OPENSSH,
     LOOPBACK,
     CopyMode,
+    SSHClientError,
     TestHost,
     TestHostError,
     audit_failures,
@@ -22,6 +23,7 @@ from tests.testhost import (
     reap_stale,
     server_host_key,
     ssh_audit,
+    ssh_command,
     try_login,
     try_password,
 )
@@ -155,7 +157,7 @@ def test_context_manager_stops_host_when_the_test_fails() -> None:
     assert not Path(f"/proc/{init_pid}").exists()
 
 
-def test_start_failure_raises_with_sshd_log_and_cleans_up() -> None:
+def test_start_failure_raises_with_the_log_and_cleans_up() -> None:
     # Occupy the port first: sshd cannot bind, start() must say why and leave nothing behind.
     with socket.socket() as blocker:
         blocker.bind((LOOPBACK, 0))
@@ -202,6 +204,44 @@ def test_ssh_audit_reports_failures_of_a_stock_server(host_factory: HostFactory)
     failures = audit_failures(report)
     assert "key: ssh-rsa" in failures  # SHA-1 signatures, still offered by 8.4
     assert all(f.split(": ")[0] in {"kex", "key", "enc", "mac"} for f in failures)
+
+
+def test_add_user_gives_a_sudo_login_like_ecs_user(
+    host_factory: HostFactory, suite: str, client_keys: ClientKeys
+) -> None:
+    host = host_factory(suite, authorized_keys=[client_keys.ed25519])
+    host.add_user("ecs-user", authorized_keys=[client_keys.rsa])
+    assert try_login(host.port, "ecs-user", client_keys.rsa)
+    assert not try_login(host.port, "ecs-user", client_keys.ed25519)  # root's key, not hers
+    proc = ssh_command(host.port, "ecs-user", client_keys.rsa, "sudo -n id -u")
+    assert (proc.returncode, proc.stdout.strip()) == (0, "0")
+
+
+@pytest.mark.parametrize("penalties", [False, True])
+def test_openssh_10_source_penalties_exempt_loopback_unless_asked(
+    host_factory: HostFactory, penalties: bool
+) -> None:
+    # PerSourcePenalties (9.8+): connections that never authenticate cost 127.0.0.1 a second
+    # each; from 15 s on it is refused. auth_methods() is such a connection.
+    host = host_factory("trixie", source_penalties=penalties)
+    exempt = host.sshd_effective()["persourcepenaltyexemptlist"]
+    assert exempt == ("none" if penalties else LOOPBACK)
+    refused = False
+    for _ in range(40):
+        try:
+            auth_methods(host.port, "root")
+        except SSHClientError:
+            refused = True
+            break
+    assert refused == penalties
+    if penalties:
+        assert "penalty" in host.syslog()
+
+
+def test_older_openssh_gets_no_penalty_option(host_factory: HostFactory) -> None:
+    # The option is unknown before 9.8: writing it there would break sshd -t.
+    host = host_factory("bookworm")
+    assert "PerSourcePenalty" not in host.run("cat /etc/ssh/sshd_config.d/*", check=True).stdout
 
 
 def test_client_key_files_are_private(client_keys: ClientKeys) -> None:

@@ -14,10 +14,12 @@ import argparse
 import atexit
 import contextlib
 import fcntl
+import functools
 import json
 import os
 import random
 import re
+import select
 import shlex
 import shutil
 import signal
@@ -63,7 +65,6 @@ _CLEAN_ENV: Final = {
     "LANG": "C",
     "TERM": "dumb",
 }
-_SSHD_LOG: Final = "var/log/sshd.log"
 
 
 class TestHostError(RuntimeError):
@@ -146,6 +147,17 @@ def rootfs_path(suite: str) -> Path:
     return CACHE_DIR / suite
 
 
+@functools.cache
+def image_openssh_release(suite: str) -> tuple[int, int]:
+    """(major, minor) of the image's openssh-server package, read without starting it."""
+    status = (rootfs_path(suite) / "var/lib/dpkg/status").read_text()
+    pattern = r"^Package: openssh-server\n(?:.+\n)*?Version: (?:\d+:)?(\d+)\.(\d+)"
+    m = re.search(pattern, status, re.MULTILINE)
+    if m is None:
+        raise TestHostError(f"no openssh-server package in the {suite} image")
+    return int(m.group(1)), int(m.group(2))
+
+
 def _finalize_rootfs(root: Path) -> None:
     # sshd -t/-T refuse to run without the privilege separation directory.
     run_sshd = root / "run" / "sshd"
@@ -161,6 +173,8 @@ def build_rootfs(suite: str, *, mirror: str = MIRROR) -> Path:
     """
     target = rootfs_path(suite)
     if target.is_dir():
+        if not (target / "run" / "sshd").is_dir():  # a cache made by hand with debootstrap
+            _finalize_rootfs(target)
         return target
     CACHE_DIR.mkdir(parents=True, exist_ok=True)
     with open(CACHE_DIR / f".{suite}.lock", "w") as lock:
@@ -337,14 +351,77 @@ def _set_option(lines: list[str], key: str, value: str) -> None:
     lines.append(f"{key} {value}")
 
 
+class _SyslogSink:
+    """A /dev/log for one host: a datagram socket whose messages a daemon thread appends to a
+    file. Reading drains the socket first, so whatever was logged before a read is in it."""
+
+    def __init__(self, sock_path: Path, log_path: Path) -> None:
+        self._sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self._sock.bind(str(sock_path))
+        sock_path.chmod(0o666)  # sshd's unprivileged children and sudo log too
+        self._sock.setblocking(False)
+        self._log = open(log_path, "a+b")  # noqa: SIM115 - closed in close()
+        self._lock = threading.Lock()
+        self._wake_r, self._wake_w = os.pipe()
+        # Someone must keep reading: a full datagram queue would block sshd's syslog() calls.
+        self._thread = threading.Thread(target=self._run, name=f"syslog:{sock_path}", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while True:
+            ready, _, _ = select.select([self._sock.fileno(), self._wake_r], [], [])
+            if self._wake_r in ready:
+                return
+            self._drain()
+
+    def _drain(self) -> None:
+        with self._lock:
+            if self._log.closed:
+                return
+            while True:
+                try:
+                    data = self._sock.recv(65536)
+                except (BlockingIOError, OSError):
+                    break
+                # "<38>Nov 27 06:40:01 sshd[19]: Accepted ..." -> drop the priority prefix
+                line = re.sub(rb"^<\d+>", b"", data).rstrip(b"\n\0")
+                self._log.write(line + b"\n")
+            self._log.flush()
+
+    def read(self) -> str:
+        self._drain()
+        with self._lock:
+            if self._log.closed:
+                return ""
+            self._log.seek(0)
+            return self._log.read().decode(errors="replace")
+
+    def close(self) -> None:
+        os.write(self._wake_w, b"x")
+        self._thread.join()
+        self._drain()
+        with self._lock:
+            self._log.close()
+        self._sock.close()
+        os.close(self._wake_r)
+        os.close(self._wake_w)
+
+
 class TestHost:
     """One Debian sshd in its own PID+mount namespace and chroot, on 127.0.0.1:`port`.
 
     Like a fresh cloud image: root logs in with `authorized_keys`, root's password is set, and
     (cloud_init=True) cloud-init's drop-in allows root and password logins. include=False
     imitates a RHEL-family / Alibaba Cloud Linux image: no `Include` line, everything in
-    sshd_config. Host keys are generated fresh per host. sshd logs to /var/log/sshd.log
-    (see `sshd_log()`), since there is no syslog in the chroot.
+    sshd_config. Host keys are generated fresh per host.
+
+    OpenSSH 9.8+ penalises source addresses (PerSourcePenalties): a few failed logins or ~15
+    connections that never authenticate (host key scans, ssh-audit, auth_methods) and
+    127.0.0.1, the address of every test connection, is refused for a while. So by default
+    the test drop-in exempts 127.0.0.1; source_penalties=True keeps the stock behaviour.
+
+    The image has no syslog daemon: its /dev/log is a socket this process reads (`syslog()`),
+    so sshd runs with its stock options and logs as on a real server.
     """
 
     __test__ = False  # not a pytest test class
@@ -359,6 +436,7 @@ class TestHost:
         authorized_keys: Sequence[str | Path] = (),
         root_password: str = DEFAULT_ROOT_PASSWORD,
         copy_mode: CopyMode = DEFAULT_COPY_MODE,
+        source_penalties: bool = False,
         start_timeout: float = 60.0,
     ) -> None:
         if suite not in SUITES:
@@ -371,6 +449,7 @@ class TestHost:
         self.authorized_keys = [_public_key_text(k) for k in authorized_keys]
         self.root_password = root_password
         self.copy_mode: CopyMode = copy_mode
+        self.source_penalties = source_penalties
         self.start_timeout = start_timeout
         self.banner = ""
         self.state_dir: Path | None = None
@@ -380,6 +459,7 @@ class TestHost:
         self._unshare: subprocess.Popen[bytes] | None = None
         self._host_keys: dict[str, str] = {}
         self._version: str | None = None
+        self._syslog: _SyslogSink | None = None
 
     def __repr__(self) -> str:
         state = f"init={self.init_pid}" if self.init_pid else "stopped"
@@ -457,9 +537,12 @@ class TestHost:
             if self.init_pid is not None:
                 _wait_gone(self.init_pid, self._init_start)
                 self._wait_namespace_empty()
+            if self._syslog is not None:
+                self._syslog.close()
             if self.state_dir is not None:
                 _remove_tree(self.state_dir)
         finally:
+            self._syslog = None
             self.init_pid = None
             self._unshare = None
             self.state_dir = None
@@ -562,6 +645,8 @@ class TestHost:
             )
 
         listen = {"Port": str(self.port), "ListenAddress": LOOPBACK}
+        if not self.source_penalties and image_openssh_release(self.suite) >= (9, 8):
+            listen["PerSourcePenaltyExemptList"] = LOOPBACK
         cloud = {"PermitRootLogin": "yes", "PasswordAuthentication": "yes"}
         if self.include:
             self._stage_file(
@@ -581,8 +666,6 @@ class TestHost:
             for k, v in {**listen, **(cloud if self.cloud_init else {})}.items():
                 _set_option(lines, k, v)
             self._stage_file("etc/ssh/sshd_config", "\n".join(lines) + "\n", 0o644)
-        # No syslog in the chroot: keep sshd's log where tests can read it.
-        self._stage_file("etc/default/ssh", f'SSHD_OPTS="-E /{_SSHD_LOG}"\n', 0o644)
         self._stage_dir("root/.ssh", 0o700)
         self._stage_file(
             "root/.ssh/authorized_keys",
@@ -616,6 +699,9 @@ class TestHost:
             # A private devpts so `ssh -t` and sudo get a tty, as on a real server.
             'mount -t devpts -o newinstance,ptmxmode=0666,mode=0620 devpts "$5/dev/pts"\n'
             'mount --bind "$5/dev/pts/ptmx" "$5/dev/ptmx"\n'
+            # The image has no syslog daemon: its /dev/log is our _SyslogSink's socket.
+            ': > "$5/dev/log"\n'
+            'mount --bind "$6" "$5/dev/log"\n'
             'exec chroot "$5" /bin/sh /usr/local/sbin/testhost-init\n'
         )
         inner = (
@@ -646,7 +732,9 @@ class TestHost:
             str(sd / "upper"),
             str(sd / "work"),
             str(sd / "root"),
+            str(sd / "syslog.sock"),
         ]
+        self._syslog = _SyslogSink(sd / "syslog.sock", sd / "syslog.log")
         with open(sd / "init.log", "wb") as log:
             self._unshare = subprocess.Popen(
                 cmd,
@@ -691,7 +779,7 @@ class TestHost:
         while True:
             if self._unshare is None or self._unshare.poll() is not None:
                 raise TestHostError("host init is not running")
-            new_log = self.sshd_log()[log_from:]
+            new_log = self.syslog()[log_from:]
             # The listener's own fatal errors (per-connection ones must not count).
             for fatal in ("Cannot bind any address", "no hostkeys available"):
                 if fatal in new_log:
@@ -743,7 +831,7 @@ class TestHost:
         if self.state_dir is not None and (self.state_dir / "init.log").exists():
             parts.append("init.log:\n" + (self.state_dir / "init.log").read_text(errors="replace"))
         with contextlib.suppress(Exception):
-            parts.append("sshd.log:\n" + self.sshd_log())
+            parts.append("syslog:\n" + self.syslog())
         return "\n".join(parts)
 
     # -- inside the host ---------------------------------------------------------------------
@@ -830,18 +918,37 @@ class TestHost:
         """The fresh host keys generated for this host: {"ssh-ed25519": "ssh-ed25519 AAAA..."}."""
         return dict(self._host_keys)
 
-    def sshd_log(self) -> str:
-        """sshd's log (-E /var/log/sshd.log): auth decisions, key fingerprints, fatal errors."""
-        if self.init_pid is not None and self.running:
-            log = self.path(_SSHD_LOG)
-        elif self.state_dir is not None:  # dead or not yet started: read the writable layer
-            log = self._write_root / _SSHD_LOG
-        else:
-            return ""
-        try:
-            return log.read_text(errors="replace")
-        except FileNotFoundError:
-            return ""
+    def syslog(self) -> str:
+        """Everything the host logged to syslog so far (sshd: auth decisions, key fingerprints
+        with LogLevel VERBOSE, fatal errors; also PAM, sudo), one message per line."""
+        return self._syslog.read() if self._syslog is not None else ""
+
+    def add_user(
+        self,
+        name: str,
+        *,
+        authorized_keys: Sequence[str | Path] = (),
+        sudo_nopasswd: bool = True,
+        password: str | None = None,
+    ) -> None:
+        """Add a login user like Alibaba's `ecs-user`: home, bash, the given keys and, by
+        default, passwordless sudo (/etc/sudoers.d/NAME)."""
+        if not re.fullmatch(r"[a-z_][a-z0-9_-]{0,31}", name):
+            raise ValueError(f"bad user name {name!r}")
+        keys = "".join(_public_key_text(k) + "\n" for k in authorized_keys)
+        script = [
+            f"useradd -m -s /bin/bash {name}",
+            f"install -d -m 700 -o {name} -g {name} /home/{name}/.ssh",
+            f"install -m 600 -o {name} -g {name} /dev/stdin /home/{name}/.ssh/authorized_keys",
+        ]
+        if sudo_nopasswd:
+            script.append(
+                f"echo '{name} ALL=(ALL) NOPASSWD:ALL' > /etc/sudoers.d/{name}"
+                f" && chmod 440 /etc/sudoers.d/{name}"
+            )
+        self.run(" && ".join(script), input=keys, check=True)
+        if password is not None:
+            self.run("chpasswd", input=f"{name}:{password}\n", check=True)
 
     def reload(self) -> None:
         """`service ssh reload` (SIGHUP: same listener PID, re-exec) and wait until the new
@@ -853,7 +960,7 @@ class TestHost:
         self._service("restart")
 
     def _service(self, action: str) -> None:
-        before, log_from = self.listen_sockets(), len(self.sshd_log())
+        before, log_from = self.listen_sockets(), len(self.syslog())
         proc = self.run(f"service ssh {action}")
         if proc.returncode != 0:
             raise TestHostError(f"service ssh {action}: {proc.stdout}{proc.stderr}")
@@ -939,7 +1046,16 @@ def try_login(port: int, user: str, key_path: str | Path, *, host: str = LOOPBAC
         return True
     if "Permission denied" in proc.stderr or "Too many authentication failures" in proc.stderr:
         return False
-    raise SSHClientError(f"ssh {user}@{host}:{port} failed ({proc.returncode}): {proc.stderr}")
+    hint = _PENALTY_HINT if "kex_exchange_identification" in proc.stderr else ""
+    raise SSHClientError(
+        f"ssh {user}@{host}:{port} failed ({proc.returncode}): {proc.stderr.strip()}{hint}"
+    )
+
+
+_PENALTY_HINT: Final = (
+    " (a server that closes before its banner: OpenSSH 9.8+ PerSourcePenalties may be"
+    " refusing 127.0.0.1; see TestHost(source_penalties=...) and its syslog())"
+)
 
 
 @contextlib.contextmanager
@@ -949,7 +1065,11 @@ def _transport(port: int, host: str = LOOPBACK) -> Iterator[paramiko.Transport]:
     try:
         t.banner_timeout = 15
         t.auth_timeout = 15
-        t.start_client(timeout=15)
+        try:
+            t.start_client(timeout=15)
+        except paramiko.SSHException as e:
+            hint = _PENALTY_HINT if "banner" in str(e) else ""
+            raise SSHClientError(f"SSH handshake with {host}:{port} failed: {e}{hint}") from e
         yield t
     finally:
         t.close()
