@@ -330,8 +330,10 @@ class SshdHardeningProvider(dynamic.ResourceProvider):
         return dynamic.ReadResult(id_, outs)
 
     def delete(self, _id: str, props: dict[str, Any]) -> None:
+        port = props.get("port", DEFAULT_PORT)
+        port = int(port) if isinstance(port, int | float) else port  # numbers arrive as floats
         _say(
-            f"{props.get('host')}:{props.get('port', DEFAULT_PORT)} is no longer managed; "
+            f"{props.get('host')}:{port} is no longer managed; "
             "its sshd keeps the hardened configuration (nothing on the server was changed)"
         )
 

@@ -398,7 +398,7 @@ def test_provider_server_hardens_reads_drift_and_updates_a_real_host(
     )
     assert effective(host, "maxauthtries") == "2"
     server.close()  # drains stderr
-    assert "is no longer managed" in server.stderr
+    assert f"127.0.0.1:{host.port} is no longer managed" in server.stderr
     assert "nothing on the server was changed" in server.stderr
 
     # --- the key: only ever under the privateKey property, nowhere else in any response, error,
