@@ -261,7 +261,7 @@ def apply(
         with run.open_first() as conn:
             facts = run.gather(conn)
             p = run.plan(conn, facts)
-            if not p.changes_files:
+            if not p.changes:
                 run.finish_read_only()
                 if not run.report.compliant:
                     raise ApplyFailed(
@@ -347,14 +347,13 @@ def _transact(run: _Run, conn: Connection, p: Plan, facts: HostFacts, verify_use
     pin = conn.host_key_fingerprint
     try:
         with run.open(verify_user, wait=run.options.verify_wait, pin=pin) as fresh:
-            live = fresh.run(
-                f"sshd_bin=$(command -v sshd || echo /usr/sbin/sshd)\n"
-                f'"$sshd_bin" -T -C {_spec(verify_user, facts)}\n'
-            )
-            after = facts_mod.parse_sshd_T(live.stdout) if live.status == 0 else {}
-            wrong = _mismatches(p.settings, after) + _negotiated_outside(fresh, p)
-            if live.status != 0 or wrong:
-                raise ApplyFailed("verification failed: " + ("; ".join(wrong) or live.stderr))
+            # The proof: fresh facts, planned again, must leave nothing to do.
+            again = _replan(run, fresh)
+            wrong = [f"{s.directive} is {s.effective} instead of {s.wanted}" for s in again.drift]
+            wrong += [f"{f.path} would still change" for f in again.files]
+            wrong += _negotiated_outside(fresh, p)
+            if wrong or again.restart_needed:
+                raise ApplyFailed("verification failed: " + "; ".join(wrong or again.notes))
             txn.confirm(fresh)
     except HardeningError as exc:
         rolled = txn.rollback()
@@ -372,11 +371,22 @@ def _transact(run: _Run, conn: Connection, p: Plan, facts: HostFacts, verify_use
             f"the new configuration failed the fresh-connection check ({exc}); {state}",
             rolled_back=rolled,
         ) from None
-    for s in p.settings:
-        run.report.settings[s.directive]["after"] = after.get(s.key)
+    for s in again.settings:
+        run.report.settings[s.directive]["after"] = s.effective
     run.report.changed = True
     run.report.compliant = not run.report.drift
     run.say(f"{host}: hardened and confirmed ({len(p.drift)} settings changed)")
+
+
+def _replan(run: _Run, conn: Connection) -> Plan:
+    result = conn.run(facts_mod.facts_script(run.request.admin_user))
+    try:
+        facts = facts_mod.parse_facts(result.stdout)
+    except facts_mod.FactsError as exc:
+        raise ApplyFailed(f"cannot read facts after the change: {exc}") from None
+    if facts.sshd_test_error:
+        raise ApplyFailed(f"sshd -T fails after the change: {facts.sshd_test_error}")
+    return make_plan(run.request, facts, CLIENT_ALGORITHMS, conn.target.user)
 
 
 def _mismatches(settings: list[Setting], effective: dict[str, str]) -> list[str]:

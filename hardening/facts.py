@@ -82,6 +82,8 @@ class HostFacts:
     admin: AdminFacts
     lock_holder: str | None  # owner line of a transaction lock, if one is held
     lock_alive: bool
+    listener_cmdline: str = ""  # the running sshd's command line ("" when unknown)
+    sysconfig_sshd: str | None = None  # /etc/sysconfig/sshd (RHEL family), if present
 
     @property
     def capabilities(self) -> HostCapabilities:
@@ -227,4 +229,6 @@ def parse_facts(text: str) -> HostFacts:
         admin=AdminFacts(exists=admin_exists, home=home, groups=groups, authorized_keys=keys),
         lock_holder=holder,
         lock_alive="alive" in lock_lines,
+        listener_cmdline=s.get("listener-cmdline", "").strip(),
+        sysconfig_sshd=_b64(s["sysconfig-sshd"]) if s.get("sysconfig-sshd", "").strip() else None,
     )

@@ -70,6 +70,7 @@ class Plan:
     validation_main: str  # what `sshd -t -f` checks (equals the candidate configuration)
     needs_admin: bool  # connected as root and root is about to lose key login
     service: ServiceCommands
+    restart_needed: bool  # the daemon's own command line must change (files alone won't do)
     notes: list[str] = field(default_factory=list)
 
     @property
@@ -81,8 +82,8 @@ class Plan:
         return not self.drift
 
     @property
-    def changes_files(self) -> bool:
-        return bool(self.files)
+    def changes(self) -> bool:
+        return bool(self.files) or self.restart_needed
 
     def wanted(self) -> dict[str, str]:
         return {s.directive: s.wanted for s in self.settings}
@@ -103,6 +104,50 @@ def service_commands(facts: HostFacts) -> ServiceCommands:
         )
     pid_file = svc.pid_file or "/run/sshd.pid"
     return ServiceCommands(reload=f'kill -HUP "$(cat {pid_file})"', restart='"$(command -v sshd)"')
+
+
+SYSCONFIG_SSHD = "/etc/sysconfig/sshd"
+_CRYPTO_OPT_OUT = (
+    "# hardened-ecs: sshd_config's crypto lists, not the system-wide crypto policy\n"
+    "CRYPTO_POLICY=\n"
+)
+
+
+def cmdline_overrides(cmdline: str, keys: set[str]) -> dict[str, str]:
+    """Managed keys set with -o on sshd's command line (key -> value): they beat sshd_config."""
+    found: dict[str, str] = {}
+    tokens = cmdline.split()
+    for i, token in enumerate(tokens):
+        if token == "-o" and i + 1 < len(tokens):
+            option = tokens[i + 1]
+        elif token.startswith("-o"):
+            option = token[2:]
+        else:
+            continue
+        name, _, value = option.partition("=")
+        if name.lower() in keys:
+            found[name.lower()] = value
+    return found
+
+
+def _crypto_policy_fix(facts: HostFacts, keys: set[str]) -> FileChange | None:
+    """RHEL 8 / Alibaba Cloud Linux 3 start sshd with $CRYPTO_POLICY (-oCiphers=...): opt out."""
+    if not cmdline_overrides(facts.listener_cmdline, keys) or facts.sysconfig_sshd is None:
+        return None
+    active = [
+        ln.strip()
+        for ln in facts.sysconfig_sshd.splitlines()
+        if ln.strip().startswith("CRYPTO_POLICY=")
+    ]
+    if active == ["CRYPTO_POLICY="]:
+        return None  # already opted out; the daemon only needs a restart to drop the options
+    text = facts.sysconfig_sshd
+    kept = "".join(
+        ln for ln in text.splitlines(keepends=True) if not ln.strip().startswith("CRYPTO_POLICY=")
+    )
+    if kept and not kept.endswith("\n"):
+        kept += "\n"
+    return FileChange(SYSCONFIG_SSHD, kept + _CRYPTO_OPT_OUT)
 
 
 def _choose_mode(main: str, dropins: Mapping[str, str], keys: set[str]) -> tuple[str, str]:
@@ -135,10 +180,11 @@ def make_plan(
 ) -> Plan:
     """Raises directives.ValueError_ when the request cannot be met on this host's OpenSSH."""
     wanted = desired_settings(request, facts.capabilities, client_algorithms)
-    settings = [
-        Setting(name, value, facts.effective.get(name.lower())) for name, value in wanted.items()
-    ]
     keys = {name.lower() for name in wanted}
+    # What the running daemon really uses: its command line beats every file.
+    on_cmdline = cmdline_overrides(facts.listener_cmdline, keys)
+    live = {**facts.effective, **on_cmdline}
+    settings = [Setting(name, value, live.get(name.lower())) for name, value in wanted.items()]
 
     main_now = facts.main_config
     main_clean = sshd_config.strip_block(main_now)
@@ -163,6 +209,26 @@ def make_plan(
             files.append(FileChange(DROPIN_PATH, None))
         check_main = content
 
+    service = service_commands(facts)
+    notes: list[str] = []
+    restart = bool(on_cmdline) and facts.sysconfig_sshd is not None
+    if on_cmdline:
+        fix = _crypto_policy_fix(facts, keys)
+        if fix is not None:
+            files.append(fix)
+        if facts.sysconfig_sshd is not None:
+            # Options come from the unit's environment, read only when sshd starts.
+            service = ServiceCommands(reload=service.restart, restart=service.restart)
+            notes.append(
+                f"the running sshd gets {', '.join(sorted(on_cmdline))} on its command line "
+                f"(system-wide crypto policy): {SYSCONFIG_SSHD} opts out and sshd is restarted"
+            )
+        else:
+            notes.append(
+                f"the running sshd gets {', '.join(sorted(on_cmdline))} on its command line, "
+                "which beats sshd_config; remove them from its service definition"
+            )
+
     root_loses_login = wanted.get("PermitRootLogin") in ("no", "forced-commands-only")
     return Plan(
         settings=settings,
@@ -170,6 +236,8 @@ def make_plan(
         mode_reason=reason,
         files=files,
         validation_main=check_main,
-        needs_admin=connected_user == "root" and root_loses_login and bool(files),
-        service=service_commands(facts),
+        needs_admin=connected_user == "root" and root_loses_login and (bool(files) or restart),
+        service=service,
+        restart_needed=restart,
+        notes=notes,
     )

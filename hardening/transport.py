@@ -228,11 +228,14 @@ class _Refused(_Retry):
     """The server answered but refused this user's key."""
 
 
-def _attempt(target: Target, trust: _Trust, timeout: float) -> paramiko.Transport:
+def _attempt(
+    target: Target, trust: _Trust, timeout: float, stats: Stats
+) -> paramiko.Transport:
     try:
         sock = socket.create_connection((target.host, target.port), timeout=timeout)
     except OSError as exc:  # refused, unreachable, timed out: a booting host looks like this
         raise _Retry(f"TCP connect failed: {exc.strerror or exc}") from None
+    stats.connections += 1  # an SSH connection is opened once TCP is up
     transport = paramiko.Transport(sock, disabled_algorithms=DISABLED_ALGORITHMS)
     transport.banner_timeout = timeout
     transport.auth_timeout = timeout
@@ -286,8 +289,8 @@ def connect(
         remaining = deadline - time.monotonic()
         for candidate in users:
             try:
-                stats.connections += 1
-                transport = _attempt(candidate, trust, timeout=max(5.0, min(30.0, remaining)))
+                timeout = max(5.0, min(30.0, remaining))
+                transport = _attempt(candidate, trust, timeout, stats)
                 return Connection(transport, candidate, stats)
             except _Retry as exc:
                 last = str(exc)

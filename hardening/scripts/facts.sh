@@ -41,6 +41,16 @@ for s in ssh sshd; do [ -x "/etc/init.d/$s" ] && echo "initscript $s"; done
 for p in /run/sshd.pid /var/run/sshd.pid; do
   [ -s "$p" ] && { echo "pidfile $p $(cat "$p")"; break; }
 done
+sec listener-cmdline
+# Options on sshd's own command line beat sshd_config (RHEL 8 / Alibaba Cloud Linux 3 pass the
+# system-wide crypto policy this way).
+pid=$(cat /run/sshd.pid /var/run/sshd.pid 2>/dev/null | head -n 1)
+if [ -z "$pid" ] && command -v systemctl >/dev/null; then
+  pid=$(systemctl show -p MainPID --value sshd.service ssh.service 2>/dev/null | grep -v '^0$' | head -n 1)
+fi
+[ -n "$pid" ] && [ -r "/proc/$pid/cmdline" ] && tr '\0' ' ' < "/proc/$pid/cmdline"
+sec sysconfig-sshd
+[ -f /etc/sysconfig/sshd ] && base64 < /etc/sysconfig/sshd
 sec admin
 if id "$admin" >/dev/null 2>&1; then
   home=$(getent passwd "$admin" | cut -d: -f6)

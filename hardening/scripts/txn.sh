@@ -16,6 +16,27 @@ old_name() { printf '%s/.%s.hardened-ecs-old' "$(dirname "$1")" "$(basename "$1"
 owner_field() { cut -d' ' -f"$1" "$lock/owner" 2>/dev/null; }
 owns() { [ -d "$lock" ] && [ "$(owner_field 3)" = "$TOKEN" ]; }
 
+# Inodes of the LISTEN sockets the sshd listener holds: a reload (re-exec) makes new ones.
+listen_inodes() {
+  pid=$(cat /run/sshd.pid /var/run/sshd.pid 2>/dev/null | head -n 1)
+  [ -n "$pid" ] || return 0
+  for s in $(ls -l "/proc/$pid/fd" 2>/dev/null | sed -n 's/.*socket:\[\([0-9]*\)\].*/\1/p'); do
+    awk -v i="$s" '$4 == "0A" && $10 == i { print i }' /proc/net/tcp /proc/net/tcp6 2>/dev/null
+  done | sort -u | tr '\n' ' '
+}
+
+# Readiness poll, best effort: socket-activated sshd keeps systemd's socket, so the caller
+# still retries its fresh connection.
+wait_listener() {
+  n=0
+  while [ "$n" -lt 100 ]; do
+    cur=$(listen_inodes)
+    [ -n "$cur" ] && [ "$cur" != "$1" ] && return 0
+    sleep 0.05; n=$((n + 1))
+  done
+  return 1
+}
+
 listener_alive() {
   pid=$(cat /run/sshd.pid /var/run/sshd.pid 2>/dev/null | head -n 1)
   [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null
@@ -114,10 +135,12 @@ commit() {
     else rm -f "$target"; fi
   done < "$lock/manifest"
   rm -f "$CHECK"
+  before=$(listen_inodes)
   if ! out=$(sh -c "$RELOAD" 2>&1); then
     restore; rm -rf "$lock"
     die 11 "reload failed ($RELOAD): $out; previous configuration restored"
   fi
+  wait_listener "$before" || true
   say "@committed $deadline"
 }
 
