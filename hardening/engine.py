@@ -154,8 +154,10 @@ class _Run:
         admin = self.request.admin_user
         return self.open(fallback_user=admin if self.target.user == "root" else None)
 
-    def gather(self, conn: Connection) -> HostFacts:
-        result = conn.run(facts_mod.facts_script(self.request.admin_user))
+    def gather(self, conn: Connection, *, settle: bool = False) -> HostFacts:
+        """Facts in one round trip; `settle` (apply) first waits for a running cloud-init."""
+        wait = int(min(self.options.wait, 600)) if settle else 0
+        result = conn.run(facts_mod.facts_script(self.request.admin_user, wait), timeout=wait + 180)
         try:
             facts = facts_mod.parse_facts(result.stdout)
         except facts_mod.FactsError as exc:
@@ -259,7 +261,7 @@ def apply(
 
     def body(run: _Run) -> None:
         with run.open_first() as conn:
-            facts = run.gather(conn)
+            facts = run.gather(conn, settle=True)
             p = run.plan(conn, facts)
             if not p.changes:
                 run.finish_read_only()

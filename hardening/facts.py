@@ -19,9 +19,14 @@ MAIN_CONFIG = "/etc/ssh/sshd_config"
 DROPIN_DIR = "/etc/ssh/sshd_config.d"
 
 
-def facts_script(admin_user: str) -> str:
+def facts_script(admin_user: str, cloud_init_wait: int = 0) -> str:
+    """The facts script; `cloud_init_wait` > 0 first lets a running cloud-init finish."""
     text = resources.files("hardening").joinpath("scripts/facts.sh").read_text()
-    return text.replace("@ADMIN_USER@", admin_user).replace("@STATE_DIR@", STATE_DIR)
+    return (
+        text.replace("@ADMIN_USER@", admin_user)
+        .replace("@STATE_DIR@", STATE_DIR)
+        .replace("@CLOUD_INIT_WAIT@", str(int(cloud_init_wait)))
+    )
 
 
 @dataclass(frozen=True)

@@ -228,9 +228,7 @@ class _Refused(_Retry):
     """The server answered but refused this user's key."""
 
 
-def _attempt(
-    target: Target, trust: _Trust, timeout: float, stats: Stats
-) -> paramiko.Transport:
+def _attempt(target: Target, trust: _Trust, timeout: float, stats: Stats) -> paramiko.Transport:
     try:
         sock = socket.create_connection((target.host, target.port), timeout=timeout)
     except OSError as exc:  # refused, unreachable, timed out: a booting host looks like this

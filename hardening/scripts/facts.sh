@@ -1,5 +1,5 @@
 # Gather every fact the plan needs in one round trip. Read-only.
-# Placeholders filled in by hardening.facts: @ADMIN_USER@, @STATE_DIR@.
+# Placeholders filled in by hardening.facts: @ADMIN_USER@, @STATE_DIR@, @CLOUD_INIT_WAIT@.
 # Output: sections "@@ name" followed by their text; files are base64 so nothing is mangled.
 PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 export PATH LC_ALL=C
@@ -12,6 +12,12 @@ sshd_bin=$(command -v sshd || echo /usr/sbin/sshd)
 client_addr=${SSH_CONNECTION%% *}
 [ -n "$client_addr" ] || client_addr=127.0.0.1
 
+# A fresh instance may still be running cloud-init, which writes sshd drop-ins and creates
+# users: before an apply, let it finish (bounded), so that what we read is what stays.
+ci_wait='@CLOUD_INIT_WAIT@'
+if [ "$ci_wait" -gt 0 ] && command -v cloud-init >/dev/null 2>&1; then
+  timeout "$ci_wait" cloud-init status --wait >/dev/null 2>&1
+fi
 sec uid; id -u
 sec os-release; cat /etc/os-release 2>/dev/null || cat /usr/lib/os-release 2>/dev/null
 sec sshd-version; "$sshd_bin" -V 2>&1 | head -n 3
