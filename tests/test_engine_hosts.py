@@ -1,0 +1,94 @@
+"""Engine behaviour on real hosts that the CLI proofs do not cover: cloud-init settling and a
+non-root login (Alibaba's `login_as_non_root` images log in as ecs-user with sudo)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from hardening import engine
+from hardening.desired import Request
+from hardening.keys import load_private_key
+from hardening.transport import HostKeyPolicy, Target
+from tests.conftest import HostFactory
+from tests.testhost import TestHost, try_login
+
+# A stand-in cloud-init: `status --wait` blocks until the "boot" finished, then records that it
+# was asked; the boot writes a late drop-in like the real one does.
+FAKE_CLOUD_INIT = """#!/bin/sh
+echo "$*" >> /root/cloud-init-calls
+if [ "$1 $2" = "status --wait" ]; then
+  sleep 1
+  printf 'PasswordAuthentication yes\\n' > /etc/ssh/sshd_config.d/60-late-cloud-init.conf
+fi
+"""
+
+
+def _target(host: TestHost, user: str, key: Path, tmp_path: Path) -> Target:
+    return Target(
+        "127.0.0.1",
+        host.port,
+        user,
+        load_private_key(path=str(key)),
+        HostKeyPolicy(known_hosts=tmp_path / "known_hosts", accept_new=True),
+    )
+
+
+def test_apply_waits_for_cloud_init_and_check_does_not(
+    host_factory: HostFactory, client_key: Path, tmp_path: Path
+) -> None:
+    host = host_factory()
+    host.run(f"cat > /usr/local/bin/cloud-init <<'EOF'\n{FAKE_CLOUD_INIT}EOF\n", check=True)
+    host.run("chmod 755 /usr/local/bin/cloud-init", check=True)
+    target = _target(host, "root", client_key, tmp_path)
+
+    checked = engine.check(target, Request())
+    assert checked.exit_code == 1
+    assert not host.path("/root/cloud-init-calls").exists()
+
+    report = engine.apply(target, Request(), engine.Options(wait=30))
+    assert report.exit_code == 0, report.error
+    assert host.path("/root/cloud-init-calls").read_text() == "status --wait\n"
+    # The late drop-in existed before our facts were read, and our values still win.
+    assert host.path("/etc/ssh/sshd_config.d/60-late-cloud-init.conf").exists()
+    assert host.sshd_effective()["passwordauthentication"] == "no"
+
+
+def test_non_root_login_applies_through_sudo(
+    host_factory: HostFactory, client_key: Path, tmp_path: Path
+) -> None:
+    host = host_factory()
+    host.add_user("ecs-user", authorized_keys=[client_key], sudo_nopasswd=True)
+    target = _target(host, "ecs-user", client_key, tmp_path)
+
+    report = engine.apply(target, Request(admin_user="ops"), engine.Options(wait=20))
+
+    assert report.exit_code == 0, report.error
+    assert report.changed and report.compliant and report.user == "ecs-user"
+    assert not try_login(host.port, "root", client_key)
+    assert try_login(host.port, "ecs-user", client_key)
+    # Connected as a sudo user, nobody is locked out by closing root: no admin user is made.
+    assert host.run("id ops").returncode != 0
+
+
+@pytest.mark.parametrize("profile", ["minimal"])
+def test_second_apply_of_another_profile_rewrites_only_our_file(
+    host_factory: HostFactory, client_key: Path, tmp_path: Path, profile: str
+) -> None:
+    host = host_factory()
+    target = _target(host, "root", client_key, tmp_path)
+    assert engine.apply(target, Request(), engine.Options(wait=20)).exit_code == 0
+    before = host.path("/etc/ssh/sshd_config.d/00-hardened-ecs.conf").read_text()
+
+    report = engine.apply(target, Request(profile=profile), engine.Options(wait=20))
+
+    assert report.exit_code == 0 and report.changed, report.error
+    after = host.path("/etc/ssh/sshd_config.d/00-hardened-ecs.conf").read_text()
+    assert "Ciphers" in before and "Ciphers" not in after
+    assert set(report.settings) == {
+        "PermitRootLogin",
+        "PasswordAuthentication",
+        "KbdInteractiveAuthentication",
+        "PubkeyAuthentication",
+    }
