@@ -3,7 +3,6 @@ under mocks for every Pulumi.*.yaml, then the policy pack's rules, in a copy of 
 
 from __future__ import annotations
 
-import re
 import shutil
 import subprocess
 import sys
@@ -57,22 +56,6 @@ def lines_for(output: str, stack_file: str) -> list[str]:
     return [line for line in output.splitlines() if line.startswith(f"{stack_file}: ")]
 
 
-def program_defines_sshd_hardening() -> bool:
-    """Whether issue #4's SshdHardening resource exists in the program yet."""
-    for path in [*ROOT.glob("components/**/*.py"), *ROOT.glob("hardening/**/*.py")]:
-        if re.search(r"^class SshdHardening\b", path.read_text(), re.MULTILINE):
-            return True
-    return False
-
-
-# Until the program registers an SshdHardening per server (issue #4), the mandatory
-# `public-instances-hardened` policy rightly fails both stacks. strict: once the class
-# exists this test must pass as written, or it fails loudly.
-@pytest.mark.xfail(
-    not program_defines_sshd_hardening(),
-    reason="no SshdHardening in the program yet: the gate fails public-instances-hardened",
-    strict=True,
-)
 def test_committed_stacks_pass() -> None:
     result = run_gate(ROOT)
     assert result.returncode == 0, result.stdout + result.stderr
@@ -125,10 +108,3 @@ def test_a_broken_stack_file_is_reported_not_crashed_on(project: Path) -> None:
     result = run_gate(project, "Pulumi.broken.yaml")
     assert result.returncode == 1
     assert lines_for(result.stdout, "Pulumi.broken.yaml"), result.stdout + result.stderr
-
-
-@pytest.mark.skipif(program_defines_sshd_hardening(), reason="covered by the test above")
-def test_committed_stacks_fail_only_for_the_missing_hardening() -> None:
-    result = run_gate(ROOT)
-    failures = [line for line in result.stdout.splitlines() if " FAIL " in line]
-    assert failures and all("[public-instances-hardened]" in line for line in failures)
