@@ -282,8 +282,9 @@ def apply(
             try:
                 _transact(run, conn, p, facts, request.admin_user)
             except ApplyFailed as exc:
-                # Leave the host as it was: the admin user we made goes with the change.
-                if exc.rolled_back and conn.alive:
+                # Leave the host as it was: the admin user we made goes with the change. Not
+                # when the new sshd config may still be live (then it is the way back in).
+                if (exc.rolled_back or exc.untouched) and conn.alive:
                     conn.run(undo)
                 raise
 
@@ -330,7 +331,9 @@ def _transact(run: _Run, conn: Connection, p: Plan, facts: HostFacts, verify_use
             break
         except BusyError as exc:
             if time.monotonic() > deadline_busy:
-                raise ApplyFailed(f"{exc}; gave up after --wait {run.options.wait:g}s") from None
+                raise ApplyFailed(
+                    f"{exc}; gave up after --wait {run.options.wait:g}s", untouched=True
+                ) from None
             run.say(f"{host}: {exc}; waiting")
             time.sleep(2)
     wrong = _mismatches(p.settings, candidate)
@@ -338,7 +341,8 @@ def _transact(run: _Run, conn: Connection, p: Plan, facts: HostFacts, verify_use
         txn.abort()
         raise ApplyFailed(
             "the candidate configuration would not take effect, nothing changed: "
-            + "; ".join(wrong)
+            + "; ".join(wrong),
+            untouched=True,
         )
     run.say(
         f"{host}: validated with sshd -t; "

@@ -37,6 +37,7 @@ class ApplyFailed(HardeningError):
 
     exit_code = EXIT_APPLY_FAILED
 
-    def __init__(self, message: str, *, rolled_back: bool = False) -> None:
+    def __init__(self, message: str, *, rolled_back: bool = False, untouched: bool = False) -> None:
         super().__init__(message)
-        self.rolled_back = rolled_back
+        self.rolled_back = rolled_back  # live files were changed, then restored
+        self.untouched = untouched  # failed before any live file changed

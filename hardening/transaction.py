@@ -89,13 +89,19 @@ class Transaction:
         lines += [f"stage_check {_b64(self.plan.validation_main)}", "validate"]
         status, out, err = self._run("\n".join(lines) + "\n")
         if status == _EXIT_BUSY:
-            raise BusyError(f"another apply is in progress on the host ({err})")
+            raise BusyError(f"another apply is in progress on the host ({err})", untouched=True)
         if status == _EXIT_INVALID:
-            raise ApplyFailed(f"sshd -t rejected the new configuration, nothing changed: {err}")
+            raise ApplyFailed(
+                f"sshd -t rejected the new configuration, nothing changed: {err}", untouched=True
+            )
         if status == _EXIT_IO:
-            raise ApplyFailed(f"could not stage the new configuration, nothing changed: {err}")
+            raise ApplyFailed(
+                f"could not stage the new configuration, nothing changed: {err}", untouched=True
+            )
         if status != 0 or "@@ candidate" not in out:
-            raise ApplyFailed(f"staging failed (exit {status}), nothing changed: {err or out}")
+            raise ApplyFailed(
+                f"staging failed (exit {status}), nothing changed: {err or out}", untouched=True
+            )
         return parse_sshd_T(out.split("@@ candidate", 1)[1])
 
     def abort(self) -> None:
@@ -106,6 +112,8 @@ class Transaction:
         status, out, err = self._run("commit\n")
         if status == _EXIT_NOT_BACK:
             raise ApplyFailed(err, rolled_back=True)
+        if status in (_EXIT_LOST, _EXIT_IO):  # both stop before any live file is renamed
+            raise ApplyFailed(f"commit refused, nothing changed: {err or out}", untouched=True)
         if status != 0 or "@committed" not in out:
             raise ApplyFailed(f"commit failed (exit {status}): {err or out}", rolled_back=True)
         return int(out.split("@committed", 1)[1].split()[0])
