@@ -149,6 +149,10 @@ class _Run:
             fallback_user=fallback_user,
         )
 
+    def reopen(self, pin: str) -> Connection:
+        """After a failure: the original user (or the admin), same server, short wait."""
+        return self.open(self.target.user, wait=30, pin=pin, fallback_user=self.request.admin_user)
+
     def open_first(self) -> Connection:
         """Connect as --user; after a first apply root is closed, so fall back to the admin."""
         admin = self.request.admin_user
@@ -348,9 +352,20 @@ def _transact(run: _Run, conn: Connection, p: Plan, facts: HostFacts, verify_use
         f"{host}: validated with sshd -t; "
         f"arming rollback ({run.options.confirm_timeout}s) and reloading"
     )
-    deadline = txn.commit()
-    run.say(f"{host}: reloaded sshd; verifying from a fresh connection as {verify_user}")
     pin = conn.host_key_fingerprint
+    try:
+        deadline = txn.commit()
+    except ConnectError as exc:
+        # The watcher may be armed with the new files live: let it roll back, then look.
+        run.say(f"{host}: lost the connection while committing; waiting for the host's rollback")
+        gone = int(time.time()) + run.options.confirm_timeout
+        rolled = txn.wait_for_watcher(gone, lambda: run.reopen(pin))
+        raise ApplyFailed(
+            f"lost the connection during the commit ({exc}); "
+            + ("the host rolled back by itself" if rolled else "check the host"),
+            rolled_back=rolled,
+        ) from None
+    run.say(f"{host}: reloaded sshd; verifying from a fresh connection as {verify_user}")
     try:
         with run.open(verify_user, wait=run.options.verify_wait, pin=pin) as fresh:
             # The proof: fresh facts, planned again, must leave nothing to do.
@@ -366,7 +381,8 @@ def _transact(run: _Run, conn: Connection, p: Plan, facts: HostFacts, verify_use
         if not rolled:
             run.say(f"{host}: lost the original connection; the host rolls back by itself")
             rolled = txn.wait_for_watcher(
-                deadline, lambda: run.open(run.target.user, wait=30, pin=pin)
+                deadline,
+                lambda: run.reopen(pin),
             )
         state = (
             "rolled back to the previous configuration"
