@@ -185,6 +185,7 @@ class _Run:
         self.report.mode = plan.mode
         self.report.files = [f.path for f in plan.files]
         self.report.notes.append(plan.mode_reason)
+        self.report.notes.extend(plan.notes)
         for s in plan.settings:
             self.report.settings[s.directive] = {
                 "wanted": s.wanted,
@@ -219,6 +220,12 @@ def _run(
         run.report.exit_code = exc.exit_code
         if isinstance(exc, ApplyFailed):
             run.report.rolled_back = exc.rolled_back
+    except Exception as exc:  # a bug must not hide what happened to the host
+        run.report.error = (
+            f"internal error ({type(exc).__name__}: {exc}); if a change was under way, the "
+            f"host rolls back by itself within {options.confirm_timeout}s"
+        )
+        run.report.exit_code = ApplyFailed.exit_code
     run.report.seconds = time.monotonic() - started
     return run.report
 
