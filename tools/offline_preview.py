@@ -24,7 +24,8 @@ Public API (everything else is private)::
 
     RegisteredResource: type, name, urn, id (mock id, "" for components), parent, custom,
     inputs (camelCase, secrets unwrapped), secret_inputs, dependencies (all URNs it waits for),
-    explicit_dependencies (depends_on only), ignore_changes, additional_secret_outputs.
+    explicit_dependencies (depends_on only), ignore_changes, additional_secret_outputs,
+    replace_with (URNs whose replacement replaces it too), delete_before_replace.
 
     load_stack_config(stack_file, project_dir) -> (project, stack, config, secret_keys,
     encrypted_keys): the configuration exactly as handed to the program.
@@ -115,6 +116,9 @@ class RegisteredResource:
     explicit_dependencies: frozenset[str]
     ignore_changes: tuple[str, ...]
     additional_secret_outputs: tuple[str, ...]
+    # ``replace_with``: replaced whenever one of these URNs is replaced.
+    replace_with: frozenset[str] = frozenset()
+    delete_before_replace: bool = False
 
 
 @dataclass(frozen=True)
@@ -257,7 +261,9 @@ def load_stack_config(
 class OfflineMocks(Mocks):
     """Plausible answers for the alicloud resources and look-ups hardened-ecs uses.
 
-    Addresses come from the documentation ranges (192.0.2.0/24 public, 172.16.1.0/24 private).
+    Addresses come from the documentation ranges: 192.0.2.0/24 for an instance's own public IP
+    (only with ``internetMaxBandwidthOut`` > 0, as on Alibaba), 198.51.100.0/24 for EIPs, and
+    172.16.1.0/24 private.
     An unknown look-up raises, naming its token, rather than returning a silent empty answer.
     """
 
@@ -298,6 +304,13 @@ class OfflineMocks(Mocks):
                 state["publicIp"] = f"192.0.2.{10 + n % 240}"
             state["status"] = "Running"
             return f"i-mock{n:04d}", state
+        if typ == "alicloud:ecs/eipAddress:EipAddress":
+            state["ipAddress"] = f"198.51.100.{10 + n % 240}"
+            state["status"] = "Available"
+            return f"eip-mock{n:04d}", state
+        if typ == "alicloud:ecs/eipAssociation:EipAssociation":
+            # The provider's id: "<allocation id>:<instance id>".
+            return f"{inputs.get('allocationId')}:{inputs.get('instanceId')}", state
         return (f"{args.name}-id" if args.custom else None), state
 
     def call(self, args: MockCallArgs) -> tuple[dict[Any, Any], list[tuple[str, str]] | None]:
@@ -397,6 +410,8 @@ class _RecordingMonitor(MockMonitor):
             explicit_dependencies=frozenset(deps - from_inputs),
             ignore_changes=tuple(request.ignoreChanges),
             additional_secret_outputs=tuple(request.additionalSecretOutputs),
+            replace_with=frozenset(request.replace_with),
+            delete_before_replace=bool(request.deleteBeforeReplace),
         )
         with self.lock:
             self.registered.append(record)
