@@ -156,6 +156,20 @@ def test_public_instances_hardened_policy_uses_engine_dependencies() -> None:
     assert "web-0" in message and flagged == server.urn
 
 
+def test_public_instances_hardened_policy_follows_an_eip_association() -> None:
+    # Bandwidth 0: no public IP of its own; the EIP bound by the association is its address.
+    server = stack_resource(INSTANCE, "web-0", {"internetMaxBandwidthOut": 0})
+    eip = stack_resource("alicloud:ecs/eipAddress:EipAddress", "eip", {"ipAddress": UNKNOWN})
+    assoc = stack_resource(
+        "alicloud:ecs/eipAssociation:EipAssociation", "assoc", {}, depends_on=[server, eip]
+    )
+    hardened = [server, eip, assoc, hardening([assoc])]
+    assert validate_stack("public-instances-hardened", hardened) == []
+    [(message, flagged)] = validate_stack("public-instances-hardened", [server, eip, assoc])
+    assert "web-0" in message and "EIP" in message and flagged == server.urn
+    assert "hardened-ecs:elasticIp" in message
+
+
 def test_prod_protection_policy_reads_the_stack_from_urns() -> None:
     def stack(protect: bool, name: str) -> list[PolicyResource]:
         props = {"deletionProtection": protect, "internetMaxBandwidthOut": 5}

@@ -259,6 +259,59 @@ def test_one_hardening_does_not_cover_two_instances() -> None:
     assert len(check_instances_hardened([a, b, lone], CTX)) == 2
 
 
+EIP = "alicloud:ecs/eipAddress:EipAddress"
+EIP_ASSOCIATION = "alicloud:ecs/eipAssociation:EipAssociation"
+
+
+def behind_eip(name: str, address: str = "198.51.100.10") -> list[Resource]:
+    """An instance without a public IP of its own, its EIP, and the association binding them."""
+    server = instance(name, bandwidth=0)
+    eip: Resource = {
+        "type": EIP,
+        "name": f"{name}-eip",
+        "urn": urn("dev", EIP, f"{name}-eip"),
+        "props": {"ipAddress": address, "bandwidth": "5"},
+    }
+    association: Resource = {
+        "type": EIP_ASSOCIATION,
+        "name": f"{name}-eip-association",
+        "urn": urn("dev", EIP_ASSOCIATION, f"{name}-eip-association"),
+        "props": {},
+        "dependencies": [server["urn"], eip["urn"]],
+    }
+    return [server, eip, association]
+
+
+def test_instance_reached_through_an_eip_without_hardening_fails() -> None:
+    server, eip, association = behind_eip("web-0")
+    findings = check_instances_hardened([server, eip, association], CTX)
+    assert [f.urn for f in findings] == [server["urn"]]
+    assert "EIP" in findings[0].message
+    assert findings[0].config_key == "hardened-ecs:elasticIp"
+    # An unbound EIP makes no instance public.
+    assert check_instances_hardened([server, eip], CTX) == []
+
+
+def test_instance_behind_an_eip_hardened_through_its_address_or_association_passes() -> None:
+    server, eip, association = behind_eip("web-0")
+    by_address = hardening("sshd", SshdHardeningProvider())
+    by_address["props"] = {**by_address["props"], "host": "198.51.100.10"}
+    assert check_instances_hardened([server, eip, association, by_address], CTX) == []
+    after_association = hardening(
+        "sshd", SshdHardeningProvider(), dependencies=[association["urn"]]
+    )
+    assert check_instances_hardened([server, eip, association, after_association], CTX) == []
+
+
+def test_a_hardening_of_one_eip_does_not_cover_another_eips_instance() -> None:
+    a = behind_eip("a", "198.51.100.10")
+    b = behind_eip("b", "198.51.100.11")
+    only_a = hardening("sshd", SshdHardeningProvider())
+    only_a["props"] = {**only_a["props"], "host": "198.51.100.10"}
+    findings = check_instances_hardened([*a, *b, only_a], CTX)
+    assert [f.urn for f in findings] == [b[0]["urn"]]
+
+
 # --- prod protection (stack) ------------------------------------------------------------------
 
 PROD = RuleContext(stack="prod")

@@ -58,7 +58,7 @@ RESOURCE_SPECS: tuple[ResourceSpec, ...] = (
 STACK_SPECS: tuple[StackSpec, ...] = (
     StackSpec(
         "public-instances-hardened",
-        "Every ECS instance with a public IP has an SshdHardening resource.",
+        "Every ECS instance with a public IP (its own or an EIP) has an SshdHardening resource.",
         "mandatory",
         check_instances_hardened,
     ),

@@ -1,5 +1,11 @@
 """Mandatory (stack): every ECS instance with a public IP has an SshdHardening.
 
+Public means its own public IP (`internetMaxBandwidthOut` > 0) or an EIP bound to it by an
+`EipAssociation`: an instance that takes an EIP has bandwidth 0 (Alibaba refuses to bind an EIP
+to an instance with a public IP of its own), yet it is just as reachable. The hardening of such
+an instance may be tied to the instance itself or to its association or EIP (its `host` is the
+EIP's address).
+
 An SshdHardening is a `pulumi.dynamic.Resource`. Its type token is
 `pulumi-python:dynamic:Resource` unless the subclass names itself
 (`class X(Resource, module="hardening", name="SshdHardening")` ->
@@ -14,10 +20,12 @@ import base64
 import binascii
 from collections.abc import Sequence
 
-from .links import pair_up
+from .links import pair_up, references
 from .model import Finding, Resource, RuleContext, config_key, get, label, peek
 
 INSTANCE_TYPE = "alicloud:ecs/instance:Instance"
+EIP_TYPE = "alicloud:ecs/eipAddress:EipAddress"
+EIP_ASSOCIATION_TYPE = "alicloud:ecs/eipAssociation:EipAssociation"
 HARDENING_NAME = "SshdHardening"
 DYNAMIC_PREFIX = "pulumi-python:dynamic"
 # What the pickled provider of our dynamic resource mentions (class or module name).
@@ -52,15 +60,40 @@ def is_sshd_hardening(res: Resource) -> bool:
     return False
 
 
-def check_instances_hardened(resources: Sequence[Resource], ctx: RuleContext) -> list[Finding]:
-    public = [r for r in resources if r["type"] == INSTANCE_TYPE and has_public_ip(r)]
-    hardenings = [r for r in resources if is_sshd_hardening(r)]
-    return [
-        Finding(
-            f"ECS instance {label(r)} has a public IP but no SshdHardening resource: "
-            "its sshd keeps the image defaults",
-            urn=r.get("urn"),
-            config_key=config_key("internetMaxBandwidthOut"),
-        )
-        for r in pair_up(public, hardenings, resources)
+def eip_fronts(instance: Resource, resources: Sequence[Resource]) -> list[Resource]:
+    """The EIP associations bound to `instance` and the EIPs they bind: its public face."""
+    associations = [
+        r for r in resources if r["type"] == EIP_ASSOCIATION_TYPE and references(r, instance)
     ]
+    eips = [
+        r
+        for r in resources
+        if r["type"] == EIP_TYPE and any(references(a, r) for a in associations)
+    ]
+    return associations + eips
+
+
+def check_instances_hardened(resources: Sequence[Resource], ctx: RuleContext) -> list[Finding]:
+    instances = [r for r in resources if r["type"] == INSTANCE_TYPE]
+    fronts = {id(r): eip_fronts(r, resources) for r in instances}
+    public = [r for r in instances if has_public_ip(r) or fronts[id(r)]]
+    hardenings = [r for r in resources if is_sshd_hardening(r)]
+
+    def hardens(hardening: Resource, instance: Resource) -> bool:
+        return references(hardening, instance) or any(
+            references(hardening, front) for front in fronts[id(instance)]
+        )
+
+    findings: list[Finding] = []
+    for r in pair_up(public, hardenings, resources, link=hardens):
+        via_eip = not has_public_ip(r)
+        findings.append(
+            Finding(
+                f"ECS instance {label(r)} has a public IP"
+                + (" (an EIP)" if via_eip else "")
+                + " but no SshdHardening resource: its sshd keeps the image defaults",
+                urn=r.get("urn"),
+                config_key=config_key("elasticIp" if via_eip else "internetMaxBandwidthOut"),
+            )
+        )
+    return findings

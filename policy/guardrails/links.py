@@ -6,14 +6,15 @@ the other resource's id or address. Either is enough to call two resources linke
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 from .model import Resource, peek
 
 STACK_TYPE = "pulumi:pulumi:Stack"
-# Outputs of one resource that another one typically consumes as an input.
-REFERENCE_KEYS = ("id", "publicIp", "instanceId")
+# Outputs of one resource that another one typically consumes as an input (`ipAddress`: an
+# EIP's address, e.g. the host an SshdHardening connects to).
+REFERENCE_KEYS = ("id", "publicIp", "instanceId", "ipAddress")
 
 
 def _strings(value: Any, depth: int = 0) -> Iterator[str]:
@@ -57,19 +58,23 @@ def component_parent(res: Resource, by_urn: Mapping[str, Resource]) -> str | Non
 
 
 def pair_up(
-    wanted: Sequence[Resource], offered: Sequence[Resource], all_resources: Iterable[Resource]
+    wanted: Sequence[Resource],
+    offered: Sequence[Resource],
+    all_resources: Iterable[Resource],
+    link: Callable[[Resource, Resource], bool] = references,
 ) -> list[Resource]:
     """Give each wanted resource its own offered one; return the wanted left without.
 
-    Direct links (dependency, parent, reference) are used first; a sibling under the
-    same component is accepted after that, one offered resource per wanted one.
+    Direct links (``link(offered, wanted)``, by default dependency, parent, reference) are
+    used first; a sibling under the same component is accepted after that, one offered
+    resource per wanted one.
     """
     by_urn = {r["urn"]: r for r in all_resources if r.get("urn")}
     free = list(range(len(offered)))
     unmatched: list[Resource] = []
     pending: list[Resource] = []
     for item in wanted:
-        hit = next((i for i in free if references(offered[i], item)), None)
+        hit = next((i for i in free if link(offered[i], item)), None)
         if hit is None:
             pending.append(item)
         else:
