@@ -39,6 +39,8 @@ DEFAULTS: dict[str, Any] = {
     "systemDiskCategory": "cloud_essd",
     "allowSshFromAnywhere": False,
     "sshPort": 22,
+    "deletionProtection": False,
+    "elasticIp": False,
     "tags": {},
     "hardening": {"profile": "baseline", "set": {}},
 }
@@ -98,6 +100,10 @@ class StackConfig:
     system_disk_category: str
     tags: Mapping[str, str]
     hardening: HardeningRequest
+    # ECS deletion protection on every instance.
+    deletion_protection: bool
+    # An EIP per server as its public address (the instance then has no public IP of its own).
+    elastic_ip: bool
     # Secret Output; None only during a preview without the key. Kept out of repr on purpose.
     ssh_private_key: pulumi.Output[str] | None = field(default=None, repr=False, compare=False)
 
@@ -185,7 +191,7 @@ class _Reader:
             )
         return number
 
-    def boolean(self, key: str) -> bool:
+    def boolean(self, key: str, fix: str | None = None) -> bool:
         value = self.raw(key)
         if value is None:
             return bool(DEFAULTS[key])
@@ -193,7 +199,7 @@ class _Reader:
             return True
         if value in ("false", "False"):
             return False
-        self.problem(key, f"must be true or false, got {value!r}", _set(key, "false"))
+        self.problem(key, f"must be true or false, got {value!r}", fix or _set(key, "false"))
         return bool(DEFAULTS[key])
 
 
@@ -536,6 +542,14 @@ def load_stack_config(config: pulumi.Config | None = None) -> StackConfig:
             _set("systemDiskCategory", "cloud_essd"),
         )
     tags = _tags(r)
+    deletion_protection = r.boolean(
+        "deletionProtection",
+        f"{_set('deletionProtection', 'true')} (or false: servers can be released)",
+    )
+    elastic_ip = r.boolean(
+        "elasticIp",
+        f"{_set('elasticIp', 'true')} (or false: each server's own public IP)",
+    )
     # A bad adminUser is reported above, with its fix; checking the hardening request against it
     # would only repeat that. The default stands in until it is fixed.
     hardening = _hardening(r, admin_user if admin_ok else str(DEFAULTS["adminUser"]))
@@ -565,5 +579,7 @@ def load_stack_config(config: pulumi.Config | None = None) -> StackConfig:
         system_disk_category=disk,
         tags=tags,
         hardening=hardening,
+        deletion_protection=deletion_protection,
+        elastic_ip=elastic_ip,
         ssh_private_key=private,
     )

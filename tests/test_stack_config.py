@@ -244,6 +244,22 @@ def test_ssh_port_other_than_22_is_refused_until_supported() -> None:
     refused(deploy(DEV, config={"sshPort": 2222}), "hardened-ecs:sshPort", "only 22")
 
 
+@pytest.mark.parametrize("key", ["deletionProtection", "elasticIp"])
+@pytest.mark.parametrize("bad", ["yes", "on", 1, "", ["true"]], ids=repr)
+def test_protection_switches_must_be_true_or_false(key: str, bad: Any) -> None:
+    problem = refused(
+        deploy(DEV, config={key: bad}), f"hardened-ecs:{key}", "must be true or false"
+    )
+    assert f"`pulumi config set hardened-ecs:{key} true`" in problem
+
+
+@pytest.mark.parametrize("key", ["deletionProtection", "elasticIp"])
+@pytest.mark.parametrize("good", [True, False, "True", "false"], ids=repr)
+def test_protection_switches_take_booleans(key: str, good: Any) -> None:
+    result = deploy(DEV, config={key: good})
+    assert result.ok, result.config_problems
+
+
 def test_every_problem_is_reported_at_once() -> None:
     result = deploy(
         DEV,
