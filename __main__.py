@@ -78,6 +78,8 @@ for index in range(cfg.instance_count):
             ssh_port=cfg.ssh_port,
             ssh_key_file=cfg.ssh_key_file,
             tags=tags,
+            deletion_protection=cfg.deletion_protection,
+            elastic_ip=cfg.elastic_ip,
         ),
     )
     exports: dict[str, Any] = {
@@ -86,8 +88,11 @@ for index in range(cfg.instance_count):
         "instanceId": server.instance_id,
         "sshCommand": server.ssh_command,
     }
-    # Post-deploy: harden the server's sshd over SSH once its public IP exists, through the
-    # security-group rules that let us in (components/hardening.py, docs/pulumi-flow.md).
+    # Post-deploy: harden the server's sshd over SSH once its public IP exists (with an EIP:
+    # once it is bound, which server.public_ip carries), through the security-group rules that
+    # let us in (components/hardening.py, docs/pulumi-flow.md). A replaced instance gets a new
+    # public IP, hence a new host, hence a new hardening from first contact; an EIP keeps the
+    # address, so there the hardening is replaced together with its instance.
     sshd = SshdHardening(
         f"{name}-sshd",
         SshdHardeningArgs(
@@ -99,7 +104,9 @@ for index in range(cfg.instance_count):
             overrides=cfg.hardening.overrides,
         ),
         opts=pulumi.ResourceOptions(
-            parent=server, depends_on=[server.instance, *ssh_access.rules]
+            parent=server,
+            depends_on=[server.instance, *ssh_access.rules],
+            replace_with=[server.instance] if server.eip is not None else None,
         ),
     )
     exports["hardened"] = sshd.compliant

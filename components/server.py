@@ -1,4 +1,7 @@
-"""Server: one pay-as-you-go ECS instance with a public IP, its admin user created on first boot."""
+"""Server: one pay-as-you-go ECS instance with a public IP, its admin user created on first boot.
+
+The public IP is the instance's own, or with ``elastic_ip`` an EIP bound to it (see Server).
+"""
 
 from __future__ import annotations
 
@@ -32,12 +35,34 @@ class ServerArgs:
     # Where the operator keeps the private key; only printed in ssh_command.
     ssh_key_file: str = "~/.ssh/id_rsa"
     tags: Mapping[str, str] = field(default_factory=dict)
+    # ECS deletion protection: the instance cannot be released until this is turned off.
+    deletion_protection: bool = False
+    # An EIP (internet_max_bandwidth_out Mbit/s) as the public address instead of the
+    # instance's own public IP.
+    elastic_ip: bool = False
+
+
+def _when_bound(
+    address: pulumi.Output[str], association: alicloud.ecs.EipAssociation
+) -> pulumi.Output[str]:
+    """The EIP's address, as an output that also depends on the association that binds it."""
+
+    def first(values: list[str]) -> str:
+        return values[0]
+
+    return pulumi.Output.all(address, association.id).apply(first)
 
 
 class Server(pulumi.ComponentResource):
-    """Outputs: ``instance_id``, ``public_ip``, ``private_ip``, ``ssh_command``; ``instance``."""
+    """Outputs: ``instance_id``, ``public_ip``, ``private_ip``, ``ssh_command``; ``instance``.
+
+    With ``elastic_ip``, also ``eip`` and ``eip_association`` (otherwise None), and
+    ``public_ip`` is the EIP's address, known only once the association binds it.
+    """
 
     instance: alicloud.ecs.Instance
+    eip: alicloud.ecs.EipAddress | None
+    eip_association: alicloud.ecs.EipAssociation | None
     instance_id: pulumi.Output[str]
     public_ip: pulumi.Output[str]
     private_ip: pulumi.Output[str]
@@ -52,6 +77,10 @@ class Server(pulumi.ComponentResource):
         # creation. cloud-init reads user data on the first boot only; a later change would
         # just reboot the server, so it counts at creation too.
         ignored = ["user_data"] if args.image_pinned else ["image_id", "user_data"]
+        # With an EIP the instance gets no public IP of its own (bandwidth 0): Alibaba refuses
+        # to bind an EIP to an instance that has one (EIP_CAN_NOT_ASSOCIATE_WITH_PUBLIC_IP), so
+        # the EIP is its only public address, inbound and outbound, and carries the bandwidth.
+        own_bandwidth = 0 if args.elastic_ip else args.internet_max_bandwidth_out
         self.instance = alicloud.ecs.Instance(
             f"{name}-instance",
             instance_name=args.host_name,
@@ -66,14 +95,42 @@ class Server(pulumi.ComponentResource):
             # Billing is explicit: the provider's defaults for these are deprecated.
             instance_charge_type="PostPaid",
             internet_charge_type="PayByTraffic",
-            internet_max_bandwidth_out=args.internet_max_bandwidth_out,
+            internet_max_bandwidth_out=own_bandwidth,
             system_disk_category=args.system_disk_category,
+            deletion_protection=args.deletion_protection,
             tags=dict(args.tags),
             volume_tags=dict(args.tags),
             opts=pulumi.ResourceOptions(parent=self, ignore_changes=ignored),
         )
         self.instance_id = self.instance.id
-        self.public_ip = self.instance.public_ip
+        self.eip = None
+        self.eip_association = None
+        if args.elastic_ip:
+            self.eip = alicloud.ecs.EipAddress(
+                f"{name}-eip",
+                address_name=args.host_name,
+                description=f"hardened-ecs: public address of {args.host_name}",
+                # Billed like the instance: pay-as-you-go, pay by traffic (explicit, as there).
+                payment_type="PayAsYouGo",
+                internet_charge_type="PayByTraffic",
+                bandwidth=str(args.internet_max_bandwidth_out),
+                tags=dict(args.tags),
+                opts=pulumi.ResourceOptions(parent=self),
+            )
+            self.eip_association = alicloud.ecs.EipAssociation(
+                f"{name}-eip-association",
+                allocation_id=self.eip.id,
+                instance_id=self.instance.id,
+                instance_type="EcsInstance",
+                # An EIP is bound to one instance at a time: a new server's association can
+                # only be made once the old one is gone.
+                opts=pulumi.ResourceOptions(parent=self, delete_before_replace=True),
+            )
+            # The address routes to the server only once it is bound: whatever uses it (the
+            # sshd hardening, the ssh command) waits for the association.
+            self.public_ip = _when_bound(self.eip.ip_address, self.eip_association)
+        else:
+            self.public_ip = self.instance.public_ip
         self.private_ip = self.instance.private_ip
         self.ssh_command = pulumi.Output.concat(
             "ssh -i ",

@@ -33,6 +33,9 @@ GROUP = "alicloud:ecs/securityGroup:SecurityGroup"
 RULE = "alicloud:ecs/securityGroupRule:SecurityGroupRule"
 KEY_PAIR = "alicloud:ecs/ecsKeyPair:EcsKeyPair"
 INSTANCE = "alicloud:ecs/instance:Instance"
+EIP = "alicloud:ecs/eipAddress:EipAddress"
+EIP_ASSOCIATION = "alicloud:ecs/eipAssociation:EipAssociation"
+SERVER = "hardened-ecs:server:Server"
 # The dynamic resource of components/hardening.py (tests/test_sshd_hardening.py covers it).
 HARDENING = "pulumi-python:dynamic/hardening:SshdHardening"
 GET_IMAGES = "alicloud:ecs/getImages:getImages"
@@ -94,6 +97,13 @@ def deploy(
 def stack_config(stack_file: Path) -> dict[str, Any]:
     config: dict[str, Any] = yaml.safe_load(stack_file.read_text())["config"]
     return config
+
+
+def flag(stack_file: Path, key: str) -> bool:
+    """A boolean stack setting (deletionProtection, elasticIp); false unless the file sets it."""
+    value = stack_config(stack_file).get(f"hardened-ecs:{key}", False)
+    assert isinstance(value, bool), (key, value)
+    return value
 
 
 def one(result: PreviewResult, type_token: str) -> RegisteredResource:
@@ -184,8 +194,11 @@ def test_instances_use_the_group_vswitch_key_and_explicit_billing(
         assert inputs["vswitchId"] == switch.id
         assert inputs["keyName"] == key_pair.id
         assert {group.urn, switch.urn, key_pair.urn} <= instance.dependencies
-        assert inputs["internetMaxBandwidthOut"] == config["hardened-ecs:internetMaxBandwidthOut"]
-        assert inputs["internetMaxBandwidthOut"] > 0
+        # With an EIP the bandwidth is the EIP's: the instance has no public IP of its own.
+        bandwidth = config["hardened-ecs:internetMaxBandwidthOut"]
+        assert bandwidth > 0
+        assert inputs["internetMaxBandwidthOut"] == (0 if flag(path, "elasticIp") else bandwidth)
+        assert inputs["deletionProtection"] is flag(path, "deletionProtection")
         assert inputs["instanceChargeType"] == "PostPaid"
         assert inputs["internetChargeType"] == "PayByTraffic"
         assert inputs["instanceType"] == config["hardened-ecs:instanceType"]
@@ -214,18 +227,21 @@ def test_user_data_creates_the_admin_user_with_key_and_passwordless_sudo(
 
 
 def test_children_belong_to_their_components(stack: tuple[Path, PreviewResult]) -> None:
-    _, result = stack
+    path, result = stack
     expected = {
         VPC: "hardened-ecs:network:Network",
         SWITCH: "hardened-ecs:network:Network",
         GROUP: "hardened-ecs:ssh_access:SshAccess",
         RULE: "hardened-ecs:ssh_access:SshAccess",
         KEY_PAIR: "hardened-ecs:login_key:LoginKey",
-        INSTANCE: "hardened-ecs:server:Server",
-        HARDENING: "hardened-ecs:server:Server",
+        INSTANCE: SERVER,
+        HARDENING: SERVER,
+        EIP: SERVER,
+        EIP_ASSOCIATION: SERVER,
     }
     custom = [r for r in result.resources if r.custom]
-    assert {r.type for r in custom} == set(expected)
+    eip_types = set() if flag(path, "elasticIp") else {EIP, EIP_ASSOCIATION}
+    assert {r.type for r in custom} == set(expected) - eip_types
     for resource in custom:
         assert component_of(result, resource) == expected[resource.type], resource.name
     for component in (r for r in result.resources if not r.custom):
@@ -236,8 +252,9 @@ def test_every_resource_is_tagged_with_the_stack_tags(stack: tuple[Path, Preview
     path, result = stack
     wanted = {"project": "hardened-ecs", "stack": path.name.split(".")[1]}
     wanted.update(stack_config(path).get("hardened-ecs:tags", {}))
-    # Rules and the sshd hardening (no cloud resource) take no tags.
-    for resource in (r for r in result.resources if r.custom and r.type not in (RULE, HARDENING)):
+    # Rules, EIP associations and the sshd hardening (no cloud resource) take no tags.
+    untagged = (RULE, EIP_ASSOCIATION, HARDENING)
+    for resource in (r for r in result.resources if r.custom and r.type not in untagged):
         assert wanted.items() <= resource.inputs["tags"].items(), resource.name
 
 
@@ -282,6 +299,60 @@ def test_outputs_per_server_and_shared_without_secrets_in_clear(
     # Chunks past the header, which every OpenSSH RSA private key shares.
     assert body[200:260] and body[200:260] not in text and body[-120:-60] not in text
     assert not any(o.secret for o in outputs.values())  # and none of them needs to be
+
+
+def test_each_server_gets_an_eip_bound_to_it_when_the_stack_asks(
+    stack: tuple[Path, PreviewResult],
+) -> None:
+    path, result = stack
+    config = stack_config(path)
+    servers = result.outputs["servers"].value
+    eips, associations = result.of_type(EIP), result.of_type(EIP_ASSOCIATION)
+    if not flag(path, "elasticIp"):
+        assert not eips and not associations
+        for instance in result.of_type(INSTANCE):
+            (hardening,) = [h for h in result.of_type(HARDENING) if h.parent == instance.parent]
+            assert not hardening.replace_with
+        return
+
+    instances = result.of_type(INSTANCE)
+    assert len(eips) == len(associations) == len(instances) == len(servers)
+    for instance in instances:
+        server = result.by_urn(instance.parent or "")
+        (eip,) = [e for e in eips if e.parent == server.urn]
+        (association,) = [a for a in associations if a.parent == server.urn]
+        (hardening,) = [h for h in result.of_type(HARDENING) if h.parent == server.urn]
+        # Billed like the instance, explicitly; the bandwidth moves from the instance to the EIP.
+        assert eip.inputs["paymentType"] == "PayAsYouGo"
+        assert eip.inputs["internetChargeType"] == "PayByTraffic"
+        assert eip.inputs["bandwidth"] == str(config["hardened-ecs:internetMaxBandwidthOut"])
+        assert eip.inputs["addressName"] == instance.inputs["hostName"]
+        assert instance.inputs["internetMaxBandwidthOut"] == 0
+        # Bound to this instance; the old binding goes before a new server's is made.
+        assert association.inputs["allocationId"] == eip.id
+        assert association.inputs["instanceId"] == instance.id
+        assert association.inputs["instanceType"] == "EcsInstance"
+        assert {eip.urn, instance.urn} <= association.dependencies
+        assert association.delete_before_replace
+        # The server's address is the EIP's, and it is used only once the EIP is bound.
+        address = servers[server.name]["publicIp"]
+        assert address.startswith("198.51.100.")  # the mocks' EIP range, not an instance's
+        assert hardening.inputs["host"] == address
+        assert servers[server.name]["sshCommand"].endswith(f"ops@{address} -p 22")
+        assert {association.urn, eip.urn, instance.urn} <= hardening.dependencies
+        # The address survives a new instance: the new server is hardened from scratch.
+        assert hardening.replace_with == {instance.urn}
+
+
+@pytest.mark.parametrize("key", ["deletionProtection", "elasticIp"])
+def test_deletion_protection_and_elastic_ip_are_independent(key: str) -> None:
+    result = deploy(ROOT / "Pulumi.dev.yaml", config={key: True})
+    assert result.ok, result.config_problems
+    instance = one(result, INSTANCE)
+    assert instance.inputs["deletionProtection"] is (key == "deletionProtection")
+    assert bool(result.of_type(EIP)) is (key == "elasticIp")
+    assert bool(result.of_type(EIP_ASSOCIATION)) is (key == "elasticIp")
+    assert instance.inputs["internetMaxBandwidthOut"] == (0 if key == "elasticIp" else 5)
 
 
 def test_a_new_image_release_does_not_reach_a_pinned_server() -> None:

@@ -38,6 +38,8 @@ HARDENING = "pulumi-python:dynamic/hardening:SshdHardening"
 INSTANCE = "alicloud:ecs/instance:Instance"
 RULE = "alicloud:ecs/securityGroupRule:SecurityGroupRule"
 SERVER = "hardened-ecs:server:Server"
+EIP = "alicloud:ecs/eipAddress:EipAddress"
+EIP_ASSOCIATION = "alicloud:ecs/eipAssociation:EipAssociation"
 
 
 @functools.cache
@@ -105,10 +107,17 @@ def test_every_server_gets_one_hardening_fed_by_its_instance_after_the_ssh_rules
         assert server.type == SERVER
         (hardening,) = [h for h in hardenings if h.parent == server.urn]
         assert hardening.name == f"{server.name}-sshd"
-        # Fed by this instance's publicIp: its value, and the instance as an input dependency.
+        # Fed by this server's publicIp: its value, and what gives it as an input dependency:
+        # the instance, or with an EIP (elasticIp) the EIP and the association that binds it.
         assert hardening.inputs["host"] == servers[server.name]["publicIp"]
         assert instance.urn in hardening.dependencies
-        assert instance.urn not in hardening.explicit_dependencies  # it comes through `host`
+        eip_urns = {r.urn for r in result.resources
+                    if r.parent == server.urn and r.type in (EIP, EIP_ASSOCIATION)}  # fmt: skip
+        if eip_urns:
+            assert len(eip_urns) == 2
+            assert eip_urns <= hardening.dependencies - hardening.explicit_dependencies
+        else:
+            assert instance.urn not in hardening.explicit_dependencies  # it comes through `host`
         # Ordered after the rules that let SSH in (no input says so: depends_on does).
         assert rules <= hardening.explicit_dependencies
         # The key: an input, secret, and kept secret in the outputs.
