@@ -310,6 +310,10 @@ def test_prod_differs_from_dev_in_size_region_and_cidrs() -> None:
     assert prod["hardened-ecs:instanceCount"] == 2
     assert dev["alicloud:region"] != prod["alicloud:region"]
     assert dev["hardened-ecs:allowedSshCidrs"] != prod["hardened-ecs:allowedSshCidrs"]
+    # Prod protects its servers and gives them stable addresses; dev keeps the defaults (off).
+    for key in ("deletionProtection", "elasticIp"):
+        assert prod[f"hardened-ecs:{key}"] is True
+        assert f"hardened-ecs:{key}" not in dev
 
 
 def test_pulumi_yaml_declares_every_key_with_the_programs_defaults() -> None:
