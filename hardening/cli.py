@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import re
 import sys
@@ -178,6 +179,10 @@ def render(report: dict[str, Any], out: Any) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    # paramiko logs failed handshakes with tracebacks from its own thread; every failure
+    # already reaches the operator as one message from the engine.
+    logging.getLogger("paramiko").addHandler(logging.NullHandler())
+    logging.getLogger("paramiko").propagate = False
     parser = build_parser()
     args = parser.parse_args(argv)
     progress = None if args.json else (lambda msg: print(msg, file=sys.stderr, flush=True))

@@ -163,7 +163,28 @@ def _user_allowed(user: str, allow: str | None, deny: str | None) -> bool:
     return allow is None or matches(allow)
 
 
-def validate_request(profile: str, overrides: Mapping[str, str], admin_user: str) -> list[str]:
+def _client_algorithms() -> Mapping[str, Sequence[str]]:
+    from hardening.transport import CLIENT_ALGORITHMS  # paramiko: only when validating
+
+    return CLIENT_ALGORITHMS
+
+
+def crypto_lockout(name: str, value: str, client: Mapping[str, Sequence[str]]) -> str | None:
+    """A crypto list with nothing our own client speaks would lock hardened-ecs out."""
+    if name not in CRYPTO or set(value.split(",")) & set(client.get(name, ())):
+        return None
+    return (
+        f"{name}={value!r}: hardened-ecs (paramiko) speaks none of these, so it could not "
+        f"verify its own change; include one of: {', '.join(client.get(name, ()))}"
+    )
+
+
+def validate_request(
+    profile: str,
+    overrides: Mapping[str, str],
+    admin_user: str,
+    client_algorithms: Mapping[str, Sequence[str]] | None = None,
+) -> list[str]:
     """Host-independent problems with a request, each naming the setting and the fix."""
     problems: list[str] = []
     if profile not in PROFILES:
@@ -198,6 +219,12 @@ def validate_request(profile: str, overrides: Mapping[str, str], admin_user: str
             normalized[directive.name] = directive.normalize(value)
         except ValueError_ as exc:
             problems.append(f"{directive.name}={value!r}: {exc}")
+            continue
+        if directive.name in CRYPTO:
+            client = client_algorithms or _client_algorithms()
+            lockout = crypto_lockout(directive.name, normalized[directive.name], client)
+            if lockout:
+                problems.append(lockout)
     problems.extend(_lockout_problems(profile, normalized, admin_user))
     return problems
 
@@ -284,13 +311,18 @@ def desired_settings(
         directive = lookup(name)
         if directive is None:  # validate_request reports these; be safe if it was skipped
             raise ValueError_(f"{name}: unknown sshd directive")
-        if not directive.known_in(caps.version):
+        # Distributions backport options (Rocky 9's 8.7 has RequiredRSASize): what the host's
+        # sshd -T prints is known to it, whatever its version says.
+        if not directive.known_in(caps.version) and directive.key not in caps.sshd_keys:
             raise ValueError_(
                 f"{directive.name}: not supported by the host's OpenSSH "
                 f"{format_version(caps.version)} ({_version_range(directive)}); "
                 "remove this override"
             )
         settings[directive.name] = directive.normalize(value)
+        lockout = crypto_lockout(directive.name, settings[directive.name], client_algorithms)
+        if lockout:
+            raise ValueError_(lockout)
     return _fit_to_version(settings, caps, explicit=set(request.overrides))
 
 
@@ -314,7 +346,7 @@ def _fit_to_version(
                     f"{directive.name}: this host's sshd was built without it; remove this override"
                 )
             continue
-        if not directive.known_in(caps.version):
+        if not directive.known_in(caps.version) and directive.key not in caps.sshd_keys:
             continue
         out[name] = value
     kbd = out.get("KbdInteractiveAuthentication")

@@ -82,15 +82,17 @@ def _time(high: int) -> Callable[[str], str]:
 
 
 def _max_startups(value: str) -> str:
+    """start:rate:full; a single N is start=full=N, which sshd -T prints as N:30:N."""
     v = value.strip()
     m = re.fullmatch(r"(\d+)(?::(\d+):(\d+))?", v)
     if not m:
         raise ValueError_("expected start:rate:full such as 10:30:60, or a number")
-    if m.group(2) is not None:
-        start, rate, full = int(m.group(1)), int(m.group(2)), int(m.group(3))
-        if not (0 < start <= full and rate <= 100):
-            raise ValueError_("expected start <= full and rate <= 100, such as 10:30:60")
-    return v
+    start = int(m.group(1))
+    rate, full = (int(m.group(2)), int(m.group(3))) if m.group(2) is not None else (30, start)
+    # sshd refuses rate 0 and start 0 (or, on older versions, takes 0 as "drop everything").
+    if not (0 < start <= full and 0 < rate <= 100):
+        raise ValueError_("expected 0 < start <= full and 1 <= rate <= 100, such as 10:30:60")
+    return f"{start}:{rate}:{full}"
 
 
 _ALG_NAME = re.compile(r"[A-Za-z0-9@._+-]+")
@@ -174,6 +176,9 @@ class Directive:
     # where the host's `sshd -T` prints it.
     build_optional: bool = False
     multi_line: bool = False  # `sshd -T` prints one line per item (AllowUsers a / AllowUsers b)
+    # Values sshd -T prints under another name (PermitRootLogin prohibit-password prints as
+    # without-password; AllowTcpForwarding all prints as yes): folded before comparing.
+    same_as: tuple[tuple[str, str], ...] = ()
 
     @property
     def key(self) -> str:
@@ -185,7 +190,12 @@ class Directive:
 
     def effective(self, value: str) -> str:
         """The value as `sshd -T` shows it, folded for comparison."""
-        return " ".join(self.normalize(value).split()).lower()
+        return self.fold(self.normalize(value))
+
+    def fold(self, printed: str) -> str:
+        """A value as printed by `sshd -T` (or normalized), in the form we compare."""
+        v = " ".join(printed.split()).lower()
+        return dict(self.same_as).get(v, v)
 
 
 _D = Directive
@@ -203,6 +213,7 @@ CATALOGUE: dict[str, Directive] = {
                 "forced-commands-only",
                 aliases={"without-password": "prohibit-password"},
             ),
+            same_as=(("without-password", "prohibit-password"),),
         ),
         _D("PasswordAuthentication", _yes_no),
         _D("KbdInteractiveAuthentication", _yes_no),
@@ -223,15 +234,23 @@ CATALOGUE: dict[str, Directive] = {
         _D("MaxAuthTries", _int_range(1, 100)),
         _D("LoginGraceTime", _time(3600)),
         _D("MaxStartups", _max_startups),
-        _D("MaxSessions", _int_range(0, 1000)),
+        # 0 would refuse every shell, ours included.
+        _D("MaxSessions", _int_range(1, 1000)),
         _D("ClientAliveInterval", _time(86400)),
         _D("ClientAliveCountMax", _int_range(0, 100)),
-        _D("PerSourcePenalties", _choice("yes", "no"), since=(9, 8)),
         # Forwarding and environment
         _D("X11Forwarding", _yes_no),
-        _D("AllowTcpForwarding", _choice("yes", "no", "all", "local", "remote")),
+        _D(
+            "AllowTcpForwarding",
+            _choice("yes", "no", "all", "local", "remote"),
+            same_as=(("all", "yes"),),
+        ),
         _D("AllowAgentForwarding", _yes_no),
-        _D("AllowStreamLocalForwarding", _choice("yes", "no", "all", "local", "remote")),
+        _D(
+            "AllowStreamLocalForwarding",
+            _choice("yes", "no", "all", "local", "remote"),
+            same_as=(("all", "yes"),),
+        ),
         _D("PermitTunnel", _choice("yes", "no", "point-to-point", "ethernet")),
         _D("GatewayPorts", _choice("yes", "no", "clientspecified")),
         _D("DisableForwarding", _yes_no, since=(7, 4)),
@@ -244,7 +263,6 @@ CATALOGUE: dict[str, Directive] = {
         _D("PrintMotd", _yes_no),
         _D("PrintLastLog", _yes_no),
         _D("Banner", _path_or_none),
-        _D("DebianBanner", _yes_no, build_optional=True),
         # Access lists
         _D("AllowUsers", _name_list, multi_line=True),
         _D("AllowGroups", _name_list, multi_line=True),

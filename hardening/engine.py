@@ -25,6 +25,7 @@ from hardening.errors import (
 from hardening.facts import HostFacts
 from hardening.keys import public_line
 from hardening.plan import Plan, Setting, effective_matches, make_plan
+from hardening.sshd_config import BrokenBlock
 from hardening.transaction import (
     BusyError,
     Transaction,
@@ -182,6 +183,8 @@ class _Run:
             plan = make_plan(self.request, facts, CLIENT_ALGORITHMS, conn.target.user)
         except ValueError_ as exc:
             raise UsageError(f"{exc} (nothing changed)") from None
+        except BrokenBlock as exc:
+            raise ApplyFailed(f"{exc} (nothing changed)", untouched=True) from None
         self.report.mode = plan.mode
         self.report.files = [f.path for f in plan.files]
         self.report.notes.append(plan.mode_reason)

@@ -167,7 +167,7 @@ def parse_facts(text: str) -> HostFacts:
     for line in s.get("dropins", "").splitlines():
         name, _, data = line.partition(" ")
         if name:
-            dropins[name] = _b64(data)
+            dropins[_b64(name)] = _b64(data)
 
     service_lines = s.get("service", "").splitlines()
     units: dict[str, tuple[str, str]] = {}
@@ -180,9 +180,10 @@ def parse_facts(text: str) -> HostFacts:
         if parts[0] == "manager":
             manager = parts[1]
         elif parts[0] == "unit" and len(parts) >= 2:
-            enabled = parts[2] if len(parts) > 2 else ""
-            active = parts[3] if len(parts) > 3 else ""
-            if enabled or active:
+            fields = dict(p.partition("=")[::2] for p in parts[2:])
+            enabled, active = fields.get("enabled", ""), fields.get("active", "")
+            # is-active says "inactive" even for a unit that does not exist: not a unit then.
+            if enabled or active not in ("", "inactive", "unknown"):
                 units[parts[1]] = (enabled, active)
         elif parts[0] == "initscript":
             init_scripts.append(parts[1])

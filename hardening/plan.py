@@ -46,7 +46,7 @@ def effective_matches(directive: str, wanted: str, effective: str | None) -> boo
     if effective is None:
         return False
     d = CATALOGUE[directive.lower()]
-    return d.effective(wanted) == " ".join(effective.split()).lower()
+    return d.effective(wanted) == d.fold(effective)
 
 
 @dataclass(frozen=True)
@@ -181,6 +181,9 @@ def make_plan(
     """Raises directives.ValueError_ when the request cannot be met on this host's OpenSSH."""
     wanted = desired_settings(request, facts.capabilities, client_algorithms)
     keys = {name.lower() for name in wanted}
+    if "kbdinteractiveauthentication" in keys:
+        # Its alias (8.7+) in an earlier file would win just the same.
+        keys.add("challengeresponseauthentication")
     # What the running daemon really uses: its command line beats every file.
     on_cmdline = cmdline_overrides(facts.listener_cmdline, keys)
     live = {**facts.effective, **on_cmdline}

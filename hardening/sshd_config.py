@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import fnmatch
 import posixpath
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
@@ -21,6 +22,10 @@ _HEADER = (
 )
 
 
+class BrokenBlock(Exception):
+    """Our managed block in sshd_config was damaged by hand: we will not guess its end."""
+
+
 def render_settings(settings: Mapping[str, str]) -> str:
     return "".join(f"{name} {value}\n" for name, value in settings.items())
 
@@ -30,7 +35,15 @@ def render_dropin(settings: Mapping[str, str]) -> str:
 
 
 def strip_block(text: str) -> str:
-    """The main file without our managed block (idempotent; tolerant of a missing END)."""
+    """The main file without our managed block.
+
+    A BEGIN without its END was edited by hand: refuse rather than guess where it ended.
+    """
+    if BEGIN in text and END not in text.split(BEGIN, 1)[1]:
+        raise BrokenBlock(
+            f"sshd_config has '{BEGIN}' without its END line (edited by hand?); restore the "
+            "END line or remove the block, then apply again"
+        )
     lines = text.splitlines(keepends=True)
     out: list[str] = []
     inside = False
@@ -66,13 +79,11 @@ def parse_lines(text: str) -> list[Line]:
         line = raw.strip()
         if not line or line.startswith("#"):
             continue
-        if "=" in line.split(None, 1)[0]:
-            keyword, _, args = line.partition("=")
-        else:
-            keyword, _, args = line.partition(" ")
-            if not args and "\t" in keyword:
-                keyword, _, args = keyword.partition("\t")
-        out.append(Line(n, keyword.strip().lower(), args.strip()))
+        # Like sshd: the keyword ends at white space or "=", with any white space around "=".
+        m = re.match(r"([^\s=]+)\s*=?\s*(.*)$", line)
+        if m is None:
+            continue
+        out.append(Line(n, m.group(1).lower(), m.group(2).strip()))
     return out
 
 

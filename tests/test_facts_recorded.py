@@ -64,7 +64,8 @@ def test_base64_sections_decode_strictly(slug: str) -> None:
     sysconfig = base64.b64decode(sysconfig_b64, validate=True).decode("utf-8")
     assert sysconfig == "" or sysconfig.startswith("# Configuration file for the sshd service.")
     for line in filter(None, _section(text, "dropins").splitlines()):
-        name, _, data = line.partition(" ")
+        name_b64, _, data = line.partition(" ")
+        name = base64.b64decode(name_b64, validate=True).decode("utf-8")
         assert name.endswith(".conf"), name
         decoded = base64.b64decode(data, validate=True).decode("utf-8")
         assert decoded.endswith("\n")
@@ -333,25 +334,19 @@ def test_service_name_prefers_an_active_service_over_an_alias_listed_later() -> 
     assert Service(manager="systemd", units=socket_only).socket_activated is True
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: facts.parse_facts splits `unit NAME ENABLED ACTIVE` on whitespace, so when "
-    "`systemctl is-enabled` prints nothing (unknown unit) the is-active word lands in ENABLED",
-)
 def test_unit_line_with_empty_is_enabled_keeps_its_columns() -> None:
-    facts = load_facts("rocky-9")  # "unit ssh.service  inactive": no such unit on RHEL
-    assert facts.service.units["ssh.service"] == ("", "inactive")
+    # `unit ssh.service enabled= active=inactive`: no such unit on RHEL, so not a unit at all,
+    # and the real one keeps both of its columns.
+    facts = load_facts("rocky-9")
+    assert "ssh.service" not in facts.service.units
+    assert facts.service.units["sshd.service"] == ("enabled", "active")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: facts.parse_facts splits the dropins line at the first space, so a drop-in "
-    "whose name contains a space (sshd's *.conf glob reads it) is misnamed or crashes _b64",
-)
 def test_dropin_name_with_a_space() -> None:
     text = facts_text("debian-12")
     data = base64.b64encode(b"PermitRootLogin yes\n").decode()
-    text = text.replace("@@ dropins\n", f"@@ dropins\nmy site.conf {data}\n")
+    name = base64.b64encode(b"my site.conf").decode()
+    text = text.replace("@@ dropins\n", f"@@ dropins\n{name} {data}\n")
     try:
         facts: HostFacts | None = parse_facts(text)
     except (binascii.Error, ValueError):

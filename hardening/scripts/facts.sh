@@ -30,7 +30,8 @@ sec dropins
 if [ -d /etc/ssh/sshd_config.d ]; then
   for f in /etc/ssh/sshd_config.d/*; do
     [ -f "$f" ] || continue
-    printf '%s ' "${f##*/}"; base64 < "$f" | tr -d '\n'; echo
+    # name and content both base64: names may hold spaces, files may be empty
+    printf '%s %s\n' "$(printf '%s' "${f##*/}" | base64 | tr -d '\n')" "$(base64 < "$f" | tr -d '\n')"
   done
 fi
 sec host-keys; for f in /etc/ssh/ssh_host_*_key; do [ -f "$f" ] && echo "$f"; done
@@ -38,7 +39,7 @@ sec service
 if [ -d /run/systemd/system ] && command -v systemctl >/dev/null; then
   echo "manager systemd"
   for u in ssh.service sshd.service ssh.socket sshd.socket; do
-    echo "unit $u $(systemctl is-enabled "$u" 2>/dev/null || true) $(systemctl is-active "$u" 2>/dev/null || true)"
+    echo "unit $u enabled=$(systemctl is-enabled "$u" 2>/dev/null) active=$(systemctl is-active "$u" 2>/dev/null)"
   done
 else
   echo "manager none"

@@ -65,7 +65,7 @@ def _lines(items: list[str]) -> str:
 
 def sections(d: Distro) -> list[tuple[str, str]]:
     dropins = "".join(
-        f"{name} {base64.b64encode(text.encode()).decode()}\n"
+        f"{base64.b64encode(name.encode()).decode()} {base64.b64encode(text.encode()).decode()}\n"
         for name, text in sorted(d.dropins.items())
     )
     return [
@@ -104,11 +104,12 @@ def _usage_version(version_line: str) -> str:
 
 
 def _units(**states: str) -> str:
-    """`echo "unit $u $(is-enabled) $(is-active)"` for the four units the script asks about.
-    A unit systemd does not know prints nothing for is-enabled (error on stderr)."""
+    """`unit $u enabled=$(is-enabled) active=$(is-active)` for the four units the script asks
+    about. A unit systemd does not know prints nothing for is-enabled (error on stderr)."""
     out = "manager systemd\n"
     for unit in ("ssh.service", "sshd.service", "ssh.socket", "sshd.socket"):
-        out += f"unit {unit} {states.get(unit.replace('.', '_'), ' inactive')}\n"
+        enabled, _, active = states.get(unit.replace(".", "_"), " inactive").partition(" ")
+        out += f"unit {unit} enabled={enabled} active={active}\n"
     return out
 
 
