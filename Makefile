@@ -39,3 +39,7 @@ deps:
 
 testhosts: $(VENV)/.installed
 	$(PY) -m tests.testhost build
+
+# --- bench: CLI, fleet and program timings on its own fresh test hosts -> bench/RESULTS.md
+bench: $(VENV)/.installed testhosts
+	$(PY) -m bench.run
