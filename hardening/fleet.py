@@ -186,7 +186,10 @@ def run(
                     raise UsageError(f"passphrase_env {e.passphrase_env}: that variable is not set")
                 passphrase = os.environ[e.passphrase_env]
             keys[(e.identity, e.passphrase_env)] = load_private_key(
-                path=e.identity, passphrase=passphrase, setting=f"identity ({e.host})"
+                path=e.identity,
+                passphrase=passphrase,
+                setting=f"identity ({e.host})",
+                passphrase_hint="inventory key `passphrase_env: NAME`",
             )
     bar = _Bar(len(entries)) if progress is not None else None
     say = bar.line if bar is not None else None

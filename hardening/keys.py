@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import io
 from pathlib import Path
 
@@ -26,12 +27,25 @@ def _key_class(data: bytes, password: bytes | None) -> type[paramiko.PKey]:
     raise ValueError(f"unsupported key type {type(loaded).__name__}")
 
 
+def _encrypted(data: bytes) -> bool:
+    """Whether a key file says it is encrypted (PEM header, or OpenSSH's cipher field)."""
+    if b"ENCRYPTED" in data[:200]:
+        return True
+    body = b"".join(data.strip().split(b"\n")[1:-1])
+    try:
+        raw = base64.b64decode(body)
+    except ValueError:
+        return False
+    return raw.startswith(b"openssh-key-v1\0") and b"none" not in raw[15:40]
+
+
 def load_private_key(
     *,
     path: str | None = None,
     text: str | None = None,
     passphrase: str | None = None,
     setting: str = "--identity",
+    passphrase_hint: str = "--passphrase-env NAME",
 ) -> paramiko.PKey:
     """Load an RSA, ECDSA or Ed25519 private key; errors name `setting` and the fix."""
     if (path is None) == (text is None):
@@ -50,6 +64,8 @@ def load_private_key(
             ) from None
         except IsADirectoryError:
             raise UsageError(f"{setting} {path}: is a directory, not a private key file") from None
+        except OSError as exc:
+            raise UsageError(f"{setting} {path}: cannot read it ({exc.strerror or exc})") from None
         where = f"{setting} {path}"
     else:
         data = (text or "").encode()
@@ -58,19 +74,23 @@ def load_private_key(
     try:
         cls = _key_class(data, password)
         return cls.from_private_key(io.StringIO(data.decode()), password=passphrase)
-    except TypeError as exc:
-        # cryptography says "Password was not given but private key is encrypted" (or the
-        # reverse); the message never contains key material.
-        if "encrypted" in str(exc) and password is None:
+    except TypeError:
+        # cryptography: "...private key is encrypted" (PEM) or "Key is password-protected,
+        # but password was not provided" (OpenSSH format); never any key material.
+        if password is None:
             raise UsageError(
                 f"{where}: the private key is encrypted; give its passphrase through an "
-                "environment variable (--passphrase-env NAME)"
+                f"environment variable ({passphrase_hint})"
             ) from None
-        raise UsageError(f"{where}: the passphrase does not fit this key ({exc})") from None
-    except (ValueError, paramiko.SSHException, UnicodeDecodeError) as exc:
-        bad_pass = password is not None and "password" in str(exc).lower()
-        reason = "wrong passphrase" if bad_pass else "not an OpenSSH or PEM private key"
-        raise UsageError(f"{where}: {reason}; pass an RSA, ECDSA or Ed25519 private key") from None
+        # A passphrase for a key that has none: ignore it, as ssh does.
+        return load_private_key(path=path, text=text, setting=setting)
+    except (ValueError, paramiko.SSHException, UnicodeDecodeError):
+        # A wrong passphrase reads as corrupt data ("broken checksum", "bad decrypt").
+        if password is not None and _encrypted(data):
+            raise UsageError(f"{where}: wrong passphrase for this key") from None
+        raise UsageError(
+            f"{where}: not an OpenSSH or PEM private key; pass an RSA, ECDSA or Ed25519 private key"
+        ) from None
 
 
 def public_line(key: paramiko.PKey, comment: str = "hardened-ecs") -> str:

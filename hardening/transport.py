@@ -83,6 +83,9 @@ class Result:
     status: int
 
 
+_AS_ROOT = "@hardened-ecs-as-root"
+
+
 class SudoError(ConnectError):
     """Logged in, but sudo wants a password (or refuses): we cannot act as root."""
 
@@ -177,7 +180,9 @@ class Connection:
     def run(self, script: str, *, as_root: bool = True, timeout: float = 180.0) -> Result:
         """Run a POSIX sh script (sent on stdin). As root through `sudo -n` when not root."""
         sudo = as_root and self.target.user != "root"
-        command = "sudo -n -- sh -s" if sudo else "sh -s"
+        # The marker proves sudo let us in, whatever sudo prints besides (cloud images warn
+        # "unable to resolve host" on every call).
+        command = f"sudo -n -- sh -c 'echo {_AS_ROOT} >&2; exec sh -s'" if sudo else "sh -s"
         self.stats.commands += 1
         try:
             chan = self._transport.open_session(timeout=30)
@@ -192,10 +197,15 @@ class Connection:
         except (OSError, paramiko.SSHException, EOFError) as exc:
             raise ConnectError(f"lost the connection to {self.target.label}: {exc}") from None
         out, err = stdout.decode(errors="replace"), stderr.decode(errors="replace")
-        if sudo and status != 0 and err.lstrip().startswith("sudo:"):
+        if sudo:
+            before, marker, after = err.partition(_AS_ROOT + "\n")
+            if marker:
+                err = before + after
+        if sudo and not marker:
             raise SudoError(
                 f"{self.target.user} on {self.target.host} cannot run commands as root without "
-                f"a password (sudo said: {err.strip().splitlines()[-1]}); give it passwordless "
+                f"a password (sudo said: {(err.strip().splitlines() or ['nothing'])[-1]}); "
+                "give it passwordless "
                 f"sudo (a file in /etc/sudoers.d with '{self.target.user} ALL=(ALL) NOPASSWD:ALL') "
                 "or connect as root"
             )
@@ -244,9 +254,14 @@ def _attempt(target: Target, trust: _Trust, timeout: float, stats: Stats) -> par
             opts.key_types = tuple(known + [k for k in opts.key_types if k not in known])
         try:
             transport.start_client(timeout=timeout)
+            # paramiko returns quietly when its own deadline passes mid-handshake (a server
+            # that accepts and stalls): no key exchange, no server key.
+            if not transport.is_active() or not getattr(transport, "initial_kex_done", False):
+                raise _Retry(f"SSH handshake timed out after {timeout:g}s (server stalled)")
+            server_key = transport.get_remote_server_key()
         except (paramiko.SSHException, EOFError, OSError) as exc:
             raise _Retry(f"SSH handshake failed: {exc}") from None
-        trust.verify(transport.get_remote_server_key())
+        trust.verify(server_key)
         try:
             transport.auth_publickey(target.user, target.key)
         except paramiko.BadAuthenticationType as exc:
@@ -256,7 +271,7 @@ def _attempt(target: Target, trust: _Trust, timeout: float, stats: Stats) -> par
             ) from None
         except paramiko.AuthenticationException:
             # Also what a booting instance says before cloud-init installed the key.
-            raise _Refused(f"the server refused the key for user {target.user}") from None
+            raise _Refused(target.user) from None
         except (paramiko.SSHException, EOFError, OSError) as exc:
             raise _Retry(f"authentication failed: {exc}") from None
         return transport
@@ -285,15 +300,18 @@ def connect(
     users = [target] + ([target.as_user(fallback_user)] if fallback_user else [])
     while True:
         remaining = deadline - time.monotonic()
+        refused: list[str] = []
         for candidate in users:
             try:
                 timeout = max(5.0, min(30.0, remaining))
                 transport = _attempt(candidate, trust, timeout, stats)
                 return Connection(transport, candidate, stats)
+            except _Refused as exc:
+                refused.append(str(exc))
+                last = f"the server refused the key for {' and for '.join(refused)}"
             except _Retry as exc:
                 last = str(exc)
-                if not isinstance(exc, _Refused):
-                    break  # the host itself is not ready: no point trying another user
+                break  # the host itself is not ready: no point trying another user
         if time.monotonic() + delay > deadline:
             raise ConnectError(f"cannot reach {target.label} within {wait:g}s (--wait): {last}")
         if progress is not None:
