@@ -38,6 +38,7 @@ from hardening.transport import (
     HostKeyPolicy,
     Progress,
     Stats,
+    SudoError,
     Target,
     connect,
 )
@@ -289,18 +290,9 @@ def apply(
                     )
                 run.say(f"{target.host}: compliant, nothing to change")
                 return
-            if not p.needs_admin:
-                _transact(run, conn, p, facts, conn.target.user)
-                return
-            undo = _ensure_admin(run, conn)
-            try:
-                _transact(run, conn, p, facts, request.admin_user)
-            except ApplyFailed as exc:
-                # Leave the host as it was: the admin user we made goes with the change. Not
-                # when the new sshd config may still be live (then it is the way back in).
-                if (exc.rolled_back or exc.untouched) and conn.alive:
-                    conn.run(undo)
-                raise
+            verify_user = request.admin_user if p.needs_admin else conn.target.user
+            txn = Transaction(conn, p, _spec(verify_user, facts), options.confirm_timeout)
+            _transact(run, conn, txn, verify_user)
 
     return _run("apply", body, target, request, options, progress)
 
@@ -335,79 +327,116 @@ def _ensure_admin(run: _Run, conn: Connection) -> str:
     return admin_undo_script(admin, key_line, did)
 
 
-def _transact(run: _Run, conn: Connection, p: Plan, facts: HostFacts, verify_user: str) -> None:
-    host = run.target.host
-    txn = Transaction(conn, p, _spec(verify_user, facts), run.options.confirm_timeout)
-    deadline_busy = time.monotonic() + run.options.wait
+def _lock(run: _Run, txn: Transaction) -> None:
+    """Take the host lock, waiting (up to --wait) for another apply to finish."""
+    give_up = time.monotonic() + run.options.wait
     while True:
         try:
-            candidate = txn.stage()
-            break
+            txn.lock()
+            return
         except BusyError as exc:
-            if time.monotonic() > deadline_busy:
+            if time.monotonic() > give_up:
                 raise ApplyFailed(
                     f"{exc}; gave up after --wait {run.options.wait:g}s", untouched=True
                 ) from None
-            run.say(f"{host}: {exc}; waiting")
+            run.say(f"{run.target.host}: {exc}; waiting")
             time.sleep(2)
-    wrong = _mismatches(p.settings, candidate)
-    if wrong:
-        txn.abort()
-        raise ApplyFailed(
-            "the candidate configuration would not take effect, nothing changed: "
-            + "; ".join(wrong),
-            untouched=True,
-        )
-    run.say(
-        f"{host}: validated with sshd -t; "
-        f"arming rollback ({run.options.confirm_timeout}s) and reloading"
-    )
-    pin = conn.host_key_fingerprint
+
+
+def _transact(run: _Run, conn: Connection, txn: Transaction, verify_user: str) -> None:
+    """Lock, (admin user), stage + validate, commit, verify + confirm; undo on failure."""
+    host, p, pin = run.target.host, txn.plan, conn.host_key_fingerprint
+    undo = ""
+    committed_at: float | None = None
     try:
-        deadline = txn.commit()
-    except ConnectError as exc:
-        # The watcher may be armed with the new files live: let it roll back, then look.
-        run.say(f"{host}: lost the connection while committing; waiting for the host's rollback")
-        gone = int(time.time()) + run.options.confirm_timeout
-        rolled = txn.wait_for_watcher(gone, lambda: run.reopen(pin))
-        raise ApplyFailed(
-            f"lost the connection during the commit ({exc}); "
-            + ("the host rolled back by itself" if rolled else "check the host"),
-            rolled_back=rolled,
-        ) from None
-    run.say(f"{host}: reloaded sshd; verifying from a fresh connection as {verify_user}")
-    try:
-        with run.open(verify_user, wait=run.options.verify_wait, pin=pin) as fresh:
-            # The proof: fresh facts, planned again, must leave nothing to do.
-            again = _replan(run, fresh)
-            wrong = [f"{s.directive} is {s.effective} instead of {s.wanted}" for s in again.drift]
-            wrong += [f"{f.path} would still change" for f in again.files]
-            wrong += _negotiated_outside(fresh, p)
-            if wrong or again.restart_needed:
-                raise ApplyFailed("verification failed: " + "; ".join(wrong or again.notes))
-            txn.confirm(fresh)
-    except HardeningError as exc:
-        rolled = txn.rollback()
-        if not rolled:
-            run.say(f"{host}: lost the original connection; the host rolls back by itself")
-            rolled = txn.wait_for_watcher(
-                deadline,
-                lambda: run.reopen(pin),
+        _lock(run, txn)
+        if p.needs_admin:
+            undo = _ensure_admin(run, conn)
+        wrong = _mismatches(p.settings, txn.stage())
+        if wrong:
+            raise ApplyFailed(
+                "the candidate configuration would not take effect, nothing changed: "
+                + "; ".join(wrong),
+                untouched=True,
             )
-        state = (
-            "rolled back to the previous configuration"
-            if rolled
-            else ("the host's own rollback should have restored it; check the host")
+        run.say(
+            f"{host}: validated with sshd -t; "
+            f"arming rollback ({run.options.confirm_timeout}s) and reloading"
         )
+        committed_at = time.time()
+        deadline = txn.commit()
+        run.say(f"{host}: reloaded sshd; verifying from a fresh connection as {verify_user}")
+        again = _verify(run, txn, verify_user, pin, deadline)
+    except ApplyFailed as exc:
+        if exc.untouched and conn.alive:
+            txn.abort()
+        # Leave the host as it was: the admin user we made goes with the change. Not when
+        # the new sshd config may still be live (then it is the way back in).
+        if undo and (exc.rolled_back or exc.untouched) and conn.alive:
+            conn.run(undo)
+        raise
+    except SudoError:
+        raise
+    except ConnectError as exc:
+        # The original connection died mid-way: clean up, or wait out the host's rollback.
+        run.say(f"{host}: lost the connection ({exc}); finding out what the host has")
+        until = None if committed_at is None else committed_at + run.options.confirm_timeout
+        outcome = txn.recover(lambda: run.reopen(pin), until)
+        if outcome == "aborted":
+            raise ApplyFailed(
+                f"lost the connection ({exc}) before the change reached sshd; staged files and "
+                "the lock were removed, nothing changed",
+                untouched=True,
+            ) from None
+        if outcome == "rolled-back":
+            raise ApplyFailed(
+                f"lost the connection during the commit ({exc}); the host rolled back by itself",
+                rolled_back=True,
+            ) from None
         raise ApplyFailed(
-            f"the new configuration failed the fresh-connection check ({exc}); {state}",
-            rolled_back=rolled,
+            f"lost the connection ({exc}) and could not ask the host again; its own rollback "
+            f"runs {run.options.confirm_timeout}s after the commit: check the host"
         ) from None
     for s in again.settings:
         run.report.settings[s.directive]["after"] = s.effective
     run.report.changed = True
     run.report.compliant = not run.report.drift
     run.say(f"{host}: hardened and confirmed ({len(p.drift)} settings changed)")
+
+
+_ROLLBACK_SAYS = {
+    "rolled-back": "rolled back to the previous configuration",
+    "gone": "the host had already rolled back by itself (the confirm timeout had passed)",
+    "aborted": "nothing had changed",
+    "unknown": "the host's own rollback should have restored it by now; check the host",
+}
+
+
+def _verify(run: _Run, txn: Transaction, user: str, pin: str, deadline: int) -> Plan:
+    """A fresh login under the new configuration: re-plan from fresh facts, then confirm."""
+    # Never outlive the host's own rollback: a login after it would meet the old config.
+    wait = max(3.0, min(run.options.verify_wait, deadline - time.time() - 5))
+    try:
+        with run.open(user, wait=wait, pin=pin) as fresh:
+            # The proof: fresh facts, planned again, must leave nothing to do.
+            again = _replan(run, fresh)
+            wrong = [f"{s.directive} is {s.effective} instead of {s.wanted}" for s in again.drift]
+            wrong += [f"{f.path} would still change" for f in again.files]
+            wrong += _negotiated_outside(fresh, txn.plan)
+            if wrong or again.restart_needed:
+                raise ApplyFailed("verification failed: " + "; ".join(wrong or again.notes))
+            txn.confirm(fresh)
+            return again
+    except HardeningError as exc:
+        outcome = txn.rollback()
+        if outcome == "unreachable":
+            run.say(f"{run.target.host}: lost the original connection; the host rolls back itself")
+            outcome = txn.recover(lambda: run.reopen(pin), deadline)
+        raise ApplyFailed(
+            f"the new configuration failed the fresh-connection check ({exc}); "
+            + _ROLLBACK_SAYS[outcome],
+            rolled_back=outcome in ("rolled-back", "gone"),
+        ) from None
 
 
 def _replan(run: _Run, conn: Connection) -> Plan:

@@ -78,8 +78,16 @@ class Transaction:
         result = (conn or self.conn).run(script)
         return result.status, result.stdout, result.stderr.strip()
 
+    def lock(self) -> None:
+        """Take the host's transaction lock (the admin user step and staging happen under it)."""
+        status, out, err = self._run("lock\n")
+        if status == _EXIT_BUSY:
+            raise BusyError(f"another apply is in progress on the host ({err})", untouched=True)
+        if status != 0 or "@locked" not in out:
+            raise ApplyFailed(f"cannot take the host lock: {err or out}", untouched=True)
+
     def stage(self) -> dict[str, str]:
-        """Lock, write candidates beside their targets, validate; return the candidate `sshd -T`."""
+        """Write candidates beside their targets, validate; return the candidate `sshd -T`."""
         lines = ["acquire"]
         for change in self.plan.files:
             if change.content is None:
@@ -104,8 +112,9 @@ class Transaction:
             )
         return parse_sshd_T(out.split("@@ candidate", 1)[1])
 
-    def abort(self) -> None:
-        self._run("abort\n")
+    def abort(self, conn: Connection | None = None) -> None:
+        """Drop staged files and our lock (nothing live was changed); idempotent."""
+        self._run("abort\n", conn)
 
     def commit(self) -> int:
         """Arm the rollback, install, reload. Returns the on-host rollback deadline (epoch)."""
@@ -123,29 +132,50 @@ class Transaction:
         if status != 0 or "@confirmed" not in out:
             raise ApplyFailed(f"could not confirm: {err or out}", rolled_back=True)
 
-    def rollback(self) -> bool:
-        """Roll back now over the original connection; False if that is no longer possible."""
+    def state(self, conn: Connection | None = None) -> str:
+        """What is left of this transaction on the host: none, staged or installed."""
+        _, out, _ = self._run("state\n", conn)
+        return out.split("@state", 1)[1].split()[0] if "@state" in out else "unknown"
+
+    def rollback(self) -> str:
+        """Roll back now over the original connection.
+
+        Returns "rolled-back", "gone" (the host's own watcher already did it) or "unreachable".
+        """
         if not self.conn.alive:
-            return False
+            return "unreachable"
         try:
             status, out, _ = self._run("rollback\n")
         except ConnectError:
-            return False
-        return status == 0 and "@rolled-back" in out
+            return "unreachable"
+        if status == 0 and "@rolled-back" in out:
+            return "rolled-back"
+        return "gone" if status == _EXIT_LOST else "unreachable"
 
-    def wait_for_watcher(self, deadline: int, reconnect: Callable[[], Connection]) -> bool:
-        """After losing the original connection: wait out the host's own rollback, then look."""
+    def recover(self, reconnect: Callable[[], Connection], deadline: float | None) -> str:
+        """After losing the original connection: clean up or wait out the host's own rollback.
+
+        Returns "aborted" (nothing was live yet: staged files and lock dropped), "rolled-back"
+        (the watcher restored the old files) or "unknown" (the host could not be asked).
+        """
+        try:
+            with reconnect() as conn:
+                left = self.state(conn)
+                if left == "staged":
+                    self.abort(conn)
+                    return "aborted"
+                if left == "none":
+                    return "rolled-back" if deadline is not None else "aborted"
+        except ConnectError:
+            pass
+        if deadline is None:
+            return "unknown"
         time.sleep(max(0.0, deadline - time.time()) + 2)
         try:
             with reconnect() as conn:
-                status, _, _ = self._run(
-                    f'[ -d "$STATE/lock" ] && [ "$(owner_field 3)" = {self.token} ] && exit 1\n'
-                    "exit 0\n",
-                    conn,
-                )
-            return status == 0
+                return "rolled-back" if self.state(conn) == "none" else "unknown"
         except ConnectError:
-            return False
+            return "unknown"
 
 
 def admin_script(admin: str, key_line: str) -> str:

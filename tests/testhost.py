@@ -644,6 +644,11 @@ class TestHost:
                 capture_output=True,
             )
 
+        # A real server resolves its own name from /etc/hosts; the debootstrap image has none,
+        # so every sudo would ask DNS (and concurrent look-ups stall 5 s on this network).
+        # The host shares this machine's UTS namespace, hence its name.
+        name = socket.gethostname()
+        self._stage_file("etc/hosts", f"127.0.0.1 localhost\n127.0.1.1 {name}\n", 0o644)
         listen = {"Port": str(self.port), "ListenAddress": LOOPBACK}
         if not self.source_penalties and image_openssh_release(self.suite) >= (9, 8):
             listen["PerSourcePenaltyExemptList"] = LOOPBACK

@@ -26,12 +26,12 @@ if ! { [ -f "$ak" ] && grep -qF "$key_b64" "$ak"; }; then
   printf '%s\n' "$KEY_LINE" >> "$ak" && chown "$ADMIN:$group" "$ak" && chmod 600 "$ak" || exit 21
 fi
 if ! sudo -n -l -U "$ADMIN" 2>/dev/null | grep -q 'NOPASSWD: ALL'; then
-  tmp="/etc/sudoers.d/.90-hardened-ecs-$ADMIN.new"
-  printf '%s ALL=(ALL) NOPASSWD:ALL\n' "$ADMIN" > "$tmp" && chmod 440 "$tmp" || exit 22
-  # visudo checks the file on its own and with the whole policy before it can take effect.
-  if ! visudo -cqf "$tmp" >/dev/null || ! mv -f "$tmp" "$sudoers" || ! visudo -cq >/dev/null; then
-    rm -f "$tmp" "$sudoers"; exit 22
-  fi
+  tmp="/etc/sudoers.d/.90-hardened-ecs-$ADMIN.$$"  # sudo skips names with a dot
+  { printf '%s ALL=(ALL) NOPASSWD:ALL\n' "$ADMIN" > "$tmp" && chmod 440 "$tmp"; } || { rm -f "$tmp"; exit 22; }
+  # visudo checks the file on its own, then the whole policy once it is in place.
+  visudo -cqf "$tmp" >/dev/null || { rm -f "$tmp"; exit 22; }
+  mv -f "$tmp" "$sudoers" || { rm -f "$tmp"; exit 22; }
+  visudo -cq >/dev/null || { rm -f "$sudoers"; exit 22; }
   echo "@did sudoers"
 fi
 echo "@admin-ready"

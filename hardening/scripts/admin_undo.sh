@@ -12,7 +12,13 @@ for what in $DID; do
       cat "$home/.ssh/.ak.new" > "$home/.ssh/authorized_keys"; rm -f "$home/.ssh/.ak.new" ;;
     key-file) rm -f "$home/.ssh/authorized_keys" ;;
     sshdir) rmdir "$home/.ssh" 2>/dev/null ;;
-    user) userdel -r "$ADMIN" 2>/dev/null || deluser --remove-home "$ADMIN" 2>/dev/null ;;
+    user)
+      # The proof login's session may still be exiting: userdel refuses while it runs.
+      n=0
+      until userdel -r "$ADMIN" 2>/dev/null || deluser --remove-home "$ADMIN" 2>/dev/null; do
+        n=$((n + 1)); [ "$n" -ge 50 ] && { echo "@undo-failed user"; break; }
+        sleep 0.2
+      done ;;
   esac
 done
 echo "@undone"

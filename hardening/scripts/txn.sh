@@ -76,6 +76,7 @@ take_stale_lock() {
 }
 
 acquire() {
+  if owns; then return 0; fi
   mkdir -p "$STATE" && chmod 700 "$STATE" || die 14 "cannot create $STATE"
   take_stale_lock || die 12 "busy: another apply holds $lock ($(cat "$lock/owner" 2>/dev/null))"
   mkdir "$lock" 2>/dev/null || die 12 "busy: another apply just took $lock"
@@ -85,6 +86,15 @@ acquire() {
 
 # stage_write PATH BASE64 / stage_delete PATH: candidates next to their targets (same
 # filesystem, so the later rename is atomic), root:root 0600.
+# Lock only; staging and the admin user come after, under it.
+lock() { acquire; say "@locked"; }
+
+# What is left of our transaction: none | staged | installed.
+state() {
+  if ! owns; then say "@state none"; elif [ -f "$lock/installed" ]; then say "@state installed"
+  else say "@state staged"; fi
+}
+
 stage_write() {
   tmp=$(new_name "$1")
   if ! printf '%s' "$2" | base64 -d > "$tmp" 2>"$lock/err" || ! sync "$tmp" 2>>"$lock/err"; then
