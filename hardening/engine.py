@@ -379,22 +379,22 @@ def _transact(run: _Run, conn: Connection, txn: Transaction, verify_user: str) -
         raise
     except ConnectError as exc:
         # The original connection died mid-way: clean up, or wait out the host's rollback.
-        run.say(f"{host}: lost the connection ({exc}); finding out what the host has")
+        run.say(f"{host}: {exc}; finding out what the host has")
         until = None if committed_at is None else committed_at + run.options.confirm_timeout
         outcome = txn.recover(lambda: run.reopen(pin), until)
         if outcome == "aborted":
             raise ApplyFailed(
-                f"lost the connection ({exc}) before the change reached sshd; staged files and "
-                "the lock were removed, nothing changed",
+                f"{exc} before the change reached sshd; staged files and the lock were removed, "
+                "nothing changed",
                 untouched=True,
             ) from None
         if outcome == "rolled-back":
             raise ApplyFailed(
-                f"lost the connection during the commit ({exc}); the host rolled back by itself",
+                f"{exc} during the commit; the host rolled back by itself",
                 rolled_back=True,
             ) from None
         raise ApplyFailed(
-            f"lost the connection ({exc}) and could not ask the host again; its own rollback "
+            f"{exc}, and the host could not be asked again; its own rollback "
             f"runs {run.options.confirm_timeout}s after the commit: check the host"
         ) from None
     for s in again.settings:

@@ -195,7 +195,8 @@ class Connection:
             status = chan.recv_exit_status()
             chan.close()
         except (OSError, paramiko.SSHException, EOFError) as exc:
-            raise ConnectError(f"lost the connection to {self.target.label}: {exc}") from None
+            why = str(exc) or type(exc).__name__
+            raise ConnectError(f"lost the connection to {self.target.label} ({why})") from None
         out, err = stdout.decode(errors="replace"), stderr.decode(errors="replace")
         if sudo:
             before, marker, after = err.partition(_AS_ROOT + "\n")
