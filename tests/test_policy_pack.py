@@ -186,6 +186,8 @@ def test_prod_protection_policy_reads_the_stack_from_urns() -> None:
 
     assert validate_stack("prod-protection", stack(True, "prod")) == []
     assert validate_stack("prod-protection", stack(False, "dev")) == []
+    assert validate_stack("prod-protection", stack(False, "preprod")) == []  # not prod by name
+    assert len(validate_stack("prod-protection", stack(False, "prod-eu"))) == 1
     [(message, _)] = validate_stack("prod-protection", stack(False, "prod"))
     assert "deletionProtection" in message
 

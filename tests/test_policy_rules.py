@@ -13,7 +13,7 @@ from pulumi.dynamic.dynamic import serialize_provider
 from policy.guardrails.instance_hardening import check_instances_hardened, is_sshd_hardening
 from policy.guardrails.key_pair import check_key_pair, describe_public_key
 from policy.guardrails.model import Resource, RuleContext, stack_of_urn
-from policy.guardrails.prod_protection import check_prod_protection
+from policy.guardrails.prod_protection import check_prod_protection, is_prod
 from policy.guardrails.ssh_ingress import check_rule, parse_port_range
 from policy.guardrails.tagging import check_tags, is_taggable
 
@@ -347,6 +347,20 @@ def test_prod_stack_without_protection_or_eip_fails() -> None:
 
 def test_non_prod_stack_is_not_held_to_prod_rules() -> None:
     assert check_prod_protection(prod_stack(False, False), CTX) == []
+
+
+@pytest.mark.parametrize("stack", ["prod", "PROD", "prod-eu", "eu-west-prod", "prod-2"])
+def test_prod_named_stacks_are_held_to_prod_rules(stack: str) -> None:
+    assert is_prod(stack)
+    assert check_prod_protection(prod_stack(False, False), RuleContext(stack=stack)) != []
+
+
+@pytest.mark.parametrize(
+    "stack", ["dev", "nonprod", "preprod", "production", "prodlike", "nonprod-eu", "eu-preprod", ""]
+)
+def test_stacks_merely_containing_prod_are_not_prod(stack: str) -> None:
+    assert not is_prod(stack)
+    assert check_prod_protection(prod_stack(False, False), RuleContext(stack=stack)) == []
 
 
 def test_stack_name_comes_from_the_urn() -> None:

@@ -17,7 +17,10 @@ EIP_ASSOCIATION_TYPE = "alicloud:ecs/eipAssociation:EipAssociation"
 
 
 def is_prod(stack: str) -> bool:
-    return "prod" in stack.lower()
+    """A production stack by name: exactly ``prod``, or ``prod-<suffix>`` / ``<prefix>-prod``
+    (case-insensitive). ``nonprod``, ``preprod`` or ``production`` are not; see docs/gitops.md."""
+    parts = stack.strip().lower().split("-")
+    return parts[0] == "prod" or parts[-1] == "prod"
 
 
 def check_prod_protection(resources: Sequence[Resource], ctx: RuleContext) -> list[Finding]:
