@@ -21,4 +21,7 @@ if ((${#actions[@]})); then
     "$bin/check-jsonschema" --builtin-schema vendor.github-actions "${actions[@]}"
 fi
 # --offline: no GitHub API (none is reachable here, and none is needed for these audits).
-"$bin/zizmor" --offline --no-progress --config .github/zizmor.yml "${workflows[@]}" "${actions[@]}"
+# --persona=auditor: also the pedantic audits, e.g. secrets-outside-env (a job reading secrets
+# must run in a GitHub environment).
+"$bin/zizmor" --offline --no-progress --persona=auditor --config .github/zizmor.yml \
+    "${workflows[@]}" "${actions[@]}"

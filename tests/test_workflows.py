@@ -75,6 +75,8 @@ def test_committed_workflows_pass_schema_and_security_checks() -> None:
         ),
         # Broken structure: a job without runs-on.
         ("    runs-on: ubuntu-24.04\n", "", "runs-on"),
+        # The preview's secrets read outside its environment (auditor persona).
+        ("    environment: preview-${{ matrix.stack }}\n", "", "secrets-outside-env"),
     ],
 )
 def test_checks_catch_a_bad_workflow(project_copy: Path, old: str, new: str, expected: str) -> None:
@@ -206,3 +208,141 @@ def test_stack_matrices_come_from_the_stack_files(tmp_path: Path) -> None:
     for path in WORKFLOWS:
         # Only dev (deployed first) is named; every matrix is computed.
         assert "prod" not in re.sub(r"#.*", "", path.read_text()), path.name
+
+
+# --- environments, branches and runners (who may read which stack's secrets) ----------------
+
+WORKFLOW_NAMES = ("preview", "deploy", "drift")
+ON_MAIN = "github.ref == 'refs/heads/main'"
+SELF_HOSTED = "${{ vars.PULUMI_RUNNER || 'ubuntu-24.04' }}"
+# The environment each stack-touching job must run in, per workflow and job.
+ENVIRONMENTS = {
+    ("preview", "preview"): "preview-${{ matrix.stack }}",
+    ("deploy", "dev"): "dev",
+    ("deploy", "promote"): "${{ matrix.stack }}",
+    ("drift", "drift"): "drift-${{ matrix.stack }}",
+}
+
+
+def committed() -> dict[str, dict[Any, Any]]:
+    return {name: load(ROOT / ".github" / "workflows" / f"{name}.yml") for name in WORKFLOW_NAMES}
+
+
+def reads_stack_credentials(job: dict[str, Any]) -> bool:
+    """Secrets, variables (other than the runner label) or an OIDC token."""
+    body = {k: v for k, v in job.items() if k != "runs-on"}
+    text = json.dumps(body)
+    return "secrets." in text or "vars." in text or "id-token" in text
+
+
+def environment_problems(workflows: dict[str, dict[Any, Any]]) -> list[str]:
+    """Every job that reads secrets, variables or an OIDC token runs in a GitHub environment,
+    the one named for its workflow and stack, and only the expected jobs do."""
+    problems = []
+    for wf, workflow in workflows.items():
+        for name, job in workflow["jobs"].items():
+            expected = ENVIRONMENTS.get((wf, name))
+            env = job.get("environment")
+            env_name = env.get("name") if isinstance(env, dict) else env
+            if reads_stack_credentials(job) and expected is None:
+                problems.append(f"{wf}:{name} reads credentials but is not a stack job")
+            if expected is not None and env_name != expected:
+                problems.append(f"{wf}:{name} runs in {env_name!r}, not {expected!r}")
+    return problems
+
+
+def branch_problems(workflows: dict[str, dict[Any, Any]]) -> list[str]:
+    """drift and deploy: every job holding a stack's credentials runs only from main."""
+    problems = []
+    for wf in ("deploy", "drift"):
+        for name, job in workflows[wf]["jobs"].items():
+            if (wf, name) in ENVIRONMENTS and ON_MAIN not in str(job.get("if", "")):
+                problems.append(f"{wf}:{name} can run from a branch other than main")
+    return problems
+
+
+def runner_problems(workflows: dict[str, dict[Any, Any]]) -> list[str]:
+    """Jobs that reach the servers over SSH run on the configurable (self-hosted) runner;
+    PR previews, which run the PR's code and need no SSH, never do."""
+    problems = []
+    for wf, name in ENVIRONMENTS:
+        runs_on = workflows[wf]["jobs"][name]["runs-on"]
+        if wf == "preview":
+            if "vars." in str(runs_on) or "self-hosted" in str(runs_on):
+                problems.append(f"{wf}:{name} runs PR code on the self-hosted runner")
+        elif runs_on != SELF_HOSTED:
+            problems.append(f"{wf}:{name} runs on {runs_on!r}, not {SELF_HOSTED!r}")
+    return problems
+
+
+def concurrency_problems(workflows: dict[str, dict[Any, Any]]) -> list[str]:
+    """One run per stack: each stack job's concurrency group names its stack."""
+    problems = []
+    for wf, name in ENVIRONMENTS:
+        job = workflows[wf]["jobs"][name]
+        group = str(job.get("concurrency", {}).get("group", ""))
+        stack = "dev" if name == "dev" else "${{ matrix.stack }}"
+        if stack not in group:
+            problems.append(f"{wf}:{name} concurrency group {group!r} is not per stack")
+    return problems
+
+
+RULES = (environment_problems, branch_problems, runner_problems, concurrency_problems)
+
+
+def test_committed_workflows_keep_stack_credentials_in_environments_on_main() -> None:
+    workflows = committed()
+    assert [p for rule in RULES for p in rule(workflows)] == []
+
+
+def test_drift_can_be_run_by_hand_and_on_schedule() -> None:
+    assert {"schedule", "workflow_dispatch"} <= set(on(committed()["drift"]))
+
+
+@pytest.mark.parametrize(
+    ("wf", "job", "key", "value", "rule"),
+    [
+        # The preview of every stack in one shared environment, or in none.
+        ("preview", "preview", "environment", "preview", environment_problems),
+        ("preview", "preview", "environment", None, environment_problems),
+        # A prod preview in the deploy environment (prod's write credentials).
+        ("preview", "preview", "environment", "${{ matrix.stack }}", environment_problems),
+        # Drift in the stack's deploy environment (prod's reviewers would hold every night).
+        ("drift", "drift", "environment", "${{ matrix.stack }}", environment_problems),
+        ("deploy", "promote", "environment", {"name": "staging"}, environment_problems),
+        ("deploy", "dev", "environment", None, environment_problems),
+        # A helper job that reads a secret outside any stack environment.
+        ("deploy", "stacks", "env", {"T": "${{ secrets.PULUMI_ACCESS_TOKEN }}"}, environment_problems),
+        ("drift", "stacks", "permissions", {"id-token": "write"}, environment_problems),
+        # By-hand runs from any branch.
+        ("drift", "drift", "if", None, branch_problems),
+        ("deploy", "dev", "if", None, branch_problems),
+        ("deploy", "promote", "if", "needs.stacks.outputs.promote != '[]'", branch_problems),
+        # Jobs that need SSH on a GitHub-hosted runner; PR code on the self-hosted one.
+        ("drift", "drift", "runs-on", "ubuntu-24.04", runner_problems),
+        ("deploy", "promote", "runs-on", "ubuntu-24.04", runner_problems),
+        ("preview", "preview", "runs-on", SELF_HOSTED, runner_problems),
+        # One concurrency group for every stack.
+        ("drift", "drift", "concurrency", {"group": "drift"}, concurrency_problems),
+        ("deploy", "promote", "concurrency", {"group": "pulumi"}, concurrency_problems),
+        ("preview", "preview", "concurrency", {"group": "preview"}, concurrency_problems),
+    ],
+)
+def test_each_environment_rule_fails_on_a_broken_workflow(
+    wf: str, job: str, key: str, value: Any, rule: Any
+) -> None:
+    workflows = committed()
+    if value is None:
+        workflows[wf]["jobs"][job].pop(key, None)
+    else:
+        workflows[wf]["jobs"][job][key] = value
+    assert rule(workflows), (wf, job, key, value)
+
+
+def test_docs_say_no_repository_secrets_and_gate_the_prod_preview() -> None:
+    docs = (ROOT / "docs" / "gitops.md").read_text()
+    readme = (ROOT / "README.md").read_text()
+    for text in (docs, readme):
+        assert "preview-prod" in text and "drift-<stack>" in text
+        assert "no secrets at repository level" in text.lower().replace("\n", " ")
+        assert "PULUMI_RUNNER" in text and "self-hosted" in text
