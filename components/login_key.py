@@ -34,7 +34,12 @@ class LoginKey(pulumi.ComponentResource):
             key_name_prefix=f"{args.resource_name_prefix}-",
             public_key=args.public_key,
             tags=dict(args.tags),
-            opts=pulumi.ResourceOptions(parent=self),
+            # Instances keep the pair they were created with (key_name is in their
+            # ignore_changes), and Alibaba refuses to delete a pair still bound to an instance
+            # (KeypairAlreadyAttachedInstance, retried by the provider until it times out). So
+            # a replaced pair is left in Alibaba instead of failing the `pulumi up` that
+            # rotates the key; `pulumi destroy` leaves it too. It holds a public key only.
+            opts=pulumi.ResourceOptions(parent=self, retain_on_delete=True),
         )
         self.key_pair_name = key_pair.key_pair_name
         self.register_outputs({"keyPairName": self.key_pair_name})

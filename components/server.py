@@ -17,7 +17,7 @@ class ServerArgs:
     """One instance.
 
     ``image_pinned``: ``image_id`` was chosen by the operator (``imageId``); otherwise it comes
-    from a look-up of the newest image, whose later answers must never reach this instance.
+    from a look-up of the newest image. Either way it counts at creation only (see Server).
     """
 
     instance_type: str
@@ -72,11 +72,21 @@ class Server(pulumi.ComponentResource):
         self, name: str, args: ServerArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__("hardened-ecs:server:Server", name, None, opts)
-        # Changing image_id rebuilds the system disk in place: data and host keys are gone.
-        # A looked-up id changes whenever Alibaba publishes an image, so it only counts at
-        # creation. cloud-init reads user data on the first boot only; a later change would
-        # just reboot the server, so it counts at creation too.
-        ignored = ["user_data"] if args.image_pinned else ["image_id", "user_data"]
+        # These count at creation only (the instance's inputs after that are the state's):
+        # - image_id: pulumi-alicloud 4.0 applies a new image_id by replacing the system disk
+        #   in place (features.ecsInstance.replaceOnImageUpdate is off by default): same
+        #   instance, same IP, so the SshdHardening is neither replaced nor updated and the
+        #   server comes back with the image's default sshd while the state says hardened. A
+        #   looked-up id changes with every Alibaba image release, a pinned one when the
+        #   operator edits imageId; either way a rebuild is deliberate:
+        #   `pulumi up --replace <instance urn>` (a new server, hardened from first contact).
+        # - user_data: cloud-init reads it on the first boot only; a change would just reboot.
+        # - key_name: a new sshPublicKey replaces the key pair; applying the new name would
+        #   reboot every running instance (AttachKeyPair) and only change root's key, whose
+        #   SSH login the hardening has closed; the admin user's key comes from user data,
+        #   which never runs again. Rotation is manual (SshdHardening.check says how); new
+        #   instances get the new pair.
+        ignored = ["image_id", "user_data", "key_name"]
         # With an EIP the instance gets no public IP of its own (bandwidth 0): Alibaba refuses
         # to bind an EIP to an instance that has one (EIP_CAN_NOT_ASSOCIATE_WITH_PUBLIC_IP), so
         # the EIP is its only public address, inbound and outbound, and carries the bandwidth.
@@ -98,6 +108,12 @@ class Server(pulumi.ComponentResource):
             internet_max_bandwidth_out=own_bandwidth,
             system_disk_category=args.system_disk_category,
             deletion_protection=args.deletion_protection,
+            # How a stop made by the provider itself (status, a type or VPC change) is billed.
+            # An economical stop (StopCharging, the default once economical mode is on for
+            # the account) releases the instance's own public IP: the hardening's host would
+            # change, and a new "first contact" would try root on a hardened server. With an
+            # EIP the address survives such a stop, so the account's default stands.
+            stopped_mode=None if args.elastic_ip else "KeepCharging",
             tags=dict(args.tags),
             volume_tags=dict(args.tags),
             opts=pulumi.ResourceOptions(parent=self, ignore_changes=ignored),
@@ -114,6 +130,9 @@ class Server(pulumi.ComponentResource):
                 payment_type="PayAsYouGo",
                 internet_charge_type="PayByTraffic",
                 bandwidth=str(args.internet_max_bandwidth_out),
+                # The address outlives its servers; with deletionProtection it cannot be
+                # released by accident either (turn it off first, like the instances').
+                deletion_protection=args.deletion_protection,
                 tags=dict(args.tags),
                 opts=pulumi.ResourceOptions(parent=self),
             )

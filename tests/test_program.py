@@ -203,9 +203,15 @@ def test_instances_use_the_group_vswitch_key_and_explicit_billing(
         assert inputs["internetChargeType"] == "PayByTraffic"
         assert inputs["instanceType"] == config["hardened-ecs:instanceType"]
         assert inputs["systemDiskCategory"] == "cloud_essd"
-        # The looked-up image counts at creation only; so does the first-boot user data.
+        # The looked-up image, the first-boot user data and the key pair count at creation only.
         assert inputs["imageId"].startswith("m-mock")
-        assert set(instance.ignore_changes) == {"imageId", "userData"}
+        assert set(instance.ignore_changes) == {"imageId", "userData", "keyName"}
+        # A stop made by the provider keeps the instance's own public IP (and its billing);
+        # an EIP survives an economical stop, so there the account's default stands.
+        if flag(path, "elasticIp"):
+            assert "stoppedMode" not in inputs
+        else:
+            assert inputs["stoppedMode"] == "KeepCharging"
     assert len({i.inputs["hostName"] for i in instances}) == len(instances)
 
 
@@ -327,6 +333,7 @@ def test_each_server_gets_an_eip_bound_to_it_when_the_stack_asks(
         assert eip.inputs["internetChargeType"] == "PayByTraffic"
         assert eip.inputs["bandwidth"] == str(config["hardened-ecs:internetMaxBandwidthOut"])
         assert eip.inputs["addressName"] == instance.inputs["hostName"]
+        assert eip.inputs.get("deletionProtection", False) is flag(path, "deletionProtection")
         assert instance.inputs["internetMaxBandwidthOut"] == 0
         # Bound to this instance; the old binding goes before a new server's is made.
         assert association.inputs["allocationId"] == eip.id
@@ -355,14 +362,40 @@ def test_deletion_protection_and_elastic_ip_are_independent(key: str) -> None:
     assert instance.inputs["internetMaxBandwidthOut"] == (0 if key == "elasticIp" else 5)
 
 
-def test_a_new_image_release_does_not_reach_a_pinned_server() -> None:
-    result = deploy(ROOT / "Pulumi.dev.yaml", config={"imageId": "m-bp1pinned0image"})
+@pytest.mark.parametrize("image_id", [None, "m-bp1pinned0image"], ids=["looked-up", "pinned"])
+def test_an_image_id_counts_at_creation_only_pinned_or_not(image_id: str | None) -> None:
+    # pulumi-alicloud 4.0 applies a new image_id by replacing the system disk in place: same
+    # instance and IP, so the sshd hardening would not run again. Adding, changing or removing
+    # imageId later must reach no running server (`pulumi up --replace` rebuilds deliberately).
+    result = deploy(ROOT / "Pulumi.dev.yaml", config={"imageId": image_id} if image_id else {})
     assert result.ok, result.config_problems
-    assert not [i for i in result.invokes if i.token == GET_IMAGES]
+    looked_up = [i for i in result.invokes if i.token == GET_IMAGES]
     instance = one(result, INSTANCE)
-    assert instance.inputs["imageId"] == "m-bp1pinned0image"
-    # A pinned id is the operator's own choice: changing it is a deliberate, visible update.
-    assert instance.ignore_changes == ("userData",)
+    if image_id is None:
+        assert len(looked_up) == 1 and instance.inputs["imageId"].startswith("m-mock")
+    else:
+        assert not looked_up and instance.inputs["imageId"] == image_id
+    assert "imageId" in instance.ignore_changes
+
+
+def test_a_new_login_key_reboots_no_running_server_and_leaves_the_old_pair() -> None:
+    # A new sshPublicKey replaces the key pair; the instances keep theirs (a new key_name would
+    # reboot them for a root key nobody uses), and the old pair, still bound to them and so
+    # not deletable at Alibaba, is left there instead of failing the update.
+    result = deploy(ROOT / "Pulumi.dev.yaml")
+    assert "keyName" in one(result, INSTANCE).ignore_changes
+    assert one(result, KEY_PAIR).retain_on_delete
+    assert not any(r.retain_on_delete for r in result.resources if r.type != KEY_PAIR)
+
+
+@pytest.mark.parametrize("protected", [True, False])
+def test_eips_follow_deletion_protection(protected: bool) -> None:
+    result = deploy(
+        ROOT / "Pulumi.dev.yaml", config={"elasticIp": True, "deletionProtection": protected}
+    )
+    assert result.ok, result.config_problems
+    assert one(result, EIP).inputs.get("deletionProtection", False) is protected
+    assert one(result, INSTANCE).inputs["deletionProtection"] is protected
 
 
 def test_an_existing_vswitch_is_used_instead_of_a_new_network() -> None:

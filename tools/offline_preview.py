@@ -25,7 +25,8 @@ Public API (everything else is private)::
     RegisteredResource: type, name, urn, id (mock id, "" for components), parent, custom,
     inputs (camelCase, secrets unwrapped), secret_inputs, dependencies (all URNs it waits for),
     explicit_dependencies (depends_on only), ignore_changes, additional_secret_outputs,
-    replace_with (URNs whose replacement replaces it too), delete_before_replace.
+    replace_with (URNs whose replacement replaces it too), delete_before_replace,
+    retain_on_delete.
 
     load_stack_config(stack_file, project_dir) -> (project, stack, config, secret_keys,
     encrypted_keys): the configuration exactly as handed to the program.
@@ -119,6 +120,7 @@ class RegisteredResource:
     # ``replace_with``: replaced whenever one of these URNs is replaced.
     replace_with: frozenset[str] = frozenset()
     delete_before_replace: bool = False
+    retain_on_delete: bool = False
 
 
 @dataclass(frozen=True)
@@ -412,6 +414,7 @@ class _RecordingMonitor(MockMonitor):
             additional_secret_outputs=tuple(request.additionalSecretOutputs),
             replace_with=frozenset(request.replace_with),
             delete_before_replace=bool(request.deleteBeforeReplace),
+            retain_on_delete=bool(request.HasField("retainOnDelete") and request.retainOnDelete),
         )
         with self.lock:
             self.registered.append(record)
