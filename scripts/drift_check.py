@@ -21,6 +21,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+# The project root, for the shared `hardening` package (this file runs as scripts/drift_check.py).
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from hardening.values import directive_text  # after the path above
+
 NAMESPACE = "hardened-ecs"
 
 
@@ -59,7 +64,8 @@ def settings_from(outputs: Mapping[str, Any], config: Mapping[str, Any]) -> Sett
         admin_user=str(admin),
         port=int(config_value(config, "sshPort") or 22),
         profile=str(hardening.get("profile") or "baseline"),
-        overrides={str(k): str(v) for k, v in (hardening.get("set") or {}).items()},
+        # `X11Forwarding: false` -> no, `MaxAuthTries: 3.0` -> 3: what sshd and the engine take.
+        overrides={str(k): directive_text(v) for k, v in (hardening.get("set") or {}).items()},
     )
 
 

@@ -136,3 +136,44 @@ def test_hardening_cli_accepts_the_command_the_job_builds(tmp_path: Path) -> Non
 
     args = build_parser().parse_args(command[3:])
     assert (args.action, args.host, args.user) == ("check", "192.0.2.11", "ops")
+
+
+TYPED_SET = {
+    "X11Forwarding": False,
+    "PermitTunnel": True,
+    "MaxAuthTries": 3.0,
+    "LoginGraceTime": 30,
+    "ClientAliveInterval": 7.5,
+    "LogLevel": "VERBOSE",
+}
+
+
+def test_typed_yaml_values_become_sshd_values(tmp_path: Path) -> None:
+    # `pulumi config --json` gives YAML booleans and numbers typed (numbers may be floats).
+    config = {
+        **CONFIG,
+        "hardened-ecs:hardening": {"objectValue": {"set": TYPED_SET}, "secret": False},
+    }
+    settings = drift_check.settings_from(OUTPUTS, config)
+    assert dict(settings.overrides) == {
+        "X11Forwarding": "no",
+        "PermitTunnel": "yes",
+        "MaxAuthTries": "3",
+        "LoginGraceTime": "30",
+        "ClientAliveInterval": "7.5",
+        "LogLevel": "VERBOSE",
+    }
+    command = drift_check.check_command(
+        drift_check.targets_from(OUTPUTS)[0], settings, tmp_path / "id", tmp_path / "kh"
+    )
+    assert "X11Forwarding=no" in command and "MaxAuthTries=3" in command
+    assert not any("False" in part or "3.0" in part for part in command)
+
+
+def test_drift_check_maps_values_like_the_pulumi_provider() -> None:
+    # The same rule as SshdHardening's provider, so drift is judged against what `up` applied.
+    sys.path.insert(0, str(ROOT))
+    from components.hardening import _directive_value
+
+    for value in [*TYPED_SET.values(), 0, 1, 0.0, 2.5, "yes", "no", "3"]:
+        assert drift_check.directive_text(value) == _directive_value(value), value
