@@ -312,7 +312,13 @@ def test_drift_can_be_run_by_hand_and_on_schedule() -> None:
         ("deploy", "promote", "environment", {"name": "staging"}, environment_problems),
         ("deploy", "dev", "environment", None, environment_problems),
         # A helper job that reads a secret outside any stack environment.
-        ("deploy", "stacks", "env", {"T": "${{ secrets.PULUMI_ACCESS_TOKEN }}"}, environment_problems),
+        (
+            "deploy",
+            "stacks",
+            "env",
+            {"T": "${{ secrets.PULUMI_ACCESS_TOKEN }}"},
+            environment_problems,
+        ),
         ("drift", "stacks", "permissions", {"id-token": "write"}, environment_problems),
         # By-hand runs from any branch.
         ("drift", "drift", "if", None, branch_problems),
