@@ -6,6 +6,8 @@ A ``pulumi.dynamic.Resource`` whose provider calls the ``hardening`` engine over
   on first contact is recorded (``hostKeyFingerprint``) unless ``expectedHostKeyFingerprint``
   pins it; the engine makes sure the admin user can log in and sudo before root is closed.
 - ``update``: ``apply`` again as the admin user (root is closed by then), host key pinned.
+  ``check`` refuses a new private key for a server hardened with the old one until the
+  operator says the new public key is installed there (``SSHD_HARDENING_KEY_INSTALLED=1``).
 - ``read`` (``pulumi refresh``): ``check``; the live effective values become the outputs, so a
   hand edit on the server shows as drift, and ``diff`` then asks for an update.
 - ``delete``: leaves the server as it is and says so.
@@ -18,9 +20,10 @@ opens its own SSH connections through the engine and closes them before returnin
 
 from __future__ import annotations
 
+import os
 import re
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, cast
@@ -43,8 +46,12 @@ DEFAULT_PORT = 22
 DEFAULT_BOOTSTRAP_USER = "root"
 DEFAULT_WAIT = 300.0  # seconds a booting instance gets to answer SSH with our key
 MAX_WAIT = 3600.0
-# `pulumi refresh` of a server that does not answer should fail soon, not after 5 minutes.
-READ_WAIT = 60.0
+# `update` and `read` talk to a server that is already up: a refused key or a dead server
+# should fail within a minute, not after the 5 minutes a booting instance gets.
+RUNNING_WAIT = 60.0
+# Set (to 1) in the environment of `pulumi up` once the new key's public half is in the admin
+# user's authorized_keys on every hardened server: only then may privateKey change in place.
+KEY_INSTALLED_ENV = "SSHD_HARDENING_KEY_INSTALLED"
 
 # Inputs; kept in the outputs too: `read` only receives the last outputs.
 INPUT_NAMES = (
@@ -245,6 +252,8 @@ class SshdHardeningProvider(dynamic.ResourceProvider):
                 load_private_key(text=str(key), setting="privateKey")
             except UsageError as exc:  # says what is wrong, never quotes the key
                 fail("privateKey", str(exc))
+            else:
+                self._check_rotation(olds, key, host, admin, fail)
 
         expected = inputs.get("expectedHostKeyFingerprint")
         if (
@@ -261,10 +270,51 @@ class SshdHardeningProvider(dynamic.ResourceProvider):
             fail("wait", f"must be a number of seconds from 0 to {MAX_WAIT:g}")
         return dynamic.CheckResult(inputs, failures)
 
+    @staticmethod
+    def _check_rotation(
+        olds: Mapping[str, Any],
+        key: object,
+        host: object,
+        admin: object,
+        fail: Callable[[str, str], None],
+    ) -> None:
+        """A new key on a server hardened with the old one: only once it is installed there.
+
+        The admin user's authorized_keys came from user data, which ran once, and root's login
+        is closed: nothing in `pulumi up` could install the new key, so the update would be
+        locked out (and the instance keeps its old key pair: key_name is ignored, see Server).
+        """
+        old_key, old_host = olds.get("privateKey"), olds.get("host")
+        if (
+            not old_key
+            or is_unknown(old_key)
+            or key == old_key
+            or is_unknown(host)
+            or host != old_host  # a new server is hardened from root again, with the new key
+            or os.environ.get(KEY_INSTALLED_ENV) == "1"
+        ):
+            return
+        user = admin if isinstance(admin, str) and not is_unknown(admin) else "<adminUser>"
+        fail(
+            "privateKey",
+            f"the key changed for the hardened server {host}, whose admin user {user!r} only "
+            "accepts the old one (user data ran once; root's login is closed), so the update "
+            "would be locked out. Rotate by hand: on every server add the new public key to "
+            f"{user}'s ~/.ssh/authorized_keys, e.g. `ssh-copy-id -f -i NEW_KEY.pub -o "
+            f"IdentityFile=OLD_KEY {user}@{host}`; then run `{KEY_INSTALLED_ENV}=1 pulumi up`; "
+            "then remove the old key from authorized_keys (and the old key pair in the console). "
+            "Or replace the server so it is hardened from scratch",
+        )
+
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> dynamic.DiffResult:
         # `olds` are the last outputs (inputs included); `news` the checked new inputs.
         def changed(name: str) -> bool:
-            return is_unknown(news.get(name)) or news.get(name) != olds.get(name)
+            new = news.get(name)
+            if name == "privateKey" and is_unknown(new):
+                # A preview without sshPrivateKey sends an unknown key: that alone is no
+                # change (else every preview shows an update and --expect-no-changes fails).
+                return False
+            return is_unknown(new) or new != olds.get(name)
 
         replaces = [name for name in REPLACE_ON if changed(name)]
         if replaces:
@@ -301,13 +351,19 @@ class SshdHardeningProvider(dynamic.ResourceProvider):
                 f"no host key recorded for {s.host}:{s.port}; replace this resource "
                 "(pulumi up --replace <urn>) to harden it from first contact again"
             )
-        # After the first apply root is closed: the admin user is the way in.
+        # After the first apply root is closed: the admin user is the way in. The server is
+        # up, so a refused key (e.g. a rotated one not installed) fails fast.
         report = engine.apply(
             s.target(s.admin_user, HostKeyPolicy(pinned_fingerprint=str(pin))),
             s.request,
-            s.options(),
+            s.options(min(s.wait, RUNNING_WAIT)),
             _say,
         )
+        if report.exit_code != 0 and olds.get("privateKey") not in (None, s.private_key):
+            report.error = (
+                f"{report.error or 'no reason given'} (privateKey changed: is its public half "
+                f"in {s.admin_user}'s authorized_keys on {s.host}?)"
+            )
         _succeeded("update", s, report, accept=(0,))
         outs = _outputs(news, report, str(pin))
         outs["changed"] = report.changed
@@ -321,7 +377,7 @@ class SshdHardeningProvider(dynamic.ResourceProvider):
         report = engine.check(
             s.target(s.admin_user, HostKeyPolicy(pinned_fingerprint=str(pin))),
             s.request,
-            s.options(min(s.wait, READ_WAIT)),
+            s.options(min(s.wait, RUNNING_WAIT)),
             _say,
         )
         _succeeded("check", s, report, accept=(0, 1))  # 1: drift, reported in the outputs

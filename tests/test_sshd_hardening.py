@@ -21,11 +21,15 @@ from pulumi.output import UNKNOWN as UNKNOWN_VALUE
 from pulumi.output import Unknown
 from pulumi.runtime.mocks import MockResourceArgs
 
+from components import hardening as hardening_module
 from components.hardening import (
+    KEY_INSTALLED_ENV,
+    RUNNING_WAIT,
     UNKNOWN,
     SshdHardeningError,
     SshdHardeningProvider,
 )
+from hardening import engine
 from tools.offline_preview import OfflineMocks, PreviewResult, run_offline_preview
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")  # pulumi_alicloud's own
@@ -186,6 +190,20 @@ def test_profile_and_overrides_come_from_the_stack_config() -> None:
 # --- the provider's rules, called directly ---------------------------------------------------
 
 KEY = key_pair()[1]
+
+
+@functools.cache
+def key_pair_two() -> str:
+    """Another private key (a rotation)."""
+    return (
+        ec.generate_private_key(ec.SECP256R1())
+        .private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.OpenSSH,
+            serialization.NoEncryption(),
+        )
+        .decode()
+    )
 INPUTS: dict[str, Any] = {
     "host": "192.0.2.10",
     "port": 22,
@@ -270,6 +288,80 @@ def test_check_refuses_a_new_admin_user_on_an_already_hardened_server() -> None:
     assert failures({**INPUTS, "adminUser": "admin2", "host": UNKNOWN}, olds=INPUTS) == {}
 
 
+def test_check_refuses_a_new_key_on_an_already_hardened_server(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv(KEY_INSTALLED_ENV, raising=False)
+    rotated = key_pair_two()
+    found = failures({**INPUTS, "privateKey": rotated}, olds=INPUTS)
+    assert list(found) == ["privateKey"]
+    reason = found["privateKey"]
+    # Says what to do by hand, for this server and admin user, and never quotes a key.
+    assert "authorized_keys" in reason and "ops@192.0.2.10" in reason
+    assert f"{KEY_INSTALLED_ENV}=1 pulumi up" in reason
+    assert all(line not in reason for line in (KEY + rotated).strip().splitlines()[1:-1])
+    # The same key, a preview without it, a new server or an unknown host: no refusal.
+    assert failures(dict(INPUTS), olds=INPUTS) == {}
+    assert failures({**INPUTS, "privateKey": UNKNOWN}, olds=INPUTS) == {}
+    assert failures({**INPUTS, "privateKey": rotated, "host": "192.0.2.99"}, olds=INPUTS) == {}
+    assert failures({**INPUTS, "privateKey": rotated, "host": UNKNOWN}, olds=INPUTS) == {}
+    assert failures({**INPUTS, "privateKey": rotated}) == {}  # first create
+    # Once the operator says the new key is installed on the servers, the update may run.
+    monkeypatch.setenv(KEY_INSTALLED_ENV, "1")
+    assert failures({**INPUTS, "privateKey": rotated}, olds=INPUTS) == {}
+
+
+def _recording_engine(
+    monkeypatch: pytest.MonkeyPatch, exit_code: int = 0
+) -> list[tuple[str, float]]:
+    """Replace the engine's apply/check; record (action, wait) of each call."""
+    calls: list[tuple[str, float]] = []
+
+    def fake(action: str) -> Any:
+        def run(target: Any, request: Any, options: engine.Options, progress: Any) -> Any:
+            calls.append((action, options.wait))
+            return engine.Report(
+                host=target.host,
+                port=target.port,
+                action=action,
+                compliant=exit_code == 0,
+                exit_code=exit_code,
+                error=None if exit_code == 0 else "every key was refused",
+            )
+
+        return run
+
+    monkeypatch.setattr(hardening_module.engine, "apply", fake("apply"))
+    monkeypatch.setattr(hardening_module.engine, "check", fake("check"))
+    return calls
+
+
+def test_update_and_read_wait_briefly_for_a_server_that_is_already_up(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    calls = _recording_engine(monkeypatch)
+    provider = SshdHardeningProvider()
+    provider.update("id", STATE, {**INPUTS, "wait": 300})
+    provider.read("id", {**STATE, "wait": 300})
+    provider.update("id", STATE, {**INPUTS, "wait": 5})
+    assert calls == [("apply", RUNNING_WAIT), ("check", RUNNING_WAIT), ("apply", 5)]
+    assert RUNNING_WAIT <= 60
+
+
+def test_an_update_with_a_new_key_that_is_refused_says_why(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    _recording_engine(monkeypatch, exit_code=3)
+    rotated = key_pair_two()
+    with pytest.raises(SshdHardeningError) as failed:
+        SshdHardeningProvider().update("id", STATE, {**INPUTS, "privateKey": rotated})
+    assert "privateKey changed" in str(failed.value)
+    assert "ops's authorized_keys on 192.0.2.10" in str(failed.value)
+    with pytest.raises(SshdHardeningError) as same:
+        SshdHardeningProvider().update("id", STATE, dict(INPUTS))
+    assert "privateKey changed" not in str(same.value)
+
+
 @pytest.mark.parametrize(
     ("change", "expected"),
     [
@@ -279,6 +371,10 @@ def test_check_refuses_a_new_admin_user_on_an_already_hardened_server() -> None:
         ({"overrides": UNKNOWN}, "update"),
         ({"adminUser": "admin2"}, "update"),
         ({"privateKey": "rotated"}, "update"),
+        # A preview without sshPrivateKey: the key is unknown, which alone is no change.
+        ({"privateKey": UNKNOWN}, "none"),
+        ({"privateKey": UNKNOWN_VALUE}, "none"),
+        ({"privateKey": UNKNOWN, "profile": "minimal"}, "update"),
         ({"expectedHostKeyFingerprint": "SHA256:" + "C" * 43}, "update"),
         ({"wait": 60}, "none"),  # only how long later operations wait
         ({"bootstrapUser": "ecs-user"}, "none"),  # only used at first contact
