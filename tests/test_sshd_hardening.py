@@ -21,7 +21,6 @@ from pulumi.output import UNKNOWN as UNKNOWN_VALUE
 from pulumi.output import Unknown
 from pulumi.runtime.mocks import MockResourceArgs
 
-from components import hardening as hardening_module
 from components.hardening import (
     KEY_INSTALLED_ENV,
     RUNNING_WAIT,
@@ -204,6 +203,8 @@ def key_pair_two() -> str:
         )
         .decode()
     )
+
+
 INPUTS: dict[str, Any] = {
     "host": "192.0.2.10",
     "port": 22,
@@ -331,8 +332,9 @@ def _recording_engine(
 
         return run
 
-    monkeypatch.setattr(hardening_module.engine, "apply", fake("apply"))
-    monkeypatch.setattr(hardening_module.engine, "check", fake("check"))
+    # The provider calls engine.apply/check through the module: patch them there.
+    monkeypatch.setattr(engine, "apply", fake("apply"))
+    monkeypatch.setattr(engine, "check", fake("check"))
     return calls
 
 
