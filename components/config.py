@@ -49,6 +49,12 @@ INSTANCE_COUNT_RANGE = (1, 50)
 BANDWIDTH_RANGE = (1, 100)
 DISK_CATEGORIES = ("cloud_essd", "cloud_essd_entry", "cloud_auto", "cloud_ssd", "cloud_efficiency")
 SUPPORTED_SSH_PORT = 22
+# A source range this wide is "anywhere", not "your own ranges": no organisation's network is
+# an IPv4 block larger than a /8 (16.7 M addresses, the largest ever handed out), nor an IPv6
+# block larger than a /16 (regional registries themselves hold /12s, ISPs /19 to /32). Without
+# this, 0.0.0.0/1 + 128.0.0.0/1 would open SSH to everyone while avoiding /0.
+# policy/guardrails/ssh_ingress.py uses the same limits (a test keeps them in step).
+ANYWHERE_BELOW_PREFIX = {4: 8, 6: 16}
 
 _LOGIN_NAME = re.compile(r"[a-z_][a-z0-9_-]{0,31}")
 # Accounts that already exist on the images: cloud-init would modify them instead of creating ours.
@@ -252,10 +258,16 @@ def _cidrs(r: _Reader, allow_anywhere: bool) -> tuple[str, ...]:
                 _set(f"{key}[{index}]", str(network), path=True) + f" or {single}",
             )
             continue
-        if network.prefixlen == 0 and not allow_anywhere:
+        if network.prefixlen < ANYWHERE_BELOW_PREFIX[network.version] and not allow_anywhere:
+            wide = (
+                "the whole internet"
+                if network.prefixlen == 0
+                else f"a large part of the internet (wider than /"
+                f"{ANYWHERE_BELOW_PREFIX[network.version]}: {network.num_addresses:.3g} addresses)"
+            )
             r.problem(
                 key,
-                f"item {index} {item!r} opens SSH to the whole internet",
+                f"item {index} {item!r} opens SSH to {wide}",
                 f"list only your own ranges, e.g. {item_fix}; if you really mean it, "
                 f"{_set('allowSshFromAnywhere', 'true')}",
             )

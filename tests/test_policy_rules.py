@@ -63,6 +63,13 @@ def test_ssh_rule_from_own_cidr_passes() -> None:
         {"portRange": "1/65535", "cidrIp": "0.0.0.0/0"},
         {"ipProtocol": "all", "portRange": "-1/-1", "cidrIp": "0.0.0.0/0"},
         {"ipProtocol": "TCP", "cidrIp": "0.0.0.0/0"},
+        # Everyone without a /0: two halves, or any block wider than a /8 (IPv6: /16).
+        {"cidrIp": "0.0.0.0/1"},
+        {"cidrIp": "128.0.0.0/1"},
+        {"cidrIp": "8.0.0.0/7"},
+        {"cidrIp": None, "ipv6CidrIp": "::/1"},
+        {"cidrIp": None, "ipv6CidrIp": "2000::/3"},
+        {"cidrIp": None, "ipv6CidrIp": "2001::/15"},
     ],
 )
 def test_ssh_rule_from_the_internet_fails_naming_the_config_key(overrides: dict[str, Any]) -> None:
@@ -80,6 +87,8 @@ def test_ssh_rule_from_the_internet_fails_naming_the_config_key(overrides: dict[
         {"cidrIp": "0.0.0.0/0", "type": "egress"},
         {"cidrIp": "0.0.0.0/0", "policy": "drop"},
         {"cidrIp": UNKNOWN},  # not known during preview: nothing to judge yet
+        {"cidrIp": "10.0.0.0/8"},  # as wide as one organisation's network gets
+        {"cidrIp": None, "ipv6CidrIp": "2001::/16"},
     ],
 )
 def test_rules_that_do_not_open_ssh_to_the_internet_pass(overrides: dict[str, Any]) -> None:

@@ -13,7 +13,8 @@ import pulumi
 import pytest
 import yaml
 
-from components.config import DEFAULTS, ConfigError
+from components.config import ANYWHERE_BELOW_PREFIX, DEFAULTS, ConfigError
+from policy.guardrails.ssh_ingress import ANYWHERE_BELOW_PREFIX as POLICY_LIMITS
 from tests.test_program import (
     ROOT,
     STACK_FILES,
@@ -66,6 +67,31 @@ def test_the_whole_internet_needs_allow_ssh_from_anywhere(anywhere: str) -> None
     )
     allowed = deploy(DEV, config={"allowedSshCidrs": cidrs, "allowSshFromAnywhere": True})
     assert allowed.ok, allowed.config_problems
+
+
+@pytest.mark.parametrize(
+    "halves", [["0.0.0.0/1", "128.0.0.0/1"], ["8.0.0.0/7"], ["::/1", "8000::/1"], ["2000::/3"]]
+)
+def test_ranges_wider_than_a_slash_8_or_16_count_as_anywhere(halves: list[str]) -> None:
+    # 0.0.0.0/1 + 128.0.0.0/1 is everyone without a /0 in sight.
+    result = deploy(DEV, config={"allowedSshCidrs": halves})
+    assert result.resources == ()
+    about = [p for p in result.config_problems if p.startswith("hardened-ecs:allowedSshCidrs ")]
+    assert len(about) == len(halves), result.config_problems
+    for index, problem in enumerate(about):
+        assert f"item {index} " in problem and "large part of the internet" in problem
+        assert "allowSshFromAnywhere true" in problem.split("Fix: ", 1)[1]
+    allowed = deploy(DEV, config={"allowedSshCidrs": halves, "allowSshFromAnywhere": True})
+    assert allowed.ok, allowed.config_problems
+
+
+def test_the_widest_own_ranges_are_accepted() -> None:
+    result = deploy(DEV, config={"allowedSshCidrs": ["10.0.0.0/8", "2001::/16"]})
+    assert result.ok, result.config_problems
+
+
+def test_config_and_policy_agree_on_what_anywhere_is() -> None:
+    assert ANYWHERE_BELOW_PREFIX == POLICY_LIMITS == {4: 8, 6: 16}
 
 
 @pytest.mark.parametrize("bad", ["203.0.113.0/33", "not-a-cidr", "203.0.113/24", ""])

@@ -37,7 +37,8 @@ class StackSpec:
 RESOURCE_SPECS: tuple[ResourceSpec, ...] = (
     ResourceSpec(
         "no-ssh-from-internet",
-        "No security group rule lets SSH in from 0.0.0.0/0 or ::/0.",
+        "No security group rule lets SSH in from 0.0.0.0/0, ::/0 or anything wider than "
+        "an IPv4 /8 or an IPv6 /16 (e.g. 0.0.0.0/1 + 128.0.0.0/1).",
         "mandatory",
         check_rule,
     ),

@@ -1,4 +1,9 @@
-"""Mandatory: no SSH ingress from the whole internet (0.0.0.0/0 or ::/0)."""
+"""Mandatory: no SSH ingress from the whole internet (0.0.0.0/0 or ::/0) or a large part of it.
+
+A source wider than an IPv4 /8 or an IPv6 /16 counts as the internet: no organisation's own
+network is that large, and 0.0.0.0/1 + 128.0.0.0/1 must not pass where 0.0.0.0/0 fails.
+components/config.py refuses the same ranges without allowSshFromAnywhere.
+"""
 
 from __future__ import annotations
 
@@ -29,13 +34,19 @@ def parse_port_range(value: object) -> tuple[int, int] | None:
     return (low, high)
 
 
+# Prefix lengths below these are "anywhere" (IP version -> shortest allowed prefix).
+ANYWHERE_BELOW_PREFIX = {4: 8, 6: 16}
+
+
 def is_whole_internet(cidr: object) -> bool:
+    """0.0.0.0/0, ::/0, or any source wider than an IPv4 /8 or an IPv6 /16."""
     if not isinstance(cidr, str) or not cidr:
         return False
     try:
-        return ipaddress.ip_network(cidr.strip(), strict=False).prefixlen == 0
+        network = ipaddress.ip_network(cidr.strip(), strict=False)
     except ValueError:
         return False
+    return network.prefixlen < ANYWHERE_BELOW_PREFIX[network.version]
 
 
 def check_rule(resource_type: str, props: Mapping[str, Any], ctx: RuleContext) -> list[Finding]:
@@ -59,7 +70,8 @@ def check_rule(resource_type: str, props: Mapping[str, Any], ctx: RuleContext) -
         Finding(
             message=(
                 f"security group rule opens SSH (port {', '.join(map(str, covered))}) "
-                f"to the whole internet ({', '.join(map(str, world))}); "
+                f"to the whole internet or a large part of it ({', '.join(map(str, world))}; "
+                "wider than IPv4 /8 or IPv6 /16); "
                 "allow only your own CIDRs"
             ),
             config_key=config_key("allowedSshCidrs"),
