@@ -268,6 +268,76 @@ def test_one_hardening_does_not_cover_two_instances() -> None:
     assert len(check_instances_hardened([a, b, lone], CTX)) == 2
 
 
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {"PasswordAuthentication": "yes"},
+        {"passwordauthentication": True},  # YAML true, any case: sshd keywords ignore case
+        {"KbdInteractiveAuthentication": "yes"},
+        {"ChallengeResponseAuthentication": "Yes"},
+        {"PermitRootLogin": "yes"},
+        {"PermitEmptyPasswords": "yes"},
+        {"PubkeyAuthentication": "no"},
+        {"PubkeyAuthentication": False, "MaxAuthTries": "3"},
+    ],
+)
+def test_a_hardening_whose_overrides_reopen_authentication_fails(
+    overrides: dict[str, Any],
+) -> None:
+    web = instance("web-0")
+    weak = hardening("web-0-sshd", SshdHardeningProvider(), dependencies=[web["urn"]])
+    weak["props"] = {**weak["props"], "overrides": overrides}
+    findings = check_instances_hardened([web, weak], CTX)
+    assert [f.urn for f in findings] == [weak["urn"]]
+    assert "re-opens authentication" in findings[0].message
+    assert findings[0].config_key == "hardened-ecs:hardening"
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {},
+        {"PasswordAuthentication": "no", "PermitRootLogin": "no"},
+        {"PermitRootLogin": "prohibit-password", "PubkeyAuthentication": "yes"},
+        {"MaxAuthTries": "3", "KbdInteractiveAuthentication": False},
+    ],
+)
+def test_a_hardening_whose_overrides_keep_authentication_closed_passes(
+    overrides: dict[str, Any],
+) -> None:
+    web = instance("web-0")
+    strict = hardening("web-0-sshd", SshdHardeningProvider(), dependencies=[web["urn"]])
+    strict["props"] = {**strict["props"], "overrides": overrides}
+    assert check_instances_hardened([web, strict], CTX) == []
+
+
+def test_a_sibling_hardening_of_another_host_does_not_count() -> None:
+    component = urn("dev", "hardened-ecs:server:Server", "web-0")
+    web = instance("web-0", parent=component)
+    web["props"] = {**web["props"], "publicIp": "192.0.2.10"}
+    elsewhere = hardening("sshd", SshdHardeningProvider(), parent=component)
+    elsewhere["props"] = {**elsewhere["props"], "host": "203.0.113.99"}
+    findings = check_instances_hardened([web, elsewhere], CTX)
+    assert [f.urn for f in findings] == [web["urn"]]
+    # A dependency does not make up for a host that is known to be another one either.
+    linked = hardening("sshd", SshdHardeningProvider(), dependencies=[web["urn"]])
+    linked["props"] = {**linked["props"], "host": "203.0.113.99"}
+    assert [f.urn for f in check_instances_hardened([web, linked], CTX)] == [web["urn"]]
+
+
+def test_a_sibling_hardening_counts_when_its_host_is_this_server_or_not_known() -> None:
+    component = urn("dev", "hardened-ecs:server:Server", "web-0")
+    web = instance("web-0", parent=component)
+    for host in ("192.0.2.10", UNKNOWN, None):
+        sibling = hardening("sshd", SshdHardeningProvider(), parent=component)
+        sibling["props"] = {**sibling["props"], "host": host}
+        web["props"] = {**web["props"], "publicIp": "192.0.2.10"}
+        assert check_instances_hardened([web, sibling], CTX) == [], host
+        # The instance's own address not known yet (preview): nothing contradicts the pairing.
+        web["props"] = {**web["props"], "publicIp": UNKNOWN}
+        assert check_instances_hardened([web, sibling], CTX) == [], host
+
+
 EIP = "alicloud:ecs/eipAddress:EipAddress"
 EIP_ASSOCIATION = "alicloud:ecs/eipAssociation:EipAssociation"
 
@@ -319,6 +389,17 @@ def test_a_hardening_of_one_eip_does_not_cover_another_eips_instance() -> None:
     only_a["props"] = {**only_a["props"], "host": "198.51.100.10"}
     findings = check_instances_hardened([*a, *b, only_a], CTX)
     assert [f.urn for f in findings] == [b[0]["urn"]]
+
+
+def test_a_sibling_hardening_of_an_eip_instance_must_target_that_eip() -> None:
+    component = urn("dev", "hardened-ecs:server:Server", "web-0")
+    server, eip, association = behind_eip("web-0", "198.51.100.10")
+    server["parent"] = component
+    for host, ok in (("198.51.100.10", True), ("198.51.100.99", False)):
+        sibling = hardening("sshd", SshdHardeningProvider(), parent=component)
+        sibling["props"] = {**sibling["props"], "host": host}
+        findings = check_instances_hardened([server, eip, association, sibling], CTX)
+        assert (findings == []) is ok, host
 
 
 # --- prod protection (stack) ------------------------------------------------------------------

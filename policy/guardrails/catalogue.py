@@ -59,7 +59,9 @@ RESOURCE_SPECS: tuple[ResourceSpec, ...] = (
 STACK_SPECS: tuple[StackSpec, ...] = (
     StackSpec(
         "public-instances-hardened",
-        "Every ECS instance with a public IP (its own or an EIP) has an SshdHardening resource.",
+        "Every ECS instance with a public IP (its own or an EIP) has an SshdHardening resource "
+        "that targets it and whose overrides do not re-open password, keyboard-interactive, "
+        "root-password or empty-password logins (nor turn public keys off).",
         "mandatory",
         check_instances_hardened,
     ),

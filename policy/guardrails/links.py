@@ -62,12 +62,14 @@ def pair_up(
     offered: Sequence[Resource],
     all_resources: Iterable[Resource],
     link: Callable[[Resource, Resource], bool] = references,
+    sibling_fits: Callable[[Resource, Resource], bool] | None = None,
 ) -> list[Resource]:
     """Give each wanted resource its own offered one; return the wanted left without.
 
     Direct links (``link(offered, wanted)``, by default dependency, parent, reference) are
     used first; a sibling under the same component is accepted after that, one offered
-    resource per wanted one.
+    resource per wanted one, and only if ``sibling_fits(offered, wanted)`` (when given) says
+    nothing known contradicts the pairing.
     """
     by_urn = {r["urn"]: r for r in all_resources if r.get("urn")}
     free = list(range(len(offered)))
@@ -82,7 +84,13 @@ def pair_up(
     for item in pending:
         home = component_parent(item, by_urn)
         hit = next(
-            (i for i in free if home is not None and component_parent(offered[i], by_urn) == home),
+            (
+                i
+                for i in free
+                if home is not None
+                and component_parent(offered[i], by_urn) == home
+                and (sibling_fits is None or sibling_fits(offered[i], item))
+            ),
             None,
         )
         if hit is None:
