@@ -11,8 +11,9 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(VENV)/bin/pip install -q --disable-pip-version-check -r requirements-dev.txt
 	touch $@
 
-# --- up: deploy one stack; one clear line instead when the Pulumi CLI is missing
-up: $(VENV)/.installed
+# --- up: deploy one stack; one clear line instead when the Pulumi CLI is missing. No dev venv
+# here: scripts/up.sh checks for the CLI first, then makes the runtime venv if it is missing.
+up:
 	scripts/up.sh $(STACK)
 
 # --- test: everything, from a fresh Debian machine -------------------------

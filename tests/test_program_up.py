@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -54,6 +55,46 @@ def test_with_a_cli_up_goes_on_to_the_stack(tmp_path: Path, path_without_pulumi:
     assert result.returncode == 0, result.stderr
     calls = log.read_text().splitlines()
     assert calls == ["whoami", "stack select --create dev", "up --stack dev --yes"]
+
+
+def test_make_up_without_the_cli_does_no_venv_work_first(tmp_path: Path) -> None:
+    # A copy of the project without a venv, and a PATH with make and bash but no pulumi, where
+    # `python3` is a witness that records any call (a venv or pip install would need it).
+    make, bash = shutil.which("make"), shutil.which("bash")
+    if make is None or bash is None:
+        pytest.skip("make or bash is not installed")
+    project = tmp_path / "project"
+    (project / "scripts").mkdir(parents=True)
+    for name in ("Makefile", "requirements.txt", "requirements-dev.txt", "scripts/up.sh"):
+        shutil.copy2(ROOT / name, project / name)
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "bash").symlink_to(bash)
+    (bin_dir / "make").symlink_to(make)
+    witness = tmp_path / "python3-called"
+    python3 = bin_dir / "python3"
+    python3.write_text(f'#!{bash}\necho "$*" >> {witness}\nexit 1\n')
+    python3.chmod(0o755)
+
+    env = {"PATH": str(bin_dir), "HOME": str(tmp_path)}
+    started = time.monotonic()
+    result = subprocess.run(
+        [make, "--no-print-directory", "-s", "up", "STACK=dev"],
+        cwd=project,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert time.monotonic() - started < 10
+    assert result.returncode != 0
+    lines = result.stdout.splitlines() + [
+        ln for ln in result.stderr.splitlines() if not ln.startswith("make: ***")
+    ]
+    assert len(lines) == 1, lines
+    assert "https://www.pulumi.com/docs/install/" in lines[0]
+    assert not witness.exists(), witness.read_text()
+    assert not (project / "venv").exists()
 
 
 def test_make_up_runs_the_script_with_the_stack() -> None:
