@@ -108,12 +108,9 @@ class Server(pulumi.ComponentResource):
             internet_max_bandwidth_out=own_bandwidth,
             system_disk_category=args.system_disk_category,
             deletion_protection=args.deletion_protection,
-            # How a stop made by the provider itself (status, a type or VPC change) is billed.
-            # An economical stop (StopCharging, the default once economical mode is on for
-            # the account) releases the instance's own public IP: the hardening's host would
-            # change, and a new "first contact" would try root on a hardened server. With an
-            # EIP the address survives such a stop, so the account's default stands.
-            stopped_mode=None if args.elastic_ip else "KeepCharging",
+            # stopped_mode is left alone: the provider reads "Not-applicable" back for a running
+            # instance, so setting it would show a change on every preview. An economical stop
+            # releases the instance's own public IP; servers that get stopped want elasticIp.
             tags=dict(args.tags),
             volume_tags=dict(args.tags),
             opts=pulumi.ResourceOptions(parent=self, ignore_changes=ignored),
