@@ -9,19 +9,15 @@ import argparse
 import json
 import logging
 import os
-import re
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from hardening import inputs
 from hardening.desired import DEFAULT_PROFILE, PROFILES, Request, parse_set_flags, validate_request
 from hardening.directives import ValueError_
 from hardening.errors import EXIT_USAGE, UsageError
-
-_FINGERPRINT = re.compile(r"SHA256:[A-Za-z0-9+/]{43}=?")
-_HOST = re.compile(r"[A-Za-z0-9._:\-\[\]]+")
-_USER = re.compile(r"[a-z_][a-z0-9_.-]{0,31}")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -97,11 +93,11 @@ def _check_args(args: argparse.Namespace) -> Request:
     if args.inventory is None:
         if not args.host:
             problems.append("--host is required (or --inventory FILE)")
-        elif not _HOST.fullmatch(args.host):
+        elif not inputs.HOST.fullmatch(args.host):
             problems.append(f"--host {args.host!r}: not a host name or IP address")
         if not args.user:
             problems.append("--user is required (root on a fresh Alibaba image)")
-        elif not _USER.fullmatch(args.user):
+        elif not inputs.USER.fullmatch(args.user):
             problems.append(f"--user {args.user!r}: not a valid login name")
         if not args.identity:
             problems.append("--identity KEYFILE is required (the private key to log in with)")
@@ -115,10 +111,9 @@ def _check_args(args: argparse.Namespace) -> Request:
         problems.append(f"--wait {args.wait:g}: must be from 0 to 86400 seconds")
     if not 1 <= args.parallel <= 200:
         problems.append(f"--parallel {args.parallel}: must be from 1 to 200")
-    if args.host_key_fingerprint and not _FINGERPRINT.fullmatch(args.host_key_fingerprint):
+    if args.host_key_fingerprint and not inputs.FINGERPRINT.fullmatch(args.host_key_fingerprint):
         problems.append(
-            f"--host-key-fingerprint {args.host_key_fingerprint!r}: expected SHA256:<43 base64 "
-            "characters>, as `ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub` prints on the host"
+            f"--host-key-fingerprint {args.host_key_fingerprint!r}: {inputs.FINGERPRINT_HINT}"
         )
     if args.passphrase_env and args.passphrase_env not in os.environ:
         problems.append(f"--passphrase-env {args.passphrase_env}: that variable is not set")
@@ -186,6 +181,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     progress = None if args.json else (lambda msg: print(msg, file=sys.stderr, flush=True))
+    try:
+        return _main(args, progress)
+    except KeyboardInterrupt:
+        print(
+            "interrupted: a change already committed rolls back by itself after "
+            f"--confirm-timeout ({args.confirm_timeout}s); staged files expire with their lock",
+            file=sys.stderr,
+        )
+        return 130
+
+
+def _main(args: argparse.Namespace, progress: Any) -> int:
     try:
         request = _check_args(args)
         if args.inventory:

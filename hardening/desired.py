@@ -355,7 +355,9 @@ def _fit_to_version(
         if kbd is not None and "ChallengeResponseAuthentication" not in out:
             out["ChallengeResponseAuthentication"] = kbd
     elif "ChallengeResponseAuthentication" in out:
-        # From 8.7 it is an alias; write the real name so `sshd -T` shows what we wrote.
-        out.setdefault("KbdInteractiveAuthentication", out["ChallengeResponseAuthentication"])
-        del out["ChallengeResponseAuthentication"]
+        # From 8.7 it is an alias; write the real name so `sshd -T` shows what we wrote. An
+        # explicit --set of the alias beats the profile's KbdInteractiveAuthentication.
+        alias = out.pop("ChallengeResponseAuthentication")
+        if "challengeresponseauthentication" in explicit_keys or kbd is None:
+            out["KbdInteractiveAuthentication"] = alias
     return out

@@ -179,6 +179,7 @@ class Directive:
     # Values sshd -T prints under another name (PermitRootLogin prohibit-password prints as
     # without-password; AllowTcpForwarding all prints as yes): folded before comparing.
     same_as: tuple[tuple[str, str], ...] = ()
+    case_sensitive: bool = False  # paths and user names: `Banner /etc/Issue` is another file
 
     @property
     def key(self) -> str:
@@ -194,7 +195,9 @@ class Directive:
 
     def fold(self, printed: str) -> str:
         """A value as printed by `sshd -T` (or normalized), in the form we compare."""
-        v = " ".join(printed.split()).lower()
+        v = " ".join(printed.split())
+        if not self.case_sensitive:
+            v = v.lower()
         return dict(self.same_as).get(v, v)
 
 
@@ -227,7 +230,7 @@ CATALOGUE: dict[str, Directive] = {
         _D("GSSAPIAuthentication", _yes_no, build_optional=True),
         _D("KerberosAuthentication", _yes_no, build_optional=True),
         _D("UsePAM", _yes_no, build_optional=True),
-        _D("AuthorizedKeysFile", _paths),
+        _D("AuthorizedKeysFile", _paths, case_sensitive=True),
         _D("PubkeyAcceptedAlgorithms", _alg_list, since=(8, 5)),
         _D("RequiredRSASize", _int_range(1024, 16384), since=(9, 1)),
         # Limits
@@ -262,12 +265,12 @@ CATALOGUE: dict[str, Directive] = {
         _D("Compression", _choice("yes", "no", "delayed", aliases={"delayed": "yes"})),
         _D("PrintMotd", _yes_no),
         _D("PrintLastLog", _yes_no),
-        _D("Banner", _path_or_none),
+        _D("Banner", _path_or_none, case_sensitive=True),
         # Access lists
-        _D("AllowUsers", _name_list, multi_line=True),
-        _D("AllowGroups", _name_list, multi_line=True),
-        _D("DenyUsers", _name_list, multi_line=True),
-        _D("DenyGroups", _name_list, multi_line=True),
+        _D("AllowUsers", _name_list, multi_line=True, case_sensitive=True),
+        _D("AllowGroups", _name_list, multi_line=True, case_sensitive=True),
+        _D("DenyUsers", _name_list, multi_line=True, case_sensitive=True),
+        _D("DenyGroups", _name_list, multi_line=True, case_sensitive=True),
         # Crypto
         _D("KexAlgorithms", _alg_list),
         _D("Ciphers", _alg_list),

@@ -37,6 +37,7 @@ from hardening.transport import (
     Connection,
     HostKeyPolicy,
     Progress,
+    Result,
     Stats,
     SudoError,
     Target,
@@ -203,6 +204,9 @@ class _Run:
         r.compliant = not r.drift
 
 
+PENDING = "an apply holds the host lock; its rollback may still run: check again later"
+
+
 def _spec(user: str, facts: HostFacts) -> str:
     return f"user={user},host={facts.client_addr},addr={facts.client_addr}"
 
@@ -244,6 +248,10 @@ def check(
             facts = run.gather(conn)
             run.plan(conn, facts)
         run.finish_read_only()
+        if facts.lock_holder is not None:
+            # Unconfirmed: the host's own rollback may still undo what sshd -T shows now.
+            run.report.notes.append(f"a change is in progress on the host ({PENDING})")
+            run.report.compliant = False
         if not run.report.compliant:
             run.report.exit_code = EXIT_DRIFT
 
@@ -259,6 +267,8 @@ def plan(
         with run.open_first() as conn:
             facts = run.gather(conn)
             p = run.plan(conn, facts)
+            if facts.lock_holder is not None:
+                run.report.notes.append(f"a change is in progress on the host ({PENDING})")
             if p.needs_admin:
                 run.report.notes.append(
                     f"root will lose SSH login: {request.admin_user} "
@@ -278,23 +288,28 @@ def apply(
         with run.open_first() as conn:
             facts = run.gather(conn, settle=True)
             p = run.plan(conn, facts)
-            if not p.changes:
-                run.finish_read_only()
-                if not run.report.compliant:
-                    raise ApplyFailed(
-                        "our settings are in place but sshd -T still shows "
-                        + ", ".join(
-                            f"{n}={run.report.settings[n]['after']}" for n in run.report.drift
-                        )
-                        + " (a Match block or a setting sshd reads elsewhere?)"
-                    )
-                run.say(f"{target.host}: compliant, nothing to change")
+            # A transaction still on the host (its rollback pending) makes these facts
+            # provisional: _transact waits for it and reads the host again.
+            if (p.changes or facts.lock_holder is not None) and _transact(run, conn, facts, p):
                 return
-            verify_user = request.admin_user if p.needs_admin else conn.target.user
-            txn = Transaction(conn, p, _spec(verify_user, facts), options.confirm_timeout)
-            _transact(run, conn, txn, verify_user)
+            run.finish_read_only()
+            if not run.report.compliant:
+                raise ApplyFailed(
+                    "our settings are in place but sshd -T still shows "
+                    + ", ".join(f"{n}={run.report.settings[n]['after']}" for n in run.report.drift)
+                    + " (a Match block or a setting sshd reads elsewhere?)"
+                )
+            run.say(f"{target.host}: compliant, nothing to change")
 
     return _run("apply", body, target, request, options, progress)
+
+
+def _undo_failed(result: Result) -> str:
+    """What the admin undo could not take back, for the operator's message."""
+    left = [ln.split()[1] for ln in result.stdout.splitlines() if ln.startswith("@undo-failed ")]
+    return (
+        f" (except: could not remove the admin {', '.join(left)}; remove by hand)" if left else ""
+    )
 
 
 def _ensure_admin(run: _Run, conn: Connection) -> str:
@@ -307,10 +322,12 @@ def _ensure_admin(run: _Run, conn: Connection) -> str:
     result = conn.run(admin_script(admin, key_line))
     did = [ln.split()[1] for ln in result.stdout.splitlines() if ln.startswith("@did ")]
     if result.status != 0 or "@admin-ready" not in result.stdout:
-        conn.run(admin_undo_script(admin, key_line, did))
+        undone = conn.run(admin_undo_script(admin, key_line, did))
         raise ApplyFailed(
             f"could not prepare admin user {admin} (exit {result.status}): "
             f"{result.stderr.strip() or result.stdout.strip()}; nothing changed"
+            + _undo_failed(undone),
+            untouched=True,
         )
     run.say(f"{run.target.host}: proving {admin} can log in and sudo from a fresh connection")
     try:
@@ -319,22 +336,25 @@ def _ensure_admin(run: _Run, conn: Connection) -> str:
             if proof.status != 0:
                 raise ConnectError(f"sudo -n true failed: {proof.stderr.strip()}")
     except ConnectError as exc:
-        conn.run(admin_undo_script(admin, key_line, did))
+        undone = conn.run(admin_undo_script(admin, key_line, did))
         raise ApplyFailed(
             f"admin user {admin} could not log in and sudo from a fresh connection ({exc}); "
-            "root keeps its access and nothing changed"
+            "root keeps its access and nothing changed" + _undo_failed(undone),
+            untouched=True,
         ) from None
     return admin_undo_script(admin, key_line, did)
 
 
-def _lock(run: _Run, txn: Transaction) -> None:
-    """Take the host lock, waiting (up to --wait) for another apply to finish."""
+def _lock(run: _Run, txn: Transaction) -> bool:
+    """Take the host lock, waiting (up to --wait) for another apply; True if we had to wait."""
     give_up = time.monotonic() + run.options.wait
+    waited = False
     while True:
         try:
             txn.lock()
-            return
+            return waited
         except BusyError as exc:
+            waited = True
             if time.monotonic() > give_up:
                 raise ApplyFailed(
                     f"{exc}; gave up after --wait {run.options.wait:g}s", untouched=True
@@ -343,13 +363,25 @@ def _lock(run: _Run, txn: Transaction) -> None:
             time.sleep(2)
 
 
-def _transact(run: _Run, conn: Connection, txn: Transaction, verify_user: str) -> None:
-    """Lock, (admin user), stage + validate, commit, verify + confirm; undo on failure."""
-    host, p, pin = run.target.host, txn.plan, conn.host_key_fingerprint
+def _transact(run: _Run, conn: Connection, facts: HostFacts, p: Plan) -> bool:
+    """Lock, (admin user), stage + validate, commit, verify + confirm; undo on failure.
+
+    Returns False when, read again under the lock, the host needs no change after all.
+    """
+    host, pin = run.target.host, conn.host_key_fingerprint
+    txn = Transaction(conn, p, _spec(conn.target.user, facts), run.options.confirm_timeout)
     undo = ""
     committed_at: float | None = None
     try:
-        _lock(run, txn)
+        if _lock(run, txn) or facts.lock_holder is not None:
+            # Another transaction ended while we waited: plan from what the host has now.
+            facts = run.gather(conn)
+            p = txn.plan = run.plan(conn, facts)
+            if not p.changes:
+                txn.abort()
+                return False
+        verify_user = run.request.admin_user if p.needs_admin else conn.target.user
+        txn.check_spec = _spec(verify_user, facts)
         if p.needs_admin:
             undo = _ensure_admin(run, conn)
         wrong = _mismatches(p.settings, txn.stage())
@@ -363,8 +395,10 @@ def _transact(run: _Run, conn: Connection, txn: Transaction, verify_user: str) -
             f"{host}: validated with sshd -t; "
             f"arming rollback ({run.options.confirm_timeout}s) and reloading"
         )
-        committed_at = time.time()
-        deadline = txn.commit()
+        committed_at = time.monotonic()
+        txn.commit()
+        # Our own clock, not the host's: a fresh VM's clock may be off until NTP corrects it.
+        deadline = committed_at + run.options.confirm_timeout
         run.say(f"{host}: reloaded sshd; verifying from a fresh connection as {verify_user}")
         again = _verify(run, txn, verify_user, pin, deadline)
     except ApplyFailed as exc:
@@ -402,6 +436,7 @@ def _transact(run: _Run, conn: Connection, txn: Transaction, verify_user: str) -
     run.report.changed = True
     run.report.compliant = not run.report.drift
     run.say(f"{host}: hardened and confirmed ({len(p.drift)} settings changed)")
+    return True
 
 
 _ROLLBACK_SAYS = {
@@ -412,10 +447,10 @@ _ROLLBACK_SAYS = {
 }
 
 
-def _verify(run: _Run, txn: Transaction, user: str, pin: str, deadline: int) -> Plan:
+def _verify(run: _Run, txn: Transaction, user: str, pin: str, deadline: float) -> Plan:
     """A fresh login under the new configuration: re-plan from fresh facts, then confirm."""
     # Never outlive the host's own rollback: a login after it would meet the old config.
-    wait = max(3.0, min(run.options.verify_wait, deadline - time.time() - 5))
+    wait = max(3.0, min(run.options.verify_wait, deadline - time.monotonic() - 5))
     try:
         with run.open(user, wait=wait, pin=pin) as fresh:
             # The proof: fresh facts, planned again, must leave nothing to do.

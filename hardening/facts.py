@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import re
+import shlex
 from dataclasses import dataclass, field
 from importlib import resources
 
@@ -23,7 +24,7 @@ def facts_script(admin_user: str, cloud_init_wait: int = 0) -> str:
     """The facts script; `cloud_init_wait` > 0 first lets a running cloud-init finish."""
     text = resources.files("hardening").joinpath("scripts/facts.sh").read_text()
     return (
-        text.replace("@ADMIN_USER@", admin_user)
+        text.replace("@ADMIN_USER@", shlex.quote(admin_user))
         .replace("@STATE_DIR@", STATE_DIR)
         .replace("@CLOUD_INIT_WAIT@", str(int(cloud_init_wait)))
     )
@@ -111,12 +112,13 @@ def _sections(text: str) -> dict[str, str]:
     for line in text.splitlines():
         if line.startswith("@@ "):
             if name is not None:
-                out[name] = "\n".join(lines).strip("\n")
+                # The first section of a name wins: file contents printed later cannot fake one.
+                out.setdefault(name, "\n".join(lines).strip("\n"))
             name, lines = line[3:].strip(), []
         elif name is not None:
             lines.append(line)
     if name is not None:
-        out[name] = "\n".join(lines).strip("\n")
+        out.setdefault(name, "\n".join(lines).strip("\n"))
     return out
 
 

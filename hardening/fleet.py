@@ -19,8 +19,10 @@ from typing import Any
 
 import yaml
 
+from hardening import inputs
 from hardening.desired import PROFILES, Request, validate_request
 from hardening.errors import UsageError
+from hardening.values import directive_text
 
 _HOST_KEYS = {
     "host", "port", "user", "identity", "passphrase_env", "admin_user", "profile", "set",
@@ -80,7 +82,9 @@ def load_inventory(path: str, defaults: Mapping[str, Any]) -> list[HostEntry]:
         file_defaults = {}
     problems += [f"{path}: defaults.{k}: unknown key" for k in set(file_defaults) - _HOST_KEYS]
     base.update({k: v for k, v in file_defaults.items() if k != "set"})
-    base["set"] = {**base.get("set", {}), **(file_defaults.get("set") or {})}
+    base["set"] = _merge_set(
+        base.get("set", {}), file_defaults.get("set"), f"{path}: defaults", problems
+    )
 
     entries: list[HostEntry] = []
     seen: set[tuple[str, int]] = set()
@@ -92,7 +96,7 @@ def load_inventory(path: str, defaults: Mapping[str, Any]) -> list[HostEntry]:
             continue
         problems += [f"{where}.{k}: unknown key" for k in set(item) - _HOST_KEYS]
         merged = {**base, **{k: v for k, v in item.items() if k != "set"}}
-        merged["set"] = {**base.get("set", {}), **(item.get("set") or {})}
+        merged["set"] = _merge_set(base["set"], item.get("set"), where, problems)
         entry, errs = _entry(merged, where)
         problems += errs
         if entry is not None:
@@ -105,22 +109,59 @@ def load_inventory(path: str, defaults: Mapping[str, Any]) -> list[HostEntry]:
     return entries
 
 
+def _merge_set(
+    base: dict[str, Any], extra: object, where: str, problems: list[str]
+) -> dict[str, Any]:
+    """`set:` of an entry over its defaults; anything but a mapping is a problem."""
+    if extra is None:
+        return dict(base)
+    if not isinstance(extra, dict):
+        problems.append(f"{where}.set: must be a mapping of Directive: value")
+        return dict(base)
+    return {**base, **extra}
+
+
 def _entry(m: dict[str, Any], where: str) -> tuple[HostEntry | None, list[str]]:
     problems = []
     host = m.get("host")
-    if not isinstance(host, str) or not host:
+    if host is None or host == "":
         return None, [f"{where}.host: required (a host name or IP address)"]
+    if not isinstance(host, str) or not inputs.HOST.fullmatch(host):
+        return None, [f"{where}.host: {host!r} is not a host name or IP address"]
     port = m.get("port", 22)
     if not isinstance(port, int) or isinstance(port, bool) or not 1 <= port <= 65535:
         problems.append(f"{where}.port: {port!r} must be a number from 1 to 65535")
     for key in ("user", "identity"):
         if not isinstance(m.get(key), str) or not m[key]:
             problems.append(f"{where}.{key}: required (in the entry, defaults:, or --{key})")
+    if isinstance(m.get("user"), str) and not inputs.USER.fullmatch(m["user"]):
+        problems.append(f"{where}.user: {m['user']!r} is not a valid login name")
+    fingerprint = m.get("host_key_fingerprint")
+    if fingerprint is not None and not (
+        isinstance(fingerprint, str) and inputs.FINGERPRINT.fullmatch(fingerprint)
+    ):
+        problems.append(f"{where}.host_key_fingerprint: {fingerprint!r}: {inputs.FINGERPRINT_HINT}")
+    if not isinstance(m.get("accept_new_host_key", False), bool):
+        problems.append(f"{where}.accept_new_host_key: must be true or false (not quoted)")
+    for key in ("passphrase_env", "known_hosts", "admin_user"):
+        if m.get(key) is not None and not isinstance(m[key], str):
+            problems.append(f"{where}.{key}: must be a string")
     profile = m.get("profile", "baseline")
     if profile not in PROFILES:
         problems.append(f"{where}.profile: {profile!r} is not one of {', '.join(PROFILES)}")
-    overrides = {str(k): str(v) for k, v in (m.get("set") or {}).items()}
+    overrides: dict[str, str] = {}
+    raw_set = m.get("set") or {}
+    if not isinstance(raw_set, dict):
+        problems.append(f"{where}.set: must be a mapping of Directive: value")
+        raw_set = {}
+    for name, value in raw_set.items():
+        if isinstance(value, list | dict) or value is None:
+            problems.append(f"{where}.set.{name}: must be a single value, not a list or mapping")
+        else:
+            overrides[str(name)] = directive_text(value)
     admin = str(m.get("admin_user", "ops"))
+    if problems:
+        return None, problems
     problems += [f"{where}: {p}" for p in validate_request(str(profile), overrides, admin)]
     if problems:
         return None, problems

@@ -117,14 +117,15 @@ class Transaction:
         self._run("abort\n", conn)
 
     def commit(self) -> int:
-        """Arm the rollback, install, reload. Returns the on-host rollback deadline (epoch)."""
+        """Arm the rollback, install, reload. Returns the host's rollback deadline (its epoch)."""
         status, out, err = self._run("commit\n")
         if status == _EXIT_NOT_BACK:
             raise ApplyFailed(err, rolled_back=True)
         if status in (_EXIT_LOST, _EXIT_IO):  # both stop before any live file is renamed
             raise ApplyFailed(f"commit refused, nothing changed: {err or out}", untouched=True)
         if status != 0 or "@committed" not in out:
-            raise ApplyFailed(f"commit failed (exit {status}): {err or out}", rolled_back=True)
+            # Not one of ours: whether the new files are live is unknown, so claim neither.
+            raise ApplyFailed(f"commit failed (exit {status}): {err or out}; check the host")
         return int(out.split("@committed", 1)[1].split()[0])
 
     def confirm(self, conn: Connection) -> None:
@@ -155,6 +156,9 @@ class Transaction:
     def recover(self, reconnect: Callable[[], Connection], deadline: float | None) -> str:
         """After losing the original connection: clean up or wait out the host's own rollback.
 
+        `deadline` is when the host rolls back, on our time.monotonic() clock; None when the
+        commit was never sent.
+
         Returns "aborted" (nothing was live yet: staged files and lock dropped), "rolled-back"
         (the watcher restored the old files) or "unknown" (the host could not be asked).
         """
@@ -170,7 +174,7 @@ class Transaction:
             pass
         if deadline is None:
             return "unknown"
-        time.sleep(max(0.0, deadline - time.time()) + 2)
+        time.sleep(max(0.0, deadline - time.monotonic()) + 2)
         try:
             with reconnect() as conn:
                 return "rolled-back" if self.state(conn) == "none" else "unknown"

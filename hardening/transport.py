@@ -104,8 +104,10 @@ class _Trust:
         if policy.pinned_fingerprint is None and policy.known_hosts.exists():
             try:
                 self.keys.load(str(policy.known_hosts))
-            except (OSError, paramiko.SSHException) as exc:
-                raise ConnectError(f"cannot read known hosts {policy.known_hosts}: {exc}") from None
+            except Exception as exc:  # OSError, SSHException, InvalidHostKey: a broken file
+                raise ConnectError(
+                    f"cannot read known hosts {policy.known_hosts}: {exc}; fix or remove that line"
+                ) from None
 
     def known_types(self) -> list[str]:
         entry = self.keys.lookup(self.name)
@@ -143,10 +145,13 @@ class _Trust:
             )
         self.keys.add(self.name, key.get_name(), key)
         path = self.policy.known_hosts
-        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
-        with os.fdopen(fd, "a") as f:
-            f.write(f"{self.name} {key.get_name()} {key.get_base64()}\n")
+        try:
+            path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+            with os.fdopen(fd, "a") as f:
+                f.write(f"{self.name} {key.get_name()} {key.get_base64()}\n")
+        except OSError as exc:
+            raise HostKeyError(f"cannot record the host key in {path}: {exc.strerror}") from None
 
 
 class Connection:
@@ -182,7 +187,13 @@ class Connection:
         sudo = as_root and self.target.user != "root"
         # The marker proves sudo let us in, whatever sudo prints besides (cloud images warn
         # "unable to resolve host" on every call).
-        command = f"sudo -n -- sh -c 'echo {_AS_ROOT} >&2; exec sh -s'" if sudo else "sh -s"
+        # sudo resets the environment: hand SSH_CONNECTION (our address, for Match) across.
+        command = (
+            f'sudo -n -- env SSH_CONNECTION="$SSH_CONNECTION" '
+            f"sh -c 'echo {_AS_ROOT} >&2; exec sh -s'"
+            if sudo
+            else "sh -s"
+        )
         self.stats.commands += 1
         try:
             chan = self._transport.open_session(timeout=30)

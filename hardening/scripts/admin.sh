@@ -22,7 +22,13 @@ fi
 ak="$home/.ssh/authorized_keys"
 key_b64=$(printf '%s' "$KEY_LINE" | cut -d' ' -f2)
 if ! { [ -f "$ak" ] && grep -qF "$key_b64" "$ak"; }; then
-  [ -f "$ak" ] && echo "@did key-append" || echo "@did key-file"
+  if [ -f "$ak" ]; then
+    # A last line without its newline would swallow ours (and the undo would take both).
+    [ -s "$ak" ] && [ -n "$(tail -c 1 "$ak")" ] && { printf '\n' >> "$ak" || exit 21; }
+    echo "@did key-append"
+  else
+    echo "@did key-file"
+  fi
   printf '%s\n' "$KEY_LINE" >> "$ak" && chown "$ADMIN:$group" "$ak" && chmod 600 "$ak" || exit 21
 fi
 if ! sudo -n -l -U "$ADMIN" 2>/dev/null | grep -q 'NOPASSWD: ALL'; then

@@ -7,9 +7,11 @@ for what in $DID; do
   case "$what" in
     sudoers) rm -f "/etc/sudoers.d/90-hardened-ecs-$ADMIN" ;;
     key-append)
-      key_b64=$(printf '%s' "$KEY_LINE" | cut -d' ' -f2)
-      grep -vF "$key_b64" "$home/.ssh/authorized_keys" > "$home/.ssh/.ak.new"
-      cat "$home/.ssh/.ak.new" > "$home/.ssh/authorized_keys"; rm -f "$home/.ssh/.ak.new" ;;
+      # Only the exact line we appended; the file is replaced only once the copy is whole.
+      ak="$home/.ssh/authorized_keys"; tmp="$home/.ssh/.authorized_keys.hardened-ecs"
+      grep -vxF "$KEY_LINE" "$ak" > "$tmp"; [ $? -le 1 ] \
+        && chown --reference="$ak" "$tmp" && chmod 600 "$tmp" && mv -f "$tmp" "$ak" \
+        || { rm -f "$tmp"; echo "@undo-failed key"; } ;;
     key-file) rm -f "$home/.ssh/authorized_keys" ;;
     sshdir) rmdir "$home/.ssh" 2>/dev/null ;;
     user)

@@ -3,7 +3,7 @@
 # Output: sections "@@ name" followed by their text; files are base64 so nothing is mangled.
 PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 export PATH LC_ALL=C
-admin='@ADMIN_USER@'
+admin=@ADMIN_USER@
 state='@STATE_DIR@'
 sec() { printf '\n@@ %s\n' "$1"; }
 sshd_bin=$(command -v sshd || echo /usr/sbin/sshd)
@@ -58,6 +58,13 @@ fi
 [ -n "$pid" ] && [ -r "/proc/$pid/cmdline" ] && tr '\0' ' ' < "/proc/$pid/cmdline"
 sec sysconfig-sshd
 [ -f /etc/sysconfig/sshd ] && base64 < /etc/sysconfig/sshd
+sec lock
+if [ -d "$state/lock" ]; then
+  echo "held $(cat "$state/lock/owner" 2>/dev/null)"
+  o=$(cut -d' ' -f1 "$state/lock/owner" 2>/dev/null)
+  [ -n "$o" ] && kill -0 "$o" 2>/dev/null && echo alive
+fi
+# Last: a user-writable file comes after every section the plan relies on (first one wins).
 sec admin
 if id "$admin" >/dev/null 2>&1; then
   home=$(getent passwd "$admin" | cut -d: -f6)
@@ -66,11 +73,5 @@ if id "$admin" >/dev/null 2>&1; then
   [ -f "$home/.ssh/authorized_keys" ] && { echo "authorized_keys"; cat "$home/.ssh/authorized_keys"; }
 else
   echo "exists no"
-fi
-sec lock
-if [ -d "$state/lock" ]; then
-  echo "held $(cat "$state/lock/owner" 2>/dev/null)"
-  o=$(cut -d' ' -f1 "$state/lock/owner" 2>/dev/null)
-  [ -n "$o" ] && kill -0 "$o" 2>/dev/null && echo alive
 fi
 sec end

@@ -28,6 +28,7 @@ listen_inodes() {
 # Readiness poll, best effort: socket-activated sshd keeps systemd's socket, so the caller
 # still retries its fresh connection.
 wait_listener() {
+  [ -n "$1" ] || return 1  # no listener socket of our own to watch (socket activation)
   n=0
   while [ "$n" -lt 100 ]; do
     cur=$(listen_inodes)
@@ -134,11 +135,17 @@ commit() {
     fi
   done < "$lock/manifest"
   # Arm the rollback before anything changes: if we die from here on, the host heals itself.
-  printf '%s' "$SELF_B64" | base64 -d > "$lock/watch.sh"
-  say 'watch "$1"' >> "$lock/watch.sh"
+  if ! { printf '%s' "$SELF_B64" | base64 -d > "$lock/watch.sh" && say 'watch' >> "$lock/watch.sh" \
+         && sh -n "$lock/watch.sh"; }; then
+    drop_temps; rm -rf "$lock"; die 14 "cannot write the rollback watcher in $lock"
+  fi
   deadline=$(( $(now) + CONFIRM_TIMEOUT ))
-  setsid sh "$lock/watch.sh" "$deadline" </dev/null >/dev/null 2>&1 &
-  say "$! $(( deadline + 30 )) $TOKEN" > "$lock/owner"
+  setsid sh "$lock/watch.sh" </dev/null >/dev/null 2>&1 &
+  watcher=$!
+  if ! kill -0 "$watcher" 2>/dev/null; then
+    drop_temps; rm -rf "$lock"; die 14 "the rollback watcher did not start; nothing changed"
+  fi
+  say "$watcher $(( deadline + 30 )) $TOKEN" > "$lock/owner"
   : > "$lock/installed"
   while read -r action target; do
     if [ "$action" = write ]; then mv -f "$(new_name "$target")" "$target"
@@ -160,8 +167,13 @@ stop_watcher() {
   return 0
 }
 
+# Confirm, rollback and the watcher each claim the end of the transaction first: only one of
+# them may act, never half of each.
+claim() { mkdir "$lock/ending" 2>/dev/null; }
+
 confirm() {
   owns || die 13 "the transaction is gone (rolled back by the host after the confirm timeout?)"
+  claim || die 13 "the host's own rollback is already under way"
   stop_watcher
   while read -r was target; do rm -f "$(old_name "$target")"; done < "$lock/backup"
   rm -rf "$lock"
@@ -170,6 +182,7 @@ confirm() {
 
 rollback() {
   owns || die 13 "the transaction is gone (already rolled back?)"
+  claim || die 13 "the host's own rollback is already under way"
   stop_watcher
   restore
   rm -rf "$lock"
@@ -184,9 +197,11 @@ abort() {
 
 watch() {
   trap '' HUP
-  deadline=$1
-  while [ "$(now)" -lt "$deadline" ]; do sleep 1; done
+  # Counted with sleep, not the wall clock: a fresh VM's clock may still be stepped by NTP.
+  sleep "$CONFIRM_TIMEOUT"
   owns || exit 0
+  claim || exit 0  # confirm or rollback got there first
+  trap '' TERM
   restore
   rm -rf "$lock"
 }

@@ -84,8 +84,8 @@ def sections(d: Distro) -> list[tuple[str, str]]:
         ("service", d.service),
         ("listener-cmdline", d.listener_cmdline),
         ("sysconfig-sshd", "" if d.sysconfig_sshd is None else _b64_wrapped(d.sysconfig_sshd)),
-        ("admin", "exists no\n"),
         ("lock", ""),
+        ("admin", "exists no\n"),
         ("end", ""),
     ]
 
