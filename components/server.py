@@ -110,7 +110,7 @@ class Server(pulumi.ComponentResource):
             deletion_protection=args.deletion_protection,
             # stopped_mode is left alone: the provider reads "Not-applicable" back for a running
             # instance, so setting it would show a change on every preview. An economical stop
-            # releases the instance's own public IP; servers that get stopped want elasticIp.
+            # releases the instance's own public IP (see README "Known limits": elasticIp).
             tags=dict(args.tags),
             volume_tags=dict(args.tags),
             opts=pulumi.ResourceOptions(parent=self, ignore_changes=ignored),
