@@ -52,9 +52,7 @@ login_key = LoginKey(
 
 # A pinned imageId is the operator's choice; otherwise the newest image, used at creation only.
 image_id: pulumi.Input[str] = (
-    cfg.image_id
-    if cfg.image_id is not None
-    else latest_system_image(cfg.image, cfg.instance_type)
+    cfg.image_id if cfg.image_id is not None else latest_system_image(cfg.image, cfg.instance_type)
 )
 user_data = admin_user_data(cfg.admin_user, cfg.ssh_public_key)
 

@@ -24,6 +24,7 @@ import pulumi
 from components import sshkeys
 from components.images import IMAGE_NAME_PATTERNS
 from hardening.desired import validate_request
+from hardening.values import directive_text, is_scalar
 
 NAMESPACE = "hardened-ecs"
 
@@ -327,9 +328,7 @@ def _public_key(r: _Reader) -> sshkeys.PublicKeyInfo | None:
         return None
 
 
-def _private_key(
-    r: _Reader, public: sshkeys.PublicKeyInfo | None
-) -> pulumi.Output[str] | None:
+def _private_key(r: _Reader, public: sshkeys.PublicKeyInfo | None) -> pulumi.Output[str] | None:
     key = "sshPrivateKey"
     full = f"{NAMESPACE}:{key}"
     text = r.raw(key)
@@ -392,8 +391,10 @@ def _network(r: _Reader, region: str) -> tuple[str, str, str | None, str | None]
     vswitch_id = r.raw("vswitchId")
     zone_id = r.raw("zoneId")
     vpc_cidr, vswitch_cidr = r.text("vpcCidr"), r.text("vswitchCidr")
-    if zone_id is not None and region and not (
-        zone_id.startswith(region) and len(zone_id) > len(region)
+    if (
+        zone_id is not None
+        and region
+        and not (zone_id.startswith(region) and len(zone_id) > len(region))
     ):
         r.problem(
             "zoneId",
@@ -464,14 +465,6 @@ def _tags(r: _Reader) -> dict[str, str]:
     return dict(value)
 
 
-def _directive_value(value: Any) -> str | None:
-    if isinstance(value, bool):  # YAML true/false for a yes/no directive
-        return "yes" if value else "no"
-    if isinstance(value, str | int):
-        return str(value)
-    return None
-
-
 def _hardening(r: _Reader, admin_user: str) -> HardeningRequest:
     key = "hardening"
     value = r.structured(key)
@@ -495,7 +488,7 @@ def _hardening(r: _Reader, admin_user: str) -> HardeningRequest:
         raw_set = {}
     overrides: dict[str, str] = {}
     for name, raw in raw_set.items():
-        text = _directive_value(raw)
+        text = directive_text(raw) if is_scalar(raw) else None
         if text is None:
             r.problem(
                 key,

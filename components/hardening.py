@@ -37,6 +37,7 @@ from hardening.desired import DEFAULT_PROFILE, Request, validate_request
 from hardening.errors import UsageError
 from hardening.keys import load_private_key
 from hardening.transport import HostKeyPolicy, Target
+from hardening.values import directive_text
 
 # What the engine sends for a value not known yet (preview). pulumi.dynamic hands Check and Diff
 # an `Unknown` object for it (keep_unknowns); the raw string is accepted too.
@@ -98,14 +99,6 @@ def _say(message: str) -> None:
     pulumi.log.info(f"sshd hardening: {message}")
 
 
-def _directive_value(value: object) -> str:
-    if isinstance(value, bool):  # YAML/JSON true/false for a yes/no directive
-        return "yes" if value else "no"
-    if isinstance(value, float) and value.is_integer():  # numbers arrive as floats over gRPC
-        return str(int(value))
-    return str(value)
-
-
 @dataclass(frozen=True)
 class _Settings:
     """The inputs of one operation, typed; built only from checked properties."""
@@ -131,7 +124,7 @@ class _Settings:
             private_key=str(props["privateKey"]),
             request=Request(
                 profile=str(props.get("profile") or DEFAULT_PROFILE),
-                overrides={str(k): _directive_value(v) for k, v in overrides.items()},
+                overrides={str(k): directive_text(v) for k, v in overrides.items()},
                 admin_user=str(props["adminUser"]),
             ),
             expected_fingerprint=str(expected) if expected else None,
@@ -214,7 +207,7 @@ class SshdHardeningProvider(dynamic.ResourceProvider):
         elif admin is None:
             fail("adminUser", "is required: the sudo user that keeps access once root is closed")
         elif not any(is_unknown(v) for v in (profile, admin, overrides)):
-            values = {str(k): _directive_value(v) for k, v in overrides.items()}
+            values = {str(k): directive_text(v) for k, v in overrides.items()}
             for problem in validate_request(str(profile), values, str(admin)):
                 prop = (
                     "profile"

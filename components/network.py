@@ -46,9 +46,9 @@ class Network(pulumi.ComponentResource):
             found = alicloud.vpc.get_switches_output(ids=[args.existing_vswitch_id], opts=invoke)
             wanted = args.existing_vswitch_id
 
-            def only(switches: list[alicloud.vpc.outputs.GetSwitchesVswitchResult]) -> (
-                alicloud.vpc.outputs.GetSwitchesVswitchResult
-            ):
+            def only(
+                switches: list[alicloud.vpc.outputs.GetSwitchesVswitchResult],
+            ) -> alicloud.vpc.outputs.GetSwitchesVswitchResult:
                 if len(switches) != 1:
                     raise pulumi.RunError(
                         f"hardened-ecs:vswitchId {wanted} was not found in this region; check the "

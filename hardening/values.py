@@ -8,6 +8,11 @@ the float 3.0 (numbers cross Pulumi's gRPC boundary as floats). sshd, and so the
 from __future__ import annotations
 
 
+def is_scalar(value: object) -> bool:
+    """A value that can stand for one directive value (not a list, map or null)."""
+    return isinstance(value, str | int | float)  # bool is an int
+
+
 def directive_text(value: object) -> str:
     """bool -> yes/no, a whole float -> its int, anything else -> str(value)."""
     if isinstance(value, bool):  # before int: bool is an int subclass

@@ -389,9 +389,7 @@ def test_an_update_with_a_new_key_that_is_refused_says_why(
 def test_diff(change: dict[str, Any], expected: str) -> None:
     result = SshdHardeningProvider().diff("id", STATE, {**INPUTS, **change})
     replaces = result.replaces or []
-    got = (
-        f"replace {' '.join(replaces)}" if replaces else ("update" if result.changes else "none")
-    )
+    got = f"replace {' '.join(replaces)}" if replaces else ("update" if result.changes else "none")
     assert got == expected
     assert result.changes is (expected != "none")
 

@@ -396,9 +396,7 @@ class _RecordingMonitor(MockMonitor):
             if secret:
                 secret_inputs.add(key)
         deps = frozenset(request.dependencies)
-        from_inputs = {
-            urn for prop in request.propertyDependencies.values() for urn in prop.urns
-        }
+        from_inputs = {urn for prop in request.propertyDependencies.values() for urn in prop.urns}
         record = RegisteredResource(
             type=request.type,
             name=request.name,
