@@ -173,6 +173,11 @@ class _Run:
         r.openssh, r.os = facts.version_text, facts.os_name
         r.host_key_fingerprint = conn.host_key_fingerprint
         r.user = conn.target.user
+        if facts.uid != 0:
+            raise ConnectError(
+                f"commands on {self.target.host} run as uid {facts.uid}, not root, even through "
+                "sudo; connect as root or as a user with passwordless sudo"
+            )
         if facts.sshd_test_error:
             raise ApplyFailed(
                 "the host's current sshd configuration is already invalid, nothing changed; "
