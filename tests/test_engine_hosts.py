@@ -3,6 +3,8 @@ non-root login (Alibaba's `login_as_non_root` images log in as ecs-user with sud
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -11,8 +13,10 @@ from hardening import engine
 from hardening.desired import Request
 from hardening.keys import load_private_key
 from hardening.transport import HostKeyPolicy, Target
-from tests.conftest import HostFactory
+from tests.conftest import ClientKeys, HostFactory
 from tests.testhost import TestHost, try_login
+
+LOCK = "/var/lib/hardened-ecs/lock"
 
 # A stand-in cloud-init: `status --wait` blocks until the "boot" finished, then records that it
 # was asked; the boot writes a late drop-in like the real one does.
@@ -92,3 +96,58 @@ def test_second_apply_of_another_profile_rewrites_only_our_file(
         "KbdInteractiveAuthentication",
         "PubkeyAuthentication",
     }
+
+
+def test_a_pending_transaction_is_not_called_compliant_and_apply_waits_for_it(
+    host_factory: HostFactory, client_key: Path, tmp_path: Path
+) -> None:
+    """A tool killed after the reload leaves the new config live with its rollback pending:
+    check must not call that compliant, and the next apply waits for the outcome."""
+    host = host_factory()
+    kh = tmp_path / "known_hosts"
+    base = [
+        sys.executable, "-m", "hardening", "apply", "--host", "127.0.0.1",
+        "--port", str(host.port), "--identity", str(client_key), "--known-hosts", str(kh),
+        "--user", "root", "--accept-new-host-key", "--confirm-timeout", "12",
+    ]  # fmt: skip
+    tool = subprocess.Popen(base, stderr=subprocess.PIPE, text=True)
+    assert tool.stderr is not None
+    for line in tool.stderr:
+        if "reloaded sshd" in line:
+            tool.kill()
+            break
+    tool.wait()
+    assert host.path(LOCK).is_dir()  # the watcher holds the lock, rollback pending
+    target = _target(host, "root", client_key, tmp_path)
+
+    pending = engine.check(target, Request(), engine.Options(wait=10))
+    assert pending.exit_code == 1, pending.as_dict()
+    assert any("a change is in progress" in note for note in pending.notes)
+
+    # The watcher restores the old files after 12 s; apply waits for that, reads the host
+    # again under its own lock, and hardens it for real.
+    report = engine.apply(target, Request(), engine.Options(wait=60))
+    assert report.exit_code == 0 and report.changed and report.compliant, report.as_dict()
+    assert not host.path(LOCK).exists()
+    assert engine.check(target, Request(), engine.Options(wait=10)).exit_code == 0
+
+
+def test_failed_admin_setup_keeps_the_admin_users_own_key(
+    host_factory: HostFactory, client_keys: ClientKeys, tmp_path: Path
+) -> None:
+    """ops exists with its own key (no newline at the end) but cannot log in: our proof fails,
+    and the undo must take back only our line."""
+    host = host_factory(authorized_keys=[client_keys.ed25519])
+    own = client_keys.stranger.with_suffix(".pub").read_text().strip()
+    host.add_user("ops", authorized_keys=[], sudo_nopasswd=True)
+    host.run(f"printf '%s' '{own}' > /home/ops/.ssh/authorized_keys", check=True)
+    host.run("usermod -s /usr/sbin/nologin ops", check=True)  # the proof login fails
+    target = _target(host, "root", client_keys.ed25519, tmp_path)
+
+    report = engine.apply(target, Request(), engine.Options(wait=10, verify_wait=5))
+
+    assert report.exit_code == 4 and not report.changed, report.as_dict()
+    assert "nothing changed" in (report.error or "")
+    assert host.path("/home/ops/.ssh/authorized_keys").read_text().strip() == own
+    assert not host.path(LOCK).exists()  # the failed setup released the host lock
+    assert try_login(host.port, "root", client_keys.ed25519)  # root keeps its access
