@@ -29,6 +29,7 @@ from components.hardening import (
     SshdHardeningProvider,
 )
 from hardening import engine
+from tests.test_program import ecdsa_pair
 from tools.offline_preview import OfflineMocks, PreviewResult, run_offline_preview
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")  # pulumi_alicloud's own
@@ -45,19 +46,9 @@ EIP = "alicloud:ecs/eipAddress:EipAddress"
 EIP_ASSOCIATION = "alicloud:ecs/eipAssociation:EipAssociation"
 
 
-@functools.cache
 def key_pair() -> tuple[str, str]:
     """(public line, private key): ECDSA, which the stack accepts and is quick to make."""
-    key = ec.generate_private_key(ec.SECP256R1())
-    public = key.public_key().public_bytes(
-        serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH
-    )
-    private = key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.OpenSSH,
-        serialization.NoEncryption(),
-    )
-    return f"{public.decode()} test-hardening", private.decode()
+    return ecdsa_pair()
 
 
 class ProvidedMocks(OfflineMocks):
