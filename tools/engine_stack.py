@@ -1,6 +1,7 @@
-"""A stack of tests/engine_project under the real Pulumi CLI, in a directory of its own.
+"""A stack of a Pulumi project under the real Pulumi CLI, in a directory of its own.
 
-Used by tests/test_pulumi_engine.py and `make demo` (tools/demo.py). The project is copied into
+By default tests/engine_project (tests/test_pulumi_engine.py, `make demo`); the real program in
+tests/test_pulumi_program_config.py. The project's files are copied into
 the work directory (its stack file and state stay there, never in the repository), `venv` there
 links to the project's virtualenv, the repository is on PYTHONPATH (so the program and the
 engine's provider process import the project's own `components`), the state is a local file
@@ -23,7 +24,6 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 PROJECT = ROOT / "tests" / "engine_project"
 CLI_SCRIPT = ROOT / "scripts" / "pulumi-cli.sh"
-PROJECT_NAME = "hardening-engine-test"
 PASSPHRASE = "engine-test-passphrase"  # a throwaway stack's; protects nothing else
 TIMEOUT = 900.0  # one CLI call; a hung engine fails the run instead of blocking it
 
@@ -92,13 +92,26 @@ class EngineStack:
         )
         return env
 
+    @property
+    def project_name(self) -> str:
+        name: str = yaml.safe_load((self.project / "Pulumi.yaml").read_text())["name"]
+        return name
+
     @classmethod
-    def create(cls, workdir: Path, cli: Path, stack: str = "test") -> EngineStack:
+    def create(
+        cls,
+        workdir: Path,
+        cli: Path,
+        stack: str = "test",
+        source: Path = PROJECT,
+        files: tuple[str, ...] = ("Pulumi.yaml", "program.py"),
+    ) -> EngineStack:
+        """A new stack of the project in `source` (its `files` copied into the work dir)."""
         s = cls(workdir, cli, stack)
         s.project.mkdir(parents=True)
         s.state.mkdir()
-        for name in ("Pulumi.yaml", "program.py"):
-            shutil.copy(PROJECT / name, s.project / name)
+        for name in files:
+            shutil.copy(source / name, s.project / name)
         (s.project / "venv").symlink_to((ROOT / "venv").resolve())
         s.run("stack", "init", stack, "--secrets-provider", "passphrase", stack_arg=False)
         return s
@@ -153,7 +166,7 @@ class EngineStack:
         path = self.project / f"Pulumi.{self.stack}.yaml"
         doc = yaml.safe_load(path.read_text()) if path.exists() else None
         doc = doc or {}
-        doc.setdefault("config", {})[f"{PROJECT_NAME}:{key}"] = value
+        doc.setdefault("config", {})[f"{self.project_name}:{key}"] = value
         path.write_text(yaml.safe_dump(doc, sort_keys=False))
 
     def outputs(self) -> dict[str, Any]:
