@@ -25,7 +25,7 @@ LANGUAGE_HOST_SDK_VERSION=3.68.0
 
 cache_root="${PULUMI_CLI_CACHE:-/var/cache/hardened-ecs}"
 target="$cache_root/pulumi-$PULUMI_VERSION"
-how="install the Pulumi CLI >= $PULUMI_VERSION (https://www.pulumi.com/docs/install/) or Go >= 1.24 (https://go.dev/dl/, to build it into $target)"
+how="install the Pulumi CLI >= $PULUMI_VERSION (https://www.pulumi.com/docs/install/) or Go >= 1.26 (https://go.dev/dl/, to build it into $target)"
 
 say() { echo "pulumi-cli: $*" >&2; }
 
@@ -48,7 +48,11 @@ complete() { # a finished cache entry (written last, before the rename)
     [[ -f "$1/bin/.complete" ]]
 }
 
-find_go() {
+find_go() { # $GO if set (empty: none), else go on PATH, else Go's default install
+    if [[ -n "${GO+set}" ]]; then
+        [[ -n "$GO" && -x "$GO" ]] && echo "$GO" && return 0
+        return 1
+    fi
     command -v go 2>/dev/null && return 0
     [[ -x /usr/local/go/bin/go ]] && echo /usr/local/go/bin/go && return 0
     return 1
@@ -125,7 +129,16 @@ if ! complete "$target"; then
     rm -rf "$target" "$target".tmp.*
     tmp="$(mktemp -d "$target.tmp.XXXXXX")"
     started=$SECONDS
-    if ! build_into "$tmp" >&2; then
+    # Not `if ! build_into` nor `|| status=$?`: bash ignores `set -e` in anything run as a
+    # condition, so a failed step would not stop the build.
+    set +e
+    (
+        set -e
+        build_into "$tmp"
+    ) >&2
+    status=$?
+    set -e
+    if ((status != 0)); then
         rm -rf "$tmp"
         echo "pulumi-cli: building pulumi $PULUMI_VERSION with $go failed (output above); $how" >&2
         exit 1
