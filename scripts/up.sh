@@ -7,6 +7,12 @@
 # local file backend in .pulumi-state/), selects or creates the stack and runs `pulumi up`.
 set -euo pipefail
 
+# First, with shell builtins only: without a CLI, its one line is all a user sees.
+here="${BASH_SOURCE[0]%/*}"
+[[ "$here" == "${BASH_SOURCE[0]}" ]] && here=.
+cli="$("$here/pulumi-cli.sh")" || exit 127
+export PATH="$cli:$PATH"
+
 stack="${1:-}"
 if [[ -z "$stack" ]]; then
     echo "usage: scripts/up.sh STACK [pulumi up options]   (e.g. scripts/up.sh dev)" >&2
@@ -14,11 +20,8 @@ if [[ -z "$stack" ]]; then
 fi
 shift
 
-root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+root="$(cd "$here/.." && pwd)"
 cd "$root"
-
-cli="$(scripts/pulumi-cli.sh)" || exit 127 # it printed the one line
-export PATH="$cli:$PATH"
 # A CLI built by scripts/pulumi-cli.sh runs the program with this interpreter.
 export PULUMI_PYTHON_CMD="${PULUMI_PYTHON_CMD:-$root/venv/bin/python}"
 
