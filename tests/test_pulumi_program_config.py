@@ -34,7 +34,7 @@ def cli() -> Path:
 
 def real_stack(workdir: Path, cli: Path, stack: str) -> EngineStack:
     """A stack of the real project whose config is the committed Pulumi.<stack>.yaml."""
-    s = EngineStack.create(workdir, cli, stack, source=ROOT, files=("Pulumi.yaml", "__main__.py"))
+    s = EngineStack.create(workdir, cli, stack, source=ROOT, program="__main__.py")
     stack_file = s.project / f"Pulumi.{stack}.yaml"
     doc = yaml.safe_load(stack_file.read_text()) or {}  # encryptionsalt from `stack init`
     doc["config"] = yaml.safe_load((ROOT / f"Pulumi.{stack}.yaml").read_text())["config"]

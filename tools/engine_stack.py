@@ -1,12 +1,14 @@
 """A stack of a Pulumi project under the real Pulumi CLI, in a directory of its own.
 
 By default tests/engine_project (tests/test_pulumi_engine.py, `make demo`); the real program in
-tests/test_pulumi_program_config.py. The project's files are copied into
-the work directory (its stack file and state stay there, never in the repository), `venv` there
-links to the project's virtualenv, the repository is on PYTHONPATH (so the program and the
-engine's provider process import the project's own `components`), the state is a local file
-backend, secrets use the passphrase provider, and the CLI neither checks for updates nor
-downloads plugins. Every invocation is kept (`transcript`) so a test can scan all of it.
+tests/test_pulumi_program_config.py. The work directory is laid out like the repository: the
+program as `__main__.py` beside `Pulumi.yaml` (copies, so the stack file and state stay out of
+the repository), and links to the repository's `components`, `hardening` and `venv`. Nothing is
+put on PYTHONPATH: the program imports `components` from its own directory, and the engine's
+provider process (`python -m pulumi.dynamic`, started there) unpickles the provider from it,
+as in a real checkout. The state is a local file backend, secrets use the passphrase provider,
+and the CLI neither checks for updates nor downloads plugins. Every invocation is kept
+(`transcript`) so a test can scan all of it.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 PROJECT = ROOT / "tests" / "engine_project"
 CLI_SCRIPT = ROOT / "scripts" / "pulumi-cli.sh"
+LINKED = ("components", "hardening", "venv")  # what the program and the provider import/run
 PASSPHRASE = "engine-test-passphrase"  # a throwaway stack's; protects nothing else
 TIMEOUT = 900.0  # one CLI call; a hung engine fails the run instead of blocking it
 
@@ -77,6 +80,7 @@ class EngineStack:
     @property
     def env(self) -> dict[str, str]:
         env = dict(os.environ)
+        env.pop("PYTHONPATH", None)  # imports must work from the project directory alone
         env.update(
             PATH=f"{self.cli}{os.pathsep}{env.get('PATH', '')}",
             PULUMI_HOME=str(self.workdir / "home"),
@@ -85,7 +89,6 @@ class EngineStack:
             PULUMI_SKIP_UPDATE_CHECK="1",
             PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION="true",
             PULUMI_SKIP_CONFIRMATIONS="1",
-            PYTHONPATH=str(ROOT),
             # The built language host ignores Pulumi.yaml's virtualenv (scripts/pulumi-cli.sh).
             PULUMI_PYTHON_CMD=str(ROOT / "venv" / "bin" / "python"),
             NO_COLOR="1",
@@ -104,15 +107,16 @@ class EngineStack:
         cli: Path,
         stack: str = "test",
         source: Path = PROJECT,
-        files: tuple[str, ...] = ("Pulumi.yaml", "program.py"),
+        program: str = "program.py",
     ) -> EngineStack:
-        """A new stack of the project in `source` (its `files` copied into the work dir)."""
+        """A new stack of the project in `source` (`program` becomes `__main__.py`)."""
         s = cls(workdir, cli, stack)
         s.project.mkdir(parents=True)
         s.state.mkdir()
-        for name in files:
-            shutil.copy(source / name, s.project / name)
-        (s.project / "venv").symlink_to((ROOT / "venv").resolve())
+        shutil.copy(source / "Pulumi.yaml", s.project / "Pulumi.yaml")
+        shutil.copy(source / program, s.project / "__main__.py")
+        for name in LINKED:
+            (s.project / name).symlink_to((ROOT / name).resolve())
         s.run("stack", "init", stack, "--secrets-provider", "passphrase", stack_arg=False)
         return s
 
