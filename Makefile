@@ -1,10 +1,11 @@
-# The two commands a user needs (README): `make up STACK=dev` and `make test`.
+# The two commands a user needs (README): `make up STACK=dev` and `make test`; and `make demo`
+# to try the hardening under a real `pulumi up` without a cloud account.
 SHELL := /bin/bash
 VENV ?= venv
 PY := $(VENV)/bin/python
 STACK ?= dev
 
-.PHONY: up test lint unit deps testhosts validate bench
+.PHONY: up test lint unit deps testhosts validate bench demo pulumi-cli
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	python3 -m venv $(VENV)
@@ -17,8 +18,19 @@ up:
 	scripts/up.sh $(STACK)
 
 # --- test: everything, from a fresh Debian machine -------------------------
+# The Pulumi CLI (installed, or built once with `go` and cached: scripts/pulumi-cli.sh) is on
+# PATH for the tests that run the real engine; without one, its line and a failed `make test`.
 test: deps $(VENV)/.installed testhosts lint
-	$(PY) -m pytest
+	cli="$$(scripts/pulumi-cli.sh)" && PATH="$$cli:$$PATH" $(PY) -m pytest
+
+# --- pulumi-cli: get the CLI now (what `make test`, `make up` and `make demo` do first)
+pulumi-cli:
+	scripts/pulumi-cli.sh
+
+# --- demo: two local test hosts, a real `pulumi up` of the hardening, a drift and its repair,
+# then a clean teardown (no cloud account)
+demo: deps $(VENV)/.installed testhosts
+	cli="$$(scripts/pulumi-cli.sh)" && PATH="$$cli:$$PATH" $(PY) -m tools.demo
 
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .

@@ -36,6 +36,7 @@ from hardening import engine
 from hardening.desired import DEFAULT_PROFILE, Request, validate_request
 from hardening.errors import UsageError
 from hardening.keys import load_private_key
+from hardening.transaction import STAGE_LEASE
 from hardening.transport import HostKeyPolicy, Target
 from hardening.values import directive_text
 
@@ -48,8 +49,11 @@ DEFAULT_BOOTSTRAP_USER = "root"
 DEFAULT_WAIT = 300.0  # seconds a booting instance gets to answer SSH with our key
 MAX_WAIT = 3600.0
 # `update` and `read` talk to a server that is already up: a refused key or a dead server
-# should fail within a minute, not after the 5 minutes a booting instance gets.
-RUNNING_WAIT = 60.0
+# should fail within minutes, not after the 5 minutes a booting instance gets. But a `pulumi up`
+# killed mid-apply leaves the host's lock to its dead transaction until that one's lease (or
+# its rollback watcher's confirm timeout) runs out, and the engine's one `wait` also bounds the
+# wait for the lock: outwait it, so the next `pulumi up` converges instead of failing "busy".
+RUNNING_WAIT = float(max(STAGE_LEASE, engine.Options().confirm_timeout) + 30)
 # Set (to 1) in the environment of `pulumi up` once the new key's public half is in the admin
 # user's authorized_keys on every hardened server: only then may privateKey change in place.
 KEY_INSTALLED_ENV = "SSHD_HARDENING_KEY_INSTALLED"

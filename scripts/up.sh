@@ -1,16 +1,17 @@
 #!/usr/bin/env bash
 # Deploy one stack: `scripts/up.sh STACK [pulumi up options]` (what `make up STACK=dev` runs).
 #
-# Without the Pulumi CLI this prints one line on how to get it and exits 127. Otherwise it makes
-# sure the venv exists, uses a state backend (the one you are logged in to, else a local file
-# backend in .pulumi-state/), selects or creates the stack and runs `pulumi up`.
+# The CLI comes from scripts/pulumi-cli.sh: an installed one, else the pinned version built
+# from its Go modules and cached. Neither: its one line on how to get one, and exit 127. Then
+# this makes sure the venv exists, uses a state backend (the one you are logged in to, else a
+# local file backend in .pulumi-state/), selects or creates the stack and runs `pulumi up`.
 set -euo pipefail
 
-# Checked first, with shell builtins only: this is the one line a user without the CLI sees.
-if ! command -v pulumi >/dev/null 2>&1; then
-    echo "up: the Pulumi CLI is not installed; get it from https://www.pulumi.com/docs/install/ and run this again" >&2
-    exit 127
-fi
+# First, with shell builtins only: without a CLI, its one line is all a user sees.
+here="${BASH_SOURCE[0]%/*}"
+[[ "$here" == "${BASH_SOURCE[0]}" ]] && here=.
+cli="$("$here/pulumi-cli.sh")" || exit 127
+export PATH="$cli:$PATH"
 
 stack="${1:-}"
 if [[ -z "$stack" ]]; then
@@ -19,8 +20,10 @@ if [[ -z "$stack" ]]; then
 fi
 shift
 
-root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+root="$(cd "$here/.." && pwd)"
 cd "$root"
+# A CLI built by scripts/pulumi-cli.sh runs the program with this interpreter.
+export PULUMI_PYTHON_CMD="${PULUMI_PYTHON_CMD:-$root/venv/bin/python}"
 
 # Pulumi.yaml runs the program with ./venv; `make` normally made it already.
 if [[ ! -x venv/bin/python ]]; then

@@ -110,3 +110,15 @@ def test_a_broken_stack_file_is_reported_not_crashed_on(project: Path) -> None:
     result = run_gate(project, "Pulumi.broken.yaml")
     assert result.returncode == 1
     assert lines_for(result.stdout, "Pulumi.broken.yaml"), result.stdout + result.stderr
+
+
+def test_a_stack_without_a_key_pulumi_yaml_requires_fails_like_the_cli(project: Path) -> None:
+    # The CLI refuses a stack that lacks a key Pulumi.yaml declares without a default
+    # (tests/test_pulumi_program_config.py runs the CLI itself); the gate says so offline.
+    doc = yaml.safe_load((project / "Pulumi.yaml").read_text())
+    doc["config"]["imageId"] = {"type": "string", "description": "declared without a default"}
+    (project / "Pulumi.yaml").write_text(yaml.safe_dump(doc))
+    result = run_gate(project, "Pulumi.dev.yaml")
+    assert result.returncode == 1
+    dev = lines_for(result.stdout, "Pulumi.dev.yaml")
+    assert any("missing configuration values imageId" in line for line in dev), result.stdout

@@ -254,7 +254,24 @@ def load_stack_config(
             encrypted.append(full)
             continue
         config[full] = _as_config_string(value)
-    return project, _stack_name(stack_file), config, secret_keys, tuple(encrypted)
+    stack = _stack_name(stack_file)
+    # The CLI refuses a stack that lacks a key Pulumi.yaml declares without a default.
+    missing = [
+        key
+        for key, decl in (project_doc.get("config") or {}).items()
+        if isinstance(decl, dict)
+        and "default" not in decl
+        and "value" not in decl
+        and _full_key(project, key) not in config
+        and _full_key(project, key) not in secret_keys
+    ]
+    if missing:
+        raise ValueError(
+            f"Stack '{stack}' is missing configuration values {', '.join(sorted(missing))}: "
+            f"the Pulumi CLI refuses to run it. Set them in {stack_file.name}, or give them a "
+            f"default in {project_file.name}"
+        )
+    return project, stack, config, secret_keys, tuple(encrypted)
 
 
 # --- mocks ---------------------------------------------------------------------------------
