@@ -23,6 +23,7 @@ import pulumi
 
 from components import sshkeys
 from components.images import IMAGE_NAME_PATTERNS
+from hardening.admin_account import admin_name_problem
 from hardening.desired import validate_request
 from hardening.values import directive_text, is_scalar
 
@@ -57,15 +58,6 @@ SUPPORTED_SSH_PORT = 22
 # policy/guardrails/ssh_ingress.py uses the same limits (a test keeps them in step).
 ANYWHERE_BELOW_PREFIX = {4: 8, 6: 16}
 
-_LOGIN_NAME = re.compile(r"[a-z_][a-z0-9_-]{0,31}")
-# Accounts that already exist on the images: cloud-init would modify them instead of creating ours.
-_SYSTEM_ACCOUNTS = frozenset(
-    {
-        *("root", "daemon", "bin", "sys", "sync", "games", "man", "lp", "mail", "news", "uucp"),
-        *("proxy", "www-data", "backup", "list", "irc", "gnats", "nobody", "sshd", "messagebus"),
-        *("syslog", "admin", "ubuntu", "debian", "ecs-user", "ecs-assist-user"),
-    }
-)
 _INSTANCE_TYPE = re.compile(r"ecs\.[a-z0-9]+(-[a-z0-9]+)*\.[a-z0-9]+")
 _REGION = re.compile(r"[a-z]{2}(-[a-z0-9]+)+")
 _IMAGE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{1,127}")
@@ -296,19 +288,9 @@ def _admin_user(r: _Reader) -> tuple[str, bool]:
     user = r.text("adminUser")
     fix = _set("adminUser", "ops")
     before = len(r.problems)
-    if user == "root":
-        r.problem(
-            "adminUser", "is 'root': the hardening closes root login, so it needs another user", fix
-        )
-    elif not _LOGIN_NAME.fullmatch(user):
-        r.problem(
-            "adminUser",
-            f"{user!r} is not a valid login name (lower-case letters, digits, _ or -, starting "
-            "with a letter or _, at most 32)",
-            fix,
-        )
-    elif user in _SYSTEM_ACCOUNTS:
-        r.problem("adminUser", f"{user!r} is a system or image account; choose your own name", fix)
+    problem = admin_name_problem(user)  # the engine's own rule, also for --admin-user
+    if problem:
+        r.problem("adminUser", f"{user!r} is not usable: {problem}", fix)
     return user, len(r.problems) == before
 
 

@@ -61,6 +61,12 @@ def build_parser() -> argparse.ArgumentParser:
             default="ops",
             help="sudo user that keeps access when root is closed (default ops)",
         )
+        settings.add_argument(
+            "--adopt-admin-user",
+            action="store_true",
+            help="the admin user already exists and is yours: give it our key and sudo "
+            "(without this an account hardened-ecs did not create is refused)",
+        )
         settings.add_argument("--profile", default=DEFAULT_PROFILE, choices=PROFILES)
         settings.add_argument(
             "--set",
@@ -125,7 +131,12 @@ def _check_args(args: argparse.Namespace) -> Request:
     problems.extend(validate_request(args.profile, overrides, args.admin_user))
     if problems:
         raise UsageError("\n".join(problems))
-    return Request(profile=args.profile, overrides=overrides, admin_user=args.admin_user)
+    return Request(
+        profile=args.profile,
+        overrides=overrides,
+        admin_user=args.admin_user,
+        adopt_admin=args.adopt_admin_user,
+    )
 
 
 def _short(value: str, limit: int = 60) -> str:

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from hardening import facts as facts_mod
+from hardening.admin_account import admin_account_problem
 from hardening.desired import Request
 from hardening.directives import ValueError_
 from hardening.errors import (
@@ -204,6 +205,17 @@ class _Run:
             }
         return plan
 
+    def admin_allowed(self, facts: HostFacts, plan: Plan) -> None:
+        """Before anything changes: the account the admin step would make root-capable."""
+        if not plan.needs_admin:
+            return
+        request = self.request
+        problem = admin_account_problem(
+            request.admin_user, facts.admin.account, request.adopt_admin
+        )
+        if problem:
+            raise UsageError(f"{problem} (nothing changed)")
+
     def finish_read_only(self) -> None:
         r = self.report
         r.compliant = not r.drift
@@ -272,6 +284,7 @@ def plan(
         with run.open_first() as conn:
             facts = run.gather(conn)
             p = run.plan(conn, facts)
+            run.admin_allowed(facts, p)
             if facts.lock_holder is not None:
                 run.report.notes.append(f"a change is in progress on the host ({PENDING})")
             if p.needs_admin:
@@ -293,6 +306,7 @@ def apply(
         with run.open_first() as conn:
             facts = run.gather(conn, settle=True)
             p = run.plan(conn, facts)
+            run.admin_allowed(facts, p)
             # A transaction still on the host (its rollback pending) makes these facts
             # provisional: _transact waits for it and reads the host again.
             if (p.changes or facts.lock_holder is not None) and _transact(run, conn, facts, p):
@@ -324,7 +338,7 @@ def _ensure_admin(run: _Run, conn: Connection) -> str:
     """
     admin = run.request.admin_user
     key_line = public_line(run.target.key)
-    result = conn.run(admin_script(admin, key_line))
+    result = conn.run(admin_script(admin, key_line, adopt=run.request.adopt_admin))
     did = [ln.split()[1] for ln in result.stdout.splitlines() if ln.startswith("@did ")]
     if result.status != 0 or "@admin-ready" not in result.stdout:
         undone = conn.run(admin_undo_script(admin, key_line, did))
@@ -385,6 +399,7 @@ def _transact(run: _Run, conn: Connection, facts: HostFacts, p: Plan) -> bool:
             if not p.changes:
                 txn.abort()
                 return False
+            run.admin_allowed(facts, p)
         verify_user = run.request.admin_user if p.needs_admin else conn.target.user
         txn.check_spec = _spec(verify_user, facts)
         if p.needs_admin:
@@ -413,6 +428,10 @@ def _transact(run: _Run, conn: Connection, facts: HostFacts, p: Plan) -> bool:
         # the new sshd config may still be live (then it is the way back in).
         if undo and (exc.rolled_back or exc.untouched) and conn.alive:
             conn.run(undo)
+        raise
+    except UsageError:
+        if conn.alive:  # found under the lock, before any change: release it
+            txn.abort()
         raise
     except SudoError:
         raise

@@ -26,7 +26,7 @@ from hardening.values import directive_text
 
 _HOST_KEYS = {
     "host", "port", "user", "identity", "passphrase_env", "admin_user", "profile", "set",
-    "known_hosts", "accept_new_host_key", "host_key_fingerprint",
+    "known_hosts", "accept_new_host_key", "host_key_fingerprint", "adopt_admin_user",
 }  # fmt: skip
 
 
@@ -55,6 +55,7 @@ def _cli_defaults(args: argparse.Namespace, request: Request) -> dict[str, Any]:
         "known_hosts": args.known_hosts or "~/.ssh/known_hosts",
         "accept_new_host_key": args.accept_new_host_key,
         "host_key_fingerprint": args.host_key_fingerprint,
+        "adopt_admin_user": request.adopt_admin,
     }
 
 
@@ -141,8 +142,9 @@ def _entry(m: dict[str, Any], where: str) -> tuple[HostEntry | None, list[str]]:
         isinstance(fingerprint, str) and inputs.FINGERPRINT.fullmatch(fingerprint)
     ):
         problems.append(f"{where}.host_key_fingerprint: {fingerprint!r}: {inputs.FINGERPRINT_HINT}")
-    if not isinstance(m.get("accept_new_host_key", False), bool):
-        problems.append(f"{where}.accept_new_host_key: must be true or false (not quoted)")
+    for flag in ("accept_new_host_key", "adopt_admin_user"):
+        if not isinstance(m.get(flag, False), bool):
+            problems.append(f"{where}.{flag}: must be true or false (not quoted)")
     for key in ("passphrase_env", "known_hosts", "admin_user"):
         if m.get(key) is not None and not isinstance(m[key], str):
             problems.append(f"{where}.{key}: must be a string")
@@ -171,7 +173,7 @@ def _entry(m: dict[str, Any], where: str) -> tuple[HostEntry | None, list[str]]:
         user=m["user"],
         identity=m["identity"],
         passphrase_env=m.get("passphrase_env"),
-        request=Request(str(profile), overrides, admin),
+        request=Request(str(profile), overrides, admin, bool(m.get("adopt_admin_user"))),
         known_hosts=str(m.get("known_hosts") or "~/.ssh/known_hosts"),
         accept_new_host_key=bool(m.get("accept_new_host_key")),
         host_key_fingerprint=m.get("host_key_fingerprint"),
