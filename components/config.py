@@ -73,6 +73,8 @@ class HardeningRequest:
 
     profile: str
     overrides: Mapping[str, str]
+    # `hardening.adoptAdminUser`: the admin account exists on the image already and is yours.
+    adopt_admin: bool = False
 
 
 @dataclass(frozen=True)
@@ -454,10 +456,10 @@ def _hardening(r: _Reader, admin_user: str) -> HardeningRequest:
     if not isinstance(value, dict):
         r.problem(key, "must be a map with 'profile' and 'set'", profile_fix)
         return HardeningRequest("baseline", {})
-    for unknown in sorted(set(value) - {"profile", "set"}):
+    for unknown in sorted(set(value) - {"profile", "set", "adoptAdminUser"}):
         r.problem(
             key,
-            f"has an unknown entry {unknown!r} (expected 'profile' and 'set')",
+            f"has an unknown entry {unknown!r} (expected 'profile', 'set', 'adoptAdminUser')",
             f"`pulumi config rm --path '{NAMESPACE}:hardening.{unknown}'`",
         )
     profile = value.get("profile", "baseline")
@@ -499,7 +501,15 @@ def _hardening(r: _Reader, admin_user: str) -> HardeningRequest:
     for problem in validate_request(profile, overrides, admin_user):
         if problem not in seen:
             r.problem(key, f"set: {problem}", "change or remove one of the listed overrides")
-    return HardeningRequest(profile, overrides)
+    adopt = value.get("adoptAdminUser", False)
+    if not isinstance(adopt, bool):
+        r.problem(
+            key,
+            f"adoptAdminUser must be true or false, not {adopt!r}",
+            f"`pulumi config set --path --type bool '{NAMESPACE}:hardening.adoptAdminUser' true`",
+        )
+        adopt = False
+    return HardeningRequest(profile, overrides, adopt)
 
 
 def load_stack_config(config: pulumi.Config | None = None) -> StackConfig:

@@ -143,8 +143,9 @@ def test_failed_admin_setup_keeps_the_admin_users_own_key(
     host.run(f"printf '%s' '{own}' > /home/ops/.ssh/authorized_keys", check=True)
     # A login shell that runs nothing: the proof login fails (sudo never answers).
     host.run(
-        "printf '#!/bin/sh\\nexit 1\\n' > /usr/local/bin/noshell && chmod 755 /usr/local/bin/noshell"
-        " && echo /usr/local/bin/noshell >> /etc/shells && usermod -s /usr/local/bin/noshell ops",
+        "printf '#!/bin/sh\\nexit 1\\n' > /usr/local/bin/noshell"
+        " && chmod 755 /usr/local/bin/noshell && echo /usr/local/bin/noshell >> /etc/shells"
+        " && usermod -s /usr/local/bin/noshell ops",
         check=True,
     )
     target = _target(host, "root", client_keys.ed25519, tmp_path)
