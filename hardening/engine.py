@@ -35,6 +35,7 @@ from hardening.transaction import (
 )
 from hardening.transport import (
     CLIENT_ALGORITHMS,
+    COMMAND_TIMEOUT,
     Connection,
     HostKeyPolicy,
     Progress,
@@ -51,6 +52,7 @@ class Options:
     wait: float = 300.0  # how long to wait for a booting host (connect retries)
     confirm_timeout: int = 120  # the host rolls back by itself after this many seconds
     verify_wait: float = 20.0  # how long a fresh connection may take after the reload
+    command_timeout: float = COMMAND_TIMEOUT  # seconds one remote command may take in total
 
 
 @dataclass
@@ -151,6 +153,7 @@ class _Run:
             stats=self.stats,
             progress=self.say,
             fallback_user=fallback_user,
+            command_timeout=self.options.command_timeout,
         )
 
     def reopen(self, pin: str) -> Connection:
@@ -165,7 +168,10 @@ class _Run:
     def gather(self, conn: Connection, *, settle: bool = False) -> HostFacts:
         """Facts in one round trip; `settle` (apply) first waits for a running cloud-init."""
         wait = int(min(self.options.wait, 600)) if settle else 0
-        result = conn.run(facts_mod.facts_script(self.request.admin_user, wait), timeout=wait + 180)
+        result = conn.run(
+            facts_mod.facts_script(self.request.admin_user, wait),
+            timeout=wait + conn.command_timeout,
+        )
         try:
             facts = facts_mod.parse_facts(result.stdout)
         except facts_mod.FactsError as exc:

@@ -21,6 +21,7 @@ import yaml
 
 from hardening import inputs
 from hardening.desired import PROFILES, Request, validate_request
+from hardening.display import printable
 from hardening.errors import UsageError
 from hardening.values import directive_text
 
@@ -189,6 +190,7 @@ class _Bar:
         self.lock = threading.Lock()
 
     def line(self, text: str) -> None:
+        text = printable(text)  # progress quotes what hosts said
         with self.lock:
             if self.enabled:
                 sys.stderr.write("\r\033[K")
@@ -237,7 +239,11 @@ def run(
     bar = _Bar(len(entries)) if progress is not None else None
     say = bar.line if bar is not None else None
     operation = {"apply": engine.apply, "check": engine.check, "plan": engine.plan}[args.action]
-    options = engine.Options(wait=args.wait, confirm_timeout=args.confirm_timeout)
+    options = engine.Options(
+        wait=args.wait,
+        confirm_timeout=args.confirm_timeout,
+        command_timeout=args.command_timeout,
+    )
 
     def one(e: HostEntry) -> engine.Report:
         target = Target(
@@ -278,7 +284,8 @@ def summary(reports: list[Any]) -> str:
     for r in reports:
         rows.append((
             f"{r.host}:{r.port}", str(r.exit_code), str(r.changed).lower(),
-            str(r.compliant).lower(), f"{r.seconds:.2f}", (r.error or "")[:80],
+            str(r.compliant).lower(), f"{r.seconds:.2f}",
+            printable(r.error or "", indent=False).replace("\n", " ")[:80],
         ))  # fmt: skip
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     return "\n".join(
