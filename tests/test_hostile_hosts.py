@@ -45,9 +45,7 @@ TABLE = (
 
 def _hostile(host: TestHost, body: str) -> None:
     text = _WRAPPER.format(body=body.format(port=host.port))
-    host.run(
-        "cat > /usr/local/sbin/sshd && chmod 755 /usr/local/sbin/sshd", input=text, check=True
-    )
+    host.run("cat > /usr/local/sbin/sshd && chmod 755 /usr/local/sbin/sshd", input=text, check=True)
 
 
 def _no_controls(text: str) -> list[str]:
