@@ -15,7 +15,14 @@ from pathlib import Path
 from typing import Any
 
 from hardening import inputs
-from hardening.desired import DEFAULT_PROFILE, PROFILES, Request, parse_set_flags, validate_request
+from hardening.desired import (
+    DEFAULT_PROFILE,
+    PROFILES,
+    Request,
+    own_key_problems,
+    parse_set_flags,
+    validate_request,
+)
 from hardening.directives import ValueError_
 from hardening.display import printable
 from hardening.errors import EXIT_USAGE, UsageError
@@ -249,11 +256,15 @@ def _main(args: argparse.Namespace, progress: Any) -> int:
 def _run_one(args: argparse.Namespace, request: Request, progress: Any) -> Any:
     # Imported here so `--help` and usage errors stay fast (paramiko is slow to import).
     from hardening import engine
-    from hardening.keys import load_private_key
+    from hardening.keys import load_private_key, rsa_bits, signature_algorithms
     from hardening.transport import HostKeyPolicy, Target
 
     passphrase = os.environ.get(args.passphrase_env) if args.passphrase_env else None
     key = load_private_key(path=args.identity, passphrase=passphrase)
+    # Still before connecting: settings that would refuse this very key.
+    refused = own_key_problems(request.overrides, signature_algorithms(key), rsa_bits(key))
+    if refused:
+        raise UsageError("\n".join(refused))
     policy = HostKeyPolicy(
         known_hosts=Path(args.known_hosts or "~/.ssh/known_hosts").expanduser(),
         accept_new=args.accept_new_host_key,

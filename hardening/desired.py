@@ -134,6 +134,13 @@ class Request:
     adopt_admin: bool = False
 
 
+def shown(value: str, limit: int = 80) -> str:
+    """repr() of a value for a message, cut short: bad input is named, never echoed whole."""
+    if len(value) <= limit:
+        return repr(value)
+    return f"{value[: limit - 20]!r}... ({len(value)} characters)"
+
+
 def parse_set_flags(items: Iterable[str]) -> dict[str, str]:
     """`--set Directive=value` items into a dict; malformed items raise ValueError_."""
     out: dict[str, str] = {}
@@ -141,7 +148,7 @@ def parse_set_flags(items: Iterable[str]) -> dict[str, str]:
         name, sep, value = item.partition("=")
         if not sep or not name.strip() or not value.strip():
             raise ValueError_(
-                f"--set {item!r}: expected Directive=value, e.g. --set MaxAuthTries=3"
+                f"--set {shown(item)}: expected Directive=value, e.g. --set MaxAuthTries=3"
             )
         out[name.strip()] = value.strip()
     return out
@@ -175,7 +182,7 @@ def crypto_lockout(name: str, value: str, client: Mapping[str, Sequence[str]]) -
     if name not in CRYPTO or set(value.split(",")) & set(client.get(name, ())):
         return None
     return (
-        f"{name}={value!r}: hardened-ecs (paramiko) speaks none of these, so it could not "
+        f"{name}={shown(value)}: hardened-ecs (paramiko) speaks none of these, so it could not "
         f"verify its own change; include one of: {', '.join(client.get(name, ()))}"
     )
 
@@ -218,7 +225,7 @@ def validate_request(
         try:
             normalized[directive.name] = directive.normalize(value)
         except ValueError_ as exc:
-            problems.append(f"{directive.name}={value!r}: {exc}")
+            problems.append(f"{directive.name}={shown(value)}: {exc}")
             continue
         if directive.name in CRYPTO:
             client = client_algorithms or _client_algorithms()
@@ -245,10 +252,45 @@ def _lockout_problems(profile: str, overrides: Mapping[str, str], admin_user: st
             f"AuthenticationMethods={methods!r}: no list lets a key alone in, so hardened-ecs "
             "could not verify its own change; include 'publickey' as one of the lists"
         )
+    if effective.get("AuthorizedKeysFile") == "none":
+        problems.append(
+            "AuthorizedKeysFile='none': no user could log in with a key, hardened-ecs "
+            "included; keep .ssh/authorized_keys in the list"
+        )
     if not _user_allowed(admin_user, overrides.get("AllowUsers"), overrides.get("DenyUsers")):
         problems.append(
             f"AllowUsers/DenyUsers: the admin user {admin_user!r} would be refused; "
             f"add {admin_user} to AllowUsers (and keep it out of DenyUsers)"
+        )
+    return problems
+
+
+def own_key_problems(
+    overrides: Mapping[str, str], key_algorithms: Sequence[str], key_rsa_bits: int | None
+) -> list[str]:
+    """Overrides that would refuse the very key hardened-ecs logs in with (and installs)."""
+    problems = []
+    values = {}
+    for name, value in overrides.items():
+        directive = lookup(name)
+        if directive is not None:
+            try:
+                values[directive.name] = directive.normalize(value)
+            except ValueError_:
+                continue  # validate_request reports it
+    accepted = values.get("PubkeyAcceptedAlgorithms")
+    if accepted and not set(accepted.split(",")) & set(key_algorithms):
+        problems.append(
+            f"PubkeyAcceptedAlgorithms={shown(accepted)}: the key hardened-ecs logs in with "
+            f"({key_algorithms[0]}) would be refused, and nobody could verify the change; "
+            f"include one of: {', '.join(key_algorithms)}"
+        )
+    required = values.get("RequiredRSASize")
+    if required and key_rsa_bits is not None and key_rsa_bits < int(required):
+        problems.append(
+            f"RequiredRSASize={required}: the RSA key hardened-ecs logs in with has "
+            f"{key_rsa_bits} bits and would be refused; use at most {key_rsa_bits}, or log in "
+            "with a larger (or an ECDSA/Ed25519) key"
         )
     return problems
 

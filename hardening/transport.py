@@ -133,6 +133,24 @@ class _Trust:
             return
         entry = self.keys.lookup(self.name)
         stored = entry.get(key.get_name()) if entry else None
+        if stored is None and entry:
+            # Known, by a key type it did not present: never "new" (recording this key would
+            # trust whoever answers). We asked for the known types first (known_types).
+            known = ", ".join(sorted(entry.keys()))
+            if self.known_types():  # a type we use was known, yet the host offers it no more
+                raise HostKeyError(
+                    f"HOST KEY CHANGED for {self.name}: {self.policy.known_hosts} has its {known} "
+                    f"key, but it no longer offers it and presents {key.get_name()} {fp}; if the "
+                    f"server was rebuilt, remove the old entry (ssh-keygen -R '{self.name}') and "
+                    "connect again"
+                )
+            raise HostKeyError(
+                f"{self.name} is in {self.policy.known_hosts} with a {known} key only, which "
+                "hardened-ecs does not use (ed25519 and RSA host keys only), so it cannot check "
+                f"the {key.get_name()} key it now presents ({fp}); verify that fingerprint on the "
+                "host (ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub) and pass "
+                f"--host-key-fingerprint {fp}, or add the host's ed25519 key to known_hosts"
+            )
         if stored is not None:
             if stored.asbytes() != key.asbytes():
                 raise HostKeyError(

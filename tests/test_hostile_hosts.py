@@ -9,6 +9,7 @@ bounded in size and time by the wrapper itself and by the CLI flags it runs with
 from __future__ import annotations
 
 import json
+import re
 import resource
 from pathlib import Path
 
@@ -110,3 +111,39 @@ def test_a_trickling_host_is_given_up_on_after_the_total_command_timeout(
     out = run_cli(argv, timeout=240)
     assert out.code == 3, out
     assert "did not finish within 30s in total" in out.stdout, out
+
+
+# --------------------------------------------------------------------------- known_hosts
+
+
+def test_a_host_known_by_another_key_type_is_never_treated_as_new(
+    host_factory: HostFactory, client_keys: ClientKeys, tmp_path: Path
+) -> None:
+    host = host_factory("bookworm")
+    ecdsa = host.host_public_keys()["ecdsa-sha2-nistp256"]
+    cli = cli_for(host, client_keys.ed25519, tmp_path)
+    entry = f"[127.0.0.1]:{host.port} {ecdsa}\n"
+    cli.known_hosts.write_text(entry)
+    out = cli.run("check")  # with --accept-new-host-key
+    assert out.code == 3, out
+    assert "with a ecdsa-sha2-nistp256 key only" in out.stdout, out
+    assert "--host-key-fingerprint SHA256:" in out.stdout, out
+    assert cli.known_hosts.read_text() == entry  # nothing recorded next to it
+
+
+def test_a_known_host_that_stops_offering_its_known_key_is_a_changed_key(
+    client_keys: ClientKeys, tmp_path: Path
+) -> None:
+    import paramiko
+
+    from hardening.errors import HostKeyError
+    from hardening.transport import HostKeyPolicy, _Trust
+
+    known = paramiko.Ed25519Key.from_private_key_file(str(client_keys.ed25519))
+    presented = paramiko.RSAKey.from_private_key_file(str(client_keys.rsa))
+    path = tmp_path / "known_hosts"
+    path.write_text(f"[192.0.2.7]:2222 {known.get_name()} {known.get_base64()}\n")
+    trust = _Trust(HostKeyPolicy(known_hosts=path, accept_new=True), "192.0.2.7", 2222)
+    with pytest.raises(HostKeyError, match=re.escape("HOST KEY CHANGED for [192.0.2.7]:2222")):
+        trust.verify(presented)
+    assert path.read_text().count("\n") == 1
