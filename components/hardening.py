@@ -33,9 +33,9 @@ import pulumi.dynamic as dynamic
 from pulumi.output import Unknown
 
 from hardening import engine
-from hardening.desired import DEFAULT_PROFILE, Request, validate_request
+from hardening.desired import DEFAULT_PROFILE, Request, own_key_problems, validate_request
 from hardening.errors import UsageError
-from hardening.keys import load_private_key
+from hardening.keys import load_private_key, rsa_bits, signature_algorithms
 from hardening.transport import HostKeyPolicy, Target
 from hardening.values import directive_text
 
@@ -244,11 +244,18 @@ class SshdHardeningProvider(dynamic.ResourceProvider):
             fail("privateKey", "is required: the private key that logs in to the server")
         elif not is_unknown(key):  # unknown: a preview run without the key
             try:
-                load_private_key(text=str(key), setting="privateKey")
+                pkey = load_private_key(text=str(key), setting="privateKey")
             except UsageError as exc:  # says what is wrong, never quotes the key
                 fail("privateKey", str(exc))
             else:
                 self._check_rotation(olds, key, host, admin, fail)
+                if isinstance(overrides, Mapping) and not is_unknown(overrides):
+                    values = {str(k): directive_text(v) for k, v in overrides.items()}
+                    # Settings that would refuse the very key the hardening logs in with.
+                    for problem in own_key_problems(
+                        values, signature_algorithms(pkey), rsa_bits(pkey)
+                    ):
+                        fail("overrides", problem)
 
         expected = inputs.get("expectedHostKeyFingerprint")
         if (

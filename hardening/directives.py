@@ -185,6 +185,27 @@ BANNER_RULE = (
 )
 
 
+def banner_on_host_problem(path: str, status: str | None) -> str | None:
+    """The Banner file as the host has it ("file MODE UID", "link", ...): a plain public file?"""
+    fix = "make it a regular file owned by root and readable by everyone (mode 644)"
+    kind, _, rest = (status or "missing").partition(" ")
+    mode, _, uid = rest.partition(" ")
+    if kind == "file" and mode.isdigit() and int(mode, 8) & 0o004 and uid == "0":
+        return None
+    why = {
+        "link": "is a symbolic link (sshd would show whatever it points to)",
+        "missing": "does not exist on the host",
+        "not-regular": "is not a regular file",
+    }.get(kind)
+    if why is None:
+        why = (
+            "is not owned by root (whoever owns it decides what every client sees)"
+            if uid != "0"
+            else "is not readable by everyone (a private file is not a public text)"
+        )
+    return f"Banner={path}: the file {why}; {fix}, or choose another file"
+
+
 def _banner(value: str) -> str:
     v = _path_or_none(value)
     if v == "none" or v in _BANNER_FILES:

@@ -14,7 +14,7 @@ from typing import Any
 from hardening import facts as facts_mod
 from hardening.admin_account import admin_account_problem
 from hardening.desired import Request
-from hardening.directives import ValueError_
+from hardening.directives import ValueError_, banner_on_host_problem, lookup
 from hardening.errors import (
     EXIT_DRIFT,
     EXIT_OK,
@@ -169,7 +169,7 @@ class _Run:
         """Facts in one round trip; `settle` (apply) first waits for a running cloud-init."""
         wait = int(min(self.options.wait, 600)) if settle else 0
         result = conn.run(
-            facts_mod.facts_script(self.request.admin_user, wait),
+            facts_mod.facts_script(self.request.admin_user, wait, _banner(self.request)),
             timeout=wait + conn.command_timeout,
         )
         try:
@@ -211,20 +211,40 @@ class _Run:
             }
         return plan
 
-    def admin_allowed(self, facts: HostFacts, plan: Plan) -> None:
-        """Before anything changes: the account the admin step would make root-capable."""
-        if not plan.needs_admin:
-            return
+    def preflight(self, facts: HostFacts, plan: Plan) -> None:
+        """Before anything changes: what the change would expose on the host is safe to.
+
+        The account the admin step would make root-capable, and the file sshd would show to
+        every client before login.
+        """
         request = self.request
-        problem = admin_account_problem(
-            request.admin_user, facts.admin.account, request.adopt_admin
-        )
-        if problem:
-            raise UsageError(f"{problem} (nothing changed)")
+        problems = []
+        if plan.needs_admin:
+            account = facts.admin.account
+            problems.append(admin_account_problem(request.admin_user, account, request.adopt_admin))
+        banner = _banner(request)
+        if banner:
+            problems.append(banner_on_host_problem(banner, facts.banner_file))
+        found = [p for p in problems if p]
+        if found:
+            raise UsageError("; ".join(found) + " (nothing changed)")
 
     def finish_read_only(self) -> None:
         r = self.report
         r.compliant = not r.drift
+
+
+def _banner(request: Request) -> str:
+    """The Banner file the request sets ("" for none or not set)."""
+    for name, value in request.overrides.items():
+        directive = lookup(name)
+        if directive is not None and directive.name == "Banner":
+            try:
+                path = directive.normalize(value)
+            except ValueError_:
+                return ""  # the plan reports the value itself
+            return "" if path == "none" else path
+    return ""
 
 
 PENDING = "an apply holds the host lock; its rollback may still run: check again later"
@@ -290,7 +310,7 @@ def plan(
         with run.open_first() as conn:
             facts = run.gather(conn)
             p = run.plan(conn, facts)
-            run.admin_allowed(facts, p)
+            run.preflight(facts, p)
             if facts.lock_holder is not None:
                 run.report.notes.append(f"a change is in progress on the host ({PENDING})")
             if p.needs_admin:
@@ -312,7 +332,7 @@ def apply(
         with run.open_first() as conn:
             facts = run.gather(conn, settle=True)
             p = run.plan(conn, facts)
-            run.admin_allowed(facts, p)
+            run.preflight(facts, p)
             # A transaction still on the host (its rollback pending) makes these facts
             # provisional: _transact waits for it and reads the host again.
             if (p.changes or facts.lock_holder is not None) and _transact(run, conn, facts, p):
@@ -405,7 +425,7 @@ def _transact(run: _Run, conn: Connection, facts: HostFacts, p: Plan) -> bool:
             if not p.changes:
                 txn.abort()
                 return False
-            run.admin_allowed(facts, p)
+            run.preflight(facts, p)
         verify_user = run.request.admin_user if p.needs_admin else conn.target.user
         txn.check_spec = _spec(verify_user, facts)
         if p.needs_admin:
@@ -505,7 +525,7 @@ def _verify(run: _Run, txn: Transaction, user: str, pin: str, deadline: float) -
 
 
 def _replan(run: _Run, conn: Connection) -> Plan:
-    result = conn.run(facts_mod.facts_script(run.request.admin_user))
+    result = conn.run(facts_mod.facts_script(run.request.admin_user, 0, _banner(run.request)))
     try:
         facts = facts_mod.parse_facts(result.stdout)
     except facts_mod.FactsError as exc:

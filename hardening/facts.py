@@ -21,11 +21,13 @@ MAIN_CONFIG = "/etc/ssh/sshd_config"
 DROPIN_DIR = "/etc/ssh/sshd_config.d"
 
 
-def facts_script(admin_user: str, cloud_init_wait: int = 0) -> str:
-    """The facts script; `cloud_init_wait` > 0 first lets a running cloud-init finish."""
+def facts_script(admin_user: str, cloud_init_wait: int = 0, banner: str = "") -> str:
+    """The facts script; `cloud_init_wait` > 0 first lets a running cloud-init finish;
+    `banner`: the Banner file the request sets (its type, mode and owner are read)."""
     text = resources.files("hardening").joinpath("scripts/facts.sh").read_text()
     return (
         text.replace("@ADMIN_USER@", shlex.quote(admin_user))
+        .replace("@BANNER@", shlex.quote(banner))
         .replace("@STATE_DIR@", STATE_DIR)
         .replace("@CLOUD_INIT_WAIT@", str(int(cloud_init_wait)))
     )
@@ -92,6 +94,8 @@ class HostFacts:
     lock_alive: bool
     listener_cmdline: str = ""  # the running sshd's command line ("" when unknown)
     sysconfig_sshd: str | None = None  # /etc/sysconfig/sshd (RHEL family), if present
+    # The requested Banner file: "file MODE UID", "link", "missing" or "not-regular".
+    banner_file: str | None = None
 
     @property
     def capabilities(self) -> HostCapabilities:
@@ -260,4 +264,5 @@ def parse_facts(text: str) -> HostFacts:
         lock_alive="alive" in lock_lines,
         listener_cmdline=s.get("listener-cmdline", "").strip(),
         sysconfig_sshd=_b64(s["sysconfig-sshd"]) if s.get("sysconfig-sshd", "").strip() else None,
+        banner_file=s.get("banner", "").strip() or None,
     )

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import ClientKeys, HostFactory
-from tests.test_faults import cli_for, run_cli
+from tests.test_faults import assert_old, cli_for, run_cli, snapshot
 from tests.testhost import TestHost
 
 pytestmark = pytest.mark.host
@@ -147,3 +147,45 @@ def test_a_known_host_that_stops_offering_its_known_key_is_a_changed_key(
     with pytest.raises(HostKeyError, match=re.escape("HOST KEY CHANGED for [192.0.2.7]:2222")):
         trust.verify(presented)
     assert path.read_text().count("\n") == 1
+
+
+# --------------------------------------------------------------------------- Banner
+
+BANNER = "/etc/ssh/sshd-banner"
+
+
+@pytest.mark.parametrize(
+    ("setup", "why"),
+    [
+        (f"ln -s /etc/shadow {BANNER}", "is a symbolic link"),
+        (f"echo secret > {BANNER} && chmod 600 {BANNER}", "is not readable by everyone"),
+        (f"echo hi > {BANNER} && chown 1000 {BANNER}", "is not owned by root"),
+        (f"mkdir {BANNER}", "is not a regular file"),
+        ("true", "does not exist on the host"),
+    ],
+    ids=["link to shadow", "private", "not root's", "directory", "missing"],
+)
+def test_a_banner_must_be_a_plain_public_file_on_the_host(
+    host_factory: HostFactory, client_keys: ClientKeys, tmp_path: Path, setup: str, why: str
+) -> None:
+    host = host_factory("bookworm")
+    key = client_keys.ed25519
+    cli = cli_for(host, key, tmp_path)
+    host.run(setup, check=True)
+    before = snapshot(host)
+    out = cli.run("apply", "--set", f"Banner={BANNER}")
+    assert out.code == 2, out
+    assert f"Banner={BANNER}: the file {why}" in out.stdout, out
+    assert "nothing changed" in out.stdout, out
+    assert_old(host, before, key)
+
+
+def test_a_plain_public_banner_is_applied(
+    host_factory: HostFactory, client_keys: ClientKeys, tmp_path: Path
+) -> None:
+    host = host_factory("bookworm")
+    cli = cli_for(host, client_keys.ed25519, tmp_path)
+    host.run(f"echo 'Authorized use only' > {BANNER} && chmod 644 {BANNER}", check=True)
+    out = cli.run("apply", "--set", f"Banner={BANNER}")
+    assert out.code == 0, out
+    assert host.sshd_effective()["banner"] == BANNER

@@ -403,3 +403,19 @@ def test_engine_failures_fail_the_operation_with_the_engines_message() -> None:
     assert message.startswith(f"sshd hardening create of 127.0.0.1:{port} failed (engine exit 3)")
     assert "TCP connect failed" in message
     assert all(line not in message for line in KEY.strip().splitlines()[1:-1])
+
+
+def test_check_refuses_overrides_that_would_refuse_the_login_key() -> None:
+    """The stack's key (see key_pair) must stay acceptable to the hardened server."""
+    from hardening.keys import load_private_key
+
+    pkey = load_private_key(text=KEY, setting="privateKey")
+    other = "ssh-ed25519" if pkey.get_name() != "ssh-ed25519" else "ecdsa-sha2-nistp256"
+    found = failures({**INPUTS, "overrides": {"PubkeyAcceptedAlgorithms": other}})
+    assert list(found) == ["overrides"], found
+    assert "the key hardened-ecs logs in with" in found["overrides"]
+
+
+def test_check_takes_adopt_admin_user_as_a_boolean_only() -> None:
+    assert failures({**INPUTS, "adoptAdminUser": True}) == {}
+    assert list(failures({**INPUTS, "adoptAdminUser": "yes"})) == ["adoptAdminUser"]

@@ -1,5 +1,6 @@
 # Gather every fact the plan needs in one round trip. Read-only.
-# Placeholders filled in by hardening.facts: @ADMIN_USER@, @STATE_DIR@, @CLOUD_INIT_WAIT@.
+# Placeholders filled in by hardening.facts: @ADMIN_USER@, @STATE_DIR@, @CLOUD_INIT_WAIT@,
+# @BANNER@.
 # Output: sections "@@ name" followed by their text; files are base64 so nothing is mangled.
 PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 export PATH LC_ALL=C
@@ -58,6 +59,15 @@ fi
 [ -n "$pid" ] && [ -r "/proc/$pid/cmdline" ] && tr '\0' ' ' < "/proc/$pid/cmdline"
 sec sysconfig-sshd
 [ -f /etc/sysconfig/sshd ] && base64 < /etc/sysconfig/sshd
+sec banner
+# Only when the request sets a Banner: sshd shows that file to every client before login.
+banner=@BANNER@
+if [ -n "$banner" ]; then
+  if [ -L "$banner" ]; then echo link
+  elif [ ! -e "$banner" ]; then echo missing
+  elif [ ! -f "$banner" ]; then echo not-regular
+  else echo "file $(stat -c '%a %u' "$banner")"; fi
+fi
 sec lock
 if [ -d "$state/lock" ]; then
   echo "held $(cat "$state/lock/owner" 2>/dev/null)"
