@@ -105,6 +105,10 @@ def files(tmp_path_factory: pytest.TempPathFactory, witness: socket.socket) -> F
         ),
         "inv_lockout": f"- {{host: 127.0.0.1, port: {port}, set: {{AllowUsers: alice}}}}\n",
         "inv_bomb": ALIAS_BOMB + f"hosts: [{{host: *h, port: {port}}}]\n",
+        "inv_own_key": (
+            f"- {{host: 127.0.0.1, port: {port}, user: root, identity: {d / 'key'},"
+            " set: {PubkeyAcceptedAlgorithms: rsa-sha2-256}}\n"
+        ),
         "inv_loop": f"defaults: &d {{set: *d}}\nhosts: [{entry}]\n",
         "inv_case": (
             f"- {{host: LOCALHOST, port: {port}, user: root, identity: {d / 'key'}}}\n"
@@ -310,6 +314,9 @@ CASES = [
          drop=FLEET, add=("--inventory", "{inv_bomb}")),
     Case("inventory alias loop", ("--inventory {inv_loop}: not usable", "refers to itself"),
          drop=FLEET, add=("--inventory", "{inv_loop}")),
+    Case("inventory lockout: own key type not accepted", (
+         "127.0.0.1:{port}: PubkeyAcceptedAlgorithms='rsa-sha2-256'",
+         "include one of: ssh-ed25519"), drop=FLEET, add=("--inventory", "{inv_own_key}")),
     Case("inventory host twice, other case", ("hosts[2]: localhost:{port} is listed twice",),
          drop=FLEET, add=("--inventory", "{inv_case}")),
     # --- fleet inventories

@@ -284,6 +284,15 @@ def test_adopting_an_existing_admin_account_is_an_explicit_boolean_setting() -> 
     )
 
 
+def test_a_huge_number_in_the_hardening_set_is_refused_not_a_crash() -> None:
+    problem = refused(
+        deploy(DEV, config={"hardening": {"set": {"MaxAuthTries": "9" * 5000}}}),
+        "hardened-ecs:hardening",
+        "expected a whole number from 1 to 100",
+    )
+    assert len(problem) < 2000, problem
+
+
 @pytest.mark.parametrize("user", ["nobody", "daemon", "sshd", "www-data", "adm"])
 def test_system_accounts_are_refused_like_the_cli_refuses_them(user: str) -> None:
     refused(
