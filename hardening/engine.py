@@ -212,7 +212,7 @@ class _Run:
         return plan
 
     def preflight(self, facts: HostFacts, plan: Plan) -> None:
-        """Before anything changes: what the change would expose on the host is safe to.
+        """Before anything changes: what the change would hand out must be safe to hand out.
 
         The account the admin step would make root-capable, and the file sshd would show to
         every client before login.
