@@ -137,3 +137,31 @@ def test_an_account_with_a_system_uid_or_no_login_shell_is_refused_even_adopted(
         assert "nothing changed" in out.stdout, out
         assert_old(host, before, key)
     assert not host.path("nonexistent").exists()
+
+
+def test_the_admin_user_the_stacks_cloud_init_creates_is_the_tools_own(
+    host_factory: HostFactory, client_keys: ClientKeys, tmp_path: Path
+) -> None:
+    """The stack's user data creates ops and records it; the hardening step then needs no
+    adopting. The record is made by the very command the user data carries."""
+    import shlex
+
+    import yaml
+
+    from components.cloudinit import admin_user_data
+
+    host = host_factory("bookworm")
+    key = client_keys.ed25519
+    document = yaml.safe_load(admin_user_data("ops", client_keys.public(key)))
+    # What cloud-init's users module does, then its runcmd.
+    host.add_user("ops", authorized_keys=[key], sudo_nopasswd=True)
+    for command in document["runcmd"]:
+        host.run(shlex.join(command), check=True)
+    cli = cli_for(host, key, tmp_path)
+    out = cli.run("apply")
+    assert out.code == 0, out
+    # Without the record (a fresh host, same account), it is somebody else's.
+    fresh = host_factory("bookworm")
+    fresh.add_user("ops", authorized_keys=[key], sudo_nopasswd=True)
+    refused = cli_for(fresh, key, tmp_path).run("apply")
+    assert refused.code == 2 and "admin user ops already exists" in refused.stdout, refused
