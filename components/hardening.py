@@ -34,6 +34,7 @@ from pulumi.output import Unknown
 
 from hardening import engine
 from hardening.desired import DEFAULT_PROFILE, Request, own_key_problems, validate_request
+from hardening.display import printable
 from hardening.errors import UsageError
 from hardening.keys import load_private_key, rsa_bits, signature_algorithms
 from hardening.transport import HostKeyPolicy, Target
@@ -97,7 +98,7 @@ def _say(message: str) -> None:
     # The provider process has no engine connection (pulumi.dynamic never hands it the engine
     # address), so pulumi.log writes "info: ..." to stderr, which the engine shows as a
     # diagnostic of the `pulumi up`/`refresh` run.
-    pulumi.log.info(f"sshd hardening: {message}")
+    pulumi.log.info(f"sshd hardening: {printable(message)}")  # it may quote the host
 
 
 @dataclass(frozen=True)
@@ -146,7 +147,7 @@ def _succeeded(action: str, s: _Settings, report: engine.Report, accept: tuple[i
         return
     message = (
         f"sshd hardening {action} of {s.host}:{s.port} failed "
-        f"(engine exit {report.exit_code}): {report.error or 'no reason given'}"
+        f"(engine exit {report.exit_code}): {printable(report.error or 'no reason given')}"
     )
     if report.rolled_back:
         message += " [the host was rolled back to its previous configuration]"

@@ -304,7 +304,7 @@ def test_check_refuses_a_new_key_on_an_already_hardened_server(
 
 
 def _recording_engine(
-    monkeypatch: pytest.MonkeyPatch, exit_code: int = 0
+    monkeypatch: pytest.MonkeyPatch, exit_code: int = 0, error: str = "every key was refused"
 ) -> list[tuple[str, float]]:
     """Replace the engine's apply/check; record (action, wait) of each call."""
     calls: list[tuple[str, float]] = []
@@ -318,7 +318,7 @@ def _recording_engine(
                 action=action,
                 compliant=exit_code == 0,
                 exit_code=exit_code,
-                error=None if exit_code == 0 else "every key was refused",
+                error=None if exit_code == 0 else error,
             )
 
         return run
@@ -419,3 +419,13 @@ def test_check_refuses_overrides_that_would_refuse_the_login_key() -> None:
 def test_check_takes_adopt_admin_user_as_a_boolean_only() -> None:
     assert failures({**INPUTS, "adoptAdminUser": True}) == {}
     assert list(failures({**INPUTS, "adoptAdminUser": "yes"})) == ["adoptAdminUser"]
+
+
+def test_what_the_host_said_reaches_pulumi_with_its_control_characters_escaped(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    _recording_engine(monkeypatch, exit_code=4, error="sshd -T: \x1b]0;pwned\x07\x1b[2J")
+    with pytest.raises(SshdHardeningError) as failed:
+        SshdHardeningProvider().update("id", STATE, dict(INPUTS))
+    assert "\x1b" not in str(failed.value) and "\x07" not in str(failed.value)
+    assert "\\x1b]0;pwned\\x07" in str(failed.value)
