@@ -33,9 +33,10 @@ import pulumi.dynamic as dynamic
 from pulumi.output import Unknown
 
 from hardening import engine
-from hardening.desired import DEFAULT_PROFILE, Request, validate_request
+from hardening.desired import DEFAULT_PROFILE, Request, own_key_problems, validate_request
+from hardening.display import printable
 from hardening.errors import UsageError
-from hardening.keys import load_private_key
+from hardening.keys import load_private_key, rsa_bits, signature_algorithms
 from hardening.transaction import STAGE_LEASE
 from hardening.transport import HostKeyPolicy, Target
 from hardening.values import directive_text
@@ -69,6 +70,7 @@ INPUT_NAMES = (
     "overrides",
     "expectedHostKeyFingerprint",
     "wait",
+    "adoptAdminUser",
 )
 OUTPUT_NAMES = ("hostKeyFingerprint", "effective", "compliant", "changed", "drift", "openssh")
 # A different server: harden it from scratch (as root, first contact).
@@ -100,7 +102,7 @@ def _say(message: str) -> None:
     # The provider process has no engine connection (pulumi.dynamic never hands it the engine
     # address), so pulumi.log writes "info: ..." to stderr, which the engine shows as a
     # diagnostic of the `pulumi up`/`refresh` run.
-    pulumi.log.info(f"sshd hardening: {message}")
+    pulumi.log.info(f"sshd hardening: {printable(message)}")  # it may quote the host
 
 
 @dataclass(frozen=True)
@@ -130,6 +132,7 @@ class _Settings:
                 profile=str(props.get("profile") or DEFAULT_PROFILE),
                 overrides={str(k): directive_text(v) for k, v in overrides.items()},
                 admin_user=str(props["adminUser"]),
+                adopt_admin=props.get("adoptAdminUser") is True,
             ),
             expected_fingerprint=str(expected) if expected else None,
             wait=float(props.get("wait", DEFAULT_WAIT)),
@@ -148,7 +151,7 @@ def _succeeded(action: str, s: _Settings, report: engine.Report, accept: tuple[i
         return
     message = (
         f"sshd hardening {action} of {s.host}:{s.port} failed "
-        f"(engine exit {report.exit_code}): {report.error or 'no reason given'}"
+        f"(engine exit {report.exit_code}): {printable(report.error or 'no reason given')}"
     )
     if report.rolled_back:
         message += " [the host was rolled back to its previous configuration]"
@@ -246,11 +249,18 @@ class SshdHardeningProvider(dynamic.ResourceProvider):
             fail("privateKey", "is required: the private key that logs in to the server")
         elif not is_unknown(key):  # unknown: a preview run without the key
             try:
-                load_private_key(text=str(key), setting="privateKey")
+                pkey = load_private_key(text=str(key), setting="privateKey")
             except UsageError as exc:  # says what is wrong, never quotes the key
                 fail("privateKey", str(exc))
             else:
                 self._check_rotation(olds, key, host, admin, fail)
+                if isinstance(overrides, Mapping) and not is_unknown(overrides):
+                    values = {str(k): directive_text(v) for k, v in overrides.items()}
+                    # Settings that would refuse the very key the hardening logs in with.
+                    for problem in own_key_problems(
+                        values, signature_algorithms(pkey), rsa_bits(pkey)
+                    ):
+                        fail("overrides", problem)
 
         expected = inputs.get("expectedHostKeyFingerprint")
         if (
@@ -259,6 +269,10 @@ class SshdHardeningProvider(dynamic.ResourceProvider):
             and (not isinstance(expected, str) or not _FINGERPRINT.fullmatch(expected))
         ):
             fail("expectedHostKeyFingerprint", "must look like SHA256:<43 base64 characters>")
+
+        adopt = inputs.get("adoptAdminUser", False)
+        if not is_unknown(adopt) and not isinstance(adopt, bool):
+            fail("adoptAdminUser", "must be true or false")
 
         wait = inputs["wait"]
         if not is_unknown(wait) and (
@@ -422,6 +436,9 @@ class SshdHardeningArgs:
     overrides: Mapping[str, str] = field(default_factory=dict)
     expected_host_key_fingerprint: pulumi.Input[str] | None = None
     wait: float = DEFAULT_WAIT
+    # The admin account already exists on the image and is the operator's: give it our key and
+    # sudo (the engine refuses an account it did not create otherwise).
+    adopt_admin_user: bool = False
 
 
 class SshdHardening(dynamic.Resource, module="hardening", name="SshdHardening"):
@@ -445,6 +462,7 @@ class SshdHardening(dynamic.Resource, module="hardening", name="SshdHardening"):
             "overrides": dict(args.overrides),
             "expectedHostKeyFingerprint": args.expected_host_key_fingerprint,
             "wait": args.wait,
+            "adoptAdminUser": args.adopt_admin_user,
             **dict.fromkeys(OUTPUT_NAMES),
         }
         # The engine keeps an output secret when the input of that name was; say so anyway.

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import difflib
 import fnmatch
-import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
+from hardening.admin_account import admin_name_problem
 from hardening.directives import (
     CATALOGUE,
     HOST_OWNED,
@@ -25,8 +25,6 @@ from hardening.directives import (
 
 PROFILES = ("baseline", "minimal")
 DEFAULT_PROFILE = "baseline"
-
-_LOGIN_NAME = re.compile(r"[a-z_][a-z0-9_-]{0,31}")
 
 # `minimal` is the original ask; KbdInteractiveAuthentication closes PAM's password prompt.
 _MINIMAL: dict[str, str] = {
@@ -131,6 +129,16 @@ class Request:
     profile: str = DEFAULT_PROFILE
     overrides: Mapping[str, str] = field(default_factory=dict)
     admin_user: str = "ops"
+    # An existing account of that name that hardened-ecs did not create may be given our key
+    # and sudo only when the operator says it is theirs.
+    adopt_admin: bool = False
+
+
+def shown(value: str, limit: int = 80) -> str:
+    """repr() of a value for a message, cut short: bad input is named, never echoed whole."""
+    if len(value) <= limit:
+        return repr(value)
+    return f"{value[: limit - 20]!r}... ({len(value)} characters)"
 
 
 def parse_set_flags(items: Iterable[str]) -> dict[str, str]:
@@ -140,7 +148,7 @@ def parse_set_flags(items: Iterable[str]) -> dict[str, str]:
         name, sep, value = item.partition("=")
         if not sep or not name.strip() or not value.strip():
             raise ValueError_(
-                f"--set {item!r}: expected Directive=value, e.g. --set MaxAuthTries=3"
+                f"--set {shown(item)}: expected Directive=value, e.g. --set MaxAuthTries=3"
             )
         out[name.strip()] = value.strip()
     return out
@@ -174,7 +182,7 @@ def crypto_lockout(name: str, value: str, client: Mapping[str, Sequence[str]]) -
     if name not in CRYPTO or set(value.split(",")) & set(client.get(name, ())):
         return None
     return (
-        f"{name}={value!r}: hardened-ecs (paramiko) speaks none of these, so it could not "
+        f"{name}={shown(value)}: hardened-ecs (paramiko) speaks none of these, so it could not "
         f"verify its own change; include one of: {', '.join(client.get(name, ()))}"
     )
 
@@ -192,11 +200,10 @@ def validate_request(
             f"profile {profile!r} is unknown: use one of {', '.join(PROFILES)} "
             f"(e.g. --profile {DEFAULT_PROFILE})"
         )
-    if admin_user == "root" or not _LOGIN_NAME.fullmatch(admin_user):
+    admin_problem = admin_name_problem(admin_user)
+    if admin_problem:
         problems.append(
-            f"admin user {admin_user!r} is not usable: it must be a login name other than root "
-            "(lower-case letters, digits, _ or -, starting with a letter or _, at most 32), "
-            "e.g. --admin-user ops"
+            f"admin user {admin_user!r} is not usable: {admin_problem}, e.g. --admin-user ops"
         )
     normalized: dict[str, str] = {}
     for name, value in overrides.items():
@@ -218,7 +225,7 @@ def validate_request(
         try:
             normalized[directive.name] = directive.normalize(value)
         except ValueError_ as exc:
-            problems.append(f"{directive.name}={value!r}: {exc}")
+            problems.append(f"{directive.name}={shown(value)}: {exc}")
             continue
         if directive.name in CRYPTO:
             client = client_algorithms or _client_algorithms()
@@ -245,10 +252,45 @@ def _lockout_problems(profile: str, overrides: Mapping[str, str], admin_user: st
             f"AuthenticationMethods={methods!r}: no list lets a key alone in, so hardened-ecs "
             "could not verify its own change; include 'publickey' as one of the lists"
         )
+    if effective.get("AuthorizedKeysFile") == "none":
+        problems.append(
+            "AuthorizedKeysFile='none': no user could log in with a key, hardened-ecs "
+            "included; keep .ssh/authorized_keys in the list"
+        )
     if not _user_allowed(admin_user, overrides.get("AllowUsers"), overrides.get("DenyUsers")):
         problems.append(
             f"AllowUsers/DenyUsers: the admin user {admin_user!r} would be refused; "
             f"add {admin_user} to AllowUsers (and keep it out of DenyUsers)"
+        )
+    return problems
+
+
+def own_key_problems(
+    overrides: Mapping[str, str], key_algorithms: Sequence[str], key_rsa_bits: int | None
+) -> list[str]:
+    """Overrides that would refuse the very key hardened-ecs logs in with (and installs)."""
+    problems = []
+    values = {}
+    for name, value in overrides.items():
+        directive = lookup(name)
+        if directive is not None:
+            try:
+                values[directive.name] = directive.normalize(value)
+            except ValueError_:
+                continue  # validate_request reports it
+    accepted = values.get("PubkeyAcceptedAlgorithms")
+    if accepted and not set(accepted.split(",")) & set(key_algorithms):
+        problems.append(
+            f"PubkeyAcceptedAlgorithms={shown(accepted)}: the key hardened-ecs logs in with "
+            f"({key_algorithms[0]}) would be refused, and nobody could verify the change; "
+            f"include one of: {', '.join(key_algorithms)}"
+        )
+    required = values.get("RequiredRSASize")
+    if required and key_rsa_bits is not None and key_rsa_bits < int(required):
+        problems.append(
+            f"RequiredRSASize={required}: the RSA key hardened-ecs logs in with has "
+            f"{key_rsa_bits} bits and would be refused; use at most {key_rsa_bits}, or log in "
+            "with a larger (or an ECDSA/Ed25519) key"
         )
     return problems
 

@@ -52,10 +52,14 @@ def _choice(*allowed: str, aliases: dict[str, str] | None = None) -> Callable[[s
     return check
 
 
+# Digits beyond this are refused before int(): a 5,000-digit value is bad input, not a crash.
+_DIGITS = r"\d{1,9}"
+
+
 def _int_range(low: int, high: int) -> Callable[[str], str]:
     def check(value: str) -> str:
         v = value.strip()
-        if not re.fullmatch(r"\d+", v) or not low <= int(v) <= high:
+        if not re.fullmatch(_DIGITS, v) or not low <= int(v) <= high:
             raise ValueError_(f"expected a whole number from {low} to {high}")
         return str(int(v))
 
@@ -73,6 +77,8 @@ def _time(high: int) -> Callable[[str], str]:
         parts = re.findall(r"(\d+)([smhdw]?)", v)
         if not v or "".join(n + u for n, u in parts) != v:
             raise ValueError_("expected a time such as 30, 30s, 2m or 1h")
+        if any(not re.fullmatch(_DIGITS, n) for n, _ in parts):
+            raise ValueError_(f"expected at most {high} seconds")
         seconds = sum(int(n) * _TIME_UNITS[u] for n, u in parts)
         if seconds > high:
             raise ValueError_(f"expected at most {high} seconds")
@@ -84,7 +90,7 @@ def _time(high: int) -> Callable[[str], str]:
 def _max_startups(value: str) -> str:
     """start:rate:full; a single N is start=full=N, which sshd -T prints as N:30:N."""
     v = value.strip()
-    m = re.fullmatch(r"(\d+)(?::(\d+):(\d+))?", v)
+    m = re.fullmatch(rf"({_DIGITS})(?::({_DIGITS}):({_DIGITS}))?", v)
     if not m:
         raise ValueError_("expected start:rate:full such as 10:30:60, or a number")
     start = int(m.group(1))
@@ -151,11 +157,62 @@ def _path_or_none(value: str) -> str:
     return v
 
 
+# sshd expands only these in AuthorizedKeysFile; '#' and quotes change how it splits the line.
+_KEY_FILE = re.compile(r"(?:[A-Za-z0-9._/@+=:,-]|%[%hUu])+")
+
+
 def _paths(value: str) -> str:
     items = value.split()
-    if not items or (any(i.lower() == "none" for i in items) and len(items) > 1):
-        raise ValueError_("expected one or more paths (absolute, or relative to the home)")
+    if len(items) == 1 and items[0].lower() == "none":
+        return "none"  # well-formed; _lockout_problems in desired refuses it
+    if not items or not all(_KEY_FILE.fullmatch(i) for i in items):
+        raise ValueError_(
+            "expected one or more paths (absolute, or relative to the home), without quotes, "
+            "'#' or spaces inside a path; tokens %h, %u, %U and %% only"
+        )
     return " ".join(items)
+
+
+# sshd sends the banner to every client before it logs in: a public text, never a secret
+# file. Only the usual pre-login texts, or a file named for it in /etc or /etc/ssh (both
+# root's own directories, so nobody else can put a link there).
+_BANNER_FILES = ("/etc/issue", "/etc/issue.net")
+_BANNER_NAMED = re.compile(r"/etc/(?:ssh/)?[A-Za-z0-9._-]*banner[A-Za-z0-9._-]*")
+BANNER_RULE = (
+    "expected none, /etc/issue, /etc/issue.net, or a file in /etc or /etc/ssh with 'banner' "
+    "in its name (e.g. /etc/ssh/sshd-banner): sshd shows it to every client before login, so "
+    "it must be a public text, never a secret such as /etc/shadow or a host key"
+)
+
+
+def banner_on_host_problem(path: str, status: str | None) -> str | None:
+    """The Banner file as the host has it ("file MODE UID", "link", ...): a plain public file?"""
+    fix = "make it a regular file owned by root and readable by everyone (mode 644)"
+    kind, _, rest = (status or "missing").partition(" ")
+    mode, _, uid = rest.partition(" ")
+    if kind == "file" and mode.isdigit() and int(mode, 8) & 0o004 and uid == "0":
+        return None
+    why = {
+        "link": "is a symbolic link (sshd would show whatever it points to)",
+        "missing": "does not exist on the host",
+        "not-regular": "is not a regular file",
+    }.get(kind)
+    if why is None:
+        why = (
+            "is not owned by root (whoever owns it decides what every client sees)"
+            if uid != "0"
+            else "is not readable by everyone (a private file is not a public text)"
+        )
+    return f"Banner={path}: the file {why}; {fix}, or choose another file"
+
+
+def _banner(value: str) -> str:
+    v = _path_or_none(value)
+    if v == "none" or v in _BANNER_FILES:
+        return v
+    if not _BANNER_NAMED.fullmatch(v) or "key" in v.lower() or ".." in v:
+        raise ValueError_(BANNER_RULE)
+    return v
 
 
 def _log_level(value: str) -> str:
@@ -265,7 +322,7 @@ CATALOGUE: dict[str, Directive] = {
         _D("Compression", _choice("yes", "no", "delayed", aliases={"delayed": "yes"})),
         _D("PrintMotd", _yes_no),
         _D("PrintLastLog", _yes_no),
-        _D("Banner", _path_or_none, case_sensitive=True),
+        _D("Banner", _banner, case_sensitive=True),
         # Access lists
         _D("AllowUsers", _name_list, multi_line=True, case_sensitive=True),
         _D("AllowGroups", _name_list, multi_line=True, case_sensitive=True),

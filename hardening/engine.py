@@ -12,8 +12,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from hardening import facts as facts_mod
+from hardening.admin_account import admin_account_problem
 from hardening.desired import Request
-from hardening.directives import ValueError_
+from hardening.directives import ValueError_, banner_on_host_problem, lookup
 from hardening.errors import (
     EXIT_DRIFT,
     EXIT_OK,
@@ -34,6 +35,7 @@ from hardening.transaction import (
 )
 from hardening.transport import (
     CLIENT_ALGORITHMS,
+    COMMAND_TIMEOUT,
     Connection,
     HostKeyPolicy,
     Progress,
@@ -50,6 +52,7 @@ class Options:
     wait: float = 300.0  # how long to wait for a booting host (connect retries)
     confirm_timeout: int = 120  # the host rolls back by itself after this many seconds
     verify_wait: float = 20.0  # how long a fresh connection may take after the reload
+    command_timeout: float = COMMAND_TIMEOUT  # seconds one remote command may take in total
 
 
 @dataclass
@@ -150,6 +153,7 @@ class _Run:
             stats=self.stats,
             progress=self.say,
             fallback_user=fallback_user,
+            command_timeout=self.options.command_timeout,
         )
 
     def reopen(self, pin: str) -> Connection:
@@ -164,7 +168,10 @@ class _Run:
     def gather(self, conn: Connection, *, settle: bool = False) -> HostFacts:
         """Facts in one round trip; `settle` (apply) first waits for a running cloud-init."""
         wait = int(min(self.options.wait, 600)) if settle else 0
-        result = conn.run(facts_mod.facts_script(self.request.admin_user, wait), timeout=wait + 180)
+        result = conn.run(
+            facts_mod.facts_script(self.request.admin_user, wait, _banner(self.request)),
+            timeout=wait + conn.command_timeout,
+        )
         try:
             facts = facts_mod.parse_facts(result.stdout)
         except facts_mod.FactsError as exc:
@@ -204,9 +211,40 @@ class _Run:
             }
         return plan
 
+    def preflight(self, facts: HostFacts, plan: Plan) -> None:
+        """Before anything changes: what the change would hand out must be safe to hand out.
+
+        The account the admin step would make root-capable, and the file sshd would show to
+        every client before login.
+        """
+        request = self.request
+        problems = []
+        if plan.needs_admin:
+            account = facts.admin.account
+            problems.append(admin_account_problem(request.admin_user, account, request.adopt_admin))
+        banner = _banner(request)
+        if banner:
+            problems.append(banner_on_host_problem(banner, facts.banner_file))
+        found = [p for p in problems if p]
+        if found:
+            raise UsageError("; ".join(found) + " (nothing changed)")
+
     def finish_read_only(self) -> None:
         r = self.report
         r.compliant = not r.drift
+
+
+def _banner(request: Request) -> str:
+    """The Banner file the request sets ("" for none or not set)."""
+    for name, value in request.overrides.items():
+        directive = lookup(name)
+        if directive is not None and directive.name == "Banner":
+            try:
+                path = directive.normalize(value)
+            except ValueError_:
+                return ""  # the plan reports the value itself
+            return "" if path == "none" else path
+    return ""
 
 
 PENDING = "an apply holds the host lock; its rollback may still run: check again later"
@@ -272,6 +310,7 @@ def plan(
         with run.open_first() as conn:
             facts = run.gather(conn)
             p = run.plan(conn, facts)
+            run.preflight(facts, p)
             if facts.lock_holder is not None:
                 run.report.notes.append(f"a change is in progress on the host ({PENDING})")
             if p.needs_admin:
@@ -293,6 +332,7 @@ def apply(
         with run.open_first() as conn:
             facts = run.gather(conn, settle=True)
             p = run.plan(conn, facts)
+            run.preflight(facts, p)
             # A transaction still on the host (its rollback pending) makes these facts
             # provisional: _transact waits for it and reads the host again.
             if (p.changes or facts.lock_holder is not None) and _transact(run, conn, facts, p):
@@ -324,7 +364,7 @@ def _ensure_admin(run: _Run, conn: Connection) -> str:
     """
     admin = run.request.admin_user
     key_line = public_line(run.target.key)
-    result = conn.run(admin_script(admin, key_line))
+    result = conn.run(admin_script(admin, key_line, adopt=run.request.adopt_admin))
     did = [ln.split()[1] for ln in result.stdout.splitlines() if ln.startswith("@did ")]
     if result.status != 0 or "@admin-ready" not in result.stdout:
         undone = conn.run(admin_undo_script(admin, key_line, did))
@@ -385,6 +425,7 @@ def _transact(run: _Run, conn: Connection, facts: HostFacts, p: Plan) -> bool:
             if not p.changes:
                 txn.abort()
                 return False
+            run.preflight(facts, p)
         verify_user = run.request.admin_user if p.needs_admin else conn.target.user
         txn.check_spec = _spec(verify_user, facts)
         if p.needs_admin:
@@ -413,6 +454,10 @@ def _transact(run: _Run, conn: Connection, facts: HostFacts, p: Plan) -> bool:
         # the new sshd config may still be live (then it is the way back in).
         if undo and (exc.rolled_back or exc.untouched) and conn.alive:
             conn.run(undo)
+        raise
+    except UsageError:
+        if conn.alive:  # found under the lock, before any change: release it
+            txn.abort()
         raise
     except SudoError:
         raise
@@ -480,7 +525,7 @@ def _verify(run: _Run, txn: Transaction, user: str, pin: str, deadline: float) -
 
 
 def _replan(run: _Run, conn: Connection) -> Plan:
-    result = conn.run(facts_mod.facts_script(run.request.admin_user))
+    result = conn.run(facts_mod.facts_script(run.request.admin_user, 0, _banner(run.request)))
     try:
         facts = facts_mod.parse_facts(result.stdout)
     except facts_mod.FactsError as exc:

@@ -12,6 +12,7 @@ import shlex
 from dataclasses import dataclass, field
 from importlib import resources
 
+from hardening.admin_account import Account
 from hardening.desired import HostCapabilities
 from hardening.directives import Version
 
@@ -20,11 +21,13 @@ MAIN_CONFIG = "/etc/ssh/sshd_config"
 DROPIN_DIR = "/etc/ssh/sshd_config.d"
 
 
-def facts_script(admin_user: str, cloud_init_wait: int = 0) -> str:
-    """The facts script; `cloud_init_wait` > 0 first lets a running cloud-init finish."""
+def facts_script(admin_user: str, cloud_init_wait: int = 0, banner: str = "") -> str:
+    """The facts script; `cloud_init_wait` > 0 first lets a running cloud-init finish;
+    `banner`: the Banner file the request sets (its type, mode and owner are read)."""
     text = resources.files("hardening").joinpath("scripts/facts.sh").read_text()
     return (
         text.replace("@ADMIN_USER@", shlex.quote(admin_user))
+        .replace("@BANNER@", shlex.quote(banner))
         .replace("@STATE_DIR@", STATE_DIR)
         .replace("@CLOUD_INIT_WAIT@", str(int(cloud_init_wait)))
     )
@@ -67,6 +70,7 @@ class AdminFacts:
     home: str | None = None
     groups: tuple[str, ...] = ()
     authorized_keys: tuple[str, ...] = ()
+    account: Account = field(default_factory=lambda: Account(exists=False))
 
 
 @dataclass(frozen=True)
@@ -90,6 +94,8 @@ class HostFacts:
     lock_alive: bool
     listener_cmdline: str = ""  # the running sshd's command line ("" when unknown)
     sysconfig_sshd: str | None = None  # /etc/sysconfig/sshd (RHEL family), if present
+    # The requested Banner file: "file MODE UID", "link", "missing" or "not-regular".
+    banner_file: str | None = None
 
     @property
     def capabilities(self) -> HostCapabilities:
@@ -150,6 +156,22 @@ def _b64(text: str) -> str:
     return base64.b64decode("".join(text.split())).decode("utf-8", "replace")
 
 
+def _account(exists: bool, lines: list[str]) -> Account:
+    """The admin account's uid, shell and origin (lines before the user-written keys)."""
+    if not exists:
+        return Account(exists=False)
+    head = lines[: lines.index("authorized_keys")] if "authorized_keys" in lines else lines
+    values = dict(ln.partition(" ")[::2] for ln in head)
+    uid, uid_min = values.get("uid", "").strip(), values.get("uid_min", "").strip()
+    return Account(
+        exists=True,
+        uid=int(uid) if uid.isdigit() else None,
+        shell=values.get("shell", "").strip(),
+        uid_min=int(uid_min) if uid_min.isdigit() else 1000,
+        ours="ours" in head,
+    )
+
+
 def parse_facts(text: str) -> HostFacts:
     s = _sections(text)
     if "end" not in s or "uid" not in s:
@@ -196,6 +218,7 @@ def parse_facts(text: str) -> HostFacts:
     admin_exists = "exists yes" in admin_lines
     home = next((ln[5:] for ln in admin_lines if ln.startswith("home ")), None)
     groups = next((tuple(ln[7:].split()) for ln in admin_lines if ln.startswith("groups ")), ())
+    account = _account(admin_exists, admin_lines)
     keys: tuple[str, ...] = ()
     if "authorized_keys" in admin_lines:
         keys = tuple(
@@ -234,9 +257,12 @@ def parse_facts(text: str) -> HostFacts:
             pid_file=pid_file,
             listener_pid=listener,
         ),
-        admin=AdminFacts(exists=admin_exists, home=home, groups=groups, authorized_keys=keys),
+        admin=AdminFacts(
+            exists=admin_exists, home=home, groups=groups, authorized_keys=keys, account=account
+        ),
         lock_holder=holder,
         lock_alive="alive" in lock_lines,
         listener_cmdline=s.get("listener-cmdline", "").strip(),
         sysconfig_sshd=_b64(s["sysconfig-sshd"]) if s.get("sysconfig-sshd", "").strip() else None,
+        banner_file=s.get("banner", "").strip() or None,
     )

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import reprlib
 import sys
 import threading
 from collections.abc import Callable, Mapping
@@ -20,14 +21,64 @@ from typing import Any
 import yaml
 
 from hardening import inputs
-from hardening.desired import PROFILES, Request, validate_request
+from hardening.desired import PROFILES, Request, own_key_problems, validate_request
+from hardening.display import printable
 from hardening.errors import UsageError
 from hardening.values import directive_text
 
 _HOST_KEYS = {
     "host", "port", "user", "identity", "passphrase_env", "admin_user", "profile", "set",
-    "known_hosts", "accept_new_host_key", "host_key_fingerprint",
+    "known_hosts", "accept_new_host_key", "host_key_fingerprint", "adopt_admin_user",
 }  # fmt: skip
+
+
+# An inventory is a list of hosts written by people: a few hundred KB at most.
+MAX_INVENTORY_BYTES = 4 * 1024 * 1024
+# YAML aliases (*name) let a small file stand for an enormous one ("billion laughs"): the
+# loaded data shares the repeated parts, but anything that walks it (a message, a merge)
+# would not. Counted as walked, an inventory has a few values per host.
+MAX_VALUES = 200_000
+
+
+def _walked_size(data: object) -> int:
+    """How many values walking `data` would visit (shared parts counted each time)."""
+    memo: dict[int, int] = {}
+    active: set[int] = set()
+
+    def size(value: object) -> int:
+        if not isinstance(value, list | dict):
+            return 1
+        key = id(value)
+        if key in memo:
+            return memo[key]
+        if key in active:
+            raise UsageError("it refers to itself (a YAML alias inside its own anchor)")
+        active.add(key)
+        items = [*value.keys(), *value.values()] if isinstance(value, dict) else value
+        total = 1
+        for item in items:
+            total += size(item)
+            if total > MAX_VALUES:
+                break
+        active.discard(key)
+        memo[key] = total
+        return total
+
+    return size(data)
+
+
+_SHOW = reprlib.Repr()
+_SHOW.maxstring = _SHOW.maxother = 60
+_SHOW.maxlevel, _SHOW.maxlist, _SHOW.maxdict = 2, 4, 4
+
+
+def _shown(value: object) -> str:
+    """A value from the inventory in a message: bounded however large it is."""
+    return _SHOW.repr(value)
+
+
+def _cut(text: str, limit: int = 300) -> str:
+    return text if len(text) <= limit else text[:limit] + "..."
 
 
 @dataclass(frozen=True)
@@ -55,17 +106,35 @@ def _cli_defaults(args: argparse.Namespace, request: Request) -> dict[str, Any]:
         "known_hosts": args.known_hosts or "~/.ssh/known_hosts",
         "accept_new_host_key": args.accept_new_host_key,
         "host_key_fingerprint": args.host_key_fingerprint,
+        "adopt_admin_user": request.adopt_admin,
     }
 
 
 def load_inventory(path: str, defaults: Mapping[str, Any]) -> list[HostEntry]:
     """Parse and validate the whole inventory; raise UsageError listing every problem."""
     try:
-        data = yaml.safe_load(Path(path).read_text())
+        with open(path, "rb") as f:
+            raw = f.read(MAX_INVENTORY_BYTES + 1)
     except OSError as exc:
         raise UsageError(f"--inventory {path}: cannot read it ({exc.strerror})") from None
+    if len(raw) > MAX_INVENTORY_BYTES:
+        raise UsageError(
+            f"--inventory {path}: larger than {MAX_INVENTORY_BYTES // (1024 * 1024)} MiB; "
+            "split the fleet into several inventories"
+        )
+    try:
+        data = yaml.safe_load(raw)
     except yaml.YAMLError as exc:
-        raise UsageError(f"--inventory {path}: not valid YAML ({exc})") from None
+        raise UsageError(f"--inventory {path}: not valid YAML ({_cut(str(exc))})") from None
+    try:
+        if _walked_size(data) > MAX_VALUES:
+            raise UsageError(
+                f"it stands for more than {MAX_VALUES} values (YAML aliases within aliases)"
+            )
+    except UsageError as exc:
+        raise UsageError(
+            f"--inventory {path}: not usable: {exc}; write the hosts out without nested aliases"
+        ) from None
     if isinstance(data, list):
         data = {"hosts": data}
     if not isinstance(data, dict) or not isinstance(data.get("hosts"), list) or not data["hosts"]:
@@ -74,35 +143,38 @@ def load_inventory(path: str, defaults: Mapping[str, Any]) -> list[HostEntry]:
             "(and optional `defaults:`)"
         )
     unknown_top = set(data) - {"hosts", "defaults"}
-    problems = [f"{path}: unknown key(s) {', '.join(sorted(unknown_top))}"] if unknown_top else []
+    names = sorted(_cut(str(k), 60) for k in unknown_top)
+    problems = [f"{path}: unknown key(s) {', '.join(names)}"] if unknown_top else []
     base = dict(defaults)
     file_defaults = data.get("defaults") or {}
     if not isinstance(file_defaults, dict):
         problems.append(f"{path}: defaults must be a mapping")
         file_defaults = {}
-    problems += [f"{path}: defaults.{k}: unknown key" for k in set(file_defaults) - _HOST_KEYS]
+    problems += [
+        f"{path}: defaults.{_cut(str(k), 60)}: unknown key" for k in set(file_defaults) - _HOST_KEYS
+    ]
     base.update({k: v for k, v in file_defaults.items() if k != "set"})
     base["set"] = _merge_set(
         base.get("set", {}), file_defaults.get("set"), f"{path}: defaults", problems
     )
 
     entries: list[HostEntry] = []
-    seen: set[tuple[str, int]] = set()
+    seen: set[tuple[str, int]] = set()  # host names compared as DNS does: case-blind
     for i, raw in enumerate(data["hosts"], start=1):
         item = {"host": raw} if isinstance(raw, str) else raw
         where = f"{path}: hosts[{i}]"
         if not isinstance(item, dict):
             problems.append(f"{where}: expected a host name or a mapping with `host:`")
             continue
-        problems += [f"{where}.{k}: unknown key" for k in set(item) - _HOST_KEYS]
+        problems += [f"{where}.{_cut(str(k), 60)}: unknown key" for k in set(item) - _HOST_KEYS]
         merged = {**base, **{k: v for k, v in item.items() if k != "set"}}
         merged["set"] = _merge_set(base["set"], item.get("set"), where, problems)
         entry, errs = _entry(merged, where)
         problems += errs
         if entry is not None:
-            if (entry.host, entry.port) in seen:
+            if (entry.host.lower(), entry.port) in seen:
                 problems.append(f"{where}: {entry.host}:{entry.port} is listed twice")
-            seen.add((entry.host, entry.port))
+            seen.add((entry.host.lower(), entry.port))
             entries.append(entry)
     if problems:
         raise UsageError("\n".join(problems))
@@ -127,28 +199,31 @@ def _entry(m: dict[str, Any], where: str) -> tuple[HostEntry | None, list[str]]:
     if host is None or host == "":
         return None, [f"{where}.host: required (a host name or IP address)"]
     if not isinstance(host, str) or not inputs.HOST.fullmatch(host):
-        return None, [f"{where}.host: {host!r} is not a host name or IP address"]
+        return None, [f"{where}.host: {_shown(host)} is not a host name or IP address"]
     port = m.get("port", 22)
     if not isinstance(port, int) or isinstance(port, bool) or not 1 <= port <= 65535:
-        problems.append(f"{where}.port: {port!r} must be a number from 1 to 65535")
+        problems.append(f"{where}.port: {_shown(port)} must be a number from 1 to 65535")
     for key in ("user", "identity"):
         if not isinstance(m.get(key), str) or not m[key]:
             problems.append(f"{where}.{key}: required (in the entry, defaults:, or --{key})")
     if isinstance(m.get("user"), str) and not inputs.USER.fullmatch(m["user"]):
-        problems.append(f"{where}.user: {m['user']!r} is not a valid login name")
+        problems.append(f"{where}.user: {_shown(m['user'])} is not a valid login name")
     fingerprint = m.get("host_key_fingerprint")
     if fingerprint is not None and not (
         isinstance(fingerprint, str) and inputs.FINGERPRINT.fullmatch(fingerprint)
     ):
-        problems.append(f"{where}.host_key_fingerprint: {fingerprint!r}: {inputs.FINGERPRINT_HINT}")
-    if not isinstance(m.get("accept_new_host_key", False), bool):
-        problems.append(f"{where}.accept_new_host_key: must be true or false (not quoted)")
+        problems.append(
+            f"{where}.host_key_fingerprint: {_shown(fingerprint)}: {inputs.FINGERPRINT_HINT}"
+        )
+    for flag in ("accept_new_host_key", "adopt_admin_user"):
+        if not isinstance(m.get(flag, False), bool):
+            problems.append(f"{where}.{flag}: must be true or false (not quoted)")
     for key in ("passphrase_env", "known_hosts", "admin_user"):
         if m.get(key) is not None and not isinstance(m[key], str):
             problems.append(f"{where}.{key}: must be a string")
     profile = m.get("profile", "baseline")
     if profile not in PROFILES:
-        problems.append(f"{where}.profile: {profile!r} is not one of {', '.join(PROFILES)}")
+        problems.append(f"{where}.profile: {_shown(profile)} is not one of {', '.join(PROFILES)}")
     overrides: dict[str, str] = {}
     raw_set = m.get("set") or {}
     if not isinstance(raw_set, dict):
@@ -156,7 +231,9 @@ def _entry(m: dict[str, Any], where: str) -> tuple[HostEntry | None, list[str]]:
         raw_set = {}
     for name, value in raw_set.items():
         if isinstance(value, list | dict) or value is None:
-            problems.append(f"{where}.set.{name}: must be a single value, not a list or mapping")
+            problems.append(
+                f"{where}.set.{_cut(str(name), 60)}: must be a single value, not a list or mapping"
+            )
         else:
             overrides[str(name)] = directive_text(value)
     admin = str(m.get("admin_user", "ops"))
@@ -171,7 +248,7 @@ def _entry(m: dict[str, Any], where: str) -> tuple[HostEntry | None, list[str]]:
         user=m["user"],
         identity=m["identity"],
         passphrase_env=m.get("passphrase_env"),
-        request=Request(str(profile), overrides, admin),
+        request=Request(str(profile), overrides, admin, bool(m.get("adopt_admin_user"))),
         known_hosts=str(m.get("known_hosts") or "~/.ssh/known_hosts"),
         accept_new_host_key=bool(m.get("accept_new_host_key")),
         host_key_fingerprint=m.get("host_key_fingerprint"),
@@ -187,6 +264,7 @@ class _Bar:
         self.lock = threading.Lock()
 
     def line(self, text: str) -> None:
+        text = printable(text)  # progress quotes what hosts said
         with self.lock:
             if self.enabled:
                 sys.stderr.write("\r\033[K")
@@ -214,7 +292,7 @@ def run(
 ) -> list[Any]:
     """Run args.action on every inventory host; reports in inventory order."""
     from hardening import engine
-    from hardening.keys import load_private_key
+    from hardening.keys import load_private_key, rsa_bits, signature_algorithms
     from hardening.transport import HostKeyPolicy, Target
 
     entries = load_inventory(args.inventory, _cli_defaults(args, request))
@@ -232,10 +310,25 @@ def run(
                 setting=f"identity ({e.host})",
                 passphrase_hint="inventory key `passphrase_env: NAME`",
             )
+    refused = [
+        f"{e.host}:{e.port}: {problem}"
+        for e in entries
+        for problem in own_key_problems(
+            e.request.overrides,
+            signature_algorithms(keys[(e.identity, e.passphrase_env)]),
+            rsa_bits(keys[(e.identity, e.passphrase_env)]),
+        )
+    ]
+    if refused:  # still before any host is contacted
+        raise UsageError("\n".join(refused))
     bar = _Bar(len(entries)) if progress is not None else None
     say = bar.line if bar is not None else None
     operation = {"apply": engine.apply, "check": engine.check, "plan": engine.plan}[args.action]
-    options = engine.Options(wait=args.wait, confirm_timeout=args.confirm_timeout)
+    options = engine.Options(
+        wait=args.wait,
+        confirm_timeout=args.confirm_timeout,
+        command_timeout=args.command_timeout,
+    )
 
     def one(e: HostEntry) -> engine.Report:
         target = Target(
@@ -276,7 +369,8 @@ def summary(reports: list[Any]) -> str:
     for r in reports:
         rows.append((
             f"{r.host}:{r.port}", str(r.exit_code), str(r.changed).lower(),
-            str(r.compliant).lower(), f"{r.seconds:.2f}", (r.error or "")[:80],
+            str(r.compliant).lower(), f"{r.seconds:.2f}",
+            printable(r.error or "", indent=False).replace("\n", " ")[:80],
         ))  # fmt: skip
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     return "\n".join(

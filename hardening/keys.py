@@ -101,3 +101,15 @@ def public_line(key: paramiko.PKey, comment: str = "hardened-ecs") -> str:
 def fingerprint(key: paramiko.PKey) -> str:
     """OpenSSH's SHA256 fingerprint, e.g. SHA256:abc... (what `ssh-keygen -l` prints)."""
     return str(key.fingerprint)
+
+
+def signature_algorithms(key: paramiko.PKey) -> tuple[str, ...]:
+    """The public key algorithms this key can log in with (PubkeyAcceptedAlgorithms names)."""
+    if isinstance(key, paramiko.RSAKey):
+        return ("rsa-sha2-512", "rsa-sha2-256", "ssh-rsa")
+    return (key.get_name(),)
+
+
+def rsa_bits(key: paramiko.PKey) -> int | None:
+    """The size of an RSA key (RequiredRSASize applies to RSA only)."""
+    return key.get_bits() if isinstance(key, paramiko.RSAKey) else None

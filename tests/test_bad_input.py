@@ -61,6 +61,7 @@ def files(tmp_path_factory: pytest.TempPathFactory, witness: socket.socket) -> F
         "key": ["-N", "", "-t", "ed25519"],
         "enc": ["-N", "correct horse", "-t", "ed25519"],  # OpenSSH format (the default)
         "pem_enc": ["-N", "correct horse", "-m", "PEM", "-t", "ecdsa"],
+        "rsa2048": ["-N", "", "-t", "rsa", "-b", "2048"],
     }.items():
         subprocess.run(["ssh-keygen", "-q", *args, "-f", str(d / name)], check=True)
     (d / "garbage").write_text("this is not a key\n")
@@ -75,6 +76,7 @@ def files(tmp_path_factory: pytest.TempPathFactory, witness: socket.socket) -> F
         "pub": str(d / "key.pub"),
         "enc": str(d / "enc"),
         "pem_enc": str(d / "pem_enc"),
+        "rsa2048": str(d / "rsa2048"),
         "garbage": str(d / "garbage"),
         "empty": str(d / "empty"),
         "keydir": str(d / "keydir"),
@@ -102,11 +104,32 @@ def files(tmp_path_factory: pytest.TempPathFactory, witness: socket.socket) -> F
             f" passphrase_env: {UNSET}}}\n"
         ),
         "inv_lockout": f"- {{host: 127.0.0.1, port: {port}, set: {{AllowUsers: alice}}}}\n",
+        "inv_bomb": ALIAS_BOMB + f"hosts: [{{host: *h, port: {port}}}]\n",
+        "inv_own_key": (
+            f"- {{host: 127.0.0.1, port: {port}, user: root, identity: {d / 'key'},"
+            " set: {PubkeyAcceptedAlgorithms: rsa-sha2-256}}\n"
+        ),
+        "inv_loop": f"defaults: &d {{set: *d}}\nhosts: [{entry}]\n",
+        "inv_case": (
+            f"- {{host: LOCALHOST, port: {port}, user: root, identity: {d / 'key'}}}\n"
+            f"- {{host: localhost, port: {port}, user: root, identity: {d / 'key'}}}\n"
+        ),
     }
     for name, text in inventories.items():
         (d / f"{name}.yaml").write_text(text)
         values[name] = str(d / f"{name}.yaml")
     return Files(values)
+
+
+# "Billion laughs": seven levels of nine aliases each stand for 43 million strings (kept
+# this small so that an engine without the limit only prints a few hundred MB, not GBs).
+ALIAS_BOMB = (
+    'defaults: {a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]}\n'
+    + "".join(
+        f"x{n}: &{b} [{', '.join([f'*{a}'] * 9)}]\n"
+        for n, (a, b) in enumerate(zip("abcdefg", "bcdefgh", strict=True))
+    )
+)
 
 
 @dataclass(frozen=True)
@@ -256,6 +279,46 @@ CASES = [
          "refused", "add ops to AllowUsers"), add=("--set", "AllowUsers=alice")),
     Case("lockout: admin denied", ("the admin user 'deploy' would be refused",),
          add=("--admin-user", "deploy", "--set", "DenyUsers=deploy")),
+    # --- values that used to reach the host, or crash (issue 15)
+    Case("set a 5000-digit number", ("MaxAuthTries='99999", "(5000 characters)",
+         "expected a whole number from 1 to 100"), add=("--set", "MaxAuthTries=" + "9" * 5000)),
+    Case("set a 5000-digit time", ("LoginGraceTime=", "expected at most 3600 seconds"),
+         add=("--set", "LoginGraceTime=" + "9" * 5000 + "s")),
+    Case("set a 5000-digit MaxStartups", ("MaxStartups=", "expected start:rate:full"),
+         add=("--set", "MaxStartups=" + "9" * 5000)),
+    Case("AuthorizedKeysFile with a comment", ("AuthorizedKeysFile='.ssh/authorized_keys #x'",
+         "without quotes, '#'"), add=("--set", "AuthorizedKeysFile=.ssh/authorized_keys #x")),
+    Case("AuthorizedKeysFile with an unbalanced quote", ("AuthorizedKeysFile='\".ssh/a'",
+         "without quotes"), add=("--set", 'AuthorizedKeysFile=".ssh/a')),
+    Case("AuthorizedKeysFile none", ("AuthorizedKeysFile='none': no user could log in with a "
+         "key", "keep .ssh/authorized_keys"), add=("--set", "AuthorizedKeysFile=none")),
+    Case("Banner a secret file", ("Banner='/etc/shadow'", "never a secret",
+         "/etc/issue.net"), add=("--set", "Banner=/etc/shadow")),
+    Case("Banner a host key", ("Banner='/etc/ssh/ssh_host_ed25519_key'", "never a secret"),
+         add=("--set", "Banner=/etc/ssh/ssh_host_ed25519_key")),
+    Case("Banner under /proc", ("Banner='/proc/1/environ'", "public text"),
+         add=("--set", "Banner=/proc/1/environ")),
+    Case("Banner climbing out of /etc", ("Banner='/etc/ssh/../../root/banner'", "public text"),
+         add=("--set", "Banner=/etc/ssh/../../root/banner")),
+    Case("lockout: own key type not accepted", ("PubkeyAcceptedAlgorithms='rsa-sha2-512'",
+         "the key hardened-ecs logs in with (ssh-ed25519) would be refused",
+         "include one of: ssh-ed25519"), add=("--set", "PubkeyAcceptedAlgorithms=rsa-sha2-512")),
+    Case("lockout: own RSA key too small", ("RequiredRSASize=3072", "has 2048 bits"),
+         replace={"--identity": "{rsa2048}"}, add=("--set", "RequiredRSASize=3072")),
+    Case("admin user a system account", ("admin user 'nobody' is not usable",
+         "system or image account", "--admin-user ops"), add=("--admin-user", "nobody")),
+    Case("command timeout too short", ("--command-timeout 5: must be from 30 to 3600 seconds",),
+         add=("--command-timeout", "5")),
+    Case("inventory alias bomb", ("--inventory {inv_bomb}: not usable",
+         "more than 200000 values (YAML aliases within aliases)"),
+         drop=FLEET, add=("--inventory", "{inv_bomb}")),
+    Case("inventory alias loop", ("--inventory {inv_loop}: not usable", "refers to itself"),
+         drop=FLEET, add=("--inventory", "{inv_loop}")),
+    Case("inventory lockout: own key type not accepted", (
+         "127.0.0.1:{port}: PubkeyAcceptedAlgorithms='rsa-sha2-256'",
+         "include one of: ssh-ed25519"), drop=FLEET, add=("--inventory", "{inv_own_key}")),
+    Case("inventory host twice, other case", ("hosts[2]: localhost:{port} is listed twice",),
+         drop=FLEET, add=("--inventory", "{inv_case}")),
     # --- fleet inventories
     Case("inventory missing", ("--inventory {dir}/none.yaml: cannot read it",),
          drop=FLEET, add=("--inventory", "{dir}/none.yaml")),
@@ -346,3 +409,13 @@ def test_json_usage_error_is_one_json_object(files: Files, witness: socket.socke
     assert report["exit_code"] == 2
     assert "--port 0: must be from 1 to 65535" in report["error"]
     assert out.stderr == ""  # --json: nothing else on the terminal
+
+
+@pytest.mark.parametrize(
+    "name", ["set a 5000-digit number", "inventory alias bomb", "Banner a secret file"]
+)
+def test_bad_input_is_named_not_echoed_whole(name: str, files: Files) -> None:
+    (case,) = [c for c in CASES if c.name == name]
+    out = run_case(case, files)
+    assert out.code == 2, out
+    assert len(out.stderr) < 2000, f"{len(out.stderr)} characters of error"

@@ -306,7 +306,7 @@ def test_check_refuses_a_new_key_on_an_already_hardened_server(
 
 
 def _recording_engine(
-    monkeypatch: pytest.MonkeyPatch, exit_code: int = 0
+    monkeypatch: pytest.MonkeyPatch, exit_code: int = 0, error: str = "every key was refused"
 ) -> list[tuple[str, float]]:
     """Replace the engine's apply/check; record (action, wait) of each call."""
     calls: list[tuple[str, float]] = []
@@ -320,7 +320,7 @@ def _recording_engine(
                 action=action,
                 compliant=exit_code == 0,
                 exit_code=exit_code,
-                error=None if exit_code == 0 else "every key was refused",
+                error=None if exit_code == 0 else error,
             )
 
         return run
@@ -408,3 +408,29 @@ def test_engine_failures_fail_the_operation_with_the_engines_message() -> None:
     assert message.startswith(f"sshd hardening create of 127.0.0.1:{port} failed (engine exit 3)")
     assert "TCP connect failed" in message
     assert all(line not in message for line in KEY.strip().splitlines()[1:-1])
+
+
+def test_check_refuses_overrides_that_would_refuse_the_login_key() -> None:
+    """The stack's key (see key_pair) must stay acceptable to the hardened server."""
+    from hardening.keys import load_private_key
+
+    pkey = load_private_key(text=KEY, setting="privateKey")
+    other = "ssh-ed25519" if pkey.get_name() != "ssh-ed25519" else "ecdsa-sha2-nistp256"
+    found = failures({**INPUTS, "overrides": {"PubkeyAcceptedAlgorithms": other}})
+    assert list(found) == ["overrides"], found
+    assert "the key hardened-ecs logs in with" in found["overrides"]
+
+
+def test_check_takes_adopt_admin_user_as_a_boolean_only() -> None:
+    assert failures({**INPUTS, "adoptAdminUser": True}) == {}
+    assert list(failures({**INPUTS, "adoptAdminUser": "yes"})) == ["adoptAdminUser"]
+
+
+def test_what_the_host_said_reaches_pulumi_with_its_control_characters_escaped(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    _recording_engine(monkeypatch, exit_code=4, error="sshd -T: \x1b]0;pwned\x07\x1b[2J")
+    with pytest.raises(SshdHardeningError) as failed:
+        SshdHardeningProvider().update("id", STATE, dict(INPUTS))
+    assert "\x1b" not in str(failed.value) and "\x07" not in str(failed.value)
+    assert "\\x1b]0;pwned\\x07" in str(failed.value)

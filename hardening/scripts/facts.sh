@@ -1,5 +1,6 @@
 # Gather every fact the plan needs in one round trip. Read-only.
-# Placeholders filled in by hardening.facts: @ADMIN_USER@, @STATE_DIR@, @CLOUD_INIT_WAIT@.
+# Placeholders filled in by hardening.facts: @ADMIN_USER@, @STATE_DIR@, @CLOUD_INIT_WAIT@,
+# @BANNER@.
 # Output: sections "@@ name" followed by their text; files are base64 so nothing is mangled.
 PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 export PATH LC_ALL=C
@@ -58,6 +59,15 @@ fi
 [ -n "$pid" ] && [ -r "/proc/$pid/cmdline" ] && tr '\0' ' ' < "/proc/$pid/cmdline"
 sec sysconfig-sshd
 [ -f /etc/sysconfig/sshd ] && base64 < /etc/sysconfig/sshd
+sec banner
+# Only when the request sets a Banner: sshd shows that file to every client before login.
+banner=@BANNER@
+if [ -n "$banner" ]; then
+  if [ -L "$banner" ]; then echo link
+  elif [ ! -e "$banner" ]; then echo missing
+  elif [ ! -f "$banner" ]; then echo not-regular
+  else echo "file $(stat -c '%a %u' "$banner")"; fi
+fi
 sec lock
 if [ -d "$state/lock" ]; then
   echo "held $(cat "$state/lock/owner" 2>/dev/null)"
@@ -69,8 +79,17 @@ sec admin
 if id "$admin" >/dev/null 2>&1; then
   home=$(getent passwd "$admin" | cut -d: -f6)
   echo "exists yes"; echo "home $home"
+  echo "uid $(id -u "$admin")"
+  echo "shell $(getent passwd "$admin" | cut -d: -f7)"
+  echo "uid_min $(awk '$1 == "UID_MIN" { print $2 }' /etc/login.defs 2>/dev/null)"
+  # Ours only if our root-only record names this very account (a re-made name is not ours).
+  [ "$(cat "$state/admin-users/$admin" 2>/dev/null)" = "$(id -u "$admin")" ] && echo "ours"
   echo "groups $(id -Gn "$admin")"
-  [ -f "$home/.ssh/authorized_keys" ] && { echo "authorized_keys"; cat "$home/.ssh/authorized_keys"; }
+  # Never through a link the user made (it could point at /etc/shadow), and bounded.
+  ak="$home/.ssh/authorized_keys"
+  if [ ! -L "$home/.ssh" ] && [ ! -L "$ak" ] && [ -f "$ak" ]; then
+    echo "authorized_keys"; head -c 65536 "$ak"
+  fi
 else
   echo "exists no"
 fi

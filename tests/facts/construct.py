@@ -84,6 +84,7 @@ def sections(d: Distro) -> list[tuple[str, str]]:
         ("service", d.service),
         ("listener-cmdline", d.listener_cmdline),
         ("sysconfig-sshd", "" if d.sysconfig_sshd is None else _b64_wrapped(d.sysconfig_sshd)),
+        ("banner", ""),
         ("lock", ""),
         ("admin", "exists no\n"),
         ("end", ""),
