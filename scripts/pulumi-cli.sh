@@ -7,7 +7,8 @@
 # 1. An installed CLI on PATH at least as new as PULUMI_VERSION, with both helpers beside it:
 #    its directory.
 # 2. Otherwise the pinned version built from its Go modules with the machine's `go`, cached in
-#    $PULUMI_CLI_CACHE/pulumi-<version>/bin (default /var/cache/hardened-ecs) and reused later.
+#    $PULUMI_CLI_CACHE/pulumi-<version>-lh<host revision>/bin (default /var/cache/hardened-ecs)
+#    and reused later.
 #    The build runs under a lock (two runs at once build it once) in a temporary directory that
 #    is renamed into place only when complete (a build killed half-way leaves no cache entry;
 #    its leftovers are removed by the next run).
