@@ -7,7 +7,8 @@
 # 1. An installed CLI on PATH at least as new as PULUMI_VERSION, with both helpers beside it:
 #    its directory.
 # 2. Otherwise the pinned version built from its Go modules with the machine's `go`, cached in
-#    $PULUMI_CLI_CACHE/pulumi-<version>/bin (default /var/cache/hardened-ecs) and reused later.
+#    $PULUMI_CLI_CACHE/pulumi-<version>-lh<host revision>/bin (default /var/cache/hardened-ecs)
+#    and reused later.
 #    The build runs under a lock (two runs at once build it once) in a temporary directory that
 #    is renamed into place only when complete (a build killed half-way leaves no cache entry;
 #    its leftovers are removed by the next run).
@@ -18,13 +19,16 @@ set -euo pipefail
 
 # The one place the Pulumi version is pinned (the CLI the tests, `make up` and `make demo` use).
 PULUMI_VERSION=3.274.1
-# The Python language host left sdk/v3 for a module of its own (Aug 2023) that the Go module
-# proxy here does not serve; v3.68.0 is the newest sdk/v3 that still contains it. It speaks the
-# language-host protocol the CLI still uses; see build_language_host for what it needs.
-LANGUAGE_HOST_SDK_VERSION=3.68.0
+# The Python language host is our own (tools/langhost): upstream's left sdk/v3 for a module of
+# its own that the Go module proxy here does not serve. Bump this when tools/langhost changes,
+# so a cached build is not reused with an older host.
+LANGUAGE_HOST_REVISION=1
 
 cache_root="${PULUMI_CLI_CACHE:-/var/cache/hardened-ecs}"
-target="$cache_root/pulumi-$PULUMI_VERSION"
+target="$cache_root/pulumi-$PULUMI_VERSION-lh$LANGUAGE_HOST_REVISION"
+here="${BASH_SOURCE[0]%/*}"
+[[ "$here" == "${BASH_SOURCE[0]}" ]] && here=.
+here="$(cd "$here" && pwd)"
 how="install the Pulumi CLI >= $PULUMI_VERSION (https://www.pulumi.com/docs/install/) or Go >= 1.26 (https://go.dev/dl/, to build it into $target)"
 
 say() { echo "pulumi-cli: $*" >&2; }
@@ -86,14 +90,9 @@ build_cli() { # $1 work dir, $2 bin dir
 }
 
 build_language_host() { # $1 work dir, $2 bin dir
-    # Beside the exec script, where it looks for it. This 2023 host takes the virtualenv only
-    # from its command line, which the current CLI no longer passes (it sends Pulumi.yaml's
-    # options with each request instead), so it runs programs with $PULUMI_PYTHON_CMD (else
-    # python3): scripts/up.sh, `make test` and `make demo` set it to the project's venv python.
-    say "building pulumi-language-python from sdk/v3 v$LANGUAGE_HOST_SDK_VERSION"
-    module_copy "github.com/pulumi/pulumi/sdk/v3@v$LANGUAGE_HOST_SDK_VERSION" "$1/lh/sdk"
-    (cd "$1/lh/sdk" && "$go" build -o "$2/pulumi-language-python" \
-        ./python/cmd/pulumi-language-python)
+    # Beside the exec script, where it looks for it. Its go.sum pins every dependency.
+    say "building pulumi-language-python from tools/langhost (against sdk/v3 v$PULUMI_VERSION)"
+    (cd "$here/../tools/langhost" && "$go" build -o "$2/pulumi-language-python" .)
 }
 
 build_into() { # $1 temporary entry

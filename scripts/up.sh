@@ -22,8 +22,6 @@ shift
 
 root="$(cd "$here/.." && pwd)"
 cd "$root"
-# A CLI built by scripts/pulumi-cli.sh runs the program with this interpreter.
-export PULUMI_PYTHON_CMD="${PULUMI_PYTHON_CMD:-$root/venv/bin/python}"
 
 # Pulumi.yaml runs the program with ./venv; `make` normally made it already.
 if [[ ! -x venv/bin/python ]]; then

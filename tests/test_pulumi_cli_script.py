@@ -8,6 +8,7 @@ killed half-way and counted; the real build is what tests/test_pulumi_engine.py 
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import time
@@ -17,7 +18,16 @@ import pytest
 
 from tools.engine_stack import CLI_SCRIPT
 
-VERSION = "3.274.1"  # the pin in scripts/pulumi-cli.sh
+
+def _pin(name: str) -> str:
+    """A `NAME=value` line of scripts/pulumi-cli.sh (the pins live there only)."""
+    found = re.search(rf"^{name}=(\S+)$", CLI_SCRIPT.read_text(), re.M)
+    assert found is not None, name
+    return found.group(1)
+
+
+VERSION = _pin("PULUMI_VERSION")
+ENTRY = f"pulumi-{VERSION}-lh{_pin('LANGUAGE_HOST_REVISION')}"  # the cache entry's name
 SYSTEM_PATH = "/usr/bin:/bin"  # no pulumi, no go
 
 FAKE_GO = r"""#!/bin/bash
@@ -76,7 +86,7 @@ def builds(env: dict[str, str]) -> int:
 
 
 def entry(env: dict[str, str]) -> Path:
-    return Path(env["PULUMI_CLI_CACHE"]) / f"pulumi-{VERSION}"
+    return Path(env["PULUMI_CLI_CACHE"]) / ENTRY
 
 
 def test_builds_once_into_the_cache_and_reuses_it(fake: dict[str, str]) -> None:
@@ -117,13 +127,13 @@ def test_a_build_killed_half_way_leaves_no_cache_entry_and_the_next_run_builds(
     proc.wait()
     cache = Path(fake["PULUMI_CLI_CACHE"])
     assert not entry(fake).exists()
-    assert [p.name for p in cache.glob(f"pulumi-{VERSION}.tmp.*")]  # the dead build's dir
+    assert [p.name for p in cache.glob(f"{ENTRY}.tmp.*")]  # the dead build's dir
 
     Path(fake["FAKE_GO_HANG"]).unlink()
     after = run(fake)
     assert after.returncode == 0, after.stderr
     assert (entry(fake) / "bin" / ".complete").is_file()
-    assert not list(cache.glob(f"pulumi-{VERSION}.tmp.*"))
+    assert not list(cache.glob(f"{ENTRY}.tmp.*"))
 
 
 def test_two_runs_at_once_build_it_once(fake: dict[str, str]) -> None:
@@ -144,7 +154,7 @@ def test_a_failed_build_says_so_and_caches_nothing(fake: dict[str, str]) -> None
     assert proc.returncode == 1 and proc.stdout == ""
     assert "building pulumi" in proc.stderr and "failed" in proc.stderr
     assert not entry(fake).exists()
-    assert not list(Path(fake["PULUMI_CLI_CACHE"]).glob(f"pulumi-{VERSION}.tmp.*"))
+    assert not list(Path(fake["PULUMI_CLI_CACHE"]).glob(f"{ENTRY}.tmp.*"))
 
 
 def test_no_cli_and_no_go_is_one_line_naming_both_ways(fake: dict[str, str]) -> None:

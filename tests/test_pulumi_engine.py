@@ -13,6 +13,7 @@ the first test fails with its one line: never a skip.
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import json
 import os
@@ -26,6 +27,7 @@ from typing import Any
 
 import pytest
 
+from hardening.facts import STATE_DIR
 from tests.conftest import ClientKeys, _skip_or_fail, hosts_unavailable_reason
 from tests.hardening_helpers import (
     HARDENED_ACCESS,
@@ -120,6 +122,48 @@ def host_key_fingerprint_of(public_key: str) -> str:
 
 def key_fragments(key_text: str) -> list[str]:
     return [ln for ln in key_text.strip().splitlines() if "PRIVATE KEY" not in ln and len(ln) > 20]
+
+
+def process_tree(root: int) -> list[int]:
+    """`root` and all its descendants (from /proc), parents first."""
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:  # gone meanwhile
+            continue
+        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    tree, todo = [], [root]
+    while todo:
+        pid = todo.pop(0)
+        tree.append(pid)
+        todo += children.get(pid, [])
+    return tree
+
+
+def kill_tree(root: int) -> list[int]:
+    """SIGKILL `root` and all its descendants; the PIDs it found."""
+    tree = process_tree(root)
+    for pid in tree:
+        with contextlib.suppress(ProcessLookupError):  # a short-lived one already gone
+            os.kill(pid, signal.SIGKILL)
+    return tree
+
+
+def alive(pid: int) -> bool:
+    """Running (a zombie waiting for its parent to reap it is dead all the same)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text(errors="replace")
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
+def wait_gone(pid: int) -> None:
+    deadline = time.monotonic() + 60  # a bound for a SIGKILLed process, not a measurement
+    while alive(pid):
+        assert time.monotonic() < deadline, f"process {pid} survived SIGKILL"
+        time.sleep(0.05)
 
 
 def set_overrides(world: World, overrides: dict[str, str]) -> None:
@@ -267,18 +311,31 @@ def test_sigkill_mid_apply_leaves_hosts_reachable_and_the_next_up_converges(
     world: World, tmp_path: Path
 ) -> None:
     set_overrides(world, {"MaxAuthTries": "4"})
-    logs = {n: h.syslog() for n, h in world.hosts.items()}
     log = tmp_path / "killed-up.log"
     proc = world.stack.popen("up", "--yes", "--skip-preview", log=log)
-    # Mid-apply: once the provider process has logged in to a host as the admin user.
-    deadline = time.monotonic() + KILL_WAIT
-    while not any(accepted(h.syslog()[len(logs[n]) :], "ops") for n, h in world.hosts.items()):
-        assert proc.poll() is None, log.read_text()
-        assert time.monotonic() < deadline, "the update never reached a host"
-        time.sleep(0.05)
-    os.killpg(proc.pid, signal.SIGKILL)  # the CLI, its language host and provider processes
-    proc.wait()
+    try:
+        # Mid-apply: once a host's transaction holds its lock (staging, or committed and not
+        # yet confirmed).
+        lock = f"{STATE_DIR}/lock"
+        deadline = time.monotonic() + KILL_WAIT
+        while not any(h.path(lock).is_dir() for h in world.hosts.values()):
+            assert proc.poll() is None, log.read_text()
+            assert time.monotonic() < deadline, "the update never locked a host"
+            time.sleep(0.02)
+        locked = [n for n, h in world.hosts.items() if h.path(lock).is_dir()]
+        # The CLI and everything it started, at once (like a runner that dies): the CLI
+        # starts each plugin in a process group of its own, so killing its group would leave
+        # the provider process behind, finishing its apply (and then lingering).
+        tree = kill_tree(proc.pid)
+        assert len(tree) >= 3, tree  # the CLI, the language host, the provider (shim, python)
+    finally:
+        if proc.poll() is None:  # the test failed before the kill: leave nothing running
+            kill_tree(proc.pid)
+        proc.wait()
+    for pid in tree:
+        wait_gone(pid)
     world.stack.record(("up", "(SIGKILLed)"), proc.returncode, log.read_text())
+    assert any(world.hosts[n].path(lock).is_dir() for n in locked)  # left to the dead apply
 
     for name, host in world.hosts.items():
         assert try_login(host.port, "ops", world.key), f"{name} unreachable after the kill"

@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from tests.test_program import ecdsa_pair
 from tools.engine_stack import ROOT, CliUnavailable, EngineStack, cli_dir
 
 NO_PROVIDER = "no resource plugin 'pulumi-resource-alicloud' found"
@@ -82,3 +83,39 @@ def test_a_wrongly_typed_key_fails_the_preview_with_the_clis_schema_message(
     message = f"Stack 'dev' with configuration key '{key}' must be of type '{type_}'"
     assert message in step.output, step.describe()
     assert NO_PROVIDER not in step.output  # refused before the program ran
+
+
+def test_the_programs_own_config_check_reports_through_the_cli(dev: EngineStack) -> None:
+    # Typed right, so the CLI lets it through; the program (components/config.py) refuses it
+    # before it registers anything, and the language host hands its message to the CLI.
+    stack_file = dev.project / "Pulumi.dev.yaml"
+    committed = stack_file.read_text()
+    dev.run("config", "set", "hardened-ecs:instanceCount", "0")
+    try:
+        step = dev.run("preview", check=False)
+    finally:
+        stack_file.write_text(committed)
+    assert step.returncode != 0
+    assert "hardened-ecs:instanceCount must be between 1 and 50, got 0" in step.output, (
+        step.describe()
+    )
+    assert NO_PROVIDER not in step.output
+
+
+@pytest.mark.parametrize("secret", [True, False])
+def test_the_program_sees_which_config_values_are_secret(
+    tmp_path: Path, cli: Path, secret: bool
+) -> None:
+    # The language host passes the CLI's list of secret keys on (PULUMI_CONFIG_SECRET_KEYS):
+    # the program refuses a private key stored in plain text, and only then.
+    public, private = ecdsa_pair()
+    s = real_stack(tmp_path, cli, "dev")
+    s.run("config", "set", "hardened-ecs:sshPublicKey", public)
+    if secret:
+        s.set_config("hardened-ecs:sshPrivateKey", private, secret=True)
+    else:
+        s.run("config", "set", "--plaintext", "hardened-ecs:sshPrivateKey", stdin=private)
+    step = s.run("preview", check=False)
+    plain_text = "hardened-ecs:sshPrivateKey is stored in plain text"
+    assert (plain_text in step.output) is not secret, step.describe()
+    assert (NO_PROVIDER in step.output) is secret, step.describe()

@@ -80,7 +80,10 @@ class EngineStack:
     @property
     def env(self) -> dict[str, str]:
         env = dict(os.environ)
-        env.pop("PYTHONPATH", None)  # imports must work from the project directory alone
+        # Imports must work from the project directory alone, and the language host must find
+        # the interpreter through Pulumi.yaml's virtualenv.
+        env.pop("PYTHONPATH", None)
+        env.pop("PULUMI_PYTHON_CMD", None)
         env.update(
             PATH=f"{self.cli}{os.pathsep}{env.get('PATH', '')}",
             PULUMI_HOME=str(self.workdir / "home"),
@@ -89,8 +92,6 @@ class EngineStack:
             PULUMI_SKIP_UPDATE_CHECK="1",
             PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION="true",
             PULUMI_SKIP_CONFIRMATIONS="1",
-            # The built language host ignores Pulumi.yaml's virtualenv (scripts/pulumi-cli.sh).
-            PULUMI_PYTHON_CMD=str(ROOT / "venv" / "bin" / "python"),
             NO_COLOR="1",
         )
         return env
