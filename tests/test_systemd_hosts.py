@@ -9,6 +9,7 @@ nothing fatal in the journal) and take a fresh connection 30 s later.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -31,6 +32,7 @@ from tests.systemd_helpers import (
 from tests.testhosts.client import try_login
 from tests.testhosts.fixtures import SystemdFactory
 from tests.testhosts.machine import SystemdHost
+from tests.testhosts.rootfs import EXPECTED_OPENSSH, package_version
 
 # variant -> SystemdHost options
 VARIANTS = {
@@ -80,6 +82,9 @@ def test_apply_noop_check_on_systemd_host(
     variant: str,
 ) -> None:
     host = systemd_factory(suite, **VARIANTS[variant])
+    # The image is the one meant (a mirror moving on shows up here).
+    version = package_version(host.image.path, "openssh-server") or ""
+    assert re.match(rf"(\d+:)?{re.escape(EXPECTED_OPENSSH[suite])}p", version), version
     assert_healthy(host)
     _prove_apply_noop_check(host, client_keys.ed25519, tmp_path)
 

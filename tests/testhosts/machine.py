@@ -48,6 +48,8 @@ STATE_DIR: Final = Path(
 CGROUP_ROOTS: Final = (Path("/sys/fs/cgroup/systemd"), Path("/sys/fs/cgroup/unified"))
 CGROUP_NAME: Final = "hardened-ecs-testhosts"
 PROPAGATE_DIR: Final = Path("/run/systemd/nspawn/propagate")
+# Suites whose systemd no longer boots on a cgroup v1 (legacy/hybrid) machine.
+UNIFIED_CGROUP_ONLY: Final = frozenset({"forky"})
 REBOOT_EXIT: Final = 133  # nspawn's exit code when the container asked for a reboot
 _ENV: Final = {"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "LANG": "C"}
 
@@ -374,6 +376,11 @@ class SystemdHost:
         if threading.current_thread() is threading.main_thread():
             cmd += ["setpriv", "--pdeathsig", "TERM", "--"]
         cmd += nspawn
+        env = dict(_ENV)
+        if self.image.suite in UNIFIED_CGROUP_ONLY:
+            # systemd 256+ refuses the legacy hierarchy this machine has: give the container
+            # the cgroup2 one (no controllers on it here: no resource control inside).
+            env["SYSTEMD_NSPAWN_UNIFIED_HIERARCHY"] = "1"
         log = open(self.state_dir / "console.log", "ab")  # noqa: SIM115 - handed to nspawn
         with log:
             self._nspawn = subprocess.Popen(
@@ -381,7 +388,7 @@ class SystemdHost:
                 stdin=subprocess.DEVNULL,
                 stdout=log,
                 stderr=subprocess.STDOUT,
-                env=_ENV,
+                env=env,
                 start_new_session=True,
             )
         deadline = time.monotonic() + self.boot_timeout

@@ -23,7 +23,7 @@ SUITES: Final = ("bullseye", "bookworm", "trixie", "forky")
 # Suites this machine's debootstrap may not know yet are built with the sid script.
 _SID_SCRIPT: Final = {"forky": "/usr/share/debootstrap/scripts/sid"}
 # What each suite ships (checked 2026-12-01); tests assert it so a mirror change shows up.
-EXPECTED_OPENSSH: Final = {"bullseye": "8.4", "bookworm": "9.2", "trixie": "10.0", "forky": "10.2"}
+EXPECTED_OPENSSH: Final = {"bullseye": "8.4", "bookworm": "9.2", "trixie": "10.0", "forky": "10.6"}
 
 CACHE_DIR: Final = Path(
     os.environ.get("HARDENED_ECS_NSPAWN_CACHE", "/var/cache/hardened-ecs/nspawn")
