@@ -100,6 +100,7 @@ for index in range(cfg.instance_count):
             admin_user=cfg.admin_user,
             profile=cfg.hardening.profile,
             overrides=cfg.hardening.overrides,
+            adopt_admin_user=cfg.hardening.adopt_admin,
         ),
         opts=pulumi.ResourceOptions(
             parent=server,

@@ -4,8 +4,15 @@ from __future__ import annotations
 
 import yaml
 
+from hardening.facts import STATE_DIR
+
 # Alibaba passes user data to cloud-init; the API limit is 16 KB (before base64).
 MAX_USER_DATA_BYTES = 16 * 1024
+
+
+# The same record hardening/scripts/admin.sh writes for the accounts it creates.
+_RECORDS = f"{STATE_DIR}/admin-users"
+_RECORD_ADMIN = f'mkdir -p -m 700 {_RECORDS} && id -u "$1" > "{_RECORDS}/$1"'
 
 
 def admin_user_data(admin_user: str, public_key: str) -> str:
@@ -28,6 +35,9 @@ def admin_user_data(admin_user: str, public_key: str) -> str:
         ],
         # Agrees with the hardening profile; closes passwords from the very first boot.
         "ssh_pwauth": False,
+        # Records the account as hardened-ecs's own (root-only, by uid): the hardening step
+        # gives our key and sudo only to accounts it made or that the operator adopted.
+        "runcmd": [["sh", "-c", _RECORD_ADMIN, "record-admin", admin_user]],
     }
     # safe_dump quotes whatever needs quoting (a key comment cannot inject YAML).
     text = "#cloud-config\n" + yaml.safe_dump(document, sort_keys=False, width=10_000)

@@ -23,6 +23,7 @@ import pulumi
 
 from components import sshkeys
 from components.images import IMAGE_NAME_PATTERNS
+from hardening.admin_account import admin_name_problem
 from hardening.desired import validate_request
 from hardening.values import directive_text, is_scalar
 
@@ -57,15 +58,6 @@ SUPPORTED_SSH_PORT = 22
 # policy/guardrails/ssh_ingress.py uses the same limits (a test keeps them in step).
 ANYWHERE_BELOW_PREFIX = {4: 8, 6: 16}
 
-_LOGIN_NAME = re.compile(r"[a-z_][a-z0-9_-]{0,31}")
-# Accounts that already exist on the images: cloud-init would modify them instead of creating ours.
-_SYSTEM_ACCOUNTS = frozenset(
-    {
-        *("root", "daemon", "bin", "sys", "sync", "games", "man", "lp", "mail", "news", "uucp"),
-        *("proxy", "www-data", "backup", "list", "irc", "gnats", "nobody", "sshd", "messagebus"),
-        *("syslog", "admin", "ubuntu", "debian", "ecs-user", "ecs-assist-user"),
-    }
-)
 _INSTANCE_TYPE = re.compile(r"ecs\.[a-z0-9]+(-[a-z0-9]+)*\.[a-z0-9]+")
 _REGION = re.compile(r"[a-z]{2}(-[a-z0-9]+)+")
 _IMAGE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{1,127}")
@@ -81,6 +73,8 @@ class HardeningRequest:
 
     profile: str
     overrides: Mapping[str, str]
+    # `hardening.adoptAdminUser`: the admin account exists on the image already and is yours.
+    adopt_admin: bool = False
 
 
 @dataclass(frozen=True)
@@ -296,19 +290,9 @@ def _admin_user(r: _Reader) -> tuple[str, bool]:
     user = r.text("adminUser")
     fix = _set("adminUser", "ops")
     before = len(r.problems)
-    if user == "root":
-        r.problem(
-            "adminUser", "is 'root': the hardening closes root login, so it needs another user", fix
-        )
-    elif not _LOGIN_NAME.fullmatch(user):
-        r.problem(
-            "adminUser",
-            f"{user!r} is not a valid login name (lower-case letters, digits, _ or -, starting "
-            "with a letter or _, at most 32)",
-            fix,
-        )
-    elif user in _SYSTEM_ACCOUNTS:
-        r.problem("adminUser", f"{user!r} is a system or image account; choose your own name", fix)
+    problem = admin_name_problem(user)  # the engine's own rule, also for --admin-user
+    if problem:
+        r.problem("adminUser", f"{user!r} is not usable: {problem}", fix)
     return user, len(r.problems) == before
 
 
@@ -472,10 +456,10 @@ def _hardening(r: _Reader, admin_user: str) -> HardeningRequest:
     if not isinstance(value, dict):
         r.problem(key, "must be a map with 'profile' and 'set'", profile_fix)
         return HardeningRequest("baseline", {})
-    for unknown in sorted(set(value) - {"profile", "set"}):
+    for unknown in sorted(set(value) - {"profile", "set", "adoptAdminUser"}):
         r.problem(
             key,
-            f"has an unknown entry {unknown!r} (expected 'profile' and 'set')",
+            f"has an unknown entry {unknown!r} (expected 'profile', 'set', 'adoptAdminUser')",
             f"`pulumi config rm --path '{NAMESPACE}:hardening.{unknown}'`",
         )
     profile = value.get("profile", "baseline")
@@ -517,7 +501,15 @@ def _hardening(r: _Reader, admin_user: str) -> HardeningRequest:
     for problem in validate_request(profile, overrides, admin_user):
         if problem not in seen:
             r.problem(key, f"set: {problem}", "change or remove one of the listed overrides")
-    return HardeningRequest(profile, overrides)
+    adopt = value.get("adoptAdminUser", False)
+    if not isinstance(adopt, bool):
+        r.problem(
+            key,
+            f"adoptAdminUser must be true or false, not {adopt!r}",
+            f"`pulumi config set --path --type bool '{NAMESPACE}:hardening.adoptAdminUser' true`",
+        )
+        adopt = False
+    return HardeningRequest(profile, overrides, adopt)
 
 
 def load_stack_config(config: pulumi.Config | None = None) -> StackConfig:

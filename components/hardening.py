@@ -69,6 +69,7 @@ INPUT_NAMES = (
     "overrides",
     "expectedHostKeyFingerprint",
     "wait",
+    "adoptAdminUser",
 )
 OUTPUT_NAMES = ("hostKeyFingerprint", "effective", "compliant", "changed", "drift", "openssh")
 # A different server: harden it from scratch (as root, first contact).
@@ -130,6 +131,7 @@ class _Settings:
                 profile=str(props.get("profile") or DEFAULT_PROFILE),
                 overrides={str(k): directive_text(v) for k, v in overrides.items()},
                 admin_user=str(props["adminUser"]),
+                adopt_admin=props.get("adoptAdminUser") is True,
             ),
             expected_fingerprint=str(expected) if expected else None,
             wait=float(props.get("wait", DEFAULT_WAIT)),
@@ -259,6 +261,10 @@ class SshdHardeningProvider(dynamic.ResourceProvider):
             and (not isinstance(expected, str) or not _FINGERPRINT.fullmatch(expected))
         ):
             fail("expectedHostKeyFingerprint", "must look like SHA256:<43 base64 characters>")
+
+        adopt = inputs.get("adoptAdminUser", False)
+        if not is_unknown(adopt) and not isinstance(adopt, bool):
+            fail("adoptAdminUser", "must be true or false")
 
         wait = inputs["wait"]
         if not is_unknown(wait) and (
@@ -422,6 +428,9 @@ class SshdHardeningArgs:
     overrides: Mapping[str, str] = field(default_factory=dict)
     expected_host_key_fingerprint: pulumi.Input[str] | None = None
     wait: float = DEFAULT_WAIT
+    # The admin account already exists on the image and is the operator's: give it our key and
+    # sudo (the engine refuses an account it did not create otherwise).
+    adopt_admin_user: bool = False
 
 
 class SshdHardening(dynamic.Resource, module="hardening", name="SshdHardening"):
@@ -445,6 +454,7 @@ class SshdHardening(dynamic.Resource, module="hardening", name="SshdHardening"):
             "overrides": dict(args.overrides),
             "expectedHostKeyFingerprint": args.expected_host_key_fingerprint,
             "wait": args.wait,
+            "adoptAdminUser": args.adopt_admin_user,
             **dict.fromkeys(OUTPUT_NAMES),
         }
         # The engine keeps an output secret when the input of that name was; say so anyway.

@@ -17,6 +17,7 @@ from typing import Any
 from hardening import inputs
 from hardening.desired import DEFAULT_PROFILE, PROFILES, Request, parse_set_flags, validate_request
 from hardening.directives import ValueError_
+from hardening.display import printable
 from hardening.errors import EXIT_USAGE, UsageError
 
 
@@ -61,6 +62,12 @@ def build_parser() -> argparse.ArgumentParser:
             default="ops",
             help="sudo user that keeps access when root is closed (default ops)",
         )
+        settings.add_argument(
+            "--adopt-admin-user",
+            action="store_true",
+            help="the admin user already exists and is yours: give it our key and sudo "
+            "(without this an account hardened-ecs did not create is refused)",
+        )
         settings.add_argument("--profile", default=DEFAULT_PROFILE, choices=PROFILES)
         settings.add_argument(
             "--set",
@@ -82,6 +89,12 @@ def build_parser() -> argparse.ArgumentParser:
             type=float,
             default=300,
             help="seconds to wait for a booting host (default 300)",
+        )
+        timing.add_argument(
+            "--command-timeout",
+            type=float,
+            default=180,
+            help="seconds one command on the host may take in total (default 180)",
         )
         p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     return parser
@@ -109,6 +122,10 @@ def _check_args(args: argparse.Namespace) -> Request:
         )
     if not 0 <= args.wait <= 86400:
         problems.append(f"--wait {args.wait:g}: must be from 0 to 86400 seconds")
+    if not 30 <= args.command_timeout <= 3600:
+        problems.append(
+            f"--command-timeout {args.command_timeout:g}: must be from 30 to 3600 seconds"
+        )
     if not 1 <= args.parallel <= 200:
         problems.append(f"--parallel {args.parallel}: must be from 1 to 200")
     if args.host_key_fingerprint and not inputs.FINGERPRINT.fullmatch(args.host_key_fingerprint):
@@ -125,11 +142,17 @@ def _check_args(args: argparse.Namespace) -> Request:
     problems.extend(validate_request(args.profile, overrides, args.admin_user))
     if problems:
         raise UsageError("\n".join(problems))
-    return Request(profile=args.profile, overrides=overrides, admin_user=args.admin_user)
+    return Request(
+        profile=args.profile,
+        overrides=overrides,
+        admin_user=args.admin_user,
+        adopt_admin=args.adopt_admin_user,
+    )
 
 
 def _short(value: str, limit: int = 60) -> str:
     """Long algorithm lists stay readable in a terminal; --json has them whole."""
+    value = printable(value, indent=False).replace("\n", " ")
     return value if len(value) <= limit else value[: limit - 1] + "…"
 
 
@@ -145,7 +168,8 @@ def render(report: dict[str, Any], out: Any) -> None:
     action, host = report["action"], f"{report['host']}:{report['port']}"
     settings: dict[str, dict[str, str | None]] = report["settings"]
     if report["error"]:
-        out.write(f"{host}: {action} FAILED (exit {report['exit_code']}): {report['error']}\n")
+        error = printable(report["error"])  # it quotes what the host said
+        out.write(f"{host}: {action} FAILED (exit {report['exit_code']}): {error}\n")
         return
     if action == "check":
         drift = [
@@ -164,7 +188,7 @@ def render(report: dict[str, Any], out: Any) -> None:
             for n, s in settings.items()
             if n in report.get("drift", [])
         ]
-        files = ", ".join(report["files"]) or "none"
+        files = printable(", ".join(report["files"]) or "none", indent=False)
         out.write(f"{host}: {len(todo)} setting(s) to change; files to write: {files}\n")
         if todo:
             _print_table([("directive", "effective now", "wanted"), *todo], out)
@@ -180,7 +204,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.getLogger("paramiko").propagate = False
     parser = build_parser()
     args = parser.parse_args(argv)
-    progress = None if args.json else (lambda msg: print(msg, file=sys.stderr, flush=True))
+    progress = (
+        None if args.json else (lambda msg: print(printable(msg), file=sys.stderr, flush=True))
+    )
     try:
         return _main(args, progress)
     except KeyboardInterrupt:
@@ -205,7 +231,7 @@ def _main(args: argparse.Namespace, progress: Any) -> int:
         if args.json:
             print(json.dumps({"error": str(exc), "exit_code": EXIT_USAGE}))
         else:
-            print(f"error: {exc}", file=sys.stderr)
+            print(f"error: {printable(str(exc), indent=False)}", file=sys.stderr)
         return EXIT_USAGE
     dicts = [r.as_dict() | {"drift": r.drift} for r in reports]
     if args.json:
@@ -234,6 +260,10 @@ def _run_one(args: argparse.Namespace, request: Request, progress: Any) -> Any:
         pinned_fingerprint=args.host_key_fingerprint,
     )
     target = Target(args.host, args.port, args.user, key, policy)
-    options = engine.Options(wait=args.wait, confirm_timeout=args.confirm_timeout)
+    options = engine.Options(
+        wait=args.wait,
+        confirm_timeout=args.confirm_timeout,
+        command_timeout=args.command_timeout,
+    )
     operation = {"apply": engine.apply, "check": engine.check, "plan": engine.plan}[args.action]
     return operation(target, request, options, progress)

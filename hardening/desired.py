@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import difflib
 import fnmatch
-import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
+from hardening.admin_account import admin_name_problem
 from hardening.directives import (
     CATALOGUE,
     HOST_OWNED,
@@ -25,8 +25,6 @@ from hardening.directives import (
 
 PROFILES = ("baseline", "minimal")
 DEFAULT_PROFILE = "baseline"
-
-_LOGIN_NAME = re.compile(r"[a-z_][a-z0-9_-]{0,31}")
 
 # `minimal` is the original ask; KbdInteractiveAuthentication closes PAM's password prompt.
 _MINIMAL: dict[str, str] = {
@@ -131,6 +129,9 @@ class Request:
     profile: str = DEFAULT_PROFILE
     overrides: Mapping[str, str] = field(default_factory=dict)
     admin_user: str = "ops"
+    # An existing account of that name that hardened-ecs did not create may be given our key
+    # and sudo only when the operator says it is theirs.
+    adopt_admin: bool = False
 
 
 def parse_set_flags(items: Iterable[str]) -> dict[str, str]:
@@ -192,11 +193,10 @@ def validate_request(
             f"profile {profile!r} is unknown: use one of {', '.join(PROFILES)} "
             f"(e.g. --profile {DEFAULT_PROFILE})"
         )
-    if admin_user == "root" or not _LOGIN_NAME.fullmatch(admin_user):
+    admin_problem = admin_name_problem(admin_user)
+    if admin_problem:
         problems.append(
-            f"admin user {admin_user!r} is not usable: it must be a login name other than root "
-            "(lower-case letters, digits, _ or -, starting with a letter or _, at most 32), "
-            "e.g. --admin-user ops"
+            f"admin user {admin_user!r} is not usable: {admin_problem}, e.g. --admin-user ops"
         )
     normalized: dict[str, str] = {}
     for name, value in overrides.items():

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from hardening import facts as facts_mod
+from hardening.admin_account import admin_account_problem
 from hardening.desired import Request
 from hardening.directives import ValueError_
 from hardening.errors import (
@@ -34,6 +35,7 @@ from hardening.transaction import (
 )
 from hardening.transport import (
     CLIENT_ALGORITHMS,
+    COMMAND_TIMEOUT,
     Connection,
     HostKeyPolicy,
     Progress,
@@ -50,6 +52,7 @@ class Options:
     wait: float = 300.0  # how long to wait for a booting host (connect retries)
     confirm_timeout: int = 120  # the host rolls back by itself after this many seconds
     verify_wait: float = 20.0  # how long a fresh connection may take after the reload
+    command_timeout: float = COMMAND_TIMEOUT  # seconds one remote command may take in total
 
 
 @dataclass
@@ -150,6 +153,7 @@ class _Run:
             stats=self.stats,
             progress=self.say,
             fallback_user=fallback_user,
+            command_timeout=self.options.command_timeout,
         )
 
     def reopen(self, pin: str) -> Connection:
@@ -164,7 +168,10 @@ class _Run:
     def gather(self, conn: Connection, *, settle: bool = False) -> HostFacts:
         """Facts in one round trip; `settle` (apply) first waits for a running cloud-init."""
         wait = int(min(self.options.wait, 600)) if settle else 0
-        result = conn.run(facts_mod.facts_script(self.request.admin_user, wait), timeout=wait + 180)
+        result = conn.run(
+            facts_mod.facts_script(self.request.admin_user, wait),
+            timeout=wait + conn.command_timeout,
+        )
         try:
             facts = facts_mod.parse_facts(result.stdout)
         except facts_mod.FactsError as exc:
@@ -203,6 +210,17 @@ class _Run:
                 "after": s.effective,
             }
         return plan
+
+    def admin_allowed(self, facts: HostFacts, plan: Plan) -> None:
+        """Before anything changes: the account the admin step would make root-capable."""
+        if not plan.needs_admin:
+            return
+        request = self.request
+        problem = admin_account_problem(
+            request.admin_user, facts.admin.account, request.adopt_admin
+        )
+        if problem:
+            raise UsageError(f"{problem} (nothing changed)")
 
     def finish_read_only(self) -> None:
         r = self.report
@@ -272,6 +290,7 @@ def plan(
         with run.open_first() as conn:
             facts = run.gather(conn)
             p = run.plan(conn, facts)
+            run.admin_allowed(facts, p)
             if facts.lock_holder is not None:
                 run.report.notes.append(f"a change is in progress on the host ({PENDING})")
             if p.needs_admin:
@@ -293,6 +312,7 @@ def apply(
         with run.open_first() as conn:
             facts = run.gather(conn, settle=True)
             p = run.plan(conn, facts)
+            run.admin_allowed(facts, p)
             # A transaction still on the host (its rollback pending) makes these facts
             # provisional: _transact waits for it and reads the host again.
             if (p.changes or facts.lock_holder is not None) and _transact(run, conn, facts, p):
@@ -324,7 +344,7 @@ def _ensure_admin(run: _Run, conn: Connection) -> str:
     """
     admin = run.request.admin_user
     key_line = public_line(run.target.key)
-    result = conn.run(admin_script(admin, key_line))
+    result = conn.run(admin_script(admin, key_line, adopt=run.request.adopt_admin))
     did = [ln.split()[1] for ln in result.stdout.splitlines() if ln.startswith("@did ")]
     if result.status != 0 or "@admin-ready" not in result.stdout:
         undone = conn.run(admin_undo_script(admin, key_line, did))
@@ -385,6 +405,7 @@ def _transact(run: _Run, conn: Connection, facts: HostFacts, p: Plan) -> bool:
             if not p.changes:
                 txn.abort()
                 return False
+            run.admin_allowed(facts, p)
         verify_user = run.request.admin_user if p.needs_admin else conn.target.user
         txn.check_spec = _spec(verify_user, facts)
         if p.needs_admin:
@@ -413,6 +434,10 @@ def _transact(run: _Run, conn: Connection, facts: HostFacts, p: Plan) -> bool:
         # the new sshd config may still be live (then it is the way back in).
         if undo and (exc.rolled_back or exc.untouched) and conn.alive:
             conn.run(undo)
+        raise
+    except UsageError:
+        if conn.alive:  # found under the lock, before any change: release it
+            txn.abort()
         raise
     except SudoError:
         raise

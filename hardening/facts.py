@@ -12,6 +12,7 @@ import shlex
 from dataclasses import dataclass, field
 from importlib import resources
 
+from hardening.admin_account import Account
 from hardening.desired import HostCapabilities
 from hardening.directives import Version
 
@@ -67,6 +68,7 @@ class AdminFacts:
     home: str | None = None
     groups: tuple[str, ...] = ()
     authorized_keys: tuple[str, ...] = ()
+    account: Account = field(default_factory=lambda: Account(exists=False))
 
 
 @dataclass(frozen=True)
@@ -150,6 +152,22 @@ def _b64(text: str) -> str:
     return base64.b64decode("".join(text.split())).decode("utf-8", "replace")
 
 
+def _account(exists: bool, lines: list[str]) -> Account:
+    """The admin account's uid, shell and origin (lines before the user-written keys)."""
+    if not exists:
+        return Account(exists=False)
+    head = lines[: lines.index("authorized_keys")] if "authorized_keys" in lines else lines
+    values = dict(ln.partition(" ")[::2] for ln in head)
+    uid, uid_min = values.get("uid", "").strip(), values.get("uid_min", "").strip()
+    return Account(
+        exists=True,
+        uid=int(uid) if uid.isdigit() else None,
+        shell=values.get("shell", "").strip(),
+        uid_min=int(uid_min) if uid_min.isdigit() else 1000,
+        ours="ours" in head,
+    )
+
+
 def parse_facts(text: str) -> HostFacts:
     s = _sections(text)
     if "end" not in s or "uid" not in s:
@@ -196,6 +214,7 @@ def parse_facts(text: str) -> HostFacts:
     admin_exists = "exists yes" in admin_lines
     home = next((ln[5:] for ln in admin_lines if ln.startswith("home ")), None)
     groups = next((tuple(ln[7:].split()) for ln in admin_lines if ln.startswith("groups ")), ())
+    account = _account(admin_exists, admin_lines)
     keys: tuple[str, ...] = ()
     if "authorized_keys" in admin_lines:
         keys = tuple(
@@ -234,7 +253,9 @@ def parse_facts(text: str) -> HostFacts:
             pid_file=pid_file,
             listener_pid=listener,
         ),
-        admin=AdminFacts(exists=admin_exists, home=home, groups=groups, authorized_keys=keys),
+        admin=AdminFacts(
+            exists=admin_exists, home=home, groups=groups, authorized_keys=keys, account=account
+        ),
         lock_holder=holder,
         lock_alive="alive" in lock_lines,
         listener_cmdline=s.get("listener-cmdline", "").strip(),

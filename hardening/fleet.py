@@ -21,12 +21,13 @@ import yaml
 
 from hardening import inputs
 from hardening.desired import PROFILES, Request, validate_request
+from hardening.display import printable
 from hardening.errors import UsageError
 from hardening.values import directive_text
 
 _HOST_KEYS = {
     "host", "port", "user", "identity", "passphrase_env", "admin_user", "profile", "set",
-    "known_hosts", "accept_new_host_key", "host_key_fingerprint",
+    "known_hosts", "accept_new_host_key", "host_key_fingerprint", "adopt_admin_user",
 }  # fmt: skip
 
 
@@ -55,6 +56,7 @@ def _cli_defaults(args: argparse.Namespace, request: Request) -> dict[str, Any]:
         "known_hosts": args.known_hosts or "~/.ssh/known_hosts",
         "accept_new_host_key": args.accept_new_host_key,
         "host_key_fingerprint": args.host_key_fingerprint,
+        "adopt_admin_user": request.adopt_admin,
     }
 
 
@@ -141,8 +143,9 @@ def _entry(m: dict[str, Any], where: str) -> tuple[HostEntry | None, list[str]]:
         isinstance(fingerprint, str) and inputs.FINGERPRINT.fullmatch(fingerprint)
     ):
         problems.append(f"{where}.host_key_fingerprint: {fingerprint!r}: {inputs.FINGERPRINT_HINT}")
-    if not isinstance(m.get("accept_new_host_key", False), bool):
-        problems.append(f"{where}.accept_new_host_key: must be true or false (not quoted)")
+    for flag in ("accept_new_host_key", "adopt_admin_user"):
+        if not isinstance(m.get(flag, False), bool):
+            problems.append(f"{where}.{flag}: must be true or false (not quoted)")
     for key in ("passphrase_env", "known_hosts", "admin_user"):
         if m.get(key) is not None and not isinstance(m[key], str):
             problems.append(f"{where}.{key}: must be a string")
@@ -171,7 +174,7 @@ def _entry(m: dict[str, Any], where: str) -> tuple[HostEntry | None, list[str]]:
         user=m["user"],
         identity=m["identity"],
         passphrase_env=m.get("passphrase_env"),
-        request=Request(str(profile), overrides, admin),
+        request=Request(str(profile), overrides, admin, bool(m.get("adopt_admin_user"))),
         known_hosts=str(m.get("known_hosts") or "~/.ssh/known_hosts"),
         accept_new_host_key=bool(m.get("accept_new_host_key")),
         host_key_fingerprint=m.get("host_key_fingerprint"),
@@ -187,6 +190,7 @@ class _Bar:
         self.lock = threading.Lock()
 
     def line(self, text: str) -> None:
+        text = printable(text)  # progress quotes what hosts said
         with self.lock:
             if self.enabled:
                 sys.stderr.write("\r\033[K")
@@ -235,7 +239,11 @@ def run(
     bar = _Bar(len(entries)) if progress is not None else None
     say = bar.line if bar is not None else None
     operation = {"apply": engine.apply, "check": engine.check, "plan": engine.plan}[args.action]
-    options = engine.Options(wait=args.wait, confirm_timeout=args.confirm_timeout)
+    options = engine.Options(
+        wait=args.wait,
+        confirm_timeout=args.confirm_timeout,
+        command_timeout=args.command_timeout,
+    )
 
     def one(e: HostEntry) -> engine.Report:
         target = Target(
@@ -276,7 +284,8 @@ def summary(reports: list[Any]) -> str:
     for r in reports:
         rows.append((
             f"{r.host}:{r.port}", str(r.exit_code), str(r.changed).lower(),
-            str(r.compliant).lower(), f"{r.seconds:.2f}", (r.error or "")[:80],
+            str(r.compliant).lower(), f"{r.seconds:.2f}",
+            printable(r.error or "", indent=False).replace("\n", " ")[:80],
         ))  # fmt: skip
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     return "\n".join(

@@ -65,6 +65,7 @@ class Transaction:
                 CHECK_SPEC=self.check_spec,
                 RELOAD=self.plan.service.reload,
                 RESTART=self.plan.service.restart,
+                WATCHER=self.plan.service.watcher,
                 CONFIRM_TIMEOUT=self.confirm_timeout,
                 LEASE=STAGE_LEASE,
             )
@@ -182,11 +183,13 @@ class Transaction:
             return "unknown"
 
 
-def admin_script(admin: str, key_line: str) -> str:
-    return _assign(ADMIN=admin, KEY_LINE=key_line) + _script("admin.sh")
+def admin_script(admin: str, key_line: str, *, adopt: bool) -> str:
+    values = _assign(
+        ADMIN=admin, KEY_LINE=key_line, STATE=STATE_DIR, ADOPT="yes" if adopt else "no"
+    )
+    return values + _script("admin.sh")
 
 
 def admin_undo_script(admin: str, key_line: str, did: list[str]) -> str:
-    return _assign(ADMIN=admin, KEY_LINE=key_line, DID=" ".join(reversed(did))) + _script(
-        "admin_undo.sh"
-    )
+    values = _assign(ADMIN=admin, KEY_LINE=key_line, STATE=STATE_DIR, DID=" ".join(reversed(did)))
+    return values + _script("admin_undo.sh")

@@ -7,6 +7,7 @@ and retries are ours and explicit: no silent trust-on-first-use, no agent, no st
 from __future__ import annotations
 
 import os
+import select
 import socket
 import time
 from collections.abc import Callable
@@ -41,6 +42,8 @@ CLIENT_ALGORITHMS: dict[str, tuple[str, ...]] = {
 }
 
 Progress = Callable[[str], None]
+
+COMMAND_TIMEOUT = 180.0  # seconds one remote command may take in total (--command-timeout)
 
 
 @dataclass(frozen=True)
@@ -157,10 +160,17 @@ class _Trust:
 class Connection:
     """One authenticated SSH connection. Close it; never keep it beyond one operation."""
 
-    def __init__(self, transport: paramiko.Transport, target: Target, stats: Stats) -> None:
+    def __init__(
+        self,
+        transport: paramiko.Transport,
+        target: Target,
+        stats: Stats,
+        command_timeout: float = COMMAND_TIMEOUT,
+    ) -> None:
         self._transport = transport
         self.target = target
         self.stats = stats
+        self.command_timeout = command_timeout  # seconds in total for one command
         self.host_key = transport.get_remote_server_key()
 
     @property
@@ -182,8 +192,12 @@ class Connection:
     def alive(self) -> bool:
         return self._transport.is_active()
 
-    def run(self, script: str, *, as_root: bool = True, timeout: float = 180.0) -> Result:
-        """Run a POSIX sh script (sent on stdin). As root through `sudo -n` when not root."""
+    def run(self, script: str, *, as_root: bool = True, timeout: float | None = None) -> Result:
+        """Run a POSIX sh script (sent on stdin). As root through `sudo -n` when not root.
+
+        Bounded: `timeout` (default `command_timeout`) seconds in total and MAX_OUTPUT bytes.
+        """
+        timeout = self.command_timeout if timeout is None else timeout
         sudo = as_root and self.target.user != "root"
         # The marker proves sudo let us in, whatever sudo prints besides (cloud images warn
         # "unable to resolve host" on every call).
@@ -195,16 +209,25 @@ class Connection:
             else "sh -s"
         )
         self.stats.commands += 1
+        # One deadline for the whole command, not per read: a host that trickles a byte at a
+        # time must not hold the run (or a fleet slot) for ever.
+        deadline = time.monotonic() + timeout
         try:
-            chan = self._transport.open_session(timeout=30)
-            chan.settimeout(timeout)
-            chan.exec_command(command)
-            chan.sendall(script.encode())
-            chan.shutdown_write()
-            stdout = _read_all(chan.recv)
-            stderr = _read_all(chan.recv_stderr)
-            status = chan.recv_exit_status()
-            chan.close()
+            chan = self._transport.open_session(timeout=min(30.0, timeout))
+            try:
+                chan.settimeout(timeout)
+                chan.exec_command(command)
+                chan.sendall(script.encode())
+                chan.shutdown_write()
+                stdout, stderr = _collect(chan, deadline, self.target.label, timeout)
+                if not chan.status_event.wait(max(0.0, deadline - time.monotonic())):
+                    raise HostMisbehaved(
+                        f"a command on {self.target.label} sent no exit status within "
+                        f"{timeout:g}s in total; stopped waiting for it"
+                    )
+                status = chan.recv_exit_status()
+            finally:
+                chan.close()
         except (OSError, paramiko.SSHException, EOFError) as exc:
             why = str(exc) or type(exc).__name__
             raise ConnectError(f"lost the connection to {self.target.label} ({why})") from None
@@ -233,13 +256,51 @@ class Connection:
         self.close()
 
 
-def _read_all(recv: Callable[[int], bytes]) -> bytes:
-    chunks: list[bytes] = []
+# What one command may send back, stdout and stderr together. The largest real answer is the
+# facts script's (sshd -T, the config files in base64): tens of KB; 16 MiB is far above any
+# real host and still small on the operator's machine.
+MAX_OUTPUT = 16 * 1024 * 1024
+_CHUNK = 65536
+
+
+class HostMisbehaved(ConnectError):
+    """The host sent too much, or too slowly: we stopped listening to that command."""
+
+
+def _collect(
+    chan: paramiko.Channel, deadline: float, label: str, timeout: float
+) -> tuple[bytes, bytes]:
+    """stdout and stderr of a command, read side by side in chunks, bounded in size and time."""
+    out, err = bytearray(), bytearray()
     while True:
-        data = recv(65536)
-        if not data:
-            return b"".join(chunks)
-        chunks.append(data)
+        got = False
+        for ready, recv, buf in (
+            (chan.recv_ready, chan.recv, out),
+            (chan.recv_stderr_ready, chan.recv_stderr, err),
+        ):
+            if ready():
+                buf += recv(_CHUNK)
+                got = True
+        if len(out) + len(err) > MAX_OUTPUT:
+            raise HostMisbehaved(
+                f"{label} sent more than {MAX_OUTPUT // (1024 * 1024)} MiB for one command "
+                "(a real host sends a few KB); stopped reading it"
+            )
+        now = time.monotonic()
+        if now > deadline:
+            raise HostMisbehaved(
+                f"a command on {label} did not finish within {timeout:g}s in total; "
+                "stopped waiting for it"
+            )
+        if got:
+            continue
+        # EOF ends both streams of the channel; anything buffered was read just above.
+        if (chan.eof_received or chan.closed) and not (
+            chan.recv_ready() or chan.recv_stderr_ready()
+        ):
+            return bytes(out), bytes(err)
+        # Nothing buffered yet: wait for stdout (select wakes on it) or poll for stderr.
+        select.select([chan], [], [], min(0.05, max(0.0, deadline - now)))
 
 
 class _Retry(Exception):
@@ -299,6 +360,7 @@ def connect(
     stats: Stats,
     progress: Progress | None = None,
     fallback_user: str | None = None,
+    command_timeout: float = COMMAND_TIMEOUT,
 ) -> Connection:
     """Connect, retrying refused/banner/auth failures with backoff for up to `wait` seconds.
 
@@ -317,7 +379,7 @@ def connect(
             try:
                 timeout = max(5.0, min(30.0, remaining))
                 transport = _attempt(candidate, trust, timeout, stats)
-                return Connection(transport, candidate, stats)
+                return Connection(transport, candidate, stats, command_timeout)
             except _Refused as exc:
                 refused.append(str(exc))
                 last = f"the server refused the key for {' and for '.join(refused)}"

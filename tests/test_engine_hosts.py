@@ -141,10 +141,18 @@ def test_failed_admin_setup_keeps_the_admin_users_own_key(
     own = client_keys.stranger.with_suffix(".pub").read_text().strip()
     host.add_user("ops", authorized_keys=[], sudo_nopasswd=True)
     host.run(f"printf '%s' '{own}' > /home/ops/.ssh/authorized_keys", check=True)
-    host.run("usermod -s /usr/sbin/nologin ops", check=True)  # the proof login fails
+    # A login shell that runs nothing: the proof login fails (sudo never answers).
+    host.run(
+        "printf '#!/bin/sh\\nexit 1\\n' > /usr/local/bin/noshell"
+        " && chmod 755 /usr/local/bin/noshell && echo /usr/local/bin/noshell >> /etc/shells"
+        " && usermod -s /usr/local/bin/noshell ops",
+        check=True,
+    )
     target = _target(host, "root", client_keys.ed25519, tmp_path)
 
-    report = engine.apply(target, Request(), engine.Options(wait=10, verify_wait=5))
+    # ops is the operator's own account (not made by hardened-ecs): adopted explicitly.
+    request = Request(adopt_admin=True)
+    report = engine.apply(target, request, engine.Options(wait=10, verify_wait=5))
 
     assert report.exit_code == 4 and not report.changed, report.as_dict()
     assert "nothing changed" in (report.error or "")

@@ -226,6 +226,11 @@ def test_user_data_creates_the_admin_user_with_key_and_passwordless_sudo(
         assert user["sudo"] == "ALL=(ALL) NOPASSWD:ALL"
         assert user["lock_passwd"] is True
         assert document["ssh_pwauth"] is False
+        # The account is recorded (root-only, by uid) as the one hardened-ecs made, so the
+        # hardening step may give it sudo without adopting a stranger's account.
+        (record,) = document["runcmd"]
+        assert record[:2] == ["sh", "-c"] and record[-1] == "ops"
+        assert "/var/lib/hardened-ecs/admin-users/$1" in record[2] and "id -u" in record[2]
 
 
 def test_children_belong_to_their_components(stack: tuple[Path, PreviewResult]) -> None:

@@ -266,6 +266,33 @@ def test_valid_hardening_overrides_are_accepted() -> None:
     assert result.ok, result.config_problems
 
 
+HARDENING_TYPE = "pulumi-python:dynamic/hardening:SshdHardening"
+
+
+def test_adopting_an_existing_admin_account_is_an_explicit_boolean_setting() -> None:
+    default = deploy(DEV)
+    assert default.ok, default.config_problems
+    assert all(h.inputs["adoptAdminUser"] is False for h in default.of_type(HARDENING_TYPE))
+    adopted = deploy(DEV, config={"hardening": {"adoptAdminUser": True}})
+    assert adopted.ok, adopted.config_problems
+    hardenings = adopted.of_type(HARDENING_TYPE)
+    assert hardenings and all(h.inputs["adoptAdminUser"] is True for h in hardenings)
+    refused(
+        deploy(DEV, config={"hardening": {"adoptAdminUser": "yes"}}),
+        "hardened-ecs:hardening",
+        "adoptAdminUser must be true or false",
+    )
+
+
+@pytest.mark.parametrize("user", ["nobody", "daemon", "sshd", "www-data", "adm"])
+def test_system_accounts_are_refused_like_the_cli_refuses_them(user: str) -> None:
+    refused(
+        deploy(DEV, config={"adminUser": user}),
+        "hardened-ecs:adminUser",
+        "system or image account",
+    )
+
+
 def test_ssh_port_other_than_22_is_refused_until_supported() -> None:
     refused(deploy(DEV, config={"sshPort": 2222}), "hardened-ecs:sshPort", "only 22")
 

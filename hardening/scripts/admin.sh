@@ -1,36 +1,60 @@
 # Make sure the admin user can log in with our key and become root without a password, so
-# that closing root's SSH login never locks the operator out. Header sets ADMIN and KEY_LINE.
+# that closing root's SSH login never locks the operator out. Header sets ADMIN, KEY_LINE,
+# STATE and ADOPT (yes: the operator accepts an account hardened-ecs did not create).
 # Prints one "@did WHAT" line per change, so that hardening/transaction.py can undo them.
+# Nothing in the user's home is touched as root: a link there could point anywhere.
 PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 export PATH LC_ALL=C
 set -u
 sudoers="/etc/sudoers.d/90-hardened-ecs-$ADMIN"
+marks="$STATE/admin-users"
 if ! id "$ADMIN" >/dev/null 2>&1; then
   if command -v useradd >/dev/null; then useradd -m -s /bin/sh "$ADMIN" || exit 20
   else adduser -D -s /bin/sh "$ADMIN" || exit 20; fi
+  echo "@did user"
   # A locked password ("!") makes some sshd builds refuse even key logins; "*" means no
   # password at all while keeping the account usable with a key.
   usermod -p '*' "$ADMIN" 2>/dev/null || true
-  echo "@did user"
+  # Root-only record of the accounts we made (by uid): the next run knows them as ours.
+  { mkdir -p -m 700 "$marks" && id -u "$ADMIN" > "$marks/$ADMIN"; } || exit 20
+elif [ "$ADOPT" != yes ] && [ "$(cat "$marks/$ADMIN" 2>/dev/null)" != "$(id -u "$ADMIN")" ]; then
+  echo "admin user $ADMIN already exists and was not created by hardened-ecs" >&2
+  exit 23
 fi
 home=$(getent passwd "$ADMIN" | cut -d: -f6)
-group=$(id -gn "$ADMIN")
-if [ ! -d "$home/.ssh" ]; then
-  mkdir -p "$home/.ssh" && chown "$ADMIN:$group" "$home/.ssh" && chmod 700 "$home/.ssh" || exit 21
-  echo "@did sshdir"
-fi
-ak="$home/.ssh/authorized_keys"
-key_b64=$(printf '%s' "$KEY_LINE" | cut -d' ' -f2)
-if ! { [ -f "$ak" ] && grep -qF "$key_b64" "$ak"; }; then
-  if [ -f "$ak" ]; then
-    # A last line without its newline would swallow ours (and the undo would take both).
-    [ -s "$ak" ] && [ -n "$(tail -c 1 "$ak")" ] && { printf '\n' >> "$ak" || exit 21; }
-    echo "@did key-append"
+export KEY_LINE
+# As the user (their rights, not root's): the checks give clear errors, the rights make
+# any race with the user harmless.
+as_admin() {
+  if command -v setpriv >/dev/null 2>&1; then
+    HOME="$home" setpriv --reuid="$ADMIN" --regid="$(id -g "$ADMIN")" --init-groups -- sh -c "$1"
   else
-    echo "@did key-file"
+    HOME="$home" su -s /bin/sh "$ADMIN" -c "$1"
   fi
-  printf '%s\n' "$KEY_LINE" >> "$ak" && chown "$ADMIN:$group" "$ak" && chmod 600 "$ak" || exit 21
-fi
+}
+as_admin '
+  umask 077
+  cd "$HOME" || { echo "cannot enter the home directory $HOME as its user" >&2; exit 21; }
+  if [ -L .ssh ] || { [ -e .ssh ] && [ ! -d .ssh ]; }; then
+    echo "$HOME/.ssh is a symbolic link or not a directory; refusing to follow it" >&2; exit 24
+  fi
+  if [ ! -d .ssh ]; then mkdir .ssh || exit 21; echo "@did sshdir"; fi
+  ak=.ssh/authorized_keys
+  if [ -L "$ak" ] || { [ -e "$ak" ] && [ ! -f "$ak" ]; }; then
+    echo "$HOME/$ak is a symbolic link or not a regular file; refusing to follow it" >&2; exit 24
+  fi
+  key_b64=$(printf "%s" "$KEY_LINE" | cut -d" " -f2)
+  if ! { [ -f "$ak" ] && grep -qF "$key_b64" "$ak"; }; then
+    if [ -f "$ak" ]; then
+      # A last line without its newline would swallow ours (and the undo would take both).
+      [ -s "$ak" ] && [ -n "$(tail -c 1 "$ak")" ] && { printf "\n" >> "$ak" || exit 21; }
+      echo "@did key-append"
+    else
+      echo "@did key-file"
+    fi
+    printf "%s\n" "$KEY_LINE" >> "$ak" && chmod 600 "$ak" || exit 21
+  fi
+' || exit $?
 if ! sudo -n -l -U "$ADMIN" 2>/dev/null | grep -q 'NOPASSWD: ALL'; then
   tmp="/etc/sudoers.d/.90-hardened-ecs-$ADMIN.$$"  # sudo skips names with a dot
   { printf '%s ALL=(ALL) NOPASSWD:ALL\n' "$ADMIN" > "$tmp" && chmod 440 "$tmp"; } || { rm -f "$tmp"; exit 22; }

@@ -1,26 +1,37 @@
-# Undo what admin.sh did (header sets ADMIN, KEY_LINE, DID = the "@did" words it printed).
+# Undo what admin.sh did (header sets ADMIN, KEY_LINE, STATE, DID = the "@did" words it
+# printed, last first). The user's home is only ever touched as that user.
 PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 export PATH LC_ALL=C
 set -u
 home=$(getent passwd "$ADMIN" | cut -d: -f6)
+export KEY_LINE
+as_admin() {
+  if command -v setpriv >/dev/null 2>&1; then
+    HOME="$home" setpriv --reuid="$ADMIN" --regid="$(id -g "$ADMIN")" --init-groups -- sh -c "$1"
+  else
+    HOME="$home" su -s /bin/sh "$ADMIN" -c "$1"
+  fi
+}
 for what in $DID; do
   case "$what" in
     sudoers) rm -f "/etc/sudoers.d/90-hardened-ecs-$ADMIN" ;;
     key-append)
       # Only the exact line we appended; the file is replaced only once the copy is whole.
-      ak="$home/.ssh/authorized_keys"; tmp="$home/.ssh/.authorized_keys.hardened-ecs"
-      grep -vxF "$KEY_LINE" "$ak" > "$tmp"; [ $? -le 1 ] \
-        && chown --reference="$ak" "$tmp" && chmod 600 "$tmp" && mv -f "$tmp" "$ak" \
-        || { rm -f "$tmp"; echo "@undo-failed key"; } ;;
-    key-file) rm -f "$home/.ssh/authorized_keys" ;;
-    sshdir) rmdir "$home/.ssh" 2>/dev/null ;;
+      as_admin '
+        umask 077; cd "$HOME/.ssh" && [ -f authorized_keys ] && [ ! -L authorized_keys ] || exit 1
+        tmp=$(mktemp .authorized_keys.XXXXXX) || exit 1
+        grep -vxF "$KEY_LINE" authorized_keys > "$tmp"; [ $? -le 1 ] && mv -f "$tmp" authorized_keys \
+          || { rm -f "$tmp"; exit 1; }' || echo "@undo-failed key" ;;
+    key-file) as_admin 'cd "$HOME/.ssh" && [ ! -L authorized_keys ] && rm -f authorized_keys' ;;
+    sshdir) as_admin 'cd "$HOME" && [ ! -L .ssh ] && rmdir .ssh 2>/dev/null' ;;
     user)
       # The proof login's session may still be exiting: userdel refuses while it runs.
       n=0
       until userdel -r "$ADMIN" 2>/dev/null || deluser --remove-home "$ADMIN" 2>/dev/null; do
         n=$((n + 1)); [ "$n" -ge 50 ] && { echo "@undo-failed user"; break; }
         sleep 0.2
-      done ;;
+      done
+      id "$ADMIN" >/dev/null 2>&1 || rm -f "$STATE/admin-users/$ADMIN" ;;
   esac
 done
 echo "@undone"

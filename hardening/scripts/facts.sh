@@ -69,8 +69,17 @@ sec admin
 if id "$admin" >/dev/null 2>&1; then
   home=$(getent passwd "$admin" | cut -d: -f6)
   echo "exists yes"; echo "home $home"
+  echo "uid $(id -u "$admin")"
+  echo "shell $(getent passwd "$admin" | cut -d: -f7)"
+  echo "uid_min $(awk '$1 == "UID_MIN" { print $2 }' /etc/login.defs 2>/dev/null)"
+  # Ours only if our root-only record names this very account (a re-made name is not ours).
+  [ "$(cat "$state/admin-users/$admin" 2>/dev/null)" = "$(id -u "$admin")" ] && echo "ours"
   echo "groups $(id -Gn "$admin")"
-  [ -f "$home/.ssh/authorized_keys" ] && { echo "authorized_keys"; cat "$home/.ssh/authorized_keys"; }
+  # Never through a link the user made (it could point at /etc/shadow), and bounded.
+  ak="$home/.ssh/authorized_keys"
+  if [ ! -L "$home/.ssh" ] && [ ! -L "$ak" ] && [ -f "$ak" ]; then
+    echo "authorized_keys"; head -c 65536 "$ak"
+  fi
 else
   echo "exists no"
 fi
