@@ -2,9 +2,12 @@
 
 A ``pulumi.dynamic.Resource`` whose provider calls the ``hardening`` engine over SSH:
 
-- ``create``: ``apply`` as the bootstrap user (root on a fresh Alibaba image); the host key seen
-  on first contact is recorded (``hostKeyFingerprint``) unless ``expectedHostKeyFingerprint``
-  pins it; the engine makes sure the admin user can log in and sudo before root is closed.
+- ``create``: ``apply`` as the bootstrap user. The program's servers boot closed with a host key
+  it knows (components/cloudinit.py): it bootstraps as the admin user, the first connection is
+  pinned to ``expectedHostKeyFingerprint``, and ``rotateHostKey`` then gives the server a fresh
+  host key over that channel, whose fingerprint (``hostKeyFingerprint``) and public line
+  (``hostPublicKey``) the state records. Without an expected key (root bootstrap of some other
+  host) the key seen first is recorded; the engine ensures the admin user before root closes.
 - ``update``: ``apply`` again as the admin user (root is closed by then), host key pinned.
   ``check`` refuses a new private key for a server hardened with the old one until the
   operator says the new public key is installed there (``SSHD_HARDENING_KEY_INSTALLED=1``).
@@ -70,8 +73,17 @@ INPUT_NAMES = (
     "expectedHostKeyFingerprint",
     "wait",
     "adoptAdminUser",
+    "rotateHostKey",
 )
-OUTPUT_NAMES = ("hostKeyFingerprint", "effective", "compliant", "changed", "drift", "openssh")
+OUTPUT_NAMES = (
+    "hostKeyFingerprint",
+    "hostPublicKey",
+    "effective",
+    "compliant",
+    "changed",
+    "drift",
+    "openssh",
+)
 # A different server: harden it from scratch (as root, first contact).
 REPLACE_ON = ("host", "port")
 # Re-apply in place. bootstrapUser and wait only matter to later operations: no update for them.
@@ -116,6 +128,7 @@ class _Settings:
     request: Request
     expected_fingerprint: str | None
     wait: float
+    rotate_host_key: bool = False
 
     @classmethod
     def of(cls, props: Mapping[str, Any]) -> _Settings:
@@ -135,6 +148,7 @@ class _Settings:
             ),
             expected_fingerprint=str(expected) if expected else None,
             wait=float(props.get("wait", DEFAULT_WAIT)),
+            rotate_host_key=props.get("rotateHostKey") is True,
         )
 
     def target(self, user: str, host_keys: HostKeyPolicy) -> Target:
@@ -262,9 +276,16 @@ class SshdHardeningProvider(dynamic.ResourceProvider):
         ):
             fail("expectedHostKeyFingerprint", "must look like SHA256:<43 base64 characters>")
 
-        adopt = inputs.get("adoptAdminUser", False)
-        if not is_unknown(adopt) and not isinstance(adopt, bool):
-            fail("adoptAdminUser", "must be true or false")
+        for flag in ("adoptAdminUser", "rotateHostKey"):
+            value = inputs.get(flag, False)
+            if not is_unknown(value) and not isinstance(value, bool):
+                fail(flag, "must be true or false")
+        if inputs.get("rotateHostKey") is True and not expected:
+            fail(
+                "rotateHostKey",
+                "needs expectedHostKeyFingerprint: a fresh host key is only worth something "
+                "over a channel pinned to a key known beforehand",
+            )
 
         wait = inputs["wait"]
         if not is_unknown(wait) and (
@@ -331,8 +352,8 @@ class SshdHardeningProvider(dynamic.ResourceProvider):
     def create(self, props: dict[str, Any]) -> dynamic.CreateResult:
         s = _Settings.of(props)
         with tempfile.TemporaryDirectory(prefix="sshd-hardening-") as tmp:
-            # First contact: record the key the new server presents (or insist on the expected
-            # one); from then on every connection is pinned to it.
+            # First contact: insist on the key the server was given (user data), or, for a
+            # host we know nothing about, record the key it presents; pinned from then on.
             host_keys = (
                 HostKeyPolicy(pinned_fingerprint=s.expected_fingerprint)
                 if s.expected_fingerprint
@@ -341,14 +362,39 @@ class SshdHardeningProvider(dynamic.ResourceProvider):
             report = engine.apply(
                 s.target(s.bootstrap_user, host_keys), s.request, s.options(), _say
             )
+        if report.exit_code != 0 and s.expected_fingerprint:
+            report.error = f"{report.error or 'no reason given'}. {first_boot_hint(s)}"
         _succeeded("create", s, report, accept=(0,))
-        outs = _outputs(props, report, report.host_key_fingerprint)
+        fingerprint, public = report.host_key_fingerprint, None
+        if s.rotate_host_key:
+            fingerprint, public = self._rotate(s, str(fingerprint))
+        outs = _outputs(props, report, fingerprint)
+        outs["hostPublicKey"] = public
         outs["changed"] = report.changed
         return dynamic.CreateResult(id_=f"{s.host}:{s.port}", outs=outs)
 
+    @staticmethod
+    def _rotate(s: _Settings, pin: str) -> tuple[str, str]:
+        """Right after the first apply: a fresh host key, over the channel pinned to `pin`.
+
+        The boot key came through the user data, which anyone who may read the instance's
+        attributes can see; once this returns it opens nothing.
+        """
+        _say(f"{s.host}: replacing the boot host key {pin} with a fresh one")
+        report = engine.rotate_host_key(
+            s.target(s.admin_user, HostKeyPolicy(pinned_fingerprint=pin)),
+            s.request,
+            s.options(min(s.wait, RUNNING_WAIT)),
+            _say,
+        )
+        _succeeded("host key rotation", s, report, accept=(0,))
+        assert report.host_key_fingerprint and report.host_public_key  # set on success
+        return report.host_key_fingerprint, report.host_public_key
+
     def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> dynamic.UpdateResult:
         s = _Settings.of(news)
-        pin = s.expected_fingerprint or olds.get("hostKeyFingerprint")
+        # The recorded key first: after the first apply the boot key (expected) is gone.
+        pin = olds.get("hostKeyFingerprint") or s.expected_fingerprint
         if not pin:
             raise SshdHardeningError(
                 f"no host key recorded for {s.host}:{s.port}; replace this resource "
@@ -369,12 +415,13 @@ class SshdHardeningProvider(dynamic.ResourceProvider):
             )
         _succeeded("update", s, report, accept=(0,))
         outs = _outputs(news, report, str(pin))
+        outs["hostPublicKey"] = olds.get("hostPublicKey")
         outs["changed"] = report.changed
         return dynamic.UpdateResult(outs=outs)
 
     def read(self, id_: str, props: dict[str, Any]) -> dynamic.ReadResult:
         s = _Settings.of(props)
-        pin = s.expected_fingerprint or props.get("hostKeyFingerprint")
+        pin = props.get("hostKeyFingerprint") or s.expected_fingerprint
         if not pin:
             raise SshdHardeningError(f"no host key recorded for {s.host}:{s.port}")
         report = engine.check(
@@ -385,6 +432,7 @@ class SshdHardeningProvider(dynamic.ResourceProvider):
         )
         _succeeded("check", s, report, accept=(0, 1))  # 1: drift, reported in the outputs
         outs = _outputs(props, report, str(pin))
+        outs["hostPublicKey"] = props.get("hostPublicKey")
         outs["changed"] = props.get("changed", False)  # what the last apply did
         return dynamic.ReadResult(id_, outs)
 
@@ -395,6 +443,19 @@ class SshdHardeningProvider(dynamic.ResourceProvider):
             f"{props.get('host')}:{port} is no longer managed; "
             "its sshd keeps the hardened configuration (nothing on the server was changed)"
         )
+
+
+def first_boot_hint(s: _Settings) -> str:
+    """What a failed first contact with a server that should have booted closed means."""
+    return (
+        f"The server was to boot with the host key {s.expected_fingerprint} and "
+        f"{s.bootstrap_user}'s login from its user data: if it presents another key or "
+        "refuses the login, cloud-init did not run or failed. It is then not open either "
+        "(root and passwords have no "
+        "credential; nothing here trusted the key it showed). Get in through the ECS console's "
+        "VNC or Cloud Assistant (`cloud-init status --long`, /var/log/cloud-init.log), or "
+        "replace the server: pulumi up --replace <instance urn>"
+    )
 
 
 def key_or_unknown(private_key: pulumi.Output[str] | None) -> pulumi.Output[str]:
@@ -416,7 +477,8 @@ class SshdHardeningArgs:
     text (made secret here in any case). ``admin_user``: the sudo user that keeps access once root
     is closed. ``profile``/``overrides``: the vocabulary of ``python -m hardening``.
     ``expected_host_key_fingerprint``: insist on this host key at first contact instead of
-    recording whatever key the new server presents. ``wait``: seconds a booting server gets.
+    recording whatever key the new server presents; ``rotate_host_key``: then replace it with a
+    fresh one right after the first apply. ``wait``: seconds a booting server gets.
     """
 
     host: pulumi.Input[str]
@@ -431,6 +493,7 @@ class SshdHardeningArgs:
     # The admin account already exists on the image and is the operator's: give it our key and
     # sudo (the engine refuses an account it did not create otherwise).
     adopt_admin_user: bool = False
+    rotate_host_key: bool = False
 
 
 class SshdHardening(dynamic.Resource, module="hardening", name="SshdHardening"):
@@ -455,6 +518,7 @@ class SshdHardening(dynamic.Resource, module="hardening", name="SshdHardening"):
             "expectedHostKeyFingerprint": args.expected_host_key_fingerprint,
             "wait": args.wait,
             "adoptAdminUser": args.adopt_admin_user,
+            "rotateHostKey": args.rotate_host_key,
             **dict.fromkeys(OUTPUT_NAMES),
         }
         # The engine keeps an output secret when the input of that name was; say so anyway.
@@ -469,6 +533,11 @@ class SshdHardening(dynamic.Resource, module="hardening", name="SshdHardening"):
     @property
     def host_key_fingerprint(self) -> pulumi.Output[str]:
         return self._output("hostKeyFingerprint")
+
+    @property
+    def host_public_key(self) -> pulumi.Output[str | None]:
+        """The public line of the host key after the rotation (None without one)."""
+        return self._output("hostPublicKey")
 
     @property
     def effective(self) -> pulumi.Output[dict[str, str]]:
