@@ -134,6 +134,7 @@ for index in range(cfg.instance_count):
             bootstrap_user=cfg.admin_user,
             expected_host_key_fingerprint=boot_key.fingerprint,
             rotate_host_key=True,
+            instance_id=server.instance_id,
         ),
         opts=pulumi.ResourceOptions(
             parent=server,

@@ -74,6 +74,7 @@ INPUT_NAMES = (
     "wait",
     "adoptAdminUser",
     "rotateHostKey",
+    "instanceId",
 )
 OUTPUT_NAMES = (
     "hostKeyFingerprint",
@@ -84,8 +85,11 @@ OUTPUT_NAMES = (
     "drift",
     "openssh",
 )
-# A different server: harden it from scratch (as root, first contact).
+# A different server: harden it from scratch (first contact). With `instanceId` the instance
+# says which server it is: a new address alone (an economical stop released the public IP) is
+# the same server, updated at its new address and pinned to the key recorded for it.
 REPLACE_ON = ("host", "port")
+REPLACE_ON_INSTANCE = ("instanceId", "port")
 # Re-apply in place. bootstrapUser and wait only matter to later operations: no update for them.
 UPDATE_ON = ("adminUser", "privateKey", "profile", "overrides", "expectedHostKeyFingerprint")
 
@@ -340,11 +344,12 @@ class SshdHardeningProvider(dynamic.ResourceProvider):
                 return False
             return is_unknown(new) or new != olds.get(name)
 
-        replaces = [name for name in REPLACE_ON if changed(name)]
+        same_server = olds.get("instanceId") is not None and news.get("instanceId") is not None
+        replaces = [n for n in (REPLACE_ON_INSTANCE if same_server else REPLACE_ON) if changed(n)]
         if replaces:
             # An unknown host during preview: the instance is being created or replaced.
             return dynamic.DiffResult(changes=True, replaces=replaces, delete_before_replace=False)
-        updates = [name for name in UPDATE_ON if changed(name)]
+        updates = [name for name in (*UPDATE_ON, "host") if changed(name)]
         # A refresh found the server drifted: `pulumi up` puts the settings back.
         drifted = olds.get("compliant") is False
         return dynamic.DiffResult(changes=bool(updates) or drifted, replaces=[])
@@ -494,6 +499,8 @@ class SshdHardeningArgs:
     # sudo (the engine refuses an account it did not create otherwise).
     adopt_admin_user: bool = False
     rotate_host_key: bool = False
+    # The ECS instance this hardens: a new address of the same instance is an update.
+    instance_id: pulumi.Input[str] | None = None
 
 
 class SshdHardening(dynamic.Resource, module="hardening", name="SshdHardening"):
@@ -519,6 +526,7 @@ class SshdHardening(dynamic.Resource, module="hardening", name="SshdHardening"):
             "wait": args.wait,
             "adoptAdminUser": args.adopt_admin_user,
             "rotateHostKey": args.rotate_host_key,
+            "instanceId": args.instance_id,
             **dict.fromkeys(OUTPUT_NAMES),
         }
         # The engine keeps an output secret when the input of that name was; say so anyway.

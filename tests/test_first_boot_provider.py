@@ -1,0 +1,58 @@
+"""SshdHardening's first-boot inputs without a host: what check refuses, what diff decides."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from components.hardening import SshdHardeningProvider
+from hardening.rekey import new_host_key, openssh_fingerprint
+from tests.test_program import ecdsa_pair
+
+FP = new_host_key().fingerprint
+
+
+def inputs(**extra: Any) -> dict[str, Any]:
+    props = {
+        "host": "192.0.2.10",
+        "adminUser": "ops",
+        "bootstrapUser": "ops",
+        "privateKey": ecdsa_pair()[1],
+        "expectedHostKeyFingerprint": FP,
+        "rotateHostKey": True,
+        "instanceId": "i-abc",
+    }
+    props.update(extra)
+    return SshdHardeningProvider().check({}, props).inputs
+
+
+def failures(**extra: Any) -> dict[str, str]:
+    props = {"host": "192.0.2.10", "adminUser": "ops", "privateKey": ecdsa_pair()[1], **extra}
+    result = SshdHardeningProvider().check({}, props)
+    return {f.property: f.reason for f in result.failures or []}
+
+
+def test_rotation_needs_a_pinned_first_contact() -> None:
+    assert "needs expectedHostKeyFingerprint" in failures(rotateHostKey=True)["rotateHostKey"]
+    assert failures(rotateHostKey="yes")["rotateHostKey"] == "must be true or false"
+    assert failures(rotateHostKey=True, expectedHostKeyFingerprint=FP) == {}
+
+
+def test_a_new_address_of_the_same_instance_is_an_update_pinned_to_the_recorded_key() -> None:
+    old = {**inputs(), "hostKeyFingerprint": "SHA256:" + "A" * 43, "compliant": True}
+    provider = SshdHardeningProvider()
+    moved = provider.diff("id", old, inputs(host="192.0.2.99"))
+    assert moved.changes is True and not moved.replaces
+    replaced = provider.diff("id", old, inputs(instanceId="i-new"))
+    assert replaced.replaces == ["instanceId"]
+    # Without an instance id (the CLI-style resource) a new address is a new server.
+    legacy = {k: v for k, v in old.items() if k != "instanceId"}
+    plain = dict(inputs(host="192.0.2.99"), instanceId=None)
+    assert provider.diff("id", legacy, plain).replaces == ["host"]
+    # Unchanged: no diff, whatever the boot key was.
+    assert provider.diff("id", old, inputs()).changes is False
+
+
+def test_the_known_hosts_fingerprint_is_openssh_s() -> None:
+    key = new_host_key()
+    assert key.fingerprint == openssh_fingerprint(key.public)
+    assert key.fingerprint.startswith("SHA256:") and len(key.fingerprint) == 50
