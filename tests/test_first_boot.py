@@ -13,6 +13,7 @@ offered. What counts is what the host presents, never the provider's own report 
 
 from __future__ import annotations
 
+import json
 import threading
 from pathlib import Path
 from typing import Any
@@ -65,6 +66,29 @@ def _on_disk(host: SystemdHost) -> str:
     return openssh_fingerprint(host.run("cat /etc/ssh/ssh_host_ed25519_key.pub", check=True).stdout)
 
 
+def _assert_closed_before_sshd_first_started(host: SystemdHost) -> None:
+    """The order the proof rests on, from the host's own records: cloud-init's network stage
+    (write-files, ssh) finished before systemd first started sshd's unit."""
+    out = host.run(
+        "journalctl -b _PID=1 -o json --output-fields=UNIT,JOB_TYPE,JOB_RESULT", check=True
+    ).stdout
+    events = [json.loads(line) for line in out.splitlines()]
+    done = [
+        i
+        for i, e in enumerate(events)
+        if e.get("UNIT") == "cloud-init-network.service" and e.get("JOB_RESULT") == "done"
+    ]
+    ssh = [
+        i
+        for i, e in enumerate(events)
+        if e.get("UNIT") in ("ssh.service", "ssh.socket") and e.get("JOB_TYPE") == "start"
+    ]
+    assert done and ssh and done[0] < ssh[0], events
+    log = host.run("cat /var/log/cloud-init.log", check=True).stdout
+    for module in ("bootcmd", "write-files", "users-groups", "ssh"):
+        assert f"finish: init-network/config-{module}: SUCCESS" in log, module
+
+
 def _check(host: SystemdHost, key: Path, pin: str) -> engine.Report:
     target = Target(
         host.address,
@@ -76,23 +100,36 @@ def _check(host: SystemdHost, key: Path, pin: str) -> engine.Report:
     return engine.check(target, Request(admin_user=ADMIN), engine.Options(wait=10))
 
 
+# operator key type, SystemdHost variant: Debian's ssh.service; Ubuntu's socket activation
+# (ssh.socket owns the port); an sshd_config without Include (RHEL family: bootcmd's lines).
+CASES = {
+    "ed25519": ("ed25519", {}),
+    "rsa": ("rsa", {}),
+    "ed25519-ssh.socket": ("ed25519", {"socket_activated": True}),
+    "ed25519-no-Include": ("ed25519", {"include": False}),
+}
+
+
 @pytest.mark.host
 @pytest.mark.systemd
-@pytest.mark.parametrize("kind", ["ed25519", "rsa"])
+@pytest.mark.parametrize("case", list(CASES))
 def test_first_boot_is_closed_pinned_and_rekeyed(
-    client_keys: ClientKeys, tmp_path: Path, kind: str
+    client_keys: ClientKeys, tmp_path: Path, case: str
 ) -> None:
     reason = unavailable_reason()
     if reason is not None:
         _skip_or_fail(reason)
     if not IMAGE.path.is_dir():
         _skip_or_fail(f"no rootfs cache for {IMAGE.name}: run `make testhosts`")
+    kind, variant = CASES[case]
     key = client_keys.ed25519 if kind == "ed25519" else client_keys.rsa
     public = Path(f"{key}.pub").read_text()
     boot = new_host_key()
     user_data = admin_user_data(ADMIN, public, boot.private, boot.public)
 
-    host = SystemdHost(IMAGE, authorized_keys=[public], user_data=user_data, boot_timeout=180)
+    host = SystemdHost(
+        IMAGE, authorized_keys=[public], user_data=user_data, boot_timeout=180, **variant
+    )
     pool = SourcePool(host.bridge)
     prober = Prober(host.address, pool, key)
     provider = SshdHardeningProvider()
@@ -160,7 +197,13 @@ def test_first_boot_is_closed_pinned_and_rekeyed(
         # The operator's key (this case's type) logs the admin in; root stays out.
         assert try_login(host.address, ADMIN, key)
         assert not try_login(host.address, "root", key, source=pool.take())
+        _assert_closed_before_sshd_first_started(host)
         assert host.run(f"test -f {BOOT_DROPIN}").returncode == 0
+        main = host.run("cat /etc/ssh/sshd_config", check=True).stdout
+        if variant.get("include") is False:  # closed by bootcmd's lines in sshd_config itself
+            assert "Include" not in main and "PermitRootLogin no" in main, main[:400]
+        else:
+            assert "hardened-ecs: closed from the first boot" not in main
         assert "status: done" in host.run("cloud-init status").stdout
         assert_healthy(host)
     finally:
