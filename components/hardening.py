@@ -37,7 +37,7 @@ from pulumi.output import Unknown
 
 from hardening import engine
 from hardening.desired import DEFAULT_PROFILE, Request, validate_request
-from hardening.errors import UsageError
+from hardening.errors import EXIT_CONNECT, UsageError
 from hardening.keys import load_private_key
 from hardening.transaction import STAGE_LEASE
 from hardening.transport import HostKeyPolicy, Target
@@ -367,7 +367,9 @@ class SshdHardeningProvider(dynamic.ResourceProvider):
             report = engine.apply(
                 s.target(s.bootstrap_user, host_keys), s.request, s.options(), _say
             )
-        if report.exit_code != 0 and s.expected_fingerprint:
+        # Cannot connect, key refused, another host key: what a server looks like whose user
+        # data did not take effect.
+        if report.exit_code == EXIT_CONNECT and s.expected_fingerprint:
             report.error = f"{report.error or 'no reason given'}. {first_boot_hint(s)}"
         _succeeded("create", s, report, accept=(0,))
         fingerprint, public = report.host_key_fingerprint, None
