@@ -245,14 +245,13 @@ class SshdHardeningProvider(dynamic.ResourceProvider):
         # The engine creates the admin user only while it closes root's login: a new admin
         # name on an already hardened server would never exist, and the next update would be
         # locked out. A new server (new host) starts from root again, so that is fine.
-        old_admin, old_host = olds.get("adminUser"), olds.get("host")
+        old_admin = olds.get("adminUser")
         if (
             old_admin
             and admin is not None
             and not is_unknown(admin)
             and admin != old_admin
-            and not is_unknown(host)
-            and host == old_host
+            and same_server(olds, inputs)
         ):
             fail(
                 "adminUser",
@@ -270,7 +269,7 @@ class SshdHardeningProvider(dynamic.ResourceProvider):
             except UsageError as exc:  # says what is wrong, never quotes the key
                 fail("privateKey", str(exc))
             else:
-                self._check_rotation(olds, key, host, admin, fail)
+                self._check_rotation(olds, inputs, key, admin, fail)
 
         expected = inputs.get("expectedHostKeyFingerprint")
         if (
@@ -301,8 +300,8 @@ class SshdHardeningProvider(dynamic.ResourceProvider):
     @staticmethod
     def _check_rotation(
         olds: Mapping[str, Any],
+        news: Mapping[str, Any],
         key: object,
-        host: object,
         admin: object,
         fail: Callable[[str, str], None],
     ) -> None:
@@ -312,13 +311,12 @@ class SshdHardeningProvider(dynamic.ResourceProvider):
         is closed: nothing in `pulumi up` could install the new key, so the update would be
         locked out (and the instance keeps its old key pair: key_name is ignored, see Server).
         """
-        old_key, old_host = olds.get("privateKey"), olds.get("host")
+        old_key, host = olds.get("privateKey"), news.get("host")
         if (
             not old_key
             or is_unknown(old_key)
             or key == old_key
-            or is_unknown(host)
-            or host != old_host  # a new server is hardened from root again, with the new key
+            or not same_server(olds, news)  # a new server gets the new key from its user data
             or os.environ.get(KEY_INSTALLED_ENV) == "1"
         ):
             return
@@ -344,8 +342,8 @@ class SshdHardeningProvider(dynamic.ResourceProvider):
                 return False
             return is_unknown(new) or new != olds.get(name)
 
-        same_server = olds.get("instanceId") is not None and news.get("instanceId") is not None
-        replaces = [n for n in (REPLACE_ON_INSTANCE if same_server else REPLACE_ON) if changed(n)]
+        by_instance = olds.get("instanceId") is not None and news.get("instanceId") is not None
+        replaces = [n for n in (REPLACE_ON_INSTANCE if by_instance else REPLACE_ON) if changed(n)]
         if replaces:
             # An unknown host during preview: the instance is being created or replaced.
             return dynamic.DiffResult(changes=True, replaces=replaces, delete_before_replace=False)
@@ -450,6 +448,17 @@ class SshdHardeningProvider(dynamic.ResourceProvider):
             f"{props.get('host')}:{port} is no longer managed; "
             "its sshd keeps the hardened configuration (nothing on the server was changed)"
         )
+
+
+def same_server(olds: Mapping[str, Any], news: Mapping[str, Any]) -> bool:
+    """Whether the new inputs name the server the old state hardened (unknown: no).
+
+    By its instance when both name one (an economical stop changes the address, not the
+    server), else by its address.
+    """
+    key = "instanceId" if olds.get("instanceId") and news.get("instanceId") else "host"
+    new = news.get(key)
+    return not is_unknown(new) and new == olds.get(key)
 
 
 def first_boot_hint(s: _Settings) -> str:

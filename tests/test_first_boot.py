@@ -176,6 +176,9 @@ def test_first_boot_is_closed_pinned_and_rekeyed(
         assert _presented(host, pool, key) == new == _on_disk(host)
         assert openssh_fingerprint(outs["hostPublicKey"]) == new
         assert outs["compliant"] is True, outs
+        # No private key in the outputs but the operator's own (a secret output).
+        shown = json.dumps({k: v for k, v in outs.items() if k != "privateKey"})
+        assert "PRIVATE KEY" not in shown and boot.private.splitlines()[1] not in shown
 
         # The old key opens nothing: pinned to it, the next step refuses the host.
         old = _check(host, key, boot.fingerprint)

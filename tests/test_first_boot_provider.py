@@ -6,7 +6,7 @@ from typing import Any
 
 from components.hardening import SshdHardeningProvider
 from hardening.rekey import new_host_key, openssh_fingerprint
-from tests.test_program import ecdsa_pair
+from tests.test_program import ecdsa_pair, rsa_pair
 
 FP = new_host_key().fingerprint
 
@@ -56,3 +56,20 @@ def test_the_known_hosts_fingerprint_is_openssh_s() -> None:
     key = new_host_key()
     assert key.fingerprint == openssh_fingerprint(key.public)
     assert key.fingerprint.startswith("SHA256:") and len(key.fingerprint) == 50
+
+
+def test_the_same_instance_at_a_new_address_keeps_the_admin_and_key_rules() -> None:
+    """Renaming the admin user or changing the key of a hardened server is refused even
+    when its address changed: it is the same server (same instanceId)."""
+    old = {**inputs(), "hostKeyFingerprint": "SHA256:" + "A" * 43}
+    moved = {**inputs(host="192.0.2.99"), "adminUser": "ops2"}
+    result = SshdHardeningProvider().check(old, moved)
+    reasons = {f.property: f.reason for f in result.failures or []}
+    assert "not supported" in reasons["adminUser"]
+    rotated = {**inputs(host="192.0.2.99"), "privateKey": rsa_pair(3072, seed=1)[1]}
+    result = SshdHardeningProvider().check(old, rotated)
+    reasons = {f.property: f.reason for f in result.failures or []}
+    assert "Rotate by hand" in reasons["privateKey"]
+    # A new instance is a new server: both are fine there.
+    fresh = {**moved, "instanceId": "i-new"}
+    assert not SshdHardeningProvider().check(old, fresh).failures
