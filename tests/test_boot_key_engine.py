@@ -25,6 +25,8 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EngineStack]:
     except CliUnavailable as exc:
         pytest.fail(str(exc), pytrace=False)
     s = EngineStack.create(tmp_path_factory.mktemp("bootkey"), cli, source=PROJECT)
+    # A stack with some config: a language host built without any (lh1) passes None along.
+    s.set_config("adminUser", "ops")
     s.run("up", "--yes")
     yield s
 

@@ -10,8 +10,11 @@ from components.host_key import BootHostKey
 OPERATOR_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOaWAV2YBQSYVUcaZnONL0PRKq7ZalKMjOYL9HM2rcPh op"
 
 
+ADMIN = pulumi.Config().get("adminUser") or "ops"
+
+
 def render(keys: list[str]) -> str:
-    return admin_user_data("ops", OPERATOR_KEY, keys[0], keys[1])
+    return admin_user_data(ADMIN, OPERATOR_KEY, keys[0], keys[1])
 
 
 for name in ("server-0", "server-1"):
