@@ -14,6 +14,7 @@ offered. What counts is what the host presents, never the provider's own report 
 from __future__ import annotations
 
 import json
+import subprocess
 import threading
 from pathlib import Path
 from typing import Any
@@ -25,7 +26,7 @@ from components.hardening import SshdHardeningProvider
 from hardening import engine
 from hardening.desired import Request
 from hardening.keys import load_private_key
-from hardening.rekey import new_host_key, openssh_fingerprint
+from hardening.rekey import known_hosts_line, new_host_key, openssh_fingerprint
 from hardening.transport import HostKeyPolicy, Target
 from tests.conftest import ClientKeys
 from tests.firstboot_probe import Prober, Round, SourcePool, probe_once
@@ -87,6 +88,28 @@ def _assert_closed_before_sshd_first_started(host: SystemdHost) -> None:
     log = host.run("cat /var/log/cloud-init.log", check=True).stdout
     for module in ("bootcmd", "write-files", "users-groups", "ssh"):
         assert f"finish: init-network/config-{module}: SUCCESS" in log, module
+
+
+def _ssh_strict(
+    host: SystemdHost, key: Path, known_hosts: Path
+) -> subprocess.CompletedProcess[str]:
+    """The system ssh as an operator runs `sshCommand`: host key checked against known_hosts."""
+    options = [
+        *("BatchMode=yes", "IdentitiesOnly=yes", "IdentityAgent=none"),
+        *("StrictHostKeyChecking=yes", f"UserKnownHostsFile={known_hosts}"),
+        "GlobalKnownHostsFile=/dev/null",
+    ]
+    args = ["ssh", "-F", "/dev/null", "-i", str(key)]
+    for option in options:
+        args += ["-o", option]
+    return subprocess.run(
+        [*args, f"{ADMIN}@{host.address}", "true"],
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
 
 
 def _check(host: SystemdHost, key: Path, pin: str) -> engine.Report:
@@ -196,6 +219,17 @@ def test_first_boot_is_closed_pinned_and_rekeyed(
         assert updated is not None
         assert updated["hostKeyFingerprint"] == new and updated["compliant"] is True
         assert updated["hostPublicKey"] == outs["hostPublicKey"]
+
+        # `knownHostsLine` is what ssh needs to check the host from the first login; the boot
+        # key's line is refused.
+        fresh_line = tmp_path / "known_hosts"
+        fresh_line.write_text(known_hosts_line(host.address, 22, outs["hostPublicKey"]) + "\n")
+        strict = _ssh_strict(host, key, fresh_line)
+        assert strict.returncode == 0, strict.stderr
+        boot_line = tmp_path / "known_hosts.boot"
+        boot_line.write_text(known_hosts_line(host.address, 22, boot.public) + "\n")
+        refused = _ssh_strict(host, key, boot_line)
+        assert refused.returncode != 0 and "Host key verification failed" in refused.stderr
 
         # The operator's key (this case's type) logs the admin in; root stays out.
         assert try_login(host.address, ADMIN, key)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from components.hardening import SshdHardeningProvider
-from hardening.rekey import new_host_key, openssh_fingerprint
+from hardening.rekey import known_hosts_line, new_host_key, openssh_fingerprint
 from tests.test_program import ecdsa_pair, rsa_pair
 
 FP = new_host_key().fingerprint
@@ -73,3 +73,10 @@ def test_the_same_instance_at_a_new_address_keeps_the_admin_and_key_rules() -> N
     # A new instance is a new server: both are fine there.
     fresh = {**moved, "instanceId": "i-new"}
     assert not SshdHardeningProvider().check(old, fresh).failures
+
+
+def test_known_hosts_line_is_what_ssh_reads() -> None:
+    key = new_host_key()
+    kind, blob = key.public.split()[:2]
+    assert known_hosts_line("192.0.2.1", 22, key.public) == f"192.0.2.1 {kind} {blob}"
+    assert known_hosts_line("192.0.2.1", 2222, key.public) == f"[192.0.2.1]:2222 {kind} {blob}"
