@@ -393,7 +393,8 @@ class SshdHardeningProvider(dynamic.ResourceProvider):
             _say,
         )
         _succeeded("host key rotation", s, report, accept=(0,))
-        assert report.host_key_fingerprint and report.host_public_key  # set on success
+        if not (report.host_key_fingerprint and report.host_public_key):
+            raise SshdHardeningError(f"host key rotation of {s.host} reported no new key")
         return report.host_key_fingerprint, report.host_public_key
 
     def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> dynamic.UpdateResult:
