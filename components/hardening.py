@@ -467,9 +467,10 @@ def first_boot_hint(s: _Settings) -> str:
     return (
         f"The server was to boot with the host key {s.expected_fingerprint} and "
         f"{s.bootstrap_user}'s login from its user data: if it presents another key or "
-        "refuses the login, cloud-init did not run or failed. It is then not open either "
-        "(root and passwords have no "
-        "credential; nothing here trusted the key it showed). Get in through the ECS console's "
+        "refuses the login, cloud-init did not run or failed. Nothing here trusted the key it "
+        "showed, and nothing was changed; on Alibaba's images root's key and any password come "
+        "only through cloud-init, so no credential was handed out either. Get in through the "
+        "ECS console's "
         "VNC or Cloud Assistant (`cloud-init status --long`, /var/log/cloud-init.log), or "
         "replace the server: pulumi up --replace <instance urn>"
     )
