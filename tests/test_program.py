@@ -250,7 +250,8 @@ def test_user_data_closes_root_and_passwords_at_boot_and_carries_the_boot_host_k
     instances, hardenings = result.of_type(INSTANCE), result.of_type(HARDENING)
     assert len(keys) == len(instances) == len(hardenings)
     used = set()
-    for instance, sshd in zip(instances, hardenings, strict=True):
+    for instance in instances:
+        (sshd,) = [h for h in hardenings if h.parent == instance.parent]  # same Server
         assert "userData" in instance.secret_inputs
         document = yaml.safe_load(instance.inputs["userData"])
         (dropin,) = document["write_files"]
