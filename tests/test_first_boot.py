@@ -30,7 +30,7 @@ from hardening.rekey import known_hosts_line, new_host_key, openssh_fingerprint
 from hardening.transport import HostKeyPolicy, Target
 from tests.conftest import ClientKeys
 from tests.firstboot_probe import Prober, Round, SourcePool, probe_once
-from tests.systemd_helpers import assert_healthy
+from tests.systemd_helpers import assert_healthy, poll
 from tests.testhosts.client import try_login
 from tests.testhosts.fixtures import _skip_or_fail, unavailable_reason
 from tests.testhosts.machine import SystemdHost
@@ -88,6 +88,22 @@ def _assert_closed_before_sshd_first_started(host: SystemdHost) -> None:
     log = host.run("cat /var/log/cloud-init.log", check=True).stdout
     for module in ("bootcmd", "write-files", "users-groups", "ssh"):
         assert f"finish: init-network/config-{module}: SUCCESS" in log, module
+
+
+def _after_cloud_config(host: SystemdHost) -> str:
+    """The journal cursor where cloud-init's config stage finished.
+
+    That stage's set-passwords restarts ssh.service; under socket activation a probe may just
+    have started it, and the restart kills that start ("Failed with result 'signal'", then it
+    comes up). That is the image's own boot: the hardening waits for cloud-init to finish
+    before it changes anything, so sshd's health is judged from here on.
+    """
+    out = host.run("journalctl -b -u cloud-config.service -o json", check=True).stdout
+    for line in out.splitlines():
+        entry = json.loads(line)
+        if str(entry.get("MESSAGE", "")).startswith("Finished cloud-config.service"):
+            return str(entry["__CURSOR"])
+    raise AssertionError(f"cloud-config.service never finished:\n{out[-2000:]}")
 
 
 def _ssh_strict(
@@ -242,11 +258,15 @@ def test_first_boot_is_closed_pinned_and_rekeyed(
         else:
             assert "hardened-ecs: closed from the first boot" not in main
         assert "status: done" in host.run("cloud-init status").stdout
-        assert_healthy(host)
+        assert_healthy(host, _after_cloud_config(host))
     finally:
         prober.stop()
         host.stop()
         pool.close()
+
+
+def _answered(rounds: list[Round]) -> int:
+    return sum(1 for r in list(rounds) if r.answered)
 
 
 def _fps(rounds: list[Round]) -> list[str | None]:
@@ -293,6 +313,8 @@ def test_prober_sees_an_open_first_boot_and_create_refuses_a_host_without_its_bo
     try:
         prober.start()
         host.start()
+        # Booted: keep probing until the prober has met sshd a few times (bounded).
+        poll("prober rounds answered by sshd", lambda: _answered(prober.rounds) >= 3, 60)
         rounds = prober.stop()
         assert any(r.root_in for r in rounds), [r for r in rounds if r.answered][:5]
         with pytest.raises(Exception, match="cloud-init did not run or failed") as failed:
