@@ -46,12 +46,15 @@ validate: $(VENV)/.installed
 check-workflows: $(VENV)/.installed
 	VENV=$(VENV) bash scripts/check-workflows.sh
 
-# --- test hosts: system packages and the Debian rootfs caches (tests/testhost.py) ----
+# --- test hosts: system packages and the Debian rootfs caches: chroot hosts (tests/testhost.py)
+# and systemd-booted hosts (tests/testhosts/, systemd-nspawn), built side by side
 deps:
 	scripts/install-test-deps.sh
 
 testhosts: $(VENV)/.installed
-	$(PY) -m tests.testhost build
+	$(PY) -m tests.testhost build & chroots=$$!; \
+	$(PY) -m tests.testhosts build; nspawn=$$?; \
+	wait $$chroots && exit $$nspawn
 
 # --- bench: CLI, fleet and program timings on its own fresh test hosts -> bench/RESULTS.md
 bench: $(VENV)/.installed testhosts

@@ -87,7 +87,9 @@ class StackConfig:
     allow_ssh_from_anywhere: bool
     ssh_port: int
     ssh_public_key: str
-    ssh_key_kind: str  # "rsa" or "ecdsa"
+    ssh_key_kind: str  # "rsa", "ecdsa" or "ed25519"
+    # RSA/ECDSA: also imported as the ECS key pair (ImportKeyPair takes no ed25519).
+    ssh_key_importable: bool
     admin_user: str
     instance_count: int
     instance_type: str
@@ -563,6 +565,7 @@ def load_stack_config(config: pulumi.Config | None = None) -> StackConfig:
         ssh_port=ssh_port,
         ssh_public_key=public.line,
         ssh_key_kind=public.kind,
+        ssh_key_importable=public.importable,
         admin_user=admin_user,
         instance_count=instance_count,
         instance_type=instance_type,

@@ -2,9 +2,12 @@
 
 A ``pulumi.dynamic.Resource`` whose provider calls the ``hardening`` engine over SSH:
 
-- ``create``: ``apply`` as the bootstrap user (root on a fresh Alibaba image); the host key seen
-  on first contact is recorded (``hostKeyFingerprint``) unless ``expectedHostKeyFingerprint``
-  pins it; the engine makes sure the admin user can log in and sudo before root is closed.
+- ``create``: ``apply`` as the bootstrap user. The program's servers boot closed with a host key
+  it knows (components/cloudinit.py): it bootstraps as the admin user, the first connection is
+  pinned to ``expectedHostKeyFingerprint``, and ``rotateHostKey`` then gives the server a fresh
+  host key over that channel, whose fingerprint (``hostKeyFingerprint``) and public line
+  (``hostPublicKey``) the state records. Without an expected key (root bootstrap of some other
+  host) the key seen first is recorded; the engine ensures the admin user before root closes.
 - ``update``: ``apply`` again as the admin user (root is closed by then), host key pinned.
   ``check`` refuses a new private key for a server hardened with the old one until the
   operator says the new public key is installed there (``SSHD_HARDENING_KEY_INSTALLED=1``).
@@ -35,7 +38,7 @@ from pulumi.output import Unknown
 from hardening import engine
 from hardening.desired import DEFAULT_PROFILE, Request, own_key_problems, validate_request
 from hardening.display import printable
-from hardening.errors import UsageError
+from hardening.errors import EXIT_CONNECT, UsageError
 from hardening.keys import load_private_key, rsa_bits, signature_algorithms
 from hardening.transaction import STAGE_LEASE
 from hardening.transport import HostKeyPolicy, Target
@@ -71,10 +74,23 @@ INPUT_NAMES = (
     "expectedHostKeyFingerprint",
     "wait",
     "adoptAdminUser",
+    "rotateHostKey",
+    "instanceId",
 )
-OUTPUT_NAMES = ("hostKeyFingerprint", "effective", "compliant", "changed", "drift", "openssh")
-# A different server: harden it from scratch (as root, first contact).
+OUTPUT_NAMES = (
+    "hostKeyFingerprint",
+    "hostPublicKey",
+    "effective",
+    "compliant",
+    "changed",
+    "drift",
+    "openssh",
+)
+# A different server: harden it from scratch (first contact). With `instanceId` the instance
+# says which server it is: a new address alone (an economical stop released the public IP) is
+# the same server, updated at its new address and pinned to the key recorded for it.
 REPLACE_ON = ("host", "port")
+REPLACE_ON_INSTANCE = ("instanceId", "port")
 # Re-apply in place. bootstrapUser and wait only matter to later operations: no update for them.
 UPDATE_ON = ("adminUser", "privateKey", "profile", "overrides", "expectedHostKeyFingerprint")
 
@@ -117,6 +133,7 @@ class _Settings:
     request: Request
     expected_fingerprint: str | None
     wait: float
+    rotate_host_key: bool = False
 
     @classmethod
     def of(cls, props: Mapping[str, Any]) -> _Settings:
@@ -136,6 +153,7 @@ class _Settings:
             ),
             expected_fingerprint=str(expected) if expected else None,
             wait=float(props.get("wait", DEFAULT_WAIT)),
+            rotate_host_key=props.get("rotateHostKey") is True,
         )
 
     def target(self, user: str, host_keys: HostKeyPolicy) -> Target:
@@ -228,14 +246,13 @@ class SshdHardeningProvider(dynamic.ResourceProvider):
         # The engine creates the admin user only while it closes root's login: a new admin
         # name on an already hardened server would never exist, and the next update would be
         # locked out. A new server (new host) starts from root again, so that is fine.
-        old_admin, old_host = olds.get("adminUser"), olds.get("host")
+        old_admin = olds.get("adminUser")
         if (
             old_admin
             and admin is not None
             and not is_unknown(admin)
             and admin != old_admin
-            and not is_unknown(host)
-            and host == old_host
+            and same_server(olds, inputs)
         ):
             fail(
                 "adminUser",
@@ -253,7 +270,7 @@ class SshdHardeningProvider(dynamic.ResourceProvider):
             except UsageError as exc:  # says what is wrong, never quotes the key
                 fail("privateKey", str(exc))
             else:
-                self._check_rotation(olds, key, host, admin, fail)
+                self._check_rotation(olds, inputs, key, admin, fail)
                 if isinstance(overrides, Mapping) and not is_unknown(overrides):
                     values = {str(k): directive_text(v) for k, v in overrides.items()}
                     # Settings that would refuse the very key the hardening logs in with.
@@ -270,9 +287,16 @@ class SshdHardeningProvider(dynamic.ResourceProvider):
         ):
             fail("expectedHostKeyFingerprint", "must look like SHA256:<43 base64 characters>")
 
-        adopt = inputs.get("adoptAdminUser", False)
-        if not is_unknown(adopt) and not isinstance(adopt, bool):
-            fail("adoptAdminUser", "must be true or false")
+        for flag in ("adoptAdminUser", "rotateHostKey"):
+            value = inputs.get(flag, False)
+            if not is_unknown(value) and not isinstance(value, bool):
+                fail(flag, "must be true or false")
+        if inputs.get("rotateHostKey") is True and not expected:
+            fail(
+                "rotateHostKey",
+                "needs expectedHostKeyFingerprint: a fresh host key is only worth something "
+                "over a channel pinned to a key known beforehand",
+            )
 
         wait = inputs["wait"]
         if not is_unknown(wait) and (
@@ -284,8 +308,8 @@ class SshdHardeningProvider(dynamic.ResourceProvider):
     @staticmethod
     def _check_rotation(
         olds: Mapping[str, Any],
+        news: Mapping[str, Any],
         key: object,
-        host: object,
         admin: object,
         fail: Callable[[str, str], None],
     ) -> None:
@@ -295,13 +319,12 @@ class SshdHardeningProvider(dynamic.ResourceProvider):
         is closed: nothing in `pulumi up` could install the new key, so the update would be
         locked out (and the instance keeps its old key pair: key_name is ignored, see Server).
         """
-        old_key, old_host = olds.get("privateKey"), olds.get("host")
+        old_key, host = olds.get("privateKey"), news.get("host")
         if (
             not old_key
             or is_unknown(old_key)
             or key == old_key
-            or is_unknown(host)
-            or host != old_host  # a new server is hardened from root again, with the new key
+            or not same_server(olds, news)  # a new server gets the new key from its user data
             or os.environ.get(KEY_INSTALLED_ENV) == "1"
         ):
             return
@@ -327,11 +350,12 @@ class SshdHardeningProvider(dynamic.ResourceProvider):
                 return False
             return is_unknown(new) or new != olds.get(name)
 
-        replaces = [name for name in REPLACE_ON if changed(name)]
+        by_instance = olds.get("instanceId") is not None and news.get("instanceId") is not None
+        replaces = [n for n in (REPLACE_ON_INSTANCE if by_instance else REPLACE_ON) if changed(n)]
         if replaces:
             # An unknown host during preview: the instance is being created or replaced.
             return dynamic.DiffResult(changes=True, replaces=replaces, delete_before_replace=False)
-        updates = [name for name in UPDATE_ON if changed(name)]
+        updates = [name for name in (*UPDATE_ON, "host") if changed(name)]
         # A refresh found the server drifted: `pulumi up` puts the settings back.
         drifted = olds.get("compliant") is False
         return dynamic.DiffResult(changes=bool(updates) or drifted, replaces=[])
@@ -339,8 +363,8 @@ class SshdHardeningProvider(dynamic.ResourceProvider):
     def create(self, props: dict[str, Any]) -> dynamic.CreateResult:
         s = _Settings.of(props)
         with tempfile.TemporaryDirectory(prefix="sshd-hardening-") as tmp:
-            # First contact: record the key the new server presents (or insist on the expected
-            # one); from then on every connection is pinned to it.
+            # First contact: insist on the key the server was given (user data), or, for a
+            # host we know nothing about, record the key it presents; pinned from then on.
             host_keys = (
                 HostKeyPolicy(pinned_fingerprint=s.expected_fingerprint)
                 if s.expected_fingerprint
@@ -349,14 +373,42 @@ class SshdHardeningProvider(dynamic.ResourceProvider):
             report = engine.apply(
                 s.target(s.bootstrap_user, host_keys), s.request, s.options(), _say
             )
+        # Cannot connect, key refused, another host key: what a server looks like whose user
+        # data did not take effect.
+        if report.exit_code == EXIT_CONNECT and s.expected_fingerprint:
+            report.error = f"{report.error or 'no reason given'}. {first_boot_hint(s)}"
         _succeeded("create", s, report, accept=(0,))
-        outs = _outputs(props, report, report.host_key_fingerprint)
+        fingerprint, public = report.host_key_fingerprint, None
+        if s.rotate_host_key:
+            fingerprint, public = self._rotate(s, str(fingerprint))
+        outs = _outputs(props, report, fingerprint)
+        outs["hostPublicKey"] = public
         outs["changed"] = report.changed
         return dynamic.CreateResult(id_=f"{s.host}:{s.port}", outs=outs)
 
+    @staticmethod
+    def _rotate(s: _Settings, pin: str) -> tuple[str, str]:
+        """Right after the first apply: a fresh host key, over the channel pinned to `pin`.
+
+        The boot key came through the user data, which anyone who may read the instance's
+        attributes can see; once this returns it opens nothing.
+        """
+        _say(f"{s.host}: replacing the boot host key {pin} with a fresh one")
+        report = engine.rotate_host_key(
+            s.target(s.admin_user, HostKeyPolicy(pinned_fingerprint=pin)),
+            s.request,
+            s.options(min(s.wait, RUNNING_WAIT)),
+            _say,
+        )
+        _succeeded("host key rotation", s, report, accept=(0,))
+        if not (report.host_key_fingerprint and report.host_public_key):
+            raise SshdHardeningError(f"host key rotation of {s.host} reported no new key")
+        return report.host_key_fingerprint, report.host_public_key
+
     def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> dynamic.UpdateResult:
         s = _Settings.of(news)
-        pin = s.expected_fingerprint or olds.get("hostKeyFingerprint")
+        # The recorded key first: after the first apply the boot key (expected) is gone.
+        pin = olds.get("hostKeyFingerprint") or s.expected_fingerprint
         if not pin:
             raise SshdHardeningError(
                 f"no host key recorded for {s.host}:{s.port}; replace this resource "
@@ -377,12 +429,13 @@ class SshdHardeningProvider(dynamic.ResourceProvider):
             )
         _succeeded("update", s, report, accept=(0,))
         outs = _outputs(news, report, str(pin))
+        outs["hostPublicKey"] = olds.get("hostPublicKey")
         outs["changed"] = report.changed
         return dynamic.UpdateResult(outs=outs)
 
     def read(self, id_: str, props: dict[str, Any]) -> dynamic.ReadResult:
         s = _Settings.of(props)
-        pin = s.expected_fingerprint or props.get("hostKeyFingerprint")
+        pin = props.get("hostKeyFingerprint") or s.expected_fingerprint
         if not pin:
             raise SshdHardeningError(f"no host key recorded for {s.host}:{s.port}")
         report = engine.check(
@@ -393,6 +446,7 @@ class SshdHardeningProvider(dynamic.ResourceProvider):
         )
         _succeeded("check", s, report, accept=(0, 1))  # 1: drift, reported in the outputs
         outs = _outputs(props, report, str(pin))
+        outs["hostPublicKey"] = props.get("hostPublicKey")
         outs["changed"] = props.get("changed", False)  # what the last apply did
         return dynamic.ReadResult(id_, outs)
 
@@ -403,6 +457,31 @@ class SshdHardeningProvider(dynamic.ResourceProvider):
             f"{props.get('host')}:{port} is no longer managed; "
             "its sshd keeps the hardened configuration (nothing on the server was changed)"
         )
+
+
+def same_server(olds: Mapping[str, Any], news: Mapping[str, Any]) -> bool:
+    """Whether the new inputs name the server the old state hardened (unknown: no).
+
+    By its instance when both name one (an economical stop changes the address, not the
+    server), else by its address.
+    """
+    key = "instanceId" if olds.get("instanceId") and news.get("instanceId") else "host"
+    new = news.get(key)
+    return not is_unknown(new) and new == olds.get(key)
+
+
+def first_boot_hint(s: _Settings) -> str:
+    """What a failed first contact with a server that should have booted closed means."""
+    return (
+        f"The server was to boot with the host key {s.expected_fingerprint} and "
+        f"{s.bootstrap_user}'s login from its user data: if it presents another key or "
+        "refuses the login, cloud-init did not run or failed. Nothing here trusted the key it "
+        "showed, and nothing was changed; on Alibaba's images root's key and any password come "
+        "only through cloud-init, so no credential was handed out either. Get in through the "
+        "ECS console's "
+        "VNC or Cloud Assistant (`cloud-init status --long`, /var/log/cloud-init.log), or "
+        "replace the server: pulumi up --replace <instance urn>"
+    )
 
 
 def key_or_unknown(private_key: pulumi.Output[str] | None) -> pulumi.Output[str]:
@@ -424,7 +503,8 @@ class SshdHardeningArgs:
     text (made secret here in any case). ``admin_user``: the sudo user that keeps access once root
     is closed. ``profile``/``overrides``: the vocabulary of ``python -m hardening``.
     ``expected_host_key_fingerprint``: insist on this host key at first contact instead of
-    recording whatever key the new server presents. ``wait``: seconds a booting server gets.
+    recording whatever key the new server presents; ``rotate_host_key``: then replace it with a
+    fresh one right after the first apply. ``wait``: seconds a booting server gets.
     """
 
     host: pulumi.Input[str]
@@ -439,6 +519,9 @@ class SshdHardeningArgs:
     # The admin account already exists on the image and is the operator's: give it our key and
     # sudo (the engine refuses an account it did not create otherwise).
     adopt_admin_user: bool = False
+    rotate_host_key: bool = False
+    # The ECS instance this hardens: a new address of the same instance is an update.
+    instance_id: pulumi.Input[str] | None = None
 
 
 class SshdHardening(dynamic.Resource, module="hardening", name="SshdHardening"):
@@ -463,6 +546,8 @@ class SshdHardening(dynamic.Resource, module="hardening", name="SshdHardening"):
             "expectedHostKeyFingerprint": args.expected_host_key_fingerprint,
             "wait": args.wait,
             "adoptAdminUser": args.adopt_admin_user,
+            "rotateHostKey": args.rotate_host_key,
+            "instanceId": args.instance_id,
             **dict.fromkeys(OUTPUT_NAMES),
         }
         # The engine keeps an output secret when the input of that name was; say so anyway.
@@ -477,6 +562,11 @@ class SshdHardening(dynamic.Resource, module="hardening", name="SshdHardening"):
     @property
     def host_key_fingerprint(self) -> pulumi.Output[str]:
         return self._output("hostKeyFingerprint")
+
+    @property
+    def host_public_key(self) -> pulumi.Output[str | None]:
+        """The public line of the host key after the rotation (None without one)."""
+        return self._output("hostPublicKey")
 
     @property
     def effective(self) -> pulumi.Output[dict[str, str]]:

@@ -25,8 +25,10 @@ class ServerArgs:
     image_pinned: bool
     vswitch_id: pulumi.Input[str]
     security_group_id: pulumi.Input[str]
-    key_pair_name: pulumi.Input[str]
-    user_data: str
+    # None: no ECS key pair (an ed25519 operator key, which ImportKeyPair does not take).
+    key_pair_name: pulumi.Input[str] | None
+    # The cloud-config (a secret: it carries the boot host key, components/cloudinit.py).
+    user_data: pulumi.Input[str]
     admin_user: str
     internet_max_bandwidth_out: int
     system_disk_category: str

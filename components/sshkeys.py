@@ -1,4 +1,4 @@
-"""SSH key checks: what Alibaba's ImportKeyPair accepts, and whether a private key matches.
+"""SSH key checks: which operator keys work, which ImportKeyPair takes, whether keys match.
 
 Messages never contain key material: they are shown by `pulumi up` and kept in CI logs.
 """
@@ -13,6 +13,7 @@ from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed25519, rsa
 from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
 
 MIN_RSA_BITS = 3072
+IMPORTABLE_KINDS = frozenset({"rsa", "ecdsa"})
 _ECDSA_CURVES = {"secp256r1": 256, "secp384r1": 384, "secp521r1": 521}
 _PUBLIC = (serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH)
 
@@ -23,8 +24,13 @@ class PublicKeyInfo:
 
     line: str
     openssh: str
-    kind: str  # "rsa" or "ecdsa": what decides the usual ~/.ssh/id_<kind> file name
+    kind: str  # "rsa", "ecdsa" or "ed25519": what decides the usual ~/.ssh/id_<kind> file name
     bits: int
+
+    @property
+    def importable(self) -> bool:
+        """Alibaba's ImportKeyPair takes RSA and ECDSA only; cloud-init authorizes any type."""
+        return self.kind in IMPORTABLE_KINDS
 
 
 class KeyProblem(ValueError):
@@ -32,7 +38,7 @@ class KeyProblem(ValueError):
 
 
 def parse_public_key(text: str) -> PublicKeyInfo:
-    """Parse one OpenSSH public key line and check that ImportKeyPair takes it."""
+    """Parse one OpenSSH public key line: RSA (3072+ bits), ECDSA or ed25519."""
     line = text.strip()
     if not line or "\n" in line:
         raise KeyProblem("must be exactly one OpenSSH public key line ('ssh-rsa AAAA… comment')")
@@ -54,13 +60,10 @@ def parse_public_key(text: str) -> PublicKeyInfo:
             raise KeyProblem(f"uses the curve {key.curve.name}; use nistp256, nistp384 or nistp521")
         return PublicKeyInfo(line, canonical, "ecdsa", _ECDSA_CURVES[key.curve.name])
     if isinstance(key, ed25519.Ed25519PublicKey):
-        raise KeyProblem(
-            "is an ed25519 key, which Alibaba Cloud's ImportKeyPair does not accept; "
-            "use RSA (3072+ bits) or ECDSA"
-        )
+        return PublicKeyInfo(line, canonical, "ed25519", 256)
     if isinstance(key, dsa.DSAPublicKey):
-        raise KeyProblem("is a DSA key, which is obsolete; use RSA (3072+ bits) or ECDSA")
-    raise KeyProblem("has an unsupported type; use RSA (3072+ bits) or ECDSA")
+        raise KeyProblem("is a DSA key, which is obsolete; use ed25519, RSA (3072+ bits) or ECDSA")
+    raise KeyProblem("has an unsupported type; use ed25519, RSA (3072+ bits) or ECDSA")
 
 
 def private_key_matches(private_text: str, public: PublicKeyInfo) -> None:
@@ -83,7 +86,7 @@ def private_key_matches(private_text: str, public: PublicKeyInfo) -> None:
     if not isinstance(
         key, rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey | ed25519.Ed25519PrivateKey
     ):
-        raise KeyProblem("is not an SSH key type (RSA or ECDSA)")
+        raise KeyProblem("is not an SSH key type (ed25519, RSA or ECDSA)")
     derived = key.public_key().public_bytes(*_PUBLIC).decode()
     if derived != public.openssh:
         raise KeyProblem("is not the private half of sshPublicKey")

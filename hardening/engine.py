@@ -6,12 +6,14 @@ included, comes back as a Report whose `exit_code` follows the CLI contract.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from hardening import facts as facts_mod
+from hardening import rekey
 from hardening.admin_account import admin_account_problem
 from hardening.desired import Request
 from hardening.directives import ValueError_, banner_on_host_problem, lookup
@@ -67,6 +69,8 @@ class Report:
     exit_code: int = EXIT_OK
     settings: dict[str, dict[str, str | None]] = field(default_factory=dict)
     host_key_fingerprint: str | None = None
+    # After a host-key rotation: the public line of the key the host presents now.
+    host_public_key: str | None = None
     user: str | None = None
     openssh: str | None = None
     os: str | None = None
@@ -88,6 +92,7 @@ class Report:
             "exit_code": self.exit_code,
             "user": self.user,
             "host_key_fingerprint": self.host_key_fingerprint,
+            "host_public_key": self.host_public_key,
             "openssh": self.openssh,
             "os": self.os,
             "mode": self.mode,
@@ -347,6 +352,68 @@ def apply(
             run.say(f"{target.host}: compliant, nothing to change")
 
     return _run("apply", body, target, request, options, progress)
+
+
+def rotate_host_key(
+    target: Target, request: Request, options: Options = Options(), progress: Progress | None = None
+) -> Report:
+    """A fresh ed25519 host key for a compliant host, through a transaction.
+
+    The fresh login that confirms it must meet the new key (pinned to it): only then is the
+    old one gone. `report.host_key_fingerprint`/`host_public_key` name the key now presented.
+    """
+
+    def body(run: _Run) -> None:
+        with run.open_first() as conn:
+            facts = run.gather(conn)
+            p = run.plan(conn, facts)
+            if p.changes or not p.compliant or facts.lock_holder is not None:
+                raise ApplyFailed(
+                    "host keys are rotated only on a compliant host with no change under way: "
+                    "apply first (nothing changed)",
+                    untouched=True,
+                )
+            key = rekey.new_host_key()
+            p = dataclasses.replace(p, files=rekey.host_key_files(key), notes=[])
+            _rotate(run, conn, facts, p, key.fingerprint)
+            run.report.host_key_fingerprint = key.fingerprint
+            run.report.host_public_key = key.public
+            run.report.files = [f.path for f in p.files]
+            run.report.changed = True
+            run.say(f"{target.host}: new host key {key.fingerprint} confirmed")
+
+    return _run("rotate-host-key", body, target, request, options, progress)
+
+
+def _rotate(run: _Run, conn: Connection, facts: HostFacts, p: Plan, new_pin: str) -> None:
+    """Lock, stage + validate, commit, then a fresh login pinned to `new_pin` confirms."""
+    old_pin = conn.host_key_fingerprint
+    txn = Transaction(conn, p, _spec(conn.target.user, facts), run.options.confirm_timeout)
+    committed_at: float | None = None
+    try:
+        if _lock(run, txn):
+            txn.abort()
+            raise ApplyFailed("another apply ran meanwhile; rotate again", untouched=True)
+        # sshd -t with the live configuration; no sshd_config file changes here, so the
+        # candidate's sshd -T is not compared (the fresh login re-plans the live one instead).
+        txn.stage()
+        committed_at = time.monotonic()
+        txn.commit()
+        run.report.rolled_back = False
+        _verify(run, txn, conn.target.user, new_pin, committed_at + run.options.confirm_timeout)
+    except ApplyFailed as exc:
+        if exc.untouched and conn.alive:
+            txn.abort()
+        raise
+    except ConnectError as exc:
+        until = None if committed_at is None else committed_at + run.options.confirm_timeout
+        # Either key may answer now: the host's own rollback restores the old one.
+        outcome = txn.recover(lambda: run.reopen(old_pin), until)
+        raise ApplyFailed(
+            f"{exc} while rotating the host key; " + _ROLLBACK_SAYS.get(outcome, outcome),
+            rolled_back=outcome in ("rolled-back", "gone"),
+            untouched=outcome == "aborted",
+        ) from None
 
 
 def _undo_failed(result: Result) -> str:

@@ -7,6 +7,7 @@ show afterwards.
 
 from __future__ import annotations
 
+import dataclasses
 import posixpath
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -59,6 +60,9 @@ class FileChange:
 class ServiceCommands:
     reload: str
     restart: str  # when the listener did not come back
+    # How the on-host rollback watcher outlives our SSH session: "systemd-run" (a transient
+    # unit of its own, which logind's KillUserProcesses= cannot reach) or "setsid".
+    watcher: str = "setsid"
 
 
 @dataclass(frozen=True)
@@ -93,17 +97,35 @@ def service_commands(facts: HostFacts) -> ServiceCommands:
     """`ssh` vs `sshd`, systemd vs init script vs a bare daemon: reload the way the host does."""
     svc = facts.service
     name = svc.name
+    # Outside our SSH session: logind (KillUserProcesses=yes) kills what a session leaves.
+    watcher = "systemd-run" if svc.manager == "systemd" else "setsid"
     if svc.manager == "systemd" and any(u.endswith(".service") for u in svc.units):
+        unit = f"{name}.service"
+        if svc.socket_activated:
+            # The socket unit owns the listener and hands it to sshd at start. A SIGHUP makes
+            # sshd re-exec and lose it (Debian: "fatal: Cannot bind any address", unit
+            # failed); restarting the service hands it over again, and connections wait in
+            # the socket meanwhile. An inactive service (Accept=yes: sshd per connection)
+            # has nothing to reload: try-restart leaves it alone.
+            running = svc.units.get(unit, ("", ""))[1] == "active"
+            return ServiceCommands(
+                reload=f"systemctl try-restart {unit}",
+                restart=f"systemctl {'restart' if running else 'try-restart'} {unit}",
+                watcher=watcher,
+            )
         return ServiceCommands(
-            reload=f"systemctl reload {name}.service",
-            restart=f"systemctl restart {name}.service",
+            reload=f"systemctl reload {unit}", restart=f"systemctl restart {unit}", watcher=watcher
         )
     if name in svc.init_scripts:
         return ServiceCommands(
-            reload=f"/etc/init.d/{name} reload", restart=f"/etc/init.d/{name} restart"
+            reload=f"/etc/init.d/{name} reload",
+            restart=f"/etc/init.d/{name} restart",
+            watcher=watcher,
         )
     pid_file = svc.pid_file or "/run/sshd.pid"
-    return ServiceCommands(reload=f'kill -HUP "$(cat {pid_file})"', restart='"$(command -v sshd)"')
+    return ServiceCommands(
+        reload=f'kill -HUP "$(cat {pid_file})"', restart='"$(command -v sshd)"', watcher=watcher
+    )
 
 
 SYSCONFIG_SSHD = "/etc/sysconfig/sshd"
@@ -221,7 +243,7 @@ def make_plan(
             files.append(fix)
         if facts.sysconfig_sshd is not None:
             # Options come from the unit's environment, read only when sshd starts.
-            service = ServiceCommands(reload=service.restart, restart=service.restart)
+            service = dataclasses.replace(service, reload=service.restart)
             notes.append(
                 f"the running sshd gets {', '.join(sorted(on_cmdline))} on its command line "
                 f"(system-wide crypto policy): {SYSCONFIG_SSHD} opts out and sshd is restarted"

@@ -65,6 +65,7 @@ class Transaction:
                 CHECK_SPEC=self.check_spec,
                 RELOAD=self.plan.service.reload,
                 RESTART=self.plan.service.restart,
+                WATCHER=self.plan.service.watcher,
                 CONFIRM_TIMEOUT=self.confirm_timeout,
                 LEASE=STAGE_LEASE,
             )

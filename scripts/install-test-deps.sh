@@ -2,16 +2,20 @@
 # System packages for `make test` on a fresh Debian (run as root; idempotent).
 # Test hosts need debootstrap (rootfs cache), util-linux (unshare, nsenter, setpriv),
 # mount (overlay, proc) and the OpenSSH client (real-login proof); python3-venv builds the venv.
+# systemd-booted hosts (tests/testhosts/) need systemd-nspawn (systemd-container) and iproute2
+# (their bridge); nft for network faults runs from each host's own rootfs.
 set -euo pipefail
 
 packages=(
     ca-certificates
     debian-archive-keyring
     debootstrap
+    iproute2
     mount
     openssh-client
     python3
     python3-venv
+    systemd-container
     util-linux
 )
 

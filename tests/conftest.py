@@ -20,6 +20,9 @@ import pytest
 
 from tests.testhost import SUITES, TestHost, rootfs_path
 
+# systemd-booted hosts (systemd_factory): tests/testhosts/fixtures.py
+pytest_plugins = ("tests.testhosts.fixtures",)
+
 
 def in_ci() -> bool:
     return os.environ.get("CI", "").strip().lower() in ("true", "1", "yes")

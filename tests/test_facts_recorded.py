@@ -334,6 +334,27 @@ def test_service_name_prefers_an_active_service_over_an_alias_listed_later() -> 
     assert Service(manager="systemd", units=socket_only).socket_activated is True
 
 
+def test_socket_activated_sshd_is_restarted_through_its_service_and_only_if_running() -> None:
+    # Debian's ssh.socket (Accept=no) hands sshd its listener; a SIGHUP re-exec loses it.
+    facts = load_facts("debian-13")
+    started = {"ssh.service": ("disabled", "active"), "ssh.socket": ("enabled", "active")}
+    per_connection = {"ssh.service": ("disabled", "inactive"), "ssh.socket": ("enabled", "active")}
+    for units, restart in ((started, "restart"), (per_connection, "try-restart")):
+        svc = Service(manager="systemd", units=units)
+        commands = service_commands(dataclasses.replace(facts, service=svc))
+        assert commands.reload == "systemctl try-restart ssh.service"
+        assert commands.restart == f"systemctl {restart} ssh.service"
+
+
+@pytest.mark.parametrize("slug", SLUGS)
+def test_rollback_watcher_leaves_the_session_through_systemd_where_it_runs(slug: str) -> None:
+    # logind's KillUserProcesses= kills a session's setsid children; a transient unit is not
+    # in the session.
+    facts = load_facts(slug)
+    want = "systemd-run" if facts.service.manager == "systemd" else "setsid"
+    assert service_commands(facts).watcher == want
+
+
 def test_unit_line_with_empty_is_enabled_keeps_its_columns() -> None:
     # `unit ssh.service enabled= active=inactive`: no such unit on RHEL, so not a unit at all,
     # and the real one keeps both of its columns.

@@ -149,10 +149,14 @@ def test_the_admin_user_the_stacks_cloud_init_creates_is_the_tools_own(
     import yaml
 
     from components.cloudinit import admin_user_data
+    from hardening.rekey import new_host_key
 
     host = host_factory("bookworm")
     key = client_keys.ed25519
-    document = yaml.safe_load(admin_user_data("ops", client_keys.public(key)))
+    boot = new_host_key()
+    document = yaml.safe_load(
+        admin_user_data("ops", client_keys.public(key), boot.private, boot.public)
+    )
     # What cloud-init's users module does, then its runcmd.
     host.add_user("ops", authorized_keys=[key], sudo_nopasswd=True)
     for command in document["runcmd"]:

@@ -114,6 +114,7 @@ def test_pack_registers_every_rule_at_its_level() -> None:
         "no-ssh-from-internet": EnforcementLevel.MANDATORY,
         "no-weak-key-pair": EnforcementLevel.MANDATORY,
         "public-instances-hardened": EnforcementLevel.MANDATORY,
+        "closed-from-first-boot": EnforcementLevel.MANDATORY,
         "required-tags": EnforcementLevel.ADVISORY,
         "prod-protection": EnforcementLevel.ADVISORY,
     }
@@ -264,6 +265,8 @@ def test_served_pack_flags_an_unhardened_public_instance(
         properties=struct({"internetMaxBandwidthOut": 5, "tags": tags}),
     )
     response = analyzer.AnalyzeStack(analyzer_pb2.AnalyzeStackRequest(resources=[server]))
-    assert [(d.policyName, d.urn) for d in response.diagnostics] == [
-        ("public-instances-hardened", server.urn)
+    # No hardening, and no user data that closes it at boot: both mandatory rules say so.
+    assert sorted((d.policyName, d.urn) for d in response.diagnostics) == [
+        ("closed-from-first-boot", server.urn),
+        ("public-instances-hardened", server.urn),
     ]

@@ -19,6 +19,7 @@ import yaml
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 
+from hardening.rekey import openssh_fingerprint
 from tools.offline_preview import PreviewResult, RegisteredResource, run_offline_preview
 
 # pulumi_alicloud warns about its own deprecated resources when it is imported.
@@ -38,6 +39,8 @@ EIP_ASSOCIATION = "alicloud:ecs/eipAssociation:EipAssociation"
 SERVER = "hardened-ecs:server:Server"
 # The dynamic resource of components/hardening.py (tests/test_sshd_hardening.py covers it).
 HARDENING = "pulumi-python:dynamic/hardening:SshdHardening"
+# components/host_key.py: each server's boot host key (its provider runs under these mocks).
+BOOT_KEY = "pulumi-python:dynamic/hardening:BootHostKey"
 GET_IMAGES = "alicloud:ecs/getImages:getImages"
 GET_ZONES = "alicloud:index/getZones:getZones"
 
@@ -56,7 +59,11 @@ def ecdsa_pair() -> tuple[str, str]:
 
 @functools.cache
 def ed25519_public() -> str:
-    return _pair(ed25519.Ed25519PrivateKey.generate(), "test-ed25519")[0]
+    return ed25519_pair()[0]
+
+
+def ed25519_pair() -> tuple[str, str]:
+    return _pair(ed25519.Ed25519PrivateKey.generate(), "test-ed25519")
 
 
 def _pair(
@@ -233,6 +240,54 @@ def test_user_data_creates_the_admin_user_with_key_and_passwordless_sudo(
         assert "/var/lib/hardened-ecs/admin-users/$1" in record[2] and "id -u" in record[2]
 
 
+def test_user_data_closes_root_and_passwords_at_boot_and_carries_the_boot_host_key(
+    stack: tuple[Path, PreviewResult],
+) -> None:
+    """Each server boots closed with its own boot host key, which its hardening pins; the user
+    data holding the key's private half is a secret (only ciphertext in the state)."""
+    _, result = stack
+    keys = {k.urn: k for k in result.of_type(BOOT_KEY)}
+    instances, hardenings = result.of_type(INSTANCE), result.of_type(HARDENING)
+    assert len(keys) == len(instances) == len(hardenings)
+    used = set()
+    for instance in instances:
+        (sshd,) = [h for h in hardenings if h.parent == instance.parent]  # same Server
+        assert "userData" in instance.secret_inputs
+        document = yaml.safe_load(instance.inputs["userData"])
+        (dropin,) = document["write_files"]
+        assert dropin["path"] == "/etc/ssh/sshd_config.d/01-hardened-ecs-boot.conf"
+        lines = set(dropin["content"].splitlines())
+        assert {"PermitRootLogin no", "PasswordAuthentication no"} <= lines
+        assert "KbdInteractiveAuthentication no" in lines
+        assert document["disable_root"] is True and document["ssh_genkeytypes"] == []
+        (key,) = [k for k in keys.values() if k.urn in instance.dependencies]
+        used.add(key.urn)
+        # The hardening pins exactly the key the user data installs, and that is a real pair.
+        host_keys = document["ssh_keys"]
+        pinned = sshd.inputs["expectedHostKeyFingerprint"]
+        assert pinned == openssh_fingerprint(host_keys["ed25519_public"])
+        private = serialization.load_ssh_private_key(
+            host_keys["ed25519_private"].encode(), password=None
+        )
+        derived = private.public_key().public_bytes(
+            serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH
+        )
+        assert derived.decode() == host_keys["ed25519_public"]
+        # Its private half is in no input that is not a secret, and in no output.
+        body = "".join(host_keys["ed25519_private"].splitlines()[1:-1])[40:]
+        clear = [
+            {k: v for k, v in r.inputs.items() if k not in r.secret_inputs}
+            for r in result.resources
+        ]
+        outputs = {k: v.value for k, v in result.outputs.items()}
+        assert body not in json.dumps([clear, outputs], default=str).replace("\\n", "")
+        assert sshd.inputs["bootstrapUser"] == "ops"
+        assert sshd.inputs["rotateHostKey"] is True
+        assert key.urn in sshd.dependencies
+        assert "privateKey" in key.additional_secret_outputs
+    assert used == set(keys)
+
+
 def test_children_belong_to_their_components(stack: tuple[Path, PreviewResult]) -> None:
     path, result = stack
     expected = {
@@ -241,6 +296,7 @@ def test_children_belong_to_their_components(stack: tuple[Path, PreviewResult]) 
         GROUP: "hardened-ecs:ssh_access:SshAccess",
         RULE: "hardened-ecs:ssh_access:SshAccess",
         KEY_PAIR: "hardened-ecs:login_key:LoginKey",
+        BOOT_KEY: "pulumi:pulumi:Stack",
         INSTANCE: SERVER,
         HARDENING: SERVER,
         EIP: SERVER,
@@ -260,7 +316,7 @@ def test_every_resource_is_tagged_with_the_stack_tags(stack: tuple[Path, Preview
     wanted = {"project": "hardened-ecs", "stack": path.name.split(".")[1]}
     wanted.update(stack_config(path).get("hardened-ecs:tags", {}))
     # Rules, EIP associations and the sshd hardening (no cloud resource) take no tags.
-    untagged = (RULE, EIP_ASSOCIATION, HARDENING)
+    untagged = (RULE, EIP_ASSOCIATION, HARDENING, BOOT_KEY)
     for resource in (r for r in result.resources if r.custom and r.type not in untagged):
         assert wanted.items() <= resource.inputs["tags"].items(), resource.name
 
@@ -279,8 +335,9 @@ def test_outputs_per_server_and_shared_without_secrets_in_clear(
     instances = {i.id: i for i in result.of_type(INSTANCE)}
     assert len(servers) == len(instances)
     for server in servers.values():
-        # hardened/hostKeyFingerprint come from the provider, which these mocks do not run.
-        assert set(server) - {"hardened", "hostKeyFingerprint"} == {
+        # hardened/hostKeyFingerprint/knownHostsLine come from the hardening's provider, which
+        # these mocks do not run.
+        assert set(server) - {"hardened", "hostKeyFingerprint", "knownHostsLine"} == {
             *("publicIp", "privateIp", "instanceId", "sshCommand")
         }
         assert server["instanceId"] in instances

@@ -31,7 +31,7 @@ from components.hardening import (
 )
 from hardening import engine
 from hardening.transaction import STAGE_LEASE
-from tests.test_program import ecdsa_pair
+from tests.test_program import BOOT_KEY, ecdsa_pair
 from tools.offline_preview import OfflineMocks, PreviewResult, run_offline_preview
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")  # pulumi_alicloud's own
@@ -94,9 +94,12 @@ def test_every_server_gets_one_hardening_fed_by_its_instance_after_the_ssh_rules
     servers = result.outputs["servers"].value
     assert instances and rules
     assert len(hardenings) == len(instances) == len(servers)
-    # No other dynamic resource hides one under a generic type.
+    # No other dynamic resource hides one under a generic type; the only other one is each
+    # server's boot host key (components/host_key.py).
+    boot_keys = {r.urn: r for r in result.of_type(BOOT_KEY)}
+    assert len(boot_keys) == len(instances)
     assert not [r for r in result.resources if r.type.startswith("pulumi-python:")
-                and r.type != HARDENING]  # fmt: skip
+                and r.type not in (HARDENING, BOOT_KEY)]  # fmt: skip
 
     for instance in instances:
         server = result.by_urn(instance.parent or "")
@@ -121,7 +124,13 @@ def test_every_server_gets_one_hardening_fed_by_its_instance_after_the_ssh_rules
         assert "privateKey" in hardening.secret_inputs
         assert hardening.additional_secret_outputs == ("privateKey",)
         assert hardening.inputs["adminUser"] == "ops"
-        assert hardening.inputs["bootstrapUser"] == "root"
+        # Closed from the first boot: in as the admin user, pinned to this server's boot key
+        # (the one its user data installs), then a fresh host key.
+        assert hardening.inputs["bootstrapUser"] == "ops"
+        (boot_key,) = [k for k in boot_keys if k in instance.dependencies]
+        assert boot_key in hardening.dependencies
+        assert str(hardening.inputs["expectedHostKeyFingerprint"]).startswith("SHA256:")
+        assert hardening.inputs["rotateHostKey"] is True
         assert hardening.inputs["port"] == 22
         assert hardening.inputs["profile"] == "baseline"
         assert hardening.inputs["overrides"] == {}

@@ -20,7 +20,7 @@ from tests.test_program import (
     STACK_FILES,
     deploy,
     ecdsa_pair,
-    ed25519_public,
+    ed25519_pair,
     rsa_pair,
 )
 from tools.offline_preview import PreviewResult, run_offline_preview
@@ -140,13 +140,27 @@ def test_unusable_admin_user(user: str) -> None:
     refused(deploy(DEV, config={"adminUser": user}), "hardened-ecs:adminUser", repr(user))
 
 
-def test_ed25519_public_key_is_refused() -> None:
-    refused(
-        deploy(DEV, config={"sshPublicKey": ed25519_public()}),
-        "hardened-ecs:sshPublicKey",
-        "ed25519",
-        "ssh-keygen -t rsa -b 3072",
-    )
+def test_ed25519_key_works_end_to_end_without_an_ecs_key_pair() -> None:
+    """ImportKeyPair takes no ed25519: no key pair, no key_name; cloud-init authorizes the
+    key for the admin user and the hardening logs in with it."""
+    public, private = ed25519_pair()
+    result = deploy(DEV, config={"sshPublicKey": public}, secrets={"sshPrivateKey": private})
+    assert result.ok, result.config_problems
+    assert not result.of_type("alicloud:ecs/ecsKeyPair:EcsKeyPair")
+    (instance,) = result.of_type("alicloud:ecs/instance:Instance")
+    assert "keyName" not in instance.inputs or instance.inputs["keyName"] is None
+    (user,) = yaml.safe_load(instance.inputs["userData"])["users"]
+    assert user["ssh_authorized_keys"] == [public]
+    (server,) = result.outputs["servers"].value.values()
+    assert server["sshCommand"].startswith("ssh -i ~/.ssh/id_ed25519 ")
+
+
+def test_rsa_and_ecdsa_keys_still_get_the_ecs_key_pair() -> None:
+    public, private = ecdsa_pair()
+    result = deploy(DEV, config={"sshPublicKey": public}, secrets={"sshPrivateKey": private})
+    assert result.ok, result.config_problems
+    (pair,) = result.of_type("alicloud:ecs/ecsKeyPair:EcsKeyPair")
+    assert pair.inputs["publicKey"] == public
 
 
 def test_1024_bit_rsa_public_key_is_refused() -> None:

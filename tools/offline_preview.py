@@ -95,6 +95,7 @@ __all__ = [
 ]
 
 _STACK_TYPE = "pulumi:pulumi:Stack"
+BOOT_HOST_KEY_TYPE = "pulumi-python:dynamic/hardening:BootHostKey"
 
 
 @dataclass(frozen=True)
@@ -330,6 +331,12 @@ class OfflineMocks(Mocks):
         if typ == "alicloud:ecs/eipAssociation:EipAssociation":
             # The provider's id: "<allocation id>:<instance id>".
             return f"{inputs.get('allocationId')}:{inputs.get('instanceId')}", state
+        if typ == BOOT_HOST_KEY_TYPE:
+            # The resource's own provider makes the key (it needs nothing but cryptography).
+            from components.host_key import BootHostKeyProvider  # the program's own module
+
+            made = BootHostKeyProvider().create(inputs)
+            return made.id, {**state, **(made.outs or {})}
         return (f"{args.name}-id" if args.custom else None), state
 
     def call(self, args: MockCallArgs) -> tuple[dict[Any, Any], list[tuple[str, str]] | None]:

@@ -1,5 +1,5 @@
 # The on-host half of the transaction. Sourced after a header that sets:
-#   STATE TOKEN SSHD CHECK CHECK_SPEC RELOAD RESTART CONFIRM_TIMEOUT LEASE SELF_B64
+#   STATE TOKEN SSHD CHECK CHECK_SPEC RELOAD RESTART WATCHER CONFIRM_TIMEOUT LEASE SELF_B64
 # Modes: stage | commit | confirm | rollback | abort | watch (see hardening/transaction.py).
 # Exit codes: 10 invalid config, 11 sshd did not come back, 12 busy, 13 lock lost, 14 I/O.
 PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
@@ -25,14 +25,17 @@ listen_inodes() {
   done | sort -u | tr '\n' ' '
 }
 
-# Readiness poll, best effort: socket-activated sshd keeps systemd's socket, so the caller
-# still retries its fresh connection.
+listener_pid() { cat /run/sshd.pid /var/run/sshd.pid 2>/dev/null | head -n 1; }
+
+# Readiness poll, best effort (the caller still retries its fresh connection): new listening
+# sockets after a re-exec, or a new sshd holding systemd's socket after a restart under
+# socket activation.
 wait_listener() {
-  [ -n "$1" ] || return 1  # no listener socket of our own to watch (socket activation)
+  [ -n "$1" ] || return 1  # no listener socket of our own to watch
   n=0
   while [ "$n" -lt 100 ]; do
     cur=$(listen_inodes)
-    [ -n "$cur" ] && [ "$cur" != "$1" ] && return 0
+    [ -n "$cur" ] && { [ "$cur" != "$1" ] || [ "$(listener_pid)" != "$2" ]; } && return 0
     sleep 0.05; n=$((n + 1))
   done
   return 1
@@ -140,9 +143,7 @@ commit() {
     drop_temps; rm -rf "$lock"; die 14 "cannot write the rollback watcher in $lock"
   fi
   deadline=$(( $(now) + CONFIRM_TIMEOUT ))
-  setsid sh "$lock/watch.sh" </dev/null >/dev/null 2>&1 &
-  watcher=$!
-  if ! kill -0 "$watcher" 2>/dev/null; then
+  if ! start_watcher || ! kill -0 "$watcher" 2>/dev/null; then
     drop_temps; rm -rf "$lock"; die 14 "the rollback watcher did not start; nothing changed"
   fi
   say "$watcher $(( deadline + 30 )) $TOKEN" > "$lock/owner"
@@ -152,16 +153,36 @@ commit() {
     else rm -f "$target"; fi
   done < "$lock/manifest"
   rm -f "$CHECK"
-  before=$(listen_inodes)
+  before=$(listen_inodes); before_pid=$(listener_pid)
   if ! out=$(sh -c "$RELOAD" 2>&1); then
     restore; rm -rf "$lock"
     die 11 "reload failed ($RELOAD): $out; previous configuration restored"
   fi
-  wait_listener "$before" || true
+  wait_listener "$before" "$before_pid" || true
   say "@committed $deadline"
 }
 
+# The watcher outlives our SSH session. Under systemd it is a transient unit of its own:
+# logind's KillUserProcesses= kills a session's processes, even `setsid` ones, when it ends.
+start_watcher() {
+  if [ "$WATCHER" = systemd-run ]; then
+    unit="hardened-ecs-rollback-$TOKEN.service"
+    systemd-run --quiet --collect --unit="$unit" --description="hardened-ecs rollback watcher" \
+      /bin/sh "$lock/watch.sh" </dev/null >/dev/null 2>&1 || return 1
+    say "$unit" > "$lock/unit"
+    watcher=$(systemctl show -p MainPID --value "$unit" 2>/dev/null)
+    [ -n "$watcher" ] && [ "$watcher" != 0 ]
+  else
+    setsid sh "$lock/watch.sh" </dev/null >/dev/null 2>&1 &
+    watcher=$!
+  fi
+}
+
 stop_watcher() {
+  if [ -f "$lock/unit" ]; then
+    systemctl stop "$(cat "$lock/unit")" >/dev/null 2>&1
+    return 0
+  fi
   pid=$(owner_field 1)
   [ -n "$pid" ] && [ "$pid" != 0 ] && kill "$pid" 2>/dev/null
   return 0

@@ -7,6 +7,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from .first_boot import check_closed_from_first_boot
 from .instance_hardening import check_instances_hardened
 from .key_pair import check_key_pair
 from .model import Finding, Level, Resource, RuleContext
@@ -64,6 +65,14 @@ STACK_SPECS: tuple[StackSpec, ...] = (
         "root-password or empty-password logins (nor turn public keys off).",
         "mandatory",
         check_instances_hardened,
+    ),
+    StackSpec(
+        "closed-from-first-boot",
+        "Every public ECS instance's user data writes an sshd drop-in with PermitRootLogin no, "
+        "PasswordAuthentication no and keyboard-interactive off at boot, and every "
+        "SshdHardening pins its first connection's host key (expectedHostKeyFingerprint).",
+        "mandatory",
+        check_closed_from_first_boot,
     ),
     StackSpec(
         "prod-protection",

@@ -39,6 +39,8 @@ class Expect:
 
 
 _SYSTEMD_SSH = ("systemctl reload ssh.service", "systemctl restart ssh.service")
+# Under ssh.socket the socket owns the listener: restart the service, never SIGHUP it.
+_SYSTEMD_SSH_SOCKET = ("systemctl try-restart ssh.service", "systemctl restart ssh.service")
 _SYSTEMD_SSHD = ("systemctl reload sshd.service", "systemctl restart sshd.service")
 _INITD_SSH = ("/etc/init.d/ssh reload", "/etc/init.d/ssh restart")
 _UBUNTU_DROPINS = ("50-cloud-init.conf", "60-cloudimg-settings.conf")
@@ -53,7 +55,7 @@ EXPECTED: dict[str, Expect] = {
         _UBUNTU_DROPINS, "without-password",
     ),
     "ubuntu-24.04": Expect(
-        "ubuntu", "24.04", (9, 6), "ssh", True, *_SYSTEMD_SSH, False, "dropin", False,
+        "ubuntu", "24.04", (9, 6), "ssh", True, *_SYSTEMD_SSH_SOCKET, False, "dropin", False,
         _UBUNTU_DROPINS, "without-password",
     ),
     "debian-11": Expect(

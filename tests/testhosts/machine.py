@@ -1,0 +1,509 @@
+"""systemd-booted test hosts: systemd-nspawn over an overlay of a cached rootfs.
+
+Each `SystemdHost` is a small real server: systemd as PID 1 (with logind, journald and D-Bus),
+its own cgroup, its own network namespace with one address on this process's bridge
+(tests/testhosts/network.py), and sshd on port 22 of that address only. The cache is never
+written: the host's changes live in an overlay's upper directory and go with it.
+
+Stopping is by PID only: SIGKILL to the container's PID 1 (its PID namespace dies with it;
+killing nspawn alone leaves the container running), then the overlay, the cgroups and nspawn's
+propagation directory are removed. A host whose test process died is reaped by the next start
+(atexit and a parent-death SIGTERM to nspawn, a clean poweroff, cover the usual cases).
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import json
+import os
+import re
+import shlex
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from types import TracebackType
+from typing import Final, Self
+
+from tests.testhosts import network
+from tests.testhosts.procs import (
+    TestHostError,
+    alive,
+    children,
+    proc_stat,
+    remove_tree,
+    unmount_all_under,
+    wait_gone,
+)
+from tests.testhosts.rootfs import Image
+
+STATE_DIR: Final = Path(
+    os.environ.get("HARDENED_ECS_NSPAWN_DIR", "/var/tmp/hardened-ecs/nspawn-hosts")
+)
+CGROUP_ROOTS: Final = (Path("/sys/fs/cgroup/systemd"), Path("/sys/fs/cgroup/unified"))
+CGROUP_NAME: Final = "hardened-ecs-testhosts"
+PROPAGATE_DIR: Final = Path("/run/systemd/nspawn/propagate")
+# Suites whose systemd no longer boots on a cgroup v1 (legacy/hybrid) machine.
+UNIFIED_CGROUP_ONLY: Final = frozenset({"forky"})
+REBOOT_EXIT: Final = 133  # nspawn's exit code when the container asked for a reboot
+_ENV: Final = {"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "LANG": "C"}
+
+# Like a fresh cloud image before hardening: cloud-init's drop-in lets root and passwords in.
+CLOUD_DROPIN: Final = "PermitRootLogin yes\nPasswordAuthentication yes\n"
+# logind killing what a session leaves behind; KillExcludeUsers= empty would still spare root.
+KILL_USER_PROCESSES: Final = "[Login]\nKillUserProcesses=yes\nKillExcludeUsers=nobody\n"
+
+_LIVE: set[SystemdHost] = set()
+_LIVE_LOCK = threading.Lock()
+_COUNTER = iter(range(1, 10_000))
+_REAPED = False
+
+
+def _stop_all_live() -> None:
+    with _LIVE_LOCK:
+        hosts = list(_LIVE)
+    for host in hosts:
+        try:
+            host.stop()
+        except Exception as exc:  # keep stopping the others
+            print(f"testhosts: stopping {host!r} failed: {exc}", file=sys.stderr)
+
+
+atexit.register(_stop_all_live)
+
+
+def _me() -> dict[str, int]:
+    st = proc_stat(os.getpid())
+    return {"owner_pid": os.getpid(), "owner_start": st.start if st else 0}
+
+
+def _remove_cgroup(path: Path) -> None:
+    """rmdir a cgroup and what systemd made below it, deepest first (they must be empty)."""
+    if not path.is_dir():
+        return
+    for sub in sorted((p for p in path.rglob("*") if p.is_dir()), key=lambda p: -len(p.parts)):
+        with contextlib.suppress(OSError):
+            sub.rmdir()
+    with contextlib.suppress(OSError):
+        path.rmdir()
+
+
+def _cleanup(name: str, state: Path) -> None:
+    # nspawn's veth normally dies with the container's namespace; not if the boot failed.
+    subprocess.run(["ip", "link", "del", f"vb-{name}"], capture_output=True, check=False)
+    for root in CGROUP_ROOTS:
+        _remove_cgroup(root / CGROUP_NAME / name)
+    remove_tree(PROPAGATE_DIR / name)
+    unmount_all_under(state)
+    remove_tree(state)
+
+
+def reap_stale() -> int:
+    """Stop hosts left by test processes that died (by recorded PID + start time only)."""
+    if not STATE_DIR.is_dir():
+        return 0
+    reaped = 0
+    for d in STATE_DIR.iterdir():
+        try:
+            owner = json.loads((d / "owner.json").read_text())
+        except (OSError, ValueError):
+            if time.time() - d.stat().st_mtime < 600:
+                continue  # being created right now
+            owner = {}
+        if owner and alive(int(owner["owner_pid"]), int(owner["owner_start"])):
+            continue
+        if owner.get("init_pid") and alive(int(owner["init_pid"]), int(owner["init_start"])):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(int(owner["init_pid"]), signal.SIGKILL)
+            wait_gone(int(owner["init_pid"]), int(owner["init_start"]))
+        _cleanup(str(owner.get("name", d.name)), d)
+        reaped += 1
+    return reaped
+
+
+class SystemdHost:
+    """One systemd-booted Debian host at its own address on this process's bridge.
+
+    Variants real images have: `socket_activated` (ssh.socket enabled, ssh.service disabled,
+    as Ubuntu 22.10+ ships), `kill_user_processes` (logind kills what an SSH session leaves),
+    `include=False` (no Include line: RHEL-family style sshd_config). `cloud_dropin` imitates
+    cloud-init's sshd drop-in; an `Image(..., cloud_init=True)` host gets `user_data` as a
+    NoCloud seed and lets the real cloud-init do its first boot instead.
+    """
+
+    __test__ = False
+
+    def __init__(
+        self,
+        image: Image | str = "trixie",
+        *,
+        authorized_keys: Sequence[str] = (),
+        socket_activated: bool = False,
+        kill_user_processes: bool = False,
+        include: bool = True,
+        cloud_dropin: bool = True,
+        user_data: str | None = None,
+        boot_timeout: float = 90.0,
+    ) -> None:
+        self.image = image if isinstance(image, Image) else Image(image)
+        if user_data is not None and not self.image.cloud_init:
+            raise ValueError("user_data needs an image with cloud-init")
+        self.authorized_keys = [k.strip() for k in authorized_keys]
+        self.socket_activated = socket_activated
+        self.kill_user_processes = kill_user_processes
+        self.include = include
+        self.cloud_dropin = cloud_dropin and not self.image.cloud_init
+        self.user_data = user_data
+        self.boot_timeout = boot_timeout
+        self.bridge = network.bridge()
+        self.address = self.bridge.host_address()
+        self.name = f"hecs{self.bridge.index}-{next(_COUNTER)}"
+        self.state_dir: Path | None = None
+        self.init_pid: int | None = None
+        self._init_start = 0
+        self._nspawn: subprocess.Popen[bytes] | None = None
+        self.boots = 0
+
+    def __repr__(self) -> str:
+        state = f"init={self.init_pid}" if self.init_pid else "stopped"
+        return f"SystemdHost({self.image.name}, {self.address}, {state})"
+
+    @property
+    def suite(self) -> str:
+        return self.image.suite
+
+    @property
+    def root(self) -> Path:
+        """The merged overlay (the host's "/"), also readable from outside."""
+        assert self.state_dir is not None
+        return self.state_dir / "root"
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    def start(self) -> Self:
+        global _REAPED
+        if self.state_dir is not None:
+            raise TestHostError(f"{self!r} already started")
+        if not _REAPED:
+            _REAPED = True
+            reap_stale()
+        if not self.image.path.is_dir():
+            raise TestHostError(f"no rootfs cache at {self.image.path}; run `make testhosts`")
+        STATE_DIR.mkdir(parents=True, exist_ok=True)
+        self.state_dir = Path(tempfile.mkdtemp(prefix=f"{self.name}-", dir=STATE_DIR))
+        with _LIVE_LOCK:
+            _LIVE.add(self)
+        try:
+            self._write_owner()
+            self._mount_overlay()
+            self._prepare()
+            self._boot()
+        except BaseException as exc:
+            logs = self._diagnostics()
+            with contextlib.suppress(Exception):
+                self.stop()
+            if isinstance(exc, Exception):
+                raise TestHostError(f"{self.name} failed to start: {exc}\n{logs}") from exc
+            raise
+        return self
+
+    def stop(self) -> None:
+        """Kill the container's PID 1, reap nspawn, remove overlay, cgroups and state."""
+        try:
+            self._kill_container()
+            if self.state_dir is not None:
+                _cleanup(self.name, self.state_dir)
+        finally:
+            self.state_dir = None
+            with _LIVE_LOCK:
+                _LIVE.discard(self)
+
+    def _kill_container(self) -> None:
+        if self.init_pid is not None:
+            st = proc_stat(self.init_pid)
+            if st is not None and st.start == self._init_start:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(self.init_pid, signal.SIGKILL)
+            wait_gone(self.init_pid, self._init_start)
+        if self._nspawn is not None:
+            if self.init_pid is None and self._nspawn.poll() is None:
+                self._nspawn.kill()  # died before its container started
+            try:
+                self._nspawn.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self._nspawn.kill()
+                self._nspawn.wait(timeout=30)
+        self.init_pid = None
+        self._nspawn = None
+
+    def __enter__(self) -> Self:
+        if self.state_dir is None:
+            self.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    def reboot(self) -> None:
+        """`systemctl reboot` inside; nspawn exits 133 (--keep-unit) and is started again."""
+        assert self._nspawn is not None
+        self.run("systemctl reboot", timeout=30)
+        rc = self._nspawn.wait(timeout=self.boot_timeout)
+        if rc != REBOOT_EXIT:
+            raise TestHostError(f"nspawn exited {rc} on reboot, not {REBOOT_EXIT}")
+        with contextlib.suppress(ProcessLookupError):
+            wait_gone(self.init_pid or 0, self._init_start)
+        self.init_pid, self._nspawn = None, None
+        self._boot()
+
+    # -- preparing ---------------------------------------------------------------------------
+
+    def _write_owner(self, **extra: int) -> None:
+        assert self.state_dir is not None
+        record = {**_me(), "name": self.name, **extra}
+        tmp = self.state_dir / "owner.json.tmp"
+        tmp.write_text(json.dumps(record))
+        tmp.rename(self.state_dir / "owner.json")
+
+    def _mount_overlay(self) -> None:
+        assert self.state_dir is not None
+        for sub in ("upper", "work", "root"):
+            (self.state_dir / sub).mkdir(mode=0o755)
+        sd = self.state_dir
+        opts = f"lowerdir={self.image.path},upperdir={sd}/upper,workdir={sd}/work"
+        subprocess.run(
+            ["mount", "-t", "overlay", "overlay", "-o", opts, str(self.root)],
+            check=True,
+            capture_output=True,
+        )
+
+    def write(self, rel: str, text: str, mode: int = 0o644) -> None:
+        """Write a file into the host's "/" (through the overlay), root-owned."""
+        path = self.root / rel.lstrip("/")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.unlink(missing_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+        try:
+            os.write(fd, text.encode())
+            os.fchmod(fd, mode)
+            os.fchown(fd, 0, 0)
+        finally:
+            os.close(fd)
+
+    def _systemctl_offline(self, *args: str) -> None:
+        subprocess.run(["systemctl", f"--root={self.root}", *args], check=True, capture_output=True)
+
+    def _prepare(self) -> None:
+        self.write("etc/hostname", f"{self.name}\n")
+        self.write("etc/hosts", f"127.0.0.1 localhost\n127.0.1.1 {self.name}\n")
+        if self.image.cloud_init:
+            self._seed()
+        else:
+            # A host of its own: fresh host keys (trixie's keygen only runs on a first boot).
+            subprocess.run(
+                ["ssh-keygen", "-A", "-f", str(self.root)], check=True, capture_output=True
+            )
+            (self.root / "root/.ssh").mkdir(mode=0o700, exist_ok=True)
+            self.write(
+                "root/.ssh/authorized_keys", "".join(k + "\n" for k in self.authorized_keys), 0o600
+            )
+        if self.cloud_dropin and self.include:
+            self.write("etc/ssh/sshd_config.d/50-cloud-init.conf", CLOUD_DROPIN)
+        if not self.include:
+            main = (self.root / "etc/ssh/sshd_config").read_text()
+            kept = [ln for ln in main.splitlines() if not re.match(r"\s*Include\s", ln, re.I)]
+            head = CLOUD_DROPIN if self.cloud_dropin else ""
+            self.write("etc/ssh/sshd_config", head + "\n".join(kept) + "\n")
+        if self.socket_activated:
+            self._systemctl_offline("disable", "ssh.service")
+            self._systemctl_offline("enable", "ssh.socket")
+        if self.kill_user_processes:
+            self.write("etc/systemd/logind.conf.d/50-testhost.conf", KILL_USER_PROCESSES)
+
+    def _seed(self) -> None:
+        """A NoCloud seed: meta-data (instance id, host name) and the given user data."""
+        seed = "var/lib/cloud/seed/nocloud"
+        self.write(f"{seed}/meta-data", f"instance-id: {self.name}\nlocal-hostname: {self.name}\n")
+        self.write(f"{seed}/user-data", self.user_data or "#cloud-config\n{}\n")
+        # cloud-init's network stage would configure host0 by DHCP: ours is set from outside.
+        self.write("etc/cloud/cloud.cfg.d/91-testhost-network.cfg", "network: {config: disabled}\n")
+        # The engine's own root login: authorized by the seed's user data on a real cloud;
+        # here the test key goes into root's authorized_keys like Alibaba's key pair does.
+        (self.root / "root/.ssh").mkdir(mode=0o700, exist_ok=True)
+        self.write(
+            "root/.ssh/authorized_keys", "".join(k + "\n" for k in self.authorized_keys), 0o600
+        )
+
+    # -- booting -----------------------------------------------------------------------------
+
+    def _cgroups(self) -> list[Path]:
+        made = []
+        for root in CGROUP_ROOTS:
+            if root.is_dir():
+                d = root / CGROUP_NAME / self.name
+                d.mkdir(parents=True, exist_ok=True)
+                made.append(d)
+        return made
+
+    def _boot(self) -> None:
+        assert self.state_dir is not None
+        # Its own cgroup first: two hosts sharing unit cgroups confuse their systemds.
+        subprocess.run(["ip", "link", "del", f"vb-{self.name}"], capture_output=True, check=False)
+        procs = " ".join(shlex.quote(str(d / "cgroup.procs")) for d in self._cgroups())
+        nspawn = [
+            "systemd-nspawn",
+            "--boot",
+            "--register=no",
+            "--keep-unit",  # no systemd/D-Bus on this machine to register with
+            "--console=read-only",
+            f"--machine={self.name}",
+            f"--directory={self.root}",
+            f"--network-bridge={self.bridge.name}",
+        ]
+        script = f'for f in {procs}; do echo $$ > "$f"; done; exec "$@"'
+        cmd = ["sh", "-c", script, "launch"]
+        # If the test process dies, nspawn gets SIGTERM: a clean poweroff of the container.
+        if threading.current_thread() is threading.main_thread():
+            cmd += ["setpriv", "--pdeathsig", "TERM", "--"]
+        cmd += nspawn
+        env = dict(_ENV)
+        if self.image.suite in UNIFIED_CGROUP_ONLY:
+            # systemd 256+ refuses the legacy hierarchy this machine has: give the container
+            # the cgroup2 one (no controllers on it here: no resource control inside).
+            env["SYSTEMD_NSPAWN_UNIFIED_HIERARCHY"] = "1"
+        log = open(self.state_dir / "console.log", "ab")  # noqa: SIM115 - handed to nspawn
+        with log:
+            self._nspawn = subprocess.Popen(
+                cmd,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env=env,
+                start_new_session=True,
+            )
+        deadline = time.monotonic() + self.boot_timeout
+        own_ns = os.readlink("/proc/self/ns/pid")
+        while self.init_pid is None:
+            # nspawn's first child is short-lived; PID 1 is the child in a new PID namespace.
+            for pid in children(self._nspawn.pid):
+                st = proc_stat(pid)
+                with contextlib.suppress(OSError):
+                    if st is not None and os.readlink(f"/proc/{pid}/ns/pid") != own_ns:
+                        self.init_pid, self._init_start = pid, st.start
+            if self._nspawn.poll() is not None:
+                raise TestHostError(f"systemd-nspawn exited {self._nspawn.returncode}")
+            if time.monotonic() > deadline:
+                raise TestHostError("systemd-nspawn never started its container")
+            time.sleep(0.02)
+        self._write_owner(init_pid=self.init_pid, init_start=self._init_start)
+        self._configure_network(deadline)
+        self.boots += 1
+        self.wait_booted(deadline - time.monotonic())
+
+    def _configure_network(self, deadline: float) -> None:
+        # host0 appears once nspawn moved the veth in; its address is set from outside, so a
+        # reboot (a new namespace) gets the same one again.
+        gw = self.bridge.gateway
+        script = (
+            "while ! ip link show host0 >/dev/null 2>&1; do sleep 0.05; done; "
+            f"ip addr add {self.address}/24 dev host0 && ip link set host0 up && "
+            f"ip link set lo up && ip route replace default via {gw}"
+        )
+        left = max(1.0, deadline - time.monotonic())
+        proc = self.nsenter(["sh", "-c", script], namespaces=("--net",), timeout=left)
+        if proc.returncode != 0:
+            raise TestHostError(f"network setup in {self.name}: {proc.stderr.strip()}")
+
+    def wait_booted(self, timeout: float | None = None) -> str:
+        """Wait until systemd finished starting up; returns `running` or `degraded`."""
+        limit = timeout if timeout is not None else self.boot_timeout
+        deadline = time.monotonic() + max(limit, 1.0)
+        while True:
+            proc = self.run("systemctl is-system-running --wait", timeout=max(limit, 1.0))
+            state = proc.stdout.strip()
+            if state in ("running", "degraded"):
+                return state
+            if time.monotonic() > deadline:
+                raise TestHostError(f"{self.name} did not finish booting: {state!r}")
+            time.sleep(0.2)
+
+    # -- inside ------------------------------------------------------------------------------
+
+    def nsenter(
+        self,
+        argv: Sequence[str],
+        *,
+        namespaces: Sequence[str] = ("--all",),
+        input: str | None = None,
+        timeout: float | None = 120,
+    ) -> subprocess.CompletedProcess[str]:
+        if self.init_pid is None:
+            raise TestHostError(f"{self!r} is not running")
+        return subprocess.run(
+            ["nsenter", "--target", str(self.init_pid), *namespaces, "--", *argv],
+            input=input,
+            capture_output=True,
+            text=True,
+            env=_ENV,
+            timeout=timeout,
+            check=False,
+        )
+
+    def run(
+        self, cmd: str, *, check: bool = False, input: str | None = None, timeout: float = 120
+    ) -> subprocess.CompletedProcess[str]:
+        """A shell command as root inside the host (every namespace of its PID 1)."""
+        proc = self.nsenter(["/bin/sh", "-c", cmd], input=input, timeout=timeout)
+        if check and proc.returncode != 0:
+            raise TestHostError(f"{self.name}: {cmd!r} exit {proc.returncode}: {proc.stderr}")
+        return proc
+
+    def journal(self, *args: str) -> str:
+        """This boot's journal (`journalctl -b`), e.g. journal("-u", "ssh.service")."""
+        return self.run(f"journalctl -b --no-pager -o short {shlex.join(args)}").stdout
+
+    def failed_units(self) -> list[str]:
+        out = self.run("systemctl list-units --failed --plain --no-legend").stdout
+        return [ln.split()[0] for ln in out.splitlines() if ln.strip()]
+
+    def is_active(self, unit: str) -> str:
+        return self.run(f"systemctl is-active {shlex.quote(unit)}").stdout.strip()
+
+    def sshd_effective(self, user: str = "root", addr: str | None = None) -> dict[str, str]:
+        """`sshd -T` for a connection by `user` (Match blocks applied); keys lower-cased."""
+        a = addr or self.bridge.gateway
+        spec = f"user={user},host={a},addr={a},laddr={self.address},lport=22"
+        proc = self.run(f"sshd -T -C {shlex.quote(spec)}", check=True)
+        out: dict[str, str] = {}
+        for line in proc.stdout.splitlines():
+            key, _, value = line.strip().partition(" ")
+            if key:
+                k = key.lower()
+                out[k] = f"{out[k]}\n{value}" if k in out else value
+        return out
+
+    def nft(self, script: str) -> None:
+        """Load an nft script inside the host's network namespace (the host's own nft)."""
+        proc = self.run("nft -f -", input=script)
+        if proc.returncode != 0:
+            raise TestHostError(f"nft in {self.name}: {proc.stderr.strip()}")
+
+    def heal(self) -> None:
+        """Remove every fault rule (our own nft table only)."""
+        self.run(f"nft delete table inet {network.FAULT_TABLE}")
+
+    def _diagnostics(self) -> str:
+        if self.state_dir is None:
+            return ""
+        log = self.state_dir / "console.log"
+        return log.read_text(errors="replace")[-4000:] if log.exists() else ""

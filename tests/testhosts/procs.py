@@ -1,0 +1,90 @@
+"""Process, mount and leak-guard helpers shared by the test-host modules.
+
+A process is named by (pid, start time) so that a recycled PID is never killed by mistake.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+
+class TestHostError(RuntimeError):
+    """A test host could not be built, started or stopped."""
+
+    __test__ = False
+
+
+@dataclass(frozen=True)
+class ProcStat:
+    state: str
+    ppid: int
+    start: int  # clock ticks since boot
+
+
+def proc_stat(pid: int) -> ProcStat | None:
+    try:
+        data = Path(f"/proc/{pid}/stat").read_text()
+    except (FileNotFoundError, ProcessLookupError):
+        return None
+    rest = data[data.rindex(")") + 2 :].split()  # comm may hold spaces and parentheses
+    return ProcStat(state=rest[0], ppid=int(rest[1]), start=int(rest[19]))
+
+
+def alive(pid: int, start: int) -> bool:
+    st = proc_stat(pid)
+    return st is not None and st.start == start and st.state != "Z"
+
+
+def children(pid: int) -> list[int]:
+    out = []
+    for name in os.listdir("/proc"):
+        if name.isdigit():
+            st = proc_stat(int(name))
+            if st is not None and st.ppid == pid:
+                out.append(int(name))
+    return out
+
+
+def wait_gone(pid: int, start: int, limit: float = 30.0) -> None:
+    deadline = time.monotonic() + limit
+    while alive(pid, start):
+        if time.monotonic() > deadline:
+            raise TestHostError(f"pid {pid} survived SIGKILL")
+        time.sleep(0.02)
+
+
+def mounts_under(path: Path) -> list[str]:
+    """Mount points at or below `path` in this mount namespace, deepest first."""
+    prefix = str(path).rstrip("/")
+    found = []
+    for line in Path("/proc/self/mounts").read_text().splitlines():
+        target = line.split()[1]
+        if target == prefix or target.startswith(prefix + "/"):
+            found.append(target)
+    return sorted(found, key=len, reverse=True)
+
+
+def unmount_all_under(path: Path) -> None:
+    for target in mounts_under(path):
+        subprocess.run(["umount", "-l", target], check=False, capture_output=True)
+    left = mounts_under(path)
+    if left:
+        raise TestHostError(f"still mounted, refusing to delete {path}: {left}")
+
+
+def remove_tree(path: Path) -> None:
+    if not path.exists():
+        return
+    unmount_all_under(path)  # never let rmtree walk into a live /proc or an overlay
+    shutil.rmtree(path)
+
+
+def in_main_thread() -> bool:
+    # A parent-death signal fires when the forking *thread* exits.
+    return threading.current_thread() is threading.main_thread()
