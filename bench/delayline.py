@@ -62,11 +62,15 @@ class DelayLine:
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _stop: threading.Event = field(default_factory=threading.Event)
     _thread: threading.Thread | None = None
+    _to_host: set[int] = field(default_factory=set)  # client-side devices
     _by_address: dict[str, tuple[int, int]] = field(default_factory=dict)
     _hosts: int = 0
     _queue: list[tuple[float, int, int, bytes]] = field(default_factory=list)  # due,seq,to,pkt
     _seq: int = 0
     dropped: int = 0
+    # When a list: (time, towards the host?, IP packet length, TCP payload length) per packet,
+    # to see where an operation's round trips go.
+    trace: list[tuple[float, bool, int, int]] | None = None
 
     @property
     def netns(self) -> str:
@@ -117,6 +121,7 @@ class DelayLine:
                 raise DelayLineError(f"in the host: ip {' '.join(args)}: {proc.stderr.strip()}")
         with self._lock:
             self._pairs[cfd], self._pairs[hfd] = hfd, cfd
+            self._to_host.add(cfd)
         self._by_address[address] = (cfd, hfd)
         return address
 
@@ -125,6 +130,7 @@ class DelayLine:
         with self._lock:  # never while the forwarder selects on these descriptors
             for fd in self._by_address.pop(address, ()):
                 self._pairs.pop(fd, None)
+                self._to_host.discard(fd)
                 self._fds.remove(fd)
                 os.close(fd)
             # Packets still queued for it must not reach a later device that reuses the fd.
@@ -159,6 +165,8 @@ class DelayLine:
                     self.dropped += 1
                     continue
                 self._seq += 1
+                if self.trace is not None:
+                    self.trace.append((now, fd in self._to_host, len(packet), _payload(packet)))
                 heapq.heappush(queue, (now + self.rtt / 2, self._seq, self._pairs[fd], packet))
         now = time.monotonic()
         while queue and queue[0][0] <= now:
@@ -167,6 +175,14 @@ class DelayLine:
                 os.write(to, packet)
             except OSError:
                 self.dropped += 1
+
+
+def _payload(packet: bytes) -> int:
+    """TCP payload bytes of an IPv4 packet (0 for anything else)."""
+    if len(packet) < 40 or packet[0] >> 4 != 4 or packet[9] != 6:
+        return 0
+    ihl = (packet[0] & 15) * 4
+    return len(packet) - ihl - (packet[ihl + 12] >> 4) * 4
 
 
 def measured_rtt(line: DelayLine, address: str, port: int = 22, samples: int = 5) -> float:
