@@ -87,12 +87,16 @@ class Bench:
     key: Path
     line: DelayLine
     engine: Path = ROOT  # where `python -m hardening` is imported from (--engine)
+    before: Path | None = None  # the --before REF tree, measured as BEFORE
     figures: Figures = field(default_factory=Figures)
 
-    def _run(self, argv: Sequence[str], env: dict[str, str] | None = None) -> ProcessSample:
+    def _run(
+        self, argv: Sequence[str], env: dict[str, str] | None = None, engine: Path | None = None
+    ) -> ProcessSample:
+        tree = engine or self.engine
         full = dict(os.environ, **(env or {}))
-        full["PYTHONPATH"] = f"{self.engine}:{ROOT}"
-        return run_process(self.line.command(argv), cwd=self.engine, env=full, timeout=300)
+        full["PYTHONPATH"] = f"{tree}:{ROOT}"
+        return run_process(self.line.command(argv), cwd=tree, env=full, timeout=300)
 
     def fresh_host(self) -> tuple[object, str, Path]:
         from tests.testhosts.machine import SystemdHost
@@ -106,11 +110,13 @@ class Bench:
         kh = _host_known_hosts(host, address, self.work / f"known_hosts-{address}")
         return host, address, kh
 
-    def ours(self, address: str, kh: Path, rtt: float, n: int) -> None:
+    def ours(self, address: str, kh: Path, rtt: float, n: int, tool: str = "hardened-ecs") -> None:
+        engine = self.before if tool == BEFORE else self.engine
+
         def cli(action: str, user: str) -> tuple[ProcessSample, dict[str, object]]:
             argv = [self.python, "-m", "hardening", action, "--host", address, "--user", user]
             argv += ["--identity", str(self.key), "--known-hosts", str(kh), "--json"]
-            s = self._run(argv)
+            s = self._run(argv, engine=engine)
             try:
                 report = json.loads(s.stdout)
             except ValueError:
@@ -125,14 +131,14 @@ class Bench:
         ):
             s, r = cli(action, user)
             if s.exit_code != code or r.get("error"):
-                raise BenchError(f"hardened-ecs {step}: " + s.describe())
+                raise BenchError(f"{tool} {step}: " + s.describe())
             if step != "check" and r.get("changed") != (step == "fresh"):
-                raise BenchError(f"hardened-ecs {step}: changed={r.get('changed')}")
-            self.figures.add("hardened-ecs", step, rtt, s)
+                raise BenchError(f"{tool} {step}: changed={r.get('changed')}")
+            self.figures.add(tool, step, rtt, s)
             pair = (int(r["connections"]), int(r["commands"]))  # type: ignore[call-overload]
-            self.figures.counts.setdefault("hardened-ecs", {}).setdefault(step, []).append(pair)
+            self.figures.counts.setdefault(tool, {}).setdefault(step, []).append(pair)
             parts.append(f"{step} {s.wall:.2f} s ({pair[0]} conn, {pair[1]} cmd)")
-        head = f"rtt {rtt * 1000:.0f} ms run {n}: hardened-ecs "
+        head = f"rtt {rtt * 1000:.0f} ms run {n}: {tool} "
         self.figures.samples.append(head + ", ".join(parts))
 
     def peer(self, tool: str, address: str, kh: Path, rtt: float, n: int) -> None:
@@ -174,6 +180,67 @@ class Bench:
 
 
 TOOLS = ("hardened-ecs", "naive", "pyinfra", "ansible")
+BEFORE = "hardened-ecs before"  # the engine of --before REF, beside today's
+
+
+def measure_fleet(b: Bench, size: int, rtt: float, progress: Callable[[str], None] = _say) -> None:
+    """Fleet mode at `rtt`: one host alone, then `size` others at once (--parallel size).
+
+    Lightweight chroot hosts (tests/testhost.py, sshd on 127.0.0.1) behind the delaying TCP
+    relay: 50 systemd-booted hosts are too heavy for this machine."""
+    from bench.run import make_hostname_resolvable
+    from bench.tcprelay import TcpRelay
+    from tests.testhost import TestHost
+
+    hosts: list[TestHost] = []
+    try:
+        for _ in range(1 + size):
+            host = TestHost("bookworm", authorized_keys=[b.key])
+            hosts.append(host)
+            host.start()
+            make_hostname_resolvable(host)
+        with TcpRelay(rtt) as relay:
+            ports = [relay.forward(h.port) for h in hosts]
+            kh = b.work / f"known_hosts-fleet-{size}"
+            kh.write_text(
+                "".join(
+                    f"[127.0.0.1]:{port} {line}\n"
+                    for h, port in zip(hosts, ports, strict=True)
+                    for line in h.host_public_keys().values()
+                )
+            )
+            for label, group in (("fleet1", ports[:1]), (f"fleet{size}", ports[1:])):
+                inv = b.work / f"inventory-{label}.yaml"
+                inv.write_text(
+                    json.dumps(
+                        {
+                            "defaults": {
+                                "user": "root",
+                                "identity": str(b.key),
+                                "known_hosts": str(kh),
+                                "admin_user": ADMIN,
+                            },
+                            "hosts": [{"host": "127.0.0.1", "port": p} for p in group],
+                        }
+                    )
+                )
+                argv = [b.python, "-m", "hardening", "apply", "--inventory", str(inv)]
+                argv += ["--parallel", str(len(group)), "--json"]
+                env = dict(os.environ, PYTHONPATH=f"{b.engine}:{ROOT}")
+                s = run_process(argv, cwd=b.engine, env=env, timeout=600)
+                reports = json.loads(s.stdout) if s.stdout.strip().startswith("[") else []
+                bad = [r for r in reports if r.get("error") or not r.get("compliant")]
+                if s.exit_code != 0 or len(reports) != len(group) or bad:
+                    raise BenchError(f"fleet of {len(group)}: " + s.describe())
+                b.figures.add("hardened-ecs", label, rtt, s)
+                b.figures.samples.append(
+                    f"rtt {rtt * 1000:.0f} ms (TCP relay): fleet apply, {len(group)} host(s) "
+                    f"{s.wall:.2f} s, CPU {s.cpu:.2f} s CLI"
+                )
+                progress(f"  {b.figures.samples[-1]}")
+    finally:
+        for h in hosts:
+            h.stop()
 
 
 def run_all(b: Bench, tools: Sequence[str], progress: Callable[[str], None] = _say) -> None:
@@ -185,8 +252,8 @@ def run_all(b: Bench, tools: Sequence[str], progress: Callable[[str], None] = _s
                 try:
                     got = measured_rtt(b.line, address)
                     b.figures.measured.setdefault(rtt, []).append(got)
-                    if tool == "hardened-ecs":
-                        b.ours(address, kh, rtt, n)
+                    if tool in ("hardened-ecs", BEFORE):
+                        b.ours(address, kh, rtt, n, tool)
                     else:
                         b.peer(tool, address, kh, rtt, n)
                     progress(f"  {b.figures.samples[-1]} (measured RTT {got * 1000:.1f} ms)")
@@ -197,22 +264,32 @@ def run_all(b: Bench, tools: Sequence[str], progress: Callable[[str], None] = _s
 
 def report(f: Figures, tools: Sequence[str]) -> list[str]:
     """The markdown section: table, round trips, goals."""
-    ms = [f"{statistics.median(f.measured[r]) * 1000:.1f}" for r in RTTS]
+    ms = [f"{statistics.median(f.measured.get(r, [r])) * 1000:.1f}" for r in RTTS]
     head = "| tool | step | " + " | ".join(f"{m} ms" for m in ms) + " | round trips | at 0 RTT |"
     out = [head, "|---|---|" + "---:|" * (len(RTTS) + 2)]
     rt: dict[tuple[str, str], float] = {}
     for tool in tools:
-        for step in f.wall.get(tool, {}):
+        for step in [s for s in f.wall.get(tool, {}) if not s.startswith("fleet")]:
             k, a = f.slope(tool, step)
             rt[(tool, step)] = k
             cells = [f"{f.median(tool, step, r):.2f} s" for r in RTTS]
             out.append(f"| {tool} | {step} | " + " | ".join(cells) + f" | {k:.1f} | {a:.2f} s |")
     out.append("")
-    if "hardened-ecs" in f.counts:
-        for step, pairs in f.counts["hardened-ecs"].items():
-            c = sorted(set(pairs))
-            out.append(f"- hardened-ecs {step}: connections, commands (--json): {c}")
-        out.append("")
+    for tool in ("hardened-ecs", BEFORE):
+        for step, pairs in f.counts.get(tool, {}).items():
+            c = ", ".join(
+                f"{conns} connection(s), {cmds} command(s)" for conns, cmds in sorted(set(pairs))
+            )
+            out.append(f"- {tool} {step}: {c} (--json)")
+    out.append("")
+    if any(t == BEFORE for t, _ in rt):
+        steps = [st for t, st in rt if t == BEFORE and ("hardened-ecs", st) in rt]
+        out.append(
+            "- round trips, before -> after: "
+            + ", ".join(
+                f"{st} {rt[(BEFORE, st)]:.1f} -> {rt[('hardened-ecs', st)]:.1f}" for st in steps
+            )
+        )
     goals: list[tuple[str, bool | None]] = []
     fresh = rt.get(("hardened-ecs", "fresh"))
     naive = rt.get(("naive", "fresh"))
@@ -229,6 +306,21 @@ def report(f: Figures, tools: Sequence[str]) -> list[str]:
         v = rt.get(("hardened-ecs", step))
         if v is not None:
             goals.append((f"{step} ≤ {GOAL_NOOP_RT:g} round trips: {v:.1f}", v <= GOAL_NOOP_RT))
+    fleets = sorted(s for s in f.wall.get("hardened-ecs", {}) if s.startswith("fleet"))
+    if "fleet1" in fleets and len(fleets) == 2:
+        big = next(s for s in fleets if s != "fleet1")
+        one, many = (
+            f.median("hardened-ecs", "fleet1", FLEET_RTT),
+            f.median("hardened-ecs", big, FLEET_RTT),
+        )
+        n = big.removeprefix("fleet")
+        out.append(
+            f"- fleet apply at {FLEET_RTT * 1000:.0f} ms (TCP relay, chroot hosts): 1 host "
+            f"{one:.2f} s, {n} hosts {many:.2f} s"
+        )
+        goals.append(
+            (f"fleet of {n} at 150 ms ≤ 1.5x one host: {many / one:.2f}x", many / one <= 1.5)
+        )
     out.append("")
     out.append("Goals (issue 12):")
     out.append("")
@@ -256,6 +348,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         default=str(ROOT),
         help="a tree whose hardening/ package to measure (an older commit's: before/after)",
     )
+    p.add_argument(
+        "--before",
+        metavar="REF",
+        help=f"also measure the engine of this git commit, as '{BEFORE}' (before/after)",
+    )
+    p.add_argument("--fleet", type=int, default=50, help="fleet size at 150 ms (0: none)")
     p.add_argument("--line", type=int, default=200, help="delay line number (10.233.N.x)")
     p.add_argument("--output", default=str(RESULTS), help="the markdown file to write")
     a = p.parse_args(argv)
@@ -277,8 +375,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         key = work / "id_ed25519"
         subprocess.run(["ssh-keygen", "-q", "-N", "", "-t", "ed25519", "-f", str(key)], check=True)
         b = Bench(sys.executable, venv, a.runs, work, key, line, Path(a.engine).resolve())
+        if a.before:
+            b.before = work / "before"
+            b.before.mkdir()
+            archive = subprocess.run(
+                ["git", "archive", a.before, "hardening"], cwd=ROOT, capture_output=True, check=True
+            ).stdout
+            subprocess.run(["tar", "-x", "-C", str(b.before)], input=archive, check=True)
+            tools.insert(1, BEFORE)
         try:
             run_all(b, tools)
+            if a.fleet:
+                measure_fleet(b, a.fleet, FLEET_RTT)
         except BenchError as exc:
             print(f"bench.latency: a measured command failed:\n{exc}", file=sys.stderr)
             return 1

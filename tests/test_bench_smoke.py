@@ -200,7 +200,7 @@ def test_targets_pass_and_miss() -> None:
 def test_round_trips_are_the_slope_over_the_measured_rtt() -> None:
     """Wall = 0.4 s + 20 RTT for ours, 0.3 s + 10 RTT for the floor: the report finds 20 and
     10 round trips, the intercepts, and judges the goals from them (no time is measured)."""
-    from bench.latency import RTTS, Figures, report
+    from bench.latency import BEFORE, RTTS, Figures, report
     from bench.measure import ProcessSample
 
     f = Figures()
@@ -210,12 +210,14 @@ def test_round_trips_are_the_slope_over_the_measured_rtt() -> None:
             ("hardened-ecs", "fresh", 0.4, 20),
             ("hardened-ecs", "noop", 0.2, 9),
             ("naive", "fresh", 0.3, 10),
+            (BEFORE, "fresh", 0.5, 60),
         ):
             wall = a + k * rtt
             f.add(tool, step, rtt, ProcessSample((), 0, wall, 0, 0.0, "", ""))
     assert round(f.slope("hardened-ecs", "fresh")[0], 6) == 20
     assert round(f.slope("hardened-ecs", "fresh")[1], 6) == 0.4
-    text = "\n".join(report(f, ["hardened-ecs", "naive"]))
+    text = "\n".join(report(f, ["hardened-ecs", BEFORE, "naive"]))
+    assert "- round trips, before -> after: fresh 60.0 -> 20.0" in text
     assert "| hardened-ecs | fresh |" in text and "| 20.0 | 0.40 s |" in text
     assert "- PASS: fresh apply ≤ 25 round trips: 20.0" in text
     assert "- MISS: fresh apply ≤ 1.2x the naive floor's round trips: 2.00x" in text
