@@ -402,6 +402,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         + " ".join(load)
         + ").",
     ]
+    if a.before:
+        settings.append(f"`{BEFORE}`: the engine of commit {a.before}, in the same run.")
+    if a.fleet:
+        settings.append(
+            f"Fleet: {a.fleet} + 1 lightweight chroot hosts (tests/testhost.py, sshd on "
+            "127.0.0.1) behind a delaying TCP relay (bench/tcprelay.py: distance only, the "
+            "relay ACKs locally), --parallel = fleet size; nspawn hosts are too heavy for 50."
+        )
     if not a.no_write:
         write_section(Path(a.output), lines, b.figures.samples, settings)
         print(f"wrote {a.output}")
