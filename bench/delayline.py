@@ -15,6 +15,7 @@ from __future__ import annotations
 import fcntl
 import heapq
 import os
+import random
 import select
 import struct
 import subprocess
@@ -57,6 +58,7 @@ class DelayLine:
 
     index: int  # 0-255: the third octet of 10.233.x and the names' suffix
     rtt: float = 0.0  # seconds, round trip (each direction holds rtt / 2)
+    loss: float = 0.0  # the share of packets dropped, each on its own (a lossy link)
     _pairs: dict[int, int] = field(default_factory=dict)  # fd -> the fd its packets go to
     _fds: list[int] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -161,7 +163,7 @@ class DelayLine:
                     packet = os.read(fd, 65536)
                 except OSError:  # nothing more (EAGAIN), or the device is gone
                     break
-                if len(queue) >= MAX_QUEUED:
+                if len(queue) >= MAX_QUEUED or (self.loss and random.random() < self.loss):
                     self.dropped += 1
                     continue
                 self._seq += 1
