@@ -140,6 +140,7 @@ class _Run:
         wait: float | None = None,
         pin: str | None = None,
         fallback_user: str | None = None,
+        stats: Stats | None = None,
     ) -> Connection:
         target = self.target if user is None else self.target.as_user(user)
         if pin is not None:  # fresh connections must meet the very server we changed
@@ -153,7 +154,7 @@ class _Run:
         conn = connect(
             target,
             wait=self.options.wait if wait is None else wait,
-            stats=self.stats,
+            stats=self.stats if stats is None else stats,
             progress=self.say,
             fallback_user=fallback_user,
             command_timeout=self.options.command_timeout,
@@ -376,6 +377,7 @@ class _AdminProof:
     def __init__(self, run: _Run, pin: str) -> None:
         self._run, self._pin = run, pin
         self.error: ConnectError | None = None
+        self._stats = Stats()  # its own counters, added to the run's once it is done
         self._thread = threading.Thread(target=self._prove, daemon=True)
         admin = run.request.admin_user
         run.say(f"{run.target.host}: proving {admin} can log in and sudo from a fresh connection")
@@ -385,7 +387,7 @@ class _AdminProof:
         run = self._run
         try:
             wait = scaled(run.options.verify_wait, run.rtt, 100)
-            with run.open(run.request.admin_user, wait=wait, pin=self._pin) as c:
+            with run.open(run.request.admin_user, wait=wait, pin=self._pin, stats=self._stats) as c:
                 proof = c.run("true\n")
                 if proof.status != 0:
                     raise ConnectError(f"sudo -n true failed: {proof.stderr.strip()}")
@@ -397,6 +399,8 @@ class _AdminProof:
     def wait(self) -> ConnectError | None:
         # Bounded by the proof's own limits: verify_wait to connect, command_timeout to run.
         self._thread.join()
+        self._run.stats.connections += self._stats.connections
+        self._run.stats.commands += self._stats.commands
         return self.error
 
 
