@@ -56,6 +56,16 @@ testhosts: $(VENV)/.installed
 	$(PY) -m tests.testhosts build; nspawn=$$?; \
 	wait $$chroots && exit $$nspawn
 
-# --- bench: CLI, fleet and program timings on its own fresh test hosts -> bench/RESULTS.md
-bench: $(VENV)/.installed testhosts
+# --- bench: CLI, fleet and program timings on its own fresh test hosts -> bench/RESULTS.md;
+# then round trips over a delay line beside pyinfra and Ansible (bench/latency.py), whose
+# bench-only tools (bench/requirements.txt) go into BENCH_VENV: `make test` never needs them.
+BENCH_VENV ?= $(VENV)
+
+$(BENCH_VENV)/.bench-installed: bench/requirements.txt
+	[ -x $(BENCH_VENV)/bin/pip ] || python3 -m venv $(BENCH_VENV)
+	$(BENCH_VENV)/bin/pip install -q --disable-pip-version-check -r bench/requirements.txt
+	touch $@
+
+bench: $(VENV)/.installed $(BENCH_VENV)/.bench-installed testhosts
 	$(PY) -m bench.run
+	$(PY) -m bench.latency --bench-venv $(BENCH_VENV)

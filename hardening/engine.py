@@ -7,6 +7,7 @@ included, comes back as a Report whose `exit_code` follows the CLI contract.
 from __future__ import annotations
 
 import dataclasses
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -46,6 +47,7 @@ from hardening.transport import (
     SudoError,
     Target,
     connect,
+    scaled,
 )
 
 
@@ -134,6 +136,7 @@ class _Run:
         self.say: Progress = progress or _noop
         self.report = Report(target.host, target.port, action)
         self.stats = self.report.stats
+        self.rtt = 0.0  # the first connection's measured round trip (time-outs scale with it)
 
     def open(
         self,
@@ -142,6 +145,7 @@ class _Run:
         wait: float | None = None,
         pin: str | None = None,
         fallback_user: str | None = None,
+        stats: Stats | None = None,
     ) -> Connection:
         target = self.target if user is None else self.target.as_user(user)
         if pin is not None:  # fresh connections must meet the very server we changed
@@ -152,18 +156,21 @@ class _Run:
                 target.key,
                 HostKeyPolicy(pinned_fingerprint=pin),
             )
-        return connect(
+        conn = connect(
             target,
             wait=self.options.wait if wait is None else wait,
-            stats=self.stats,
+            stats=self.stats if stats is None else stats,
             progress=self.say,
             fallback_user=fallback_user,
             command_timeout=self.options.command_timeout,
         )
+        self.rtt = self.rtt or conn.rtt
+        return conn
 
     def reopen(self, pin: str) -> Connection:
         """After a failure: the original user (or the admin), same server, short wait."""
-        return self.open(self.target.user, wait=30, pin=pin, fallback_user=self.request.admin_user)
+        wait, admin = scaled(30.0, self.rtt, 150), self.request.admin_user
+        return self.open(self.target.user, wait=wait, pin=pin, fallback_user=admin)
 
     def open_first(self) -> Connection:
         """Connect as --user; after a first apply root is closed, so fall back to the admin."""
@@ -424,14 +431,16 @@ def _undo_failed(result: Result) -> str:
     )
 
 
-def _ensure_admin(run: _Run, conn: Connection) -> str:
-    """Before root loses SSH: an admin user with our key and passwordless sudo, proven.
+def _admin_ready(run: _Run, conn: Connection, result: Result | None) -> list[str]:
+    """Before root loses SSH: an admin user with our key and passwordless sudo.
 
-    Returns the script that undoes what it did (empty when it changed nothing).
+    `result` is the admin step's, when it already ran with the lock (Transaction.lock);
+    otherwise it runs here. Returns what it did (for admin_undo_script).
     """
     admin = run.request.admin_user
     key_line = public_line(run.target.key)
-    result = conn.run(admin_script(admin, key_line, adopt=run.request.adopt_admin))
+    if result is None:
+        result = conn.run(admin_script(admin, key_line, adopt=run.request.adopt_admin))
     did = [ln.split()[1] for ln in result.stdout.splitlines() if ln.startswith("@did ")]
     if result.status != 0 or "@admin-ready" not in result.stdout:
         undone = conn.run(admin_undo_script(admin, key_line, did))
@@ -441,30 +450,68 @@ def _ensure_admin(run: _Run, conn: Connection) -> str:
             + _undo_failed(undone),
             untouched=True,
         )
-    run.say(f"{run.target.host}: proving {admin} can log in and sudo from a fresh connection")
-    try:
-        with run.open(admin, wait=run.options.verify_wait, pin=conn.host_key_fingerprint) as fresh:
-            proof = fresh.run("true\n")
-            if proof.status != 0:
-                raise ConnectError(f"sudo -n true failed: {proof.stderr.strip()}")
-    except ConnectError as exc:
-        undone = conn.run(admin_undo_script(admin, key_line, did))
-        raise ApplyFailed(
-            f"admin user {admin} could not log in and sudo from a fresh connection ({exc}); "
-            "root keeps its access and nothing changed" + _undo_failed(undone),
-            untouched=True,
-        ) from None
-    return admin_undo_script(admin, key_line, did)
+    return did
 
 
-def _lock(run: _Run, txn: Transaction) -> bool:
-    """Take the host lock, waiting (up to --wait) for another apply; True if we had to wait."""
+class _AdminProof:
+    """The admin user logs in and sudoes from a fresh connection, in the background.
+
+    It overlaps staging, which changes nothing live (candidates beside their targets, sshd -t)
+    and so does not depend on it; the commit, the step that closes root's login, waits for
+    its outcome (`wait`). So the admin is still proven before root is closed, and the proof's
+    connection no longer costs the apply its own round trips."""
+
+    def __init__(self, run: _Run, pin: str) -> None:
+        self._run, self._pin = run, pin
+        self.error: ConnectError | None = None
+        self._stats = Stats()  # its own counters, added to the run's once it is done
+        self._thread = threading.Thread(target=self._prove, daemon=True)
+        admin = run.request.admin_user
+        run.say(f"{run.target.host}: proving {admin} can log in and sudo from a fresh connection")
+        self._thread.start()
+
+    def _prove(self) -> None:
+        run = self._run
+        try:
+            wait = scaled(run.options.verify_wait, run.rtt, 100)
+            with run.open(run.request.admin_user, wait=wait, pin=self._pin, stats=self._stats) as c:
+                proof = c.run("true\n")
+                if proof.status != 0:
+                    raise ConnectError(f"sudo -n true failed: {proof.stderr.strip()}")
+        except ConnectError as exc:
+            self.error = exc
+        except Exception as exc:  # a bug is a failed proof, never a silent pass
+            self.error = ConnectError(f"internal error ({type(exc).__name__}: {exc})")
+
+    def wait(self) -> ConnectError | None:
+        # Bounded by the proof's own limits: verify_wait to connect, command_timeout to run.
+        self._thread.join()
+        self._run.stats.connections += self._stats.connections
+        self._run.stats.commands += self._stats.commands
+        return self.error
+
+
+def _proof_failed(run: _Run, conn: Connection, did: list[str], exc: ConnectError) -> ApplyFailed:
+    admin, key_line = run.request.admin_user, public_line(run.target.key)
+    undone = conn.run(admin_undo_script(admin, key_line, did))
+    return ApplyFailed(
+        f"admin user {admin} could not log in and sudo from a fresh connection ({exc}); "
+        "root keeps its access and nothing changed" + _undo_failed(undone),
+        untouched=True,
+    )
+
+
+def _lock(run: _Run, txn: Transaction, then: str = "") -> tuple[bool, Result | None]:
+    """Take the host lock, waiting (up to --wait) for another apply; True if we had to wait.
+
+    `then` (the admin step) runs in the same command as a first, unopposed lock; after a wait
+    the host is read again and the caller runs it itself (the Result is None then).
+    """
     give_up = time.monotonic() + run.options.wait
     waited = False
     while True:
         try:
-            txn.lock()
-            return waited
+            return waited, txn.lock("" if waited else then)
         except BusyError as exc:
             waited = True
             if time.monotonic() > give_up:
@@ -484,8 +531,14 @@ def _transact(run: _Run, conn: Connection, facts: HostFacts, p: Plan) -> bool:
     txn = Transaction(conn, p, _spec(conn.target.user, facts), run.options.confirm_timeout)
     undo = ""
     committed_at: float | None = None
+    admin, key_line = run.request.admin_user, public_line(run.target.key)
     try:
-        if _lock(run, txn) or facts.lock_holder is not None:
+        # With no other transaction in sight, the admin step rides with the lock: one command.
+        early = ""
+        if p.needs_admin and facts.lock_holder is None:
+            early = admin_script(admin, key_line, adopt=run.request.adopt_admin)
+        waited, admin_result = _lock(run, txn, early)
+        if waited or facts.lock_holder is not None:
             # Another transaction ended while we waited: plan from what the host has now.
             facts = run.gather(conn)
             p = txn.plan = run.plan(conn, facts)
@@ -493,11 +546,21 @@ def _transact(run: _Run, conn: Connection, facts: HostFacts, p: Plan) -> bool:
                 txn.abort()
                 return False
             run.preflight(facts, p)
-        verify_user = run.request.admin_user if p.needs_admin else conn.target.user
+        verify_user = admin if p.needs_admin else conn.target.user
         txn.check_spec = _spec(verify_user, facts)
+        proof: _AdminProof | None = None
         if p.needs_admin:
-            undo = _ensure_admin(run, conn)
-        wrong = _mismatches(p.settings, txn.stage())
+            did = _admin_ready(run, conn, admin_result)
+            undo = admin_undo_script(admin, key_line, did)
+            proof = _AdminProof(run, pin)
+        try:
+            candidate = txn.stage()
+        finally:
+            failed = proof.wait() if proof is not None else None
+        if failed is not None:
+            undo = ""  # _proof_failed undoes it
+            raise _proof_failed(run, conn, did, failed)
+        wrong = _mismatches(p.settings, candidate)
         if wrong:
             raise ApplyFailed(
                 "the candidate configuration would not take effect, nothing changed: "
@@ -567,7 +630,9 @@ _ROLLBACK_SAYS = {
 def _verify(run: _Run, txn: Transaction, user: str, pin: str, deadline: float) -> Plan:
     """A fresh login under the new configuration: re-plan from fresh facts, then confirm."""
     # Never outlive the host's own rollback: a login after it would meet the old config.
-    wait = max(3.0, min(run.options.verify_wait, deadline - time.monotonic() - 5))
+    # A slow link gets more (100 round trips at least), never beyond the rollback.
+    verify_wait = scaled(run.options.verify_wait, run.rtt, 100)
+    wait = max(scaled(3.0, run.rtt, 20), min(verify_wait, deadline - time.monotonic() - 5))
     try:
         with run.open(user, wait=wait, pin=pin) as fresh:
             # The proof: fresh facts, planned again, must leave nothing to do.

@@ -19,7 +19,7 @@ from importlib import resources
 from hardening.errors import ApplyFailed, ConnectError
 from hardening.facts import STATE_DIR, parse_sshd_T
 from hardening.plan import Plan
-from hardening.transport import Connection
+from hardening.transport import Connection, Result
 
 CHECK_FILE = "/etc/ssh/.sshd_config.hardened-ecs-check"
 STAGE_LEASE = 120  # seconds a staged-but-uncommitted lock survives a vanished tool
@@ -72,20 +72,35 @@ class Transaction:
             + "SSHD=$(command -v sshd || echo /usr/sbin/sshd)\n"
         )
 
-    def _run(self, body: str, conn: Connection | None = None) -> tuple[int, str, str]:
+    def _run(
+        self, body: str, conn: Connection | None = None, *, with_self: bool = False
+    ) -> tuple[int, str, str]:
         lib = self._header() + _script("txn.sh")
-        # The rollback watcher runs from a file on the host: give the script its own text.
-        script = f"SELF_B64={shlex.quote(_b64(lib))}\n{lib}{body}"
+        # The rollback watcher runs from a file on the host: the commit (only it) carries the
+        # script's own text; every other step would only send 10 kB more over the wire.
+        script = f"SELF_B64={shlex.quote(_b64(lib))}\n{lib}{body}" if with_self else lib + body
         result = (conn or self.conn).run(script)
         return result.status, result.stdout, result.stderr.strip()
 
-    def lock(self) -> None:
-        """Take the host's transaction lock (the admin user step and staging happen under it)."""
-        status, out, err = self._run("lock\n")
-        if status == _EXIT_BUSY:
-            raise BusyError(f"another apply is in progress on the host ({err})", untouched=True)
-        if status != 0 or "@locked" not in out:
+    def lock(self, then: str = "") -> Result | None:
+        """Take the host's transaction lock (the admin user step and staging happen under it).
+
+        `then`: a script run under the lock in the same command (the admin step: it needs no
+        answer in between). Its Result comes back; None without one.
+        """
+        body = "lock\n"
+        if then:
+            body += f"printf '%s' {_b64(then)} | base64 -d | sh\n"
+        status, out, err = self._run(body)
+        if "@locked" not in out:
+            if status == _EXIT_BUSY:
+                raise BusyError(f"another apply is in progress on the host ({err})", untouched=True)
             raise ApplyFailed(f"cannot take the host lock: {err or out}", untouched=True)
+        if not then:
+            if status != 0:
+                raise ApplyFailed(f"cannot take the host lock: {err or out}", untouched=True)
+            return None
+        return Result(out.split("@locked\n", 1)[-1], err, status)
 
     def stage(self) -> dict[str, str]:
         """Write candidates beside their targets, validate; return the candidate `sshd -T`."""
@@ -119,7 +134,7 @@ class Transaction:
 
     def commit(self) -> int:
         """Arm the rollback, install, reload. Returns the host's rollback deadline (its epoch)."""
-        status, out, err = self._run("commit\n")
+        status, out, err = self._run("commit\n", with_self=True)
         if status == _EXIT_NOT_BACK:
             raise ApplyFailed(err, rolled_back=True)
         if status in (_EXIT_LOST, _EXIT_IO):  # both stop before any live file is renamed

@@ -7,14 +7,18 @@ and retries are ours and explicit: no silent trust-on-first-use, no agent, no st
 from __future__ import annotations
 
 import os
+import secrets
 import select
 import socket
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import paramiko
+from paramiko.common import cMSG_CHANNEL_REQUEST
+from paramiko.message import Message
 
 from hardening.errors import ConnectError, HostKeyError
 from hardening.keys import fingerprint
@@ -184,12 +188,15 @@ class Connection:
         target: Target,
         stats: Stats,
         command_timeout: float = COMMAND_TIMEOUT,
+        rtt: float = 0.0,
     ) -> None:
         self._transport = transport
+        self.rtt = rtt  # seconds, the TCP handshake's: what waits on this link scale with
         self.target = target
         self.stats = stats
         self.command_timeout = command_timeout  # seconds in total for one command
         self.host_key = transport.get_remote_server_key()
+        self._spare: _ChannelAhead | None = None
 
     @property
     def host_key_fingerprint(self) -> str:
@@ -231,13 +238,15 @@ class Connection:
         # time must not hold the run (or a fleet slot) for ever.
         deadline = time.monotonic() + timeout
         try:
-            chan = self._transport.open_session(timeout=min(30.0, timeout))
+            chan = self._channel(min(30.0, timeout))
             try:
                 chan.settimeout(timeout)
-                chan.exec_command(command)
-                chan.sendall(script.encode())
-                chan.shutdown_write()
+                _exec_script(chan, command, script)
+                # The next command's channel opens while this one runs: one round trip less.
+                self._spare = _ChannelAhead(self._transport)
                 stdout, stderr = _collect(chan, deadline, self.target.label, timeout)
+                if not chan.event_ready and not chan.status_event.is_set():
+                    raise HostMisbehaved(f"{self.target.label} refused to run the command")
                 if not chan.status_event.wait(max(0.0, deadline - time.monotonic())):
                     raise HostMisbehaved(
                         f"a command on {self.target.label} sent no exit status within "
@@ -264,6 +273,12 @@ class Connection:
             )
         return Result(out, err, status)
 
+    def _channel(self, timeout: float) -> paramiko.Channel:
+        """A session channel: the one opened ahead if it is there, else a new one."""
+        spare, self._spare = self._spare, None
+        chan = spare.take(timeout) if spare is not None else None
+        return chan if chan is not None else self._transport.open_session(timeout=timeout)
+
     def close(self) -> None:
         self._transport.close()
 
@@ -272,6 +287,73 @@ class Connection:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+class _ChannelAhead:
+    """A session channel opened in the background, for the next command on this connection.
+
+    Opening a channel is a round trip of its own; asked for while the previous command runs,
+    it is ready when the next command starts. A failed or late one is simply not used."""
+
+    def __init__(self, transport: paramiko.Transport) -> None:
+        self._transport = transport
+        self._chan: paramiko.Channel | None = None
+        self._thread = threading.Thread(target=self._open, daemon=True)
+        self._thread.start()
+
+    def _open(self) -> None:
+        try:
+            self._chan = self._transport.open_session(timeout=30.0)
+        except (OSError, paramiko.SSHException, EOFError):
+            self._chan = None
+
+    def take(self, timeout: float) -> paramiko.Channel | None:
+        self._thread.join(timeout)
+        chan = self._chan
+        if chan is None or self._thread.is_alive() or chan.closed:
+            return None
+        return chan
+
+
+# The script rides in the exec request itself when it fits (sshd runs the command line through
+# the login shell: well under Linux's 128 KiB limit for one argument); larger ones go on stdin.
+MAX_INLINE = 96 * 1024
+
+
+def _exec_script(chan: paramiko.Channel, command: str, script: str) -> None:
+    """Start `command` with `script` as its stdin, in one flight.
+
+    sshd opens a session's input window only once it has started the command, so input sent
+    on stdin costs a round trip of its own. A here-document in the exec request needs none:
+    the login shell feeds it to `command`, whose own command line stays short (the login
+    shell execs it, so the script is in no process's argv for longer than that shell's
+    parse); its quoted delimiter means no expansion, and one that occurs in the script is
+    never chosen. Needs a POSIX-style login shell, as the `sudo ... sh -c` line does.
+    """
+    body = script if script.endswith("\n") else script + "\n"
+    delimiter = "HARDENED_ECS_EOF_" + secrets.token_hex(8)
+    while delimiter in body:
+        delimiter = "HARDENED_ECS_EOF_" + secrets.token_hex(8)
+    line = f"{command} <<'{delimiter}'\n{body}{delimiter}\n"
+    if len(line.encode()) > MAX_INLINE:
+        chan.exec_command(command)
+        chan.sendall(script.encode())
+        chan.shutdown_write()
+        return
+    m = Message()
+    m.add_byte(cMSG_CHANNEL_REQUEST)
+    m.add_int(chan.remote_chanid)
+    m.add_string("exec")
+    m.add_boolean(True)  # paramiko's own reply handling marks event_ready on success
+    m.add_string(line)
+    chan._event_pending()  # type: ignore[attr-defined]
+    chan.transport._send_user_message(m)  # type: ignore[union-attr]
+    chan.shutdown_write()
+
+
+def scaled(seconds: float, rtt: float, round_trips: float) -> float:
+    """A time-out that a slow link cannot trip: `seconds`, or `round_trips` RTTs if longer."""
+    return max(seconds, round_trips * rtt)
 
 
 # What one command may send back, stdout and stderr together. The largest real answer is the
@@ -329,12 +411,20 @@ class _Refused(_Retry):
     """The server answered but refused this user's key."""
 
 
-def _attempt(target: Target, trust: _Trust, timeout: float, stats: Stats) -> paramiko.Transport:
+def _attempt(
+    target: Target, trust: _Trust, timeout: float, stats: Stats
+) -> tuple[paramiko.Transport, float]:
+    """An authenticated transport, and the round-trip time its TCP handshake took."""
+    started = time.monotonic()
     try:
         sock = socket.create_connection((target.host, target.port), timeout=timeout)
     except OSError as exc:  # refused, unreachable, timed out: a booting host looks like this
         raise _Retry(f"TCP connect failed: {exc.strerror or exc}") from None
+    rtt = time.monotonic() - started
     stats.connections += 1  # an SSH connection is opened once TCP is up
+    # Every SSH message is a small write that must not wait for the ACK of the one before
+    # (Nagle): a round trip each, over a real link.
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     transport = paramiko.Transport(sock, disabled_algorithms=DISABLED_ALGORITHMS)
     transport.banner_timeout = timeout
     transport.auth_timeout = timeout
@@ -365,7 +455,7 @@ def _attempt(target: Target, trust: _Trust, timeout: float, stats: Stats) -> par
             raise _Refused(target.user) from None
         except (paramiko.SSHException, EOFError, OSError) as exc:
             raise _Retry(f"authentication failed: {exc}") from None
-        return transport
+        return transport, rtt
     except BaseException:
         transport.close()
         raise
@@ -396,8 +486,8 @@ def connect(
         for candidate in users:
             try:
                 timeout = max(5.0, min(30.0, remaining))
-                transport = _attempt(candidate, trust, timeout, stats)
-                return Connection(transport, candidate, stats, command_timeout)
+                transport, rtt = _attempt(candidate, trust, timeout, stats)
+                return Connection(transport, candidate, stats, command_timeout, rtt)
             except _Refused as exc:
                 refused.append(str(exc))
                 last = f"the server refused the key for {' and for '.join(refused)}"

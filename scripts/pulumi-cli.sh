@@ -22,7 +22,7 @@ PULUMI_VERSION=3.274.1
 # The Python language host is our own (tools/langhost): upstream's left sdk/v3 for a module of
 # its own that the Go module proxy here does not serve. Bump this when tools/langhost changes,
 # so a cached build is not reused with an older host.
-LANGUAGE_HOST_REVISION=1
+LANGUAGE_HOST_REVISION=2
 
 cache_root="${PULUMI_CLI_CACHE:-/var/cache/hardened-ecs}"
 target="$cache_root/pulumi-$PULUMI_VERSION-lh$LANGUAGE_HOST_REVISION"

@@ -192,3 +192,72 @@ def test_targets_pass_and_miss() -> None:
     assert plain.result == "" and plain.cells()[-2:] == ("", "")
     for table in (text_table([fast, ratio]), markdown_table([fast, ratio])):
         assert "≤ 2.50 s median" in table and "≤ 2.00x" in table
+
+
+# --------------------------------------------------------------------------- bench/latency.py
+
+
+def test_round_trips_are_the_slope_over_the_measured_rtt() -> None:
+    """Wall = 0.4 s + 20 RTT for ours, 0.3 s + 10 RTT for the floor: the report finds 20 and
+    10 round trips, the intercepts, and judges the goals from them (no time is measured)."""
+    from bench.latency import BEFORE, RTTS, Figures, report
+    from bench.measure import ProcessSample
+
+    f = Figures()
+    for rtt in RTTS:
+        f.measured[rtt] = [rtt]
+        for tool, step, a, k in (
+            ("hardened-ecs", "fresh", 0.4, 20),
+            ("hardened-ecs", "noop", 0.2, 9),
+            ("naive", "fresh", 0.3, 10),
+            (BEFORE, "fresh", 0.5, 60),
+        ):
+            wall = a + k * rtt
+            f.add(tool, step, rtt, ProcessSample((), 0, wall, 0, 0.0, "", ""))
+    assert round(f.slope("hardened-ecs", "fresh")[0], 6) == 20
+    assert round(f.slope("hardened-ecs", "fresh")[1], 6) == 0.4
+    text = "\n".join(report(f, ["hardened-ecs", BEFORE, "naive"]))
+    assert "- round trips, before -> after: fresh 60.0 -> 20.0" in text
+    assert "| hardened-ecs | fresh |" in text and "| 20.0 | 0.40 s |" in text
+    assert "- PASS: fresh apply ≤ 25 round trips: 20.0" in text
+    assert "- MISS: fresh apply ≤ 1.2x the naive floor's round trips: 2.00x" in text
+    assert "- MISS: noop ≤ 8 round trips: 9.0" in text
+
+
+@pytest.mark.host
+def test_delay_line_carries_tcp_and_holds_every_packet(tmp_path: Path) -> None:
+    """A namespace behind the delay line: TCP reaches a listener in it, and a connect takes at
+    least the configured round trip (each packet is held RTT/2; a lower bound, not a speed)."""
+    if os.geteuid() != 0:
+        pytest.skip("the delay line needs root (namespaces, TUN devices)")
+    from bench.delayline import DelayLine, measured_rtt
+
+    listener = (
+        "import socket,time\n"
+        "s=socket.socket(); s.bind(('0.0.0.0',22)); s.listen(16)\n"
+        "end=time.time()+60\n"
+        "while time.time()<end:\n"
+        "    c,_=s.accept(); c.close()\n"
+    )
+    ns = subprocess.Popen(["unshare", "--net", "sleep", "120"])
+    server = None
+    try:
+        with DelayLine(250, rtt=0.0) as line:
+            address = line.attach(ns.pid)
+            server = subprocess.Popen(
+                ["nsenter", "--target", str(ns.pid), "--net", "--", sys.executable, "-c", listener]
+            )
+            for _ in range(50):
+                try:
+                    measured_rtt(line, address, samples=1)
+                    break
+                except Exception:
+                    subprocess.run(["sleep", "0.1"], check=True)
+            line.rtt = 0.1
+            assert measured_rtt(line, address, samples=3) >= 0.1
+            line.detach(address)
+    finally:
+        for proc in (server, ns):
+            if proc is not None:
+                proc.kill()
+                proc.wait()

@@ -162,7 +162,7 @@ class SystemdHost:
         self.boot_timeout = boot_timeout
         self.bridge = network.bridge()
         self.address = self.bridge.host_address()
-        self.name = f"hecs{self.bridge.index}-{next(_COUNTER)}"
+        self.name = f"{network.HOST_PREFIX}{self.bridge.index}-{next(_COUNTER)}"
         self.state_dir: Path | None = None
         self.init_pid: int | None = None
         self._init_start = 0

@@ -23,8 +23,12 @@ from typing import Final
 from tests.testhosts.procs import TestHostError, alive, proc_stat
 
 RUN_DIR: Final = Path(os.environ.get("HARDENED_ECS_NET_DIR", "/run/hardened-ecs/net"))
-PREFIX: Final = ipaddress.ip_network("10.231.0.0/16")
-BRIDGE_PREFIX: Final = "hecsb"
+# The benchmark (bench/latency.py) keeps apart from the suites: its own octet and bridge names.
+_OCTET: Final = int(os.environ.get("HARDENED_ECS_NET_OCTET", "231"))
+PREFIX: Final = ipaddress.ip_network(f"10.{_OCTET}.0.0/16")
+BRIDGE_PREFIX: Final = os.environ.get("HARDENED_ECS_BRIDGE_PREFIX", "hecsb")
+# Machine (and so veth and cgroup) names: apart too, as the bridge index alone may repeat.
+HOST_PREFIX: Final = "hecsl" if BRIDGE_PREFIX == "hecsl" else "hecs"
 FIRST_HOST: Final = 2
 FIRST_PROBE: Final = 200  # .200-.250: source addresses for probes that are meant to fail
 
@@ -53,7 +57,7 @@ class Bridge:
 
     @property
     def network(self) -> ipaddress.IPv4Network:
-        return ipaddress.IPv4Network(f"10.231.{self.index}.0/24")
+        return ipaddress.IPv4Network(f"10.{_OCTET}.{self.index}.0/24")
 
     @property
     def gateway(self) -> str:

@@ -1,0 +1,46 @@
+"""The naive floor: one paramiko connection, the drop-in written and sshd reloaded, no checks.
+
+No host key check, no validation, no rollback, no proof that anyone can still log in: the
+least any tool could do over SSH, for the latency benchmark. Unchanged file: no reload.
+
+    python -m bench.peers.naive HOST KEYFILE
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import sys
+import time
+from pathlib import Path
+
+import paramiko
+
+DEST = "/etc/ssh/sshd_config.d/10-bench-hardening.conf"
+
+
+def main(host: str, keyfile: str) -> int:
+    started = time.monotonic()
+    body = base64.b64encode(Path(__file__).with_name("dropin.conf").read_bytes()).decode()
+    command = (
+        f"printf %s {body} | base64 -d > {DEST}.new && "
+        f"if cmp -s {DEST}.new {DEST}; then rm -f {DEST}.new; echo unchanged; "
+        f"else mv -f {DEST}.new {DEST} && systemctl reload ssh && echo changed; fi"
+    )
+    client = paramiko.SSHClient()
+    client.set_missing_host_key_policy(paramiko.AutoAddPolicy())  # the floor checks nothing
+    client.connect(
+        host, username="root", key_filename=keyfile, look_for_keys=False, allow_agent=False
+    )
+    try:
+        _, out, _ = client.exec_command(command, timeout=60)
+        text = out.read().decode().strip()
+        status = out.channel.recv_exit_status()
+    finally:
+        client.close()
+    print(json.dumps({"result": text, "status": status, "seconds": time.monotonic() - started}))
+    return 0 if status == 0 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1], sys.argv[2]))

@@ -1,0 +1,61 @@
+"""The transport's round-trip savings keep every command's meaning (issue 12), on a real sshd:
+the script inside the exec request (a here-document) arrives byte for byte, also when it holds
+text like our delimiter or is too large for the request (then it goes on stdin); channels
+opened ahead serve the next command; stdout, stderr and the exit status stay apart; sudo too.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from hardening.keys import load_private_key
+from hardening.transport import MAX_INLINE, Connection, HostKeyPolicy, Stats, Target, connect
+from tests.conftest import HostFactory
+
+# Quoting, expansions and a line that looks like a here-document delimiter: all must arrive as
+# written, none expanded by the login shell.
+TRICKY = (
+    "printf '%s\\n' 'a $HOME `id` \\\\ \"q\"'\n"
+    "cat <<'EOF'\nHARDENED_ECS_EOF_0000000000000000\n$(echo not-run)\nEOF\n"
+    "echo to-stderr >&2\n"
+    "exit 7\n"
+)
+TRICKY_OUT = 'a $HOME `id` \\\\ "q"\nHARDENED_ECS_EOF_0000000000000000\n$(echo not-run)\n'
+
+
+def _connect(port: int, user: str, key: Path, tmp_path: Path) -> Connection:
+    target = Target(
+        "127.0.0.1",
+        port,
+        user,
+        load_private_key(path=str(key)),
+        HostKeyPolicy(known_hosts=tmp_path / "known_hosts", accept_new=True),
+    )
+    return connect(target, wait=20, stats=Stats())
+
+
+def test_scripts_arrive_exactly_inline_and_on_stdin(
+    host_factory: HostFactory, client_key: Path, tmp_path: Path
+) -> None:
+    host = host_factory()
+    with _connect(host.port, "root", client_key, tmp_path) as conn:
+        assert conn.rtt > 0
+        for _ in range(3):  # the second and third use channels opened ahead
+            result = conn.run(TRICKY)
+            assert (result.stdout, result.stderr, result.status) == (TRICKY_OUT, "to-stderr\n", 7)
+        big = "x" * (MAX_INLINE + 1000)  # too large for the request: sent on stdin instead
+        result = conn.run(f": '{big}'\necho done\n")
+        assert (result.stdout, result.status) == ("done\n", 0)
+        assert conn.stats.commands == 4 and conn.stats.connections == 1
+
+
+def test_sudo_gets_the_script_through_the_here_document(
+    host_factory: HostFactory, client_key: Path, tmp_path: Path
+) -> None:
+    host = host_factory()
+    host.add_user("ecs-user", authorized_keys=[client_key], sudo_nopasswd=True)
+    with _connect(host.port, "ecs-user", client_key, tmp_path) as conn:
+        result = conn.run(TRICKY)
+        assert (result.stdout, result.stderr, result.status) == (TRICKY_OUT, "to-stderr\n", 7)
+        assert conn.run("id -u\n").stdout == "0\n"
+        assert conn.run("id -u\n", as_root=False).stdout != "0\n"
