@@ -398,7 +398,8 @@ def _rotate(run: _Run, conn: Connection, facts: HostFacts, p: Plan, new_pin: str
     txn = Transaction(conn, p, _spec(conn.target.user, facts), run.options.confirm_timeout)
     committed_at: float | None = None
     try:
-        if _lock(run, txn):
+        waited, _ = _lock(run, txn)
+        if waited:
             txn.abort()
             raise ApplyFailed("another apply ran meanwhile; rotate again", untouched=True)
         # sshd -t with the live configuration; no sshd_config file changes here, so the

@@ -108,5 +108,7 @@ def test_a_new_key_the_fresh_login_does_not_meet_is_rolled_back(
     assert report.exit_code == 4 and report.rolled_back, report.as_dict()
     assert "fresh-connection check" in (report.error or ""), report.error
     assert _key_files(host) == before
+    # The rollback restarts sshd: it is back with the old key (not instantly).
+    poll("sshd back after the rollback", lambda: _serves_only_rsa(host), timeout=30)
     assert _presented(host, "rsa-sha2-512") == pin
     assert not host.path("/var/lib/hardened-ecs/lock").exists()
