@@ -148,6 +148,7 @@ class SystemdHost:
         include: bool = True,
         cloud_dropin: bool = True,
         user_data: str | None = None,
+        cloud_init_delay: float = 0,
         boot_timeout: float = 90.0,
     ) -> None:
         self.image = image if isinstance(image, Image) else Image(image)
@@ -159,6 +160,7 @@ class SystemdHost:
         self.include = include
         self.cloud_dropin = cloud_dropin and not self.image.cloud_init
         self.user_data = user_data
+        self.cloud_init_delay = cloud_init_delay
         self.boot_timeout = boot_timeout
         self.bridge = network.bridge()
         self.address = self.bridge.host_address()
@@ -185,7 +187,9 @@ class SystemdHost:
 
     # -- lifecycle ---------------------------------------------------------------------------
 
-    def start(self) -> Self:
+    def start(self, *, wait: bool = True) -> Self:
+        """Boot; `wait` until systemd finished starting up (else only until PID 1 runs and
+        the network is set: a first boot may still be under way)."""
         global _REAPED
         if self.state_dir is not None:
             raise TestHostError(f"{self!r} already started")
@@ -202,7 +206,7 @@ class SystemdHost:
             self._write_owner()
             self._mount_overlay()
             self._prepare()
-            self._boot()
+            self._boot(wait=wait)
         except BaseException as exc:
             logs = self._diagnostics()
             with contextlib.suppress(Exception):
@@ -331,18 +335,26 @@ class SystemdHost:
             self.write("etc/systemd/logind.conf.d/50-testhost.conf", KILL_USER_PROCESSES)
 
     def _seed(self) -> None:
-        """A NoCloud seed: meta-data (instance id, host name) and the given user data."""
+        """A NoCloud seed as a cloud passes it: meta-data (instance id, host name, the key
+        pair's public keys, which cloud-init puts in root's authorized_keys) and user data."""
         seed = "var/lib/cloud/seed/nocloud"
-        self.write(f"{seed}/meta-data", f"instance-id: {self.name}\nlocal-hostname: {self.name}\n")
+        keys = "".join(f"  - {json.dumps(k)}\n" for k in self.authorized_keys)
+        meta = f"instance-id: {self.name}\nlocal-hostname: {self.name}\npublic-keys:\n{keys}"
+        self.write(f"{seed}/meta-data", meta)
         self.write(f"{seed}/user-data", self.user_data or "#cloud-config\n{}\n")
         # cloud-init's network stage would configure host0 by DHCP: ours is set from outside.
-        self.write("etc/cloud/cloud.cfg.d/91-testhost-network.cfg", "network: {config: disabled}\n")
-        # The engine's own root login: authorized by the seed's user data on a real cloud;
-        # here the test key goes into root's authorized_keys like Alibaba's key pair does.
-        (self.root / "root/.ssh").mkdir(mode=0o700, exist_ok=True)
+        # Root logs in with the key pair, as on Alibaba's images (Debian's default refuses).
         self.write(
-            "root/.ssh/authorized_keys", "".join(k + "\n" for k in self.authorized_keys), 0o600
+            "etc/cloud/cloud.cfg.d/91-testhost.cfg",
+            "network: {config: disabled}\ndisable_root: false\n",
         )
+        if self.cloud_init_delay:
+            # A slow config stage (the one that writes cloud-init's sshd drop-in and restarts
+            # sshd): an apply can start while cloud-init is still running.
+            self.write(
+                "etc/systemd/system/cloud-config.service.d/50-testhost-slow.conf",
+                f"[Service]\nExecStartPre=/bin/sleep {self.cloud_init_delay:g}\n",
+            )
 
     # -- booting -----------------------------------------------------------------------------
 
@@ -355,7 +367,7 @@ class SystemdHost:
                 made.append(d)
         return made
 
-    def _boot(self) -> None:
+    def _boot(self, *, wait: bool = True) -> None:
         assert self.state_dir is not None
         # Its own cgroup first: two hosts sharing unit cgroups confuse their systemds.
         subprocess.run(["ip", "link", "del", f"vb-{self.name}"], capture_output=True, check=False)
@@ -408,7 +420,8 @@ class SystemdHost:
         self._write_owner(init_pid=self.init_pid, init_start=self._init_start)
         self._configure_network(deadline)
         self.boots += 1
-        self.wait_booted(deadline - time.monotonic())
+        if wait:
+            self.wait_booted(deadline - time.monotonic())
 
     def _configure_network(self, deadline: float) -> None:
         # host0 appears once nspawn moved the veth in; its address is set from outside, so a
