@@ -10,6 +10,7 @@ is still running its config stage (the one that writes its sshd drop-in and rest
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from components.cloudinit import admin_user_data
 from tests.conftest import ClientKeys
@@ -31,7 +32,7 @@ SUDO_RULE = "/etc/sudoers.d/90-cloud-init-users"
 IMAGE = Image("trixie", cloud_init=True)
 
 
-def _first_boot(factory: SystemdFactory, keys: ClientKeys, **options: object) -> SystemdHost:
+def _first_boot(factory: SystemdFactory, keys: ClientKeys, **options: Any) -> SystemdHost:
     # Alibaba's ImportKeyPair takes RSA and ECDSA: the key pair is the RSA one.
     public = keys.public(keys.rsa)
     return factory(IMAGE, user_data=admin_user_data(ADMIN, public), **options)
