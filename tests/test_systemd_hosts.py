@@ -10,7 +10,12 @@ nothing fatal in the journal) and take a fresh connection 30 s later.
 from __future__ import annotations
 
 import re
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -29,13 +34,14 @@ from tests.systemd_helpers import (
     snapshot,
     ssh_journal,
 )
+from tests.test_faults import Outcome
 from tests.testhosts.client import try_login
-from tests.testhosts.fixtures import SystemdFactory
+from tests.testhosts.fixtures import SystemdFactory, skip_or_fail, unavailable_reason
 from tests.testhosts.machine import SystemdHost
-from tests.testhosts.rootfs import EXPECTED_OPENSSH, package_version
+from tests.testhosts.rootfs import EXPECTED_OPENSSH, Image, package_version
 
 # variant -> SystemdHost options
-VARIANTS = {
+VARIANTS: dict[str, dict[str, Any]] = {
     "ssh.service": {},
     "ssh.socket": {"socket_activated": True},
     "KillUserProcesses": {"kill_user_processes": True},
@@ -47,15 +53,67 @@ CASES = [("trixie", v) for v in VARIANTS] + [
 ]
 
 
-def _prove_apply_noop_check(host: SystemdHost, key: Path, tmp_path: Path) -> None:
-    cli = cli_for(host, key, tmp_path)
-    since = journal_cursor(host)
-    out = cli.run("apply", wait=30, confirm_timeout=60)
-    assert out.code == 0, out
-    assert "compliant=true" in out.stdout, out
+@dataclass
+class Applied:
+    """One variant's host, applied once (all variants side by side, see `applied`)."""
+
+    host: SystemdHost
+    since: str  # journal cursor before the apply
+    outcome: Outcome
+    at: float  # time.monotonic() when the apply ended
+
+
+@pytest.fixture(scope="module")
+def applied(
+    client_keys: ClientKeys, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[dict[str, Applied]]:
+    """Every case's host booted and applied at the same time: the 30 s each must wait before
+    its later login overlap instead of adding up."""
+    reason = unavailable_reason()
+    if reason is not None:
+        skip_or_fail(reason)
+    for suite, _ in CASES:
+        if not Image(suite).path.is_dir():
+            skip_or_fail(f"no rootfs cache for {suite}: run `make testhosts`")
+    keys = [Path(f"{k}.pub").read_text() for k in client_keys.installed]
+    hosts = {f"{s}-{v}": SystemdHost(s, authorized_keys=keys, **VARIANTS[v]) for s, v in CASES}
+    tmp = tmp_path_factory.mktemp("variants")
+
+    def one(case: str) -> Applied:
+        host = hosts[case].start()
+        assert_healthy(host)
+        since = journal_cursor(host)
+        out = cli_for(host, client_keys.ed25519, tmp).run("apply", wait=30, confirm_timeout=60)
+        return Applied(host, since, out, time.monotonic())
+
+    try:
+        with ThreadPoolExecutor(max_workers=4) as pool:
+            yield dict(zip(hosts, pool.map(one, hosts), strict=True))
+    finally:
+        for host in hosts.values():
+            host.stop()
+
+
+@pytest.mark.host
+@pytest.mark.systemd
+@pytest.mark.parametrize(("suite", "variant"), CASES, ids=[f"{s}-{v}" for s, v in CASES])
+def test_apply_noop_check_on_systemd_host(
+    applied: dict[str, Applied],
+    client_keys: ClientKeys,
+    tmp_path: Path,
+    suite: str,
+    variant: str,
+) -> None:
+    run = applied[f"{suite}-{variant}"]
+    host, key = run.host, client_keys.ed25519
+    # The image is the one meant (a mirror moving on shows up here).
+    version = package_version(host.image.path, "openssh-server") or ""
+    assert re.match(rf"(\d+:)?{re.escape(EXPECTED_OPENSSH[suite])}p", version), version
+    assert run.outcome.code == 0, run.outcome
+    assert "compliant=true" in run.outcome.stdout, run.outcome
     assert_new(host, key)
     assert not try_login(host.address, "root", key), "root can still log in"
-    assert_healthy(host, since)
+    assert_healthy(host, run.since)
     # No-op: nothing written, sshd not touched (same main PID, no new unit job).
     pid, since = main_pid(host), journal_cursor(host)
     files = snapshot(host).files
@@ -69,24 +127,8 @@ def _prove_apply_noop_check(host: SystemdHost, key: Path, tmp_path: Path) -> Non
         assert job not in log, log
     check = cli_for(host, key, tmp_path, user=ADMIN).run("check")
     assert check.code == 0, check
-    login_later(host, ADMIN, key)
-    assert_healthy(host)
-
-
-@pytest.mark.parametrize(("suite", "variant"), CASES, ids=[f"{s}-{v}" for s, v in CASES])
-def test_apply_noop_check_on_systemd_host(
-    systemd_factory: SystemdFactory,
-    client_keys: ClientKeys,
-    tmp_path: Path,
-    suite: str,
-    variant: str,
-) -> None:
-    host = systemd_factory(suite, **VARIANTS[variant])
-    # The image is the one meant (a mirror moving on shows up here).
-    version = package_version(host.image.path, "openssh-server") or ""
-    assert re.match(rf"(\d+:)?{re.escape(EXPECTED_OPENSSH[suite])}p", version), version
-    assert_healthy(host)
-    _prove_apply_noop_check(host, client_keys.ed25519, tmp_path)
+    login_later(host, ADMIN, key, since=run.at)
+    assert_healthy(host, run.since)
 
 
 # --------------------------------------------------------------------------- defect a
