@@ -50,6 +50,7 @@ CGROUP_NAME: Final = "hardened-ecs-testhosts"
 PROPAGATE_DIR: Final = Path("/run/systemd/nspawn/propagate")
 # Suites whose systemd no longer boots on a cgroup v1 (legacy/hybrid) machine.
 UNIFIED_CGROUP_ONLY: Final = frozenset({"forky"})
+NAME_PREFIX: Final = "hecs"  # machine names: hecs<bridge index>-<n>
 REBOOT_EXIT: Final = 133  # nspawn's exit code when the container asked for a reboot
 _ENV: Final = {"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "LANG": "C"}
 
@@ -93,7 +94,30 @@ def _remove_cgroup(path: Path) -> None:
         path.rmdir()
 
 
+def _cgroup_pids(path: Path) -> set[int]:
+    pids: set[int] = set()
+    if path.is_dir():
+        for procs in path.rglob("cgroup.procs"):
+            with contextlib.suppress(OSError, ValueError):
+                pids.update(int(p) for p in procs.read_text().split())
+    return pids
+
+
+def _kill_cgroup(path: Path, limit: float = 30.0) -> None:
+    """SIGKILL every process left in a host's own cgroup: only what we started is in it
+    (the launcher, nspawn and the container), so nothing can outlive a host unnoticed."""
+    deadline = time.monotonic() + limit
+    while pids := _cgroup_pids(path):
+        for pid in pids:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        if time.monotonic() > deadline:
+            raise TestHostError(f"processes survive in {path}: {sorted(pids)}")
+        time.sleep(0.05)
+
+
 def _cleanup(name: str, state: Path) -> None:
+    _kill_cgroup(CGROUP_ROOTS[0] / CGROUP_NAME / name)
     # nspawn's veth normally dies with the container's namespace; not if the boot failed.
     subprocess.run(["ip", "link", "del", f"vb-{name}"], capture_output=True, check=False)
     for root in CGROUP_ROOTS:
@@ -104,11 +128,14 @@ def _cleanup(name: str, state: Path) -> None:
 
 
 def reap_stale() -> int:
-    """Stop hosts left by test processes that died (by recorded PID + start time only)."""
+    """Stop hosts and drop bridges left by test processes that died (by recorded PID +
+    start time only); return how many."""
+    reaped = network.reap_stale()
     if not STATE_DIR.is_dir():
-        return 0
-    reaped = 0
+        return reaped
     for d in STATE_DIR.iterdir():
+        if not re.match(rf"{NAME_PREFIX}\d+-\d+-", d.name):
+            continue  # not one of ours
         try:
             owner = json.loads((d / "owner.json").read_text())
         except (OSError, ValueError):
@@ -164,7 +191,7 @@ class SystemdHost:
         self.boot_timeout = boot_timeout
         self.bridge = network.bridge()
         self.address = self.bridge.host_address()
-        self.name = f"hecs{self.bridge.index}-{next(_COUNTER)}"
+        self.name = f"{NAME_PREFIX}{self.bridge.index}-{next(_COUNTER)}"
         self.state_dir: Path | None = None
         self.init_pid: int | None = None
         self._init_start = 0
@@ -359,6 +386,8 @@ class SystemdHost:
     # -- booting -----------------------------------------------------------------------------
 
     def _cgroups(self) -> list[Path]:
+        # The name is ours (our bridge's index): anything left under it is from a dead run.
+        _kill_cgroup(CGROUP_ROOTS[0] / CGROUP_NAME / self.name)
         made = []
         for root in CGROUP_ROOTS:
             if root.is_dir():

@@ -99,6 +99,17 @@ def _reap_claim(index: int) -> bool:
     return True
 
 
+def reap_stale() -> int:
+    """Drop the claims (and bridges) of processes that died; return how many."""
+    if not RUN_DIR.is_dir():
+        return 0
+    reaped = 0
+    for claim in RUN_DIR.glob("*.json"):
+        if claim.stem.isdigit() and claim.exists() and _reap_claim(int(claim.stem)):
+            reaped += 1
+    return reaped
+
+
 _BRIDGE: Bridge | None = None
 _BRIDGE_LOCK = threading.Lock()
 
