@@ -47,9 +47,9 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "KillUserProcesses": {"kill_user_processes": True},
     "no-Include": {"include": False},
 }
-# Every variant on trixie; the plain ssh.service apply on every suite.
+# Every variant on trixie; ssh.service and ssh.socket on every other suite.
 CASES = [("trixie", v) for v in VARIANTS] + [
-    (s, "ssh.service") for s in ("bullseye", "bookworm", "forky")
+    (s, v) for s in ("bullseye", "bookworm", "forky") for v in ("ssh.service", "ssh.socket")
 ]
 
 

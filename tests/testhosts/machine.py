@@ -525,7 +525,13 @@ class SystemdHost:
         """`sshd -T` for a connection by `user` (Match blocks applied); keys lower-cased."""
         a = addr or self.bridge.gateway
         spec = f"user={user},host={a},addr={a},laddr={self.address},lport=22"
-        proc = self.run(f"sshd -T -C {shlex.quote(spec)}", check=True)
+        # Debian 11's per-connection ssh@.service removes /run/sshd whenever one ends.
+        for _ in range(20):
+            proc = self.run(f"mkdir -p -m0755 /run/sshd; sshd -T -C {shlex.quote(spec)}")
+            if "Missing privilege separation directory" not in proc.stderr:
+                break
+        if proc.returncode != 0:
+            raise TestHostError(f"{self.name}: sshd -T exit {proc.returncode}: {proc.stderr}")
         out: dict[str, str] = {}
         for line in proc.stdout.splitlines():
             key, _, value = line.strip().partition(" ")
