@@ -183,10 +183,14 @@ commit() {
 start_watcher() {
   if [ "$WATCHER" = systemd-run ]; then
     unit="hardened-ecs-rollback-$TOKEN.service"
-    systemd-run --quiet --collect --unit="$unit" --description="hardened-ecs rollback watcher" \
+    desc="hardened-ecs rollback watcher"
+    # --collect (systemd 236+) unloads the unit even if it fails; CentOS 7's 219 lacks it.
+    systemd-run --quiet --collect --unit="$unit" --description="$desc" \
+      /bin/sh "$lock/watch.sh" </dev/null >/dev/null 2>&1 \
+    || systemd-run --unit="$unit" --description="$desc" \
       /bin/sh "$lock/watch.sh" </dev/null >/dev/null 2>&1 || return 1
     say "$unit" > "$lock/unit"
-    watcher=$(systemctl show -p MainPID --value "$unit" 2>/dev/null)
+    watcher=$(systemctl show -p MainPID "$unit" 2>/dev/null | cut -d= -f2)  # no --value on 219
     [ -n "$watcher" ] && [ "$watcher" != 0 ]
   else
     setsid sh "$lock/watch.sh" </dev/null >/dev/null 2>&1 &
