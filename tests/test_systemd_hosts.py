@@ -183,6 +183,29 @@ def test_kill_user_processes_tool_killed_after_reload_host_still_rolls_back(
     assert_new(host, key)
 
 
+def test_kill_user_processes_change_as_admin_through_sudo_still_rolls_back(
+    systemd_factory: SystemdFactory, client_keys: ClientKeys, tmp_path: Path
+) -> None:
+    """The update path (`pulumi up` on a hardened server): the admin user, through sudo."""
+    host = systemd_factory("trixie", kill_user_processes=True)
+    key = client_keys.ed25519
+    first = cli_for(host, key, tmp_path).run("apply", wait=30)
+    assert first.code == 0, first
+    hardened = snapshot(host)
+    assert hardened.effective["maxauthtries"] == "3"
+    admin = cli_for(host, key, tmp_path, user=ADMIN)
+    run = admin.start("apply", "--set", "MaxAuthTries=2", wait=30, confirm_timeout=10)
+    run.wait_for("reloaded sshd")
+    assert host.sshd_effective()["maxauthtries"] == "2"
+    run.kill()
+    poll("the host's own rollback", lambda: lock_gone(host), timeout=10 + 30)
+    back = snapshot(host)
+    assert back.files == hardened.files and back.effective == hardened.effective
+    assert back.leftovers == ()
+    assert try_login(host.address, ADMIN, key)
+    assert_healthy(host)
+
+
 _SYSTEMD_219_RUN = """#!/bin/sh
 # Like CentOS 7's systemd 219: no --collect.
 for a in "$@"; do
