@@ -292,8 +292,8 @@ class SystemdHost:
         rc = self._nspawn.wait(timeout=self.boot_timeout)
         if rc != REBOOT_EXIT:
             raise TestHostError(f"nspawn exited {rc} on reboot, not {REBOOT_EXIT}")
-        with contextlib.suppress(ProcessLookupError):
-            wait_gone(self.init_pid or 0, self._init_start)
+        if self.init_pid is not None:
+            wait_gone(self.init_pid, self._init_start)
         self.init_pid, self._nspawn = None, None
         self._boot()
 
