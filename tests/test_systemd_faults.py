@@ -2,6 +2,7 @@
 network namespace drop packets the way a firewall or a broken link does.
 
 * a filtered port (SYNs dropped): the tool gives up after --wait, exit 3, nothing changed;
+* the real sshd sends its banner, then hears nothing (conntrack byte count): the same;
 * the link cut both ways right after the reload, for longer than the confirm timeout, then
   healed: the host rolls itself back, is reachable again, and the tool says which way it went;
 * the same cut with the tool killed at that moment, under logind's KillUserProcesses=yes.
@@ -9,6 +10,7 @@ network namespace drop packets the way a firewall or a broken link does.
 
 from __future__ import annotations
 
+import socket
 import time
 from pathlib import Path
 
@@ -47,6 +49,24 @@ def test_filtered_port_exits_3_naming_host_and_wait_and_changes_nothing(
     assert out.code == 3, out
     assert f"cannot reach root@{host.address}:22 within 5s (--wait)" in out.stdout, out
     assert "timed out" in out.stdout, out
+    host.heal()
+    assert_old(host, before, key)
+
+
+def test_real_sshd_that_stalls_after_its_banner_exits_3_and_changes_nothing(
+    systemd_factory: SystemdFactory, client_keys: ClientKeys, tmp_path: Path
+) -> None:
+    host = systemd_factory("trixie")
+    key = client_keys.ed25519
+    before = snapshot(host)
+    host.stall_after_banner()
+    with socket.create_connection((host.address, 22), timeout=10) as s:
+        banner = s.recv(256)
+    assert banner.startswith(b"SSH-2.0-OpenSSH_"), banner  # the real sshd answered
+    out = cli_for(host, key, tmp_path).run("apply", wait=5)
+    assert out.code == 3, out
+    assert f"cannot reach root@{host.address}:22 within 5s (--wait)" in out.stdout, out
+    assert "server stalled" in out.stdout, out
     host.heal()
     assert_old(host, before, key)
 

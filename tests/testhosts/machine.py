@@ -546,6 +546,11 @@ class SystemdHost:
         if proc.returncode != 0:
             raise TestHostError(f"nft in {self.name}: {proc.stderr.strip()}")
 
+    def stall_after_banner(self) -> None:
+        """sshd still sends its banner, then the client's packets are dropped (network.py)."""
+        self.run("sysctl -q -w net.netfilter.nf_conntrack_acct=1", check=True)
+        self.nft(network.stall_rules())
+
     def heal(self) -> None:
         """Remove every fault rule (our own nft table only)."""
         self.run(f"nft delete table inet {network.FAULT_TABLE}")
