@@ -30,7 +30,7 @@ for f in /etc/ssh/sshd_config /etc/ssh/sshd_config.d/*; do
   [ -f "$f" ] && echo "file $f $(sha256sum < "$f" | cut -d' ' -f1)"
 done
 find /etc/ssh /etc/sudoers.d -name '*hardened-ecs*' ! -name 00-hardened-ecs.conf \
-  ! -name 90-hardened-ecs-ops | sed 's/^/leftover /'
+  ! -name 90-hardened-ecs-ops ! -name 01-hardened-ecs-boot.conf | sed 's/^/leftover /'
 [ -e /var/lib/hardened-ecs/lock ] && echo "leftover /var/lib/hardened-ecs/lock"
 exit 0
 """
@@ -108,9 +108,11 @@ def assert_old(host: SystemdHost, before: Snapshot, key: Path) -> None:
     assert try_login(host.address, "root", key), "root's key login no longer works"
 
 
-def login_later(host: SystemdHost, user: str, key: Path) -> None:
-    """A fresh connection still works LATER seconds on (a wait, not a timed assertion)."""
-    time.sleep(LATER)
+def login_later(host: SystemdHost, user: str, key: Path, since: float | None = None) -> None:
+    """A fresh connection still works LATER seconds after `since` (time.monotonic(); default
+    now) — a wait, not a timed assertion."""
+    start = time.monotonic() if since is None else since
+    time.sleep(max(0.0, start + LATER - time.monotonic()))
     wait_login(host.address, user, key, limit=10)
 
 

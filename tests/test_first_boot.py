@@ -32,7 +32,7 @@ from tests.conftest import ClientKeys
 from tests.firstboot_probe import Prober, Round, SourcePool, probe_once
 from tests.systemd_helpers import assert_healthy, poll
 from tests.testhosts.client import try_login
-from tests.testhosts.fixtures import _skip_or_fail, unavailable_reason
+from tests.testhosts.fixtures import skip_or_fail, unavailable_reason
 from tests.testhosts.machine import SystemdHost
 from tests.testhosts.rootfs import Image
 
@@ -157,9 +157,9 @@ def test_first_boot_is_closed_pinned_and_rekeyed(
 ) -> None:
     reason = unavailable_reason()
     if reason is not None:
-        _skip_or_fail(reason)
+        skip_or_fail(reason)
     if not IMAGE.path.is_dir():
-        _skip_or_fail(f"no rootfs cache for {IMAGE.name}: run `make testhosts`")
+        skip_or_fail(f"no rootfs cache for {IMAGE.name}: run `make testhosts`")
     kind, variant = CASES[case]
     key = client_keys.ed25519 if kind == "ed25519" else client_keys.rsa
     public = Path(f"{key}.pub").read_text()
@@ -293,9 +293,9 @@ def test_prober_sees_an_open_first_boot_and_create_refuses_a_host_without_its_bo
     from cloud-init (here: cloud-init made its own) fails the create with the way in."""
     reason = unavailable_reason()
     if reason is not None:
-        _skip_or_fail(reason)
+        skip_or_fail(reason)
     if not IMAGE.path.is_dir():
-        _skip_or_fail(f"no rootfs cache for {IMAGE.name}: run `make testhosts`")
+        skip_or_fail(f"no rootfs cache for {IMAGE.name}: run `make testhosts`")
     key = client_keys.ed25519
     public = Path(f"{key}.pub").read_text().strip()
     host = SystemdHost(

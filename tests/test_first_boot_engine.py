@@ -18,7 +18,7 @@ from hardening.rekey import openssh_fingerprint
 from tests.conftest import ClientKeys
 from tests.firstboot_probe import SourcePool, probe_once
 from tests.testhosts.client import try_login
-from tests.testhosts.fixtures import _skip_or_fail, unavailable_reason
+from tests.testhosts.fixtures import skip_or_fail, unavailable_reason
 from tests.testhosts.machine import SystemdHost
 from tests.testhosts.rootfs import Image
 from tools.engine_stack import CliUnavailable, EngineStack, cli_dir
@@ -45,9 +45,9 @@ class World:
 def world(tmp_path_factory: pytest.TempPathFactory, client_keys: ClientKeys) -> Iterator[World]:
     reason = unavailable_reason()
     if reason is not None:
-        _skip_or_fail(reason)
+        skip_or_fail(reason)
     if not IMAGE.path.is_dir():
-        _skip_or_fail(f"no rootfs cache for {IMAGE.name}: run `make testhosts`")
+        skip_or_fail(f"no rootfs cache for {IMAGE.name}: run `make testhosts`")
     try:
         cli = cli_dir()
     except CliUnavailable as exc:

@@ -24,7 +24,18 @@ sec os-release; cat /etc/os-release 2>/dev/null || cat /usr/lib/os-release 2>/de
 sec sshd-version; "$sshd_bin" -V 2>&1 | head -n 3
 sec client-addr; echo "$client_addr"
 sec sshd-T
-"$sshd_bin" -T -C "user=$admin,host=$client_addr,addr=$client_addr" 2>&1; echo "@rc=$?"
+# Debian 11's per-connection ssh@.service (ssh.socket, Accept=yes) removes /run/sshd when any
+# connection ends: make it again and retry if it vanished under us.
+n=0
+while :; do
+  [ -d /run/sshd ] || mkdir -p -m0755 /run/sshd 2>/dev/null
+  out=$("$sshd_bin" -T -C "user=$admin,host=$client_addr,addr=$client_addr" 2>&1); rc=$?
+  case $out in
+    *"Missing privilege separation directory"*) [ "$n" -lt 20 ] && { n=$((n + 1)); continue; } ;;
+  esac
+  break
+done
+printf '%s\n' "$out"; echo "@rc=$rc"
 for q in kex cipher mac key-sig; do sec "ssh-Q-$q"; ssh -Q "$q" 2>/dev/null; done
 sec main-config; base64 < /etc/ssh/sshd_config
 sec dropins

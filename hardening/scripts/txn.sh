@@ -117,13 +117,29 @@ stage_check() {
   fi
 }
 
+# sshd -t/-T need the privilege separation directory. Under Debian 11's ssh.socket
+# (Accept=yes) every connection's ssh@.service removes /run/sshd when it ends, at any moment
+# (our own earlier sessions too): make it again and retry when it vanished under us.
+sshd_check() {
+  n=0
+  while :; do
+    [ -d /run/sshd ] || mkdir -p -m0755 /run/sshd 2>/dev/null
+    out=$("$SSHD" "$@" 2>&1); rc=$?
+    case $out in
+      *"Missing privilege separation directory"*) [ "$n" -lt 20 ] && { n=$((n + 1)); continue; } ;;
+    esac
+    printf '%s\n' "$out"
+    return "$rc"
+  done
+}
+
 validate() {
-  if ! out=$("$SSHD" -t -f "$CHECK" 2>&1); then
+  if ! out=$(sshd_check -t -f "$CHECK"); then
     drop_temps; rm -rf "$lock"
     die 10 "$out"
   fi
   say "@@ candidate"
-  "$SSHD" -T -f "$CHECK" -C "$CHECK_SPEC" 2>&1
+  sshd_check -T -f "$CHECK" -C "$CHECK_SPEC"
 }
 
 commit() {
@@ -167,10 +183,14 @@ commit() {
 start_watcher() {
   if [ "$WATCHER" = systemd-run ]; then
     unit="hardened-ecs-rollback-$TOKEN.service"
-    systemd-run --quiet --collect --unit="$unit" --description="hardened-ecs rollback watcher" \
+    desc="hardened-ecs rollback watcher"
+    # --collect (systemd 236+) unloads the unit even if it fails; CentOS 7's 219 lacks it.
+    systemd-run --quiet --collect --unit="$unit" --description="$desc" \
+      /bin/sh "$lock/watch.sh" </dev/null >/dev/null 2>&1 \
+    || systemd-run --unit="$unit" --description="$desc" \
       /bin/sh "$lock/watch.sh" </dev/null >/dev/null 2>&1 || return 1
     say "$unit" > "$lock/unit"
-    watcher=$(systemctl show -p MainPID --value "$unit" 2>/dev/null)
+    watcher=$(systemctl show -p MainPID "$unit" 2>/dev/null | cut -d= -f2)  # no --value on 219
     [ -n "$watcher" ] && [ "$watcher" != 0 ]
   else
     setsid sh "$lock/watch.sh" </dev/null >/dev/null 2>&1 &

@@ -1,8 +1,11 @@
-"""`python -m tests.testhosts build [IMAGE...]` (e.g. trixie, trixie-cloudinit) · `reap`."""
+"""`python -m tests.testhosts build [IMAGE...]` (e.g. trixie, trixie-cloudinit) · `reap` ·
+`serve IMAGE --key FILE.pub [--socket] [--kill-user-processes] [--no-include]`."""
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import signal
 import sys
 import time
 from collections.abc import Sequence
@@ -37,19 +40,45 @@ def _build(names: Sequence[str]) -> int:
     return 0
 
 
+def _serve(args: argparse.Namespace) -> int:
+    keys = [open(k).read() for k in args.key]  # noqa: SIM115 - read once
+    host = machine.SystemdHost(
+        _image(args.image),
+        authorized_keys=keys,
+        socket_activated=args.socket,
+        kill_user_processes=args.kill_user_processes,
+        include=not args.no_include,
+    )
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # stop the host on `kill PID` too
+    with host:
+        print(f"{host.name}: {args.image} at {host.address}:22 (bridge {host.bridge.name})")
+        print(f"  inside: nsenter -t {host.init_pid} -a /bin/sh; Ctrl-C stops it", flush=True)
+        with contextlib.suppress(KeyboardInterrupt):
+            signal.pause()
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tests.testhosts")
     sub = parser.add_subparsers(dest="cmd", required=True)
     b = sub.add_parser("build", help="build missing nspawn rootfs caches")
     b.add_argument("images", nargs="*", default=list(DEFAULT_IMAGES))
     sub.add_parser("reap", help="stop hosts left by dead test processes")
+    v = sub.add_parser("serve", help="run one host until Ctrl-C (manual debugging)")
+    v.add_argument("image", help="e.g. trixie, forky, trixie-cloudinit")
+    v.add_argument("--key", action="append", default=[], help="public key file for root")
+    v.add_argument("--socket", action="store_true", help="ssh.socket instead of ssh.service")
+    v.add_argument("--kill-user-processes", action="store_true")
+    v.add_argument("--no-include", action="store_true")
     args = parser.parse_args(argv)
+    if args.cmd == "serve":
+        return _serve(args)
     if args.cmd == "build":
         try:
             return _build(args.images)
         except ValueError as exc:
             parser.error(str(exc))
-    print(f"reaped {machine.reap_stale()} stale host(s)")
+    print(f"reaped {machine.reap_stale()} stale host(s) and bridge(s)")
     return 0
 
 

@@ -31,7 +31,7 @@ def unavailable_reason() -> str | None:
     return None
 
 
-def _skip_or_fail(reason: str) -> NoReturn:
+def skip_or_fail(reason: str) -> NoReturn:
     if os.environ.get("CI", "").strip().lower() in ("true", "1", "yes"):
         pytest.fail(f"CI=true but systemd test hosts cannot run: {reason}", pytrace=False)
     pytest.skip(reason)
@@ -45,7 +45,9 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 
 class SystemdFactory(Protocol):
-    def __call__(self, image: Image | str = "trixie", **options: Any) -> SystemdHost: ...
+    def __call__(
+        self, image: Image | str = "trixie", *, wait: bool = True, **options: Any
+    ) -> SystemdHost: ...
 
 
 @pytest.fixture
@@ -54,17 +56,17 @@ def systemd_factory(client_keys: Any) -> Iterator[SystemdFactory]:
     every one is stopped when the test ends, pass or fail."""
     reason = unavailable_reason()
     if reason is not None:
-        _skip_or_fail(reason)
+        skip_or_fail(reason)
     made: list[SystemdHost] = []
 
-    def make(image: Image | str = "trixie", **options: Any) -> SystemdHost:
+    def make(image: Image | str = "trixie", *, wait: bool = True, **options: Any) -> SystemdHost:
         img = image if isinstance(image, Image) else Image(image)
         if not img.path.is_dir():
-            _skip_or_fail(f"no rootfs cache for {img.name}: run `make testhosts`")
+            skip_or_fail(f"no rootfs cache for {img.name}: run `make testhosts`")
         keys = [Path(f"{k}.pub").read_text() for k in client_keys.installed]
         host = SystemdHost(img, authorized_keys=options.pop("authorized_keys", keys), **options)
         made.append(host)
-        return host.start()
+        return host.start(wait=wait)
 
     try:
         yield make

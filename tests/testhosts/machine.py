@@ -50,6 +50,7 @@ CGROUP_NAME: Final = "hardened-ecs-testhosts"
 PROPAGATE_DIR: Final = Path("/run/systemd/nspawn/propagate")
 # Suites whose systemd no longer boots on a cgroup v1 (legacy/hybrid) machine.
 UNIFIED_CGROUP_ONLY: Final = frozenset({"forky"})
+NAME_PREFIX: Final = network.HOST_PREFIX  # machine names: hecs<bridge index>-<n>
 REBOOT_EXIT: Final = 133  # nspawn's exit code when the container asked for a reboot
 _ENV: Final = {"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "LANG": "C"}
 
@@ -93,7 +94,30 @@ def _remove_cgroup(path: Path) -> None:
         path.rmdir()
 
 
+def _cgroup_pids(path: Path) -> set[int]:
+    pids: set[int] = set()
+    if path.is_dir():
+        for procs in path.rglob("cgroup.procs"):
+            with contextlib.suppress(OSError, ValueError):
+                pids.update(int(p) for p in procs.read_text().split())
+    return pids
+
+
+def _kill_cgroup(path: Path, limit: float = 30.0) -> None:
+    """SIGKILL every process left in a host's own cgroup: only what we started is in it
+    (the launcher, nspawn and the container), so nothing can outlive a host unnoticed."""
+    deadline = time.monotonic() + limit
+    while pids := _cgroup_pids(path):
+        for pid in pids:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        if time.monotonic() > deadline:
+            raise TestHostError(f"processes survive in {path}: {sorted(pids)}")
+        time.sleep(0.05)
+
+
 def _cleanup(name: str, state: Path) -> None:
+    _kill_cgroup(CGROUP_ROOTS[0] / CGROUP_NAME / name)
     # nspawn's veth normally dies with the container's namespace; not if the boot failed.
     subprocess.run(["ip", "link", "del", f"vb-{name}"], capture_output=True, check=False)
     for root in CGROUP_ROOTS:
@@ -104,11 +128,14 @@ def _cleanup(name: str, state: Path) -> None:
 
 
 def reap_stale() -> int:
-    """Stop hosts left by test processes that died (by recorded PID + start time only)."""
+    """Stop hosts and drop bridges left by test processes that died (by recorded PID +
+    start time only); return how many."""
+    reaped = network.reap_stale()
     if not STATE_DIR.is_dir():
-        return 0
-    reaped = 0
+        return reaped
     for d in STATE_DIR.iterdir():
+        if not re.match(rf"{NAME_PREFIX}\d+-\d+-", d.name):
+            continue  # not one of ours
         try:
             owner = json.loads((d / "owner.json").read_text())
         except (OSError, ValueError):
@@ -148,6 +175,7 @@ class SystemdHost:
         include: bool = True,
         cloud_dropin: bool = True,
         user_data: str | None = None,
+        cloud_init_delay: float = 0,
         boot_timeout: float = 90.0,
     ) -> None:
         self.image = image if isinstance(image, Image) else Image(image)
@@ -159,10 +187,11 @@ class SystemdHost:
         self.include = include
         self.cloud_dropin = cloud_dropin and not self.image.cloud_init
         self.user_data = user_data
+        self.cloud_init_delay = cloud_init_delay
         self.boot_timeout = boot_timeout
         self.bridge = network.bridge()
         self.address = self.bridge.host_address()
-        self.name = f"{network.HOST_PREFIX}{self.bridge.index}-{next(_COUNTER)}"
+        self.name = f"{NAME_PREFIX}{self.bridge.index}-{next(_COUNTER)}"
         self.state_dir: Path | None = None
         self.init_pid: int | None = None
         self._init_start = 0
@@ -185,7 +214,9 @@ class SystemdHost:
 
     # -- lifecycle ---------------------------------------------------------------------------
 
-    def start(self) -> Self:
+    def start(self, *, wait: bool = True) -> Self:
+        """Boot; `wait` until systemd finished starting up (else only until PID 1 runs and
+        the network is set: a first boot may still be under way)."""
         global _REAPED
         if self.state_dir is not None:
             raise TestHostError(f"{self!r} already started")
@@ -202,7 +233,7 @@ class SystemdHost:
             self._write_owner()
             self._mount_overlay()
             self._prepare()
-            self._boot()
+            self._boot(wait=wait)
         except BaseException as exc:
             logs = self._diagnostics()
             with contextlib.suppress(Exception):
@@ -261,8 +292,8 @@ class SystemdHost:
         rc = self._nspawn.wait(timeout=self.boot_timeout)
         if rc != REBOOT_EXIT:
             raise TestHostError(f"nspawn exited {rc} on reboot, not {REBOOT_EXIT}")
-        with contextlib.suppress(ProcessLookupError):
-            wait_gone(self.init_pid or 0, self._init_start)
+        if self.init_pid is not None:
+            wait_gone(self.init_pid, self._init_start)
         self.init_pid, self._nspawn = None, None
         self._boot()
 
@@ -331,22 +362,32 @@ class SystemdHost:
             self.write("etc/systemd/logind.conf.d/50-testhost.conf", KILL_USER_PROCESSES)
 
     def _seed(self) -> None:
-        """A NoCloud seed: meta-data (instance id, host name) and the given user data."""
+        """A NoCloud seed as a cloud passes it: meta-data (instance id, host name, the key
+        pair's public keys, which cloud-init puts in root's authorized_keys) and user data."""
         seed = "var/lib/cloud/seed/nocloud"
-        self.write(f"{seed}/meta-data", f"instance-id: {self.name}\nlocal-hostname: {self.name}\n")
+        keys = "".join(f"  - {json.dumps(k)}\n" for k in self.authorized_keys)
+        meta = f"instance-id: {self.name}\nlocal-hostname: {self.name}\npublic-keys:\n{keys}"
+        self.write(f"{seed}/meta-data", meta)
         self.write(f"{seed}/user-data", self.user_data or "#cloud-config\n{}\n")
         # cloud-init's network stage would configure host0 by DHCP: ours is set from outside.
-        self.write("etc/cloud/cloud.cfg.d/91-testhost-network.cfg", "network: {config: disabled}\n")
-        # The engine's own root login: authorized by the seed's user data on a real cloud;
-        # here the test key goes into root's authorized_keys like Alibaba's key pair does.
-        (self.root / "root/.ssh").mkdir(mode=0o700, exist_ok=True)
+        # Root logs in with the key pair, as on Alibaba's images (Debian's default refuses).
         self.write(
-            "root/.ssh/authorized_keys", "".join(k + "\n" for k in self.authorized_keys), 0o600
+            "etc/cloud/cloud.cfg.d/91-testhost.cfg",
+            "network: {config: disabled}\ndisable_root: false\n",
         )
+        if self.cloud_init_delay:
+            # A slow config stage (the one that writes cloud-init's sshd drop-in and restarts
+            # sshd): an apply can start while cloud-init is still running.
+            self.write(
+                "etc/systemd/system/cloud-config.service.d/50-testhost-slow.conf",
+                f"[Service]\nExecStartPre=/bin/sleep {self.cloud_init_delay:g}\n",
+            )
 
     # -- booting -----------------------------------------------------------------------------
 
     def _cgroups(self) -> list[Path]:
+        # The name is ours (our bridge's index): anything left under it is from a dead run.
+        _kill_cgroup(CGROUP_ROOTS[0] / CGROUP_NAME / self.name)
         made = []
         for root in CGROUP_ROOTS:
             if root.is_dir():
@@ -355,7 +396,7 @@ class SystemdHost:
                 made.append(d)
         return made
 
-    def _boot(self) -> None:
+    def _boot(self, *, wait: bool = True) -> None:
         assert self.state_dir is not None
         # Its own cgroup first: two hosts sharing unit cgroups confuse their systemds.
         subprocess.run(["ip", "link", "del", f"vb-{self.name}"], capture_output=True, check=False)
@@ -408,7 +449,8 @@ class SystemdHost:
         self._write_owner(init_pid=self.init_pid, init_start=self._init_start)
         self._configure_network(deadline)
         self.boots += 1
-        self.wait_booted(deadline - time.monotonic())
+        if wait:
+            self.wait_booted(deadline - time.monotonic())
 
     def _configure_network(self, deadline: float) -> None:
         # host0 appears once nspawn moved the veth in; its address is set from outside, so a
@@ -483,7 +525,13 @@ class SystemdHost:
         """`sshd -T` for a connection by `user` (Match blocks applied); keys lower-cased."""
         a = addr or self.bridge.gateway
         spec = f"user={user},host={a},addr={a},laddr={self.address},lport=22"
-        proc = self.run(f"sshd -T -C {shlex.quote(spec)}", check=True)
+        # Debian 11's per-connection ssh@.service removes /run/sshd whenever one ends.
+        for _ in range(20):
+            proc = self.run(f"mkdir -p -m0755 /run/sshd; sshd -T -C {shlex.quote(spec)}")
+            if "Missing privilege separation directory" not in proc.stderr:
+                break
+        if proc.returncode != 0:
+            raise TestHostError(f"{self.name}: sshd -T exit {proc.returncode}: {proc.stderr}")
         out: dict[str, str] = {}
         for line in proc.stdout.splitlines():
             key, _, value = line.strip().partition(" ")
@@ -497,6 +545,11 @@ class SystemdHost:
         proc = self.run("nft -f -", input=script)
         if proc.returncode != 0:
             raise TestHostError(f"nft in {self.name}: {proc.stderr.strip()}")
+
+    def stall_after_banner(self) -> None:
+        """sshd still sends its banner, then the client's packets are dropped (network.py)."""
+        self.run("sysctl -q -w net.netfilter.nf_conntrack_acct=1", check=True)
+        self.nft(network.stall_rules())
 
     def heal(self) -> None:
         """Remove every fault rule (our own nft table only)."""

@@ -103,6 +103,17 @@ def _reap_claim(index: int) -> bool:
     return True
 
 
+def reap_stale() -> int:
+    """Drop the claims (and bridges) of processes that died; return how many."""
+    if not RUN_DIR.is_dir():
+        return 0
+    reaped = 0
+    for claim in RUN_DIR.glob("*.json"):
+        if claim.stem.isdigit() and claim.exists() and _reap_claim(int(claim.stem)):
+            reaped += 1
+    return reaped
+
+
 _BRIDGE: Bridge | None = None
 _BRIDGE_LOCK = threading.Lock()
 
@@ -168,3 +179,18 @@ def fault_rules(*, port: int = 22, both_ways: bool = False) -> str:
         for h in hooks
     )
     return f"table inet {FAULT_TABLE} {{\n{chains}}}\n"
+
+
+# Past the TCP handshake and the client's banner (a few hundred bytes), before its KEXINIT.
+STALL_AFTER_BYTES: Final = 600
+
+
+def stall_rules(*, port: int = 22, after_bytes: int = STALL_AFTER_BYTES) -> str:
+    """An nft script under which the server sends its banner and then hears nothing more
+    from the client: a hung or overloaded sshd, seen from the client. Needs conntrack byte
+    accounting in the namespace (net.netfilter.nf_conntrack_acct=1)."""
+    return (
+        f"table inet {FAULT_TABLE} {{\n"
+        "  chain input {\n    type filter hook input priority -10; policy accept;\n"
+        f"    tcp dport {port} ct original bytes > {after_bytes} drop\n  }}\n}}\n"
+    )
