@@ -155,7 +155,7 @@ class Bench:
     def _peer_argv(self, tool: str, address: str, kh: Path) -> tuple[list[str], dict[str, str]]:
         bin_ = self.bench_venv / "bin"
         if tool == "naive":
-            return [self.python, "-m", "bench.peers.naive", address, str(self.key)], {}
+            return [self.python, "-m", "bench.peers.naive", address, str(self.key), str(kh)], {}
         if tool == "pyinfra":
             return [
                 str(bin_ / "pyinfra"), address, str(PEERS / "pyinfra_deploy.py"), "-y",

@@ -1,9 +1,10 @@
 """The naive floor: one paramiko connection, the drop-in written and sshd reloaded, no checks.
 
-No host key check, no validation, no rollback, no proof that anyone can still log in: the
-least any tool could do over SSH, for the latency benchmark. Unchanged file: no reload.
+No validation, no rollback, no proof that anyone can still log in: the least any tool could
+do over SSH, for the latency benchmark. Unchanged file: no reload. The host key is still checked
+against known_hosts (the same file the other peers get): checking costs no round trip.
 
-    python -m bench.peers.naive HOST KEYFILE
+    python -m bench.peers.naive HOST KEYFILE KNOWN_HOSTS
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import paramiko
 DEST = "/etc/ssh/sshd_config.d/10-bench-hardening.conf"
 
 
-def main(host: str, keyfile: str) -> int:
+def main(host: str, keyfile: str, known_hosts: str) -> int:
     started = time.monotonic()
     body = base64.b64encode(Path(__file__).with_name("dropin.conf").read_bytes()).decode()
     command = (
@@ -28,7 +29,8 @@ def main(host: str, keyfile: str) -> int:
         f"else mv -f {DEST}.new {DEST} && systemctl reload ssh && echo changed; fi"
     )
     client = paramiko.SSHClient()
-    client.set_missing_host_key_policy(paramiko.AutoAddPolicy())  # the floor checks nothing
+    client.load_host_keys(known_hosts)
+    client.set_missing_host_key_policy(paramiko.RejectPolicy())
     client.connect(
         host, username="root", key_filename=keyfile, look_for_keys=False, allow_agent=False
     )
@@ -43,4 +45,4 @@ def main(host: str, keyfile: str) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1], sys.argv[2]))
+    sys.exit(main(sys.argv[1], sys.argv[2], sys.argv[3]))
