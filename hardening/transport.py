@@ -253,6 +253,10 @@ class Connection:
                         f"{timeout:g}s in total; stopped waiting for it"
                     )
                 status = chan.recv_exit_status()
+                # No exit status and a dead transport: the connection dropped while the
+                # command ran (paramiko closes its channels only after marking it inactive).
+                if status == -1 and not self._transport.is_active():
+                    raise EOFError("closed before the command's exit status")
             finally:
                 chan.close()
         except (OSError, paramiko.SSHException, EOFError) as exc:
