@@ -12,7 +12,7 @@ import pytest
 from hardening.facts import FactsError, HostFacts, Service, facts_script, parse_facts
 from hardening.plan import service_commands
 from tests.facts import EXPECTED, SLUGS, WITH_INCLUDE, WITHOUT_INCLUDE, facts_text, load_facts
-from tests.facts.construct import DISTROS, Distro, build
+from tests.facts.assemble import DISTROS, Distro, build
 from tests.facts.record_debian import SUITES
 
 
@@ -75,7 +75,7 @@ def test_base64_sections_decode_strictly(slug: str) -> None:
 
 @pytest.mark.parametrize("distro", DISTROS, ids=[d.slug for d in DISTROS])
 def test_constructed_files_match_their_generator(distro: Distro) -> None:
-    assert facts_text(distro.slug) == build(distro), "run python -m tests.facts.construct"
+    assert facts_text(distro.slug) == build(distro), "run python -m tests.facts.assemble"
 
 
 def test_every_distribution_has_a_file_and_only_debian_is_recorded() -> None:

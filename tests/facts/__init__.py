@@ -1,8 +1,9 @@
 """Recorded and constructed `facts.sh` outputs for nine distributions, and what each must yield.
 
 debian-11/12/13.txt are recorded (record_debian.py, a real chroot of the cached Debian roots);
-the others are constructed from each distribution's defaults (construct.py) and say so in
-their first line. Tests load them through `facts_text`/`load_facts` and compare with `EXPECTED`.
+the others are constructed from each distribution's defaults (assemble.py over the data in
+constructed/; README.md) and say so in their first line. Tests load them through
+`facts_text`/`load_facts` and compare with `EXPECTED`.
 """
 
 from __future__ import annotations
