@@ -200,7 +200,7 @@ def make_plan(
     client_algorithms: Mapping[str, Sequence[str]],
     connected_user: str,
 ) -> Plan:
-    """Raises directives.ValueError_ when the request cannot be met on this host's OpenSSH."""
+    """Raises directives.BadValue when the request cannot be met on this host's OpenSSH."""
     wanted = desired_settings(request, facts.capabilities, client_algorithms)
     keys = {name.lower() for name in wanted}
     if "kbdinteractiveauthentication" in keys:
