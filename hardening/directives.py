@@ -2,7 +2,7 @@
 
 Pure data plus small validators. Every value a user can pass with `--set` goes through
 `Directive.normalize`, which rejects malformed values and returns the form we write into the
-configuration; `Directive.effective` returns the form `sshd -T` prints, so that "wanted" and
+configuration; `Directive.comparable` returns the form `sshd -T` prints, so that "wanted" and
 "effective" compare without guessing.
 """
 
@@ -246,8 +246,8 @@ class Directive:
     def known_in(self, version: Version) -> bool:
         return self.since <= version and (self.until is None or version < self.until)
 
-    def effective(self, value: str) -> str:
-        """The value as `sshd -T` shows it, folded for comparison."""
+    def comparable(self, value: str) -> str:
+        """A wanted value in the folded form `sshd -T` would show it (compare with `fold`)."""
         return self.fold(self.normalize(value))
 
     def fold(self, printed: str) -> str:
