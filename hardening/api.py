@@ -20,7 +20,6 @@ from hardening.transport import Progress, Target
 from hardening.trust import HostKeyPolicy
 
 __all__ = [
-    "ACTIONS",
     "HostKeyPolicy",
     "KeySource",
     "LoginKey",
@@ -101,9 +100,6 @@ def ssh_target(spec: TargetSpec) -> Target:
 
 
 Operation = Callable[[Target, Request, Options, Progress | None], Report]
-
-ACTIONS = ("apply", "check", "plan")  # what an operator may ask for by name
-
 
 def operation(action: str) -> Operation:
     """The engine's function for `action` (the names the CLI, inventory and reports use).
