@@ -101,6 +101,7 @@ def ssh_target(spec: TargetSpec) -> Target:
 
 Operation = Callable[[Target, Request, Options, Progress | None], Report]
 
+
 def operation(action: str) -> Operation:
     """The engine's function for `action` (the names the CLI, inventory and reports use).
 
