@@ -7,252 +7,60 @@ corrupts the others. The exit code is the worst host's.
 
 from __future__ import annotations
 
-import argparse
 import os
-import reprlib
 import sys
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import yaml
-
-from hardening import inputs
-from hardening.desired import PROFILES, Request, own_key_problems, validate_request
+from hardening import validation
 from hardening.display import printable
 from hardening.errors import UsageError
-from hardening.values import directive_text
+from hardening.inventory import HostEntry, load_inventory
+from hardening.profiles import Request
 
-_HOST_KEYS = {
-    "host", "port", "user", "identity", "passphrase_env", "admin_user", "profile", "set",
-    "known_hosts", "accept_new_host_key", "host_key_fingerprint", "adopt_admin_user",
-}  # fmt: skip
-
-
-# An inventory is a list of hosts written by people: a few hundred KB at most.
-MAX_INVENTORY_BYTES = 4 * 1024 * 1024
-# YAML aliases (*name) let a small file stand for an enormous one ("billion laughs"): the
-# loaded data shares the repeated parts, but anything that walks it (a message, a merge)
-# would not. Counted as walked, an inventory has a few values per host.
-MAX_VALUES = 200_000
-
-
-def _walked_size(data: object) -> int:
-    """How many values walking `data` would visit (shared parts counted each time)."""
-    memo: dict[int, int] = {}
-    active: set[int] = set()
-
-    def size(value: object) -> int:
-        if not isinstance(value, list | dict):
-            return 1
-        key = id(value)
-        if key in memo:
-            return memo[key]
-        if key in active:
-            raise UsageError("it refers to itself (a YAML alias inside its own anchor)")
-        active.add(key)
-        items = [*value.keys(), *value.values()] if isinstance(value, dict) else value
-        total = 1
-        for item in items:
-            total += size(item)
-            if total > MAX_VALUES:
-                break
-        active.discard(key)
-        memo[key] = total
-        return total
-
-    return size(data)
-
-
-_SHOW = reprlib.Repr()
-_SHOW.maxstring = _SHOW.maxother = 60
-_SHOW.maxlevel, _SHOW.maxlist, _SHOW.maxdict = 2, 4, 4
-
-
-def _shown(value: object) -> str:
-    """A value from the inventory in a message: bounded however large it is."""
-    return _SHOW.repr(value)
-
-
-def _cut(text: str, limit: int = 300) -> str:
-    return text if len(text) <= limit else text[:limit] + "..."
+if TYPE_CHECKING:  # api pulls in paramiko: only `run` pays for it
+    from hardening.api import LoginKey, Report
 
 
 @dataclass(frozen=True)
-class HostEntry:
-    host: str
-    port: int
-    user: str
-    identity: str
-    passphrase_env: str | None
-    request: Request
-    known_hosts: str
-    accept_new_host_key: bool
-    host_key_fingerprint: str | None
+class FleetOptions:
+    """What one fleet run does: the action, the inventory, the pool, and the timing.
+
+    The target fields are the defaults every entry starts from (the CLI's flags)."""
+
+    action: str
+    inventory: str
+    parallel: int = 10
+    wait: float = 300.0
+    confirm_timeout: int = 120
+    command_timeout: float = 180.0
+    port: int = 22
+    user: str | None = None
+    identity: str | None = None
+    passphrase_env: str | None = None
+    known_hosts: str | None = None
+    accept_new_host_key: bool = False
+    host_key_fingerprint: str | None = None
 
 
-def _cli_defaults(args: argparse.Namespace, request: Request) -> dict[str, Any]:
+def _cli_defaults(options: FleetOptions, request: Request) -> dict[str, Any]:
     return {
-        "port": args.port,
-        "user": args.user,
-        "identity": args.identity,
-        "passphrase_env": args.passphrase_env,
+        "port": options.port,
+        "user": options.user,
+        "identity": options.identity,
+        "passphrase_env": options.passphrase_env,
         "admin_user": request.admin_user,
         "profile": request.profile,
         "set": dict(request.overrides),
-        "known_hosts": args.known_hosts or "~/.ssh/known_hosts",
-        "accept_new_host_key": args.accept_new_host_key,
-        "host_key_fingerprint": args.host_key_fingerprint,
+        "known_hosts": options.known_hosts or "~/.ssh/known_hosts",
+        "accept_new_host_key": options.accept_new_host_key,
+        "host_key_fingerprint": options.host_key_fingerprint,
         "adopt_admin_user": request.adopt_admin,
     }
-
-
-def load_inventory(path: str, defaults: Mapping[str, Any]) -> list[HostEntry]:
-    """Parse and validate the whole inventory; raise UsageError listing every problem."""
-    try:
-        with open(path, "rb") as f:
-            raw = f.read(MAX_INVENTORY_BYTES + 1)
-    except OSError as exc:
-        raise UsageError(f"--inventory {path}: cannot read it ({exc.strerror})") from None
-    if len(raw) > MAX_INVENTORY_BYTES:
-        raise UsageError(
-            f"--inventory {path}: larger than {MAX_INVENTORY_BYTES // (1024 * 1024)} MiB; "
-            "split the fleet into several inventories"
-        )
-    try:
-        data = yaml.safe_load(raw)
-    except yaml.YAMLError as exc:
-        raise UsageError(f"--inventory {path}: not valid YAML ({_cut(str(exc))})") from None
-    try:
-        if _walked_size(data) > MAX_VALUES:
-            raise UsageError(
-                f"it stands for more than {MAX_VALUES} values (YAML aliases within aliases)"
-            )
-    except UsageError as exc:
-        raise UsageError(
-            f"--inventory {path}: not usable: {exc}; write the hosts out without nested aliases"
-        ) from None
-    if isinstance(data, list):
-        data = {"hosts": data}
-    if not isinstance(data, dict) or not isinstance(data.get("hosts"), list) or not data["hosts"]:
-        raise UsageError(
-            f"--inventory {path}: expected a list of hosts, or a mapping with `hosts:` "
-            "(and optional `defaults:`)"
-        )
-    unknown_top = set(data) - {"hosts", "defaults"}
-    names = sorted(_cut(str(k), 60) for k in unknown_top)
-    problems = [f"{path}: unknown key(s) {', '.join(names)}"] if unknown_top else []
-    base = dict(defaults)
-    file_defaults = data.get("defaults") or {}
-    if not isinstance(file_defaults, dict):
-        problems.append(f"{path}: defaults must be a mapping")
-        file_defaults = {}
-    problems += [
-        f"{path}: defaults.{_cut(str(k), 60)}: unknown key" for k in set(file_defaults) - _HOST_KEYS
-    ]
-    base.update({k: v for k, v in file_defaults.items() if k != "set"})
-    base["set"] = _merge_set(
-        base.get("set", {}), file_defaults.get("set"), f"{path}: defaults", problems
-    )
-
-    entries: list[HostEntry] = []
-    seen: set[tuple[str, int]] = set()  # host names compared as DNS does: case-blind
-    for i, raw in enumerate(data["hosts"], start=1):
-        item = {"host": raw} if isinstance(raw, str) else raw
-        where = f"{path}: hosts[{i}]"
-        if not isinstance(item, dict):
-            problems.append(f"{where}: expected a host name or a mapping with `host:`")
-            continue
-        problems += [f"{where}.{_cut(str(k), 60)}: unknown key" for k in set(item) - _HOST_KEYS]
-        merged = {**base, **{k: v for k, v in item.items() if k != "set"}}
-        merged["set"] = _merge_set(base["set"], item.get("set"), where, problems)
-        entry, errs = _entry(merged, where)
-        problems += errs
-        if entry is not None:
-            if (entry.host.lower(), entry.port) in seen:
-                problems.append(f"{where}: {entry.host}:{entry.port} is listed twice")
-            seen.add((entry.host.lower(), entry.port))
-            entries.append(entry)
-    if problems:
-        raise UsageError("\n".join(problems))
-    return entries
-
-
-def _merge_set(
-    base: dict[str, Any], extra: object, where: str, problems: list[str]
-) -> dict[str, Any]:
-    """`set:` of an entry over its defaults; anything but a mapping is a problem."""
-    if extra is None:
-        return dict(base)
-    if not isinstance(extra, dict):
-        problems.append(f"{where}.set: must be a mapping of Directive: value")
-        return dict(base)
-    return {**base, **extra}
-
-
-def _entry(m: dict[str, Any], where: str) -> tuple[HostEntry | None, list[str]]:
-    problems = []
-    host = m.get("host")
-    if host is None or host == "":
-        return None, [f"{where}.host: required (a host name or IP address)"]
-    if not isinstance(host, str) or not inputs.HOST.fullmatch(host):
-        return None, [f"{where}.host: {_shown(host)} is not a host name or IP address"]
-    port = m.get("port", 22)
-    if not isinstance(port, int) or isinstance(port, bool) or not 1 <= port <= 65535:
-        problems.append(f"{where}.port: {_shown(port)} must be a number from 1 to 65535")
-    for key in ("user", "identity"):
-        if not isinstance(m.get(key), str) or not m[key]:
-            problems.append(f"{where}.{key}: required (in the entry, defaults:, or --{key})")
-    if isinstance(m.get("user"), str) and not inputs.USER.fullmatch(m["user"]):
-        problems.append(f"{where}.user: {_shown(m['user'])} is not a valid login name")
-    fingerprint = m.get("host_key_fingerprint")
-    if fingerprint is not None and not (
-        isinstance(fingerprint, str) and inputs.FINGERPRINT.fullmatch(fingerprint)
-    ):
-        problems.append(
-            f"{where}.host_key_fingerprint: {_shown(fingerprint)}: {inputs.FINGERPRINT_HINT}"
-        )
-    for flag in ("accept_new_host_key", "adopt_admin_user"):
-        if not isinstance(m.get(flag, False), bool):
-            problems.append(f"{where}.{flag}: must be true or false (not quoted)")
-    for key in ("passphrase_env", "known_hosts", "admin_user"):
-        if m.get(key) is not None and not isinstance(m[key], str):
-            problems.append(f"{where}.{key}: must be a string")
-    profile = m.get("profile", "baseline")
-    if profile not in PROFILES:
-        problems.append(f"{where}.profile: {_shown(profile)} is not one of {', '.join(PROFILES)}")
-    overrides: dict[str, str] = {}
-    raw_set = m.get("set") or {}
-    if not isinstance(raw_set, dict):
-        problems.append(f"{where}.set: must be a mapping of Directive: value")
-        raw_set = {}
-    for name, value in raw_set.items():
-        if isinstance(value, list | dict) or value is None:
-            problems.append(
-                f"{where}.set.{_cut(str(name), 60)}: must be a single value, not a list or mapping"
-            )
-        else:
-            overrides[str(name)] = directive_text(value)
-    admin = str(m.get("admin_user", "ops"))
-    if problems:
-        return None, problems
-    problems += [f"{where}: {p}" for p in validate_request(str(profile), overrides, admin)]
-    if problems:
-        return None, problems
-    return HostEntry(
-        host=host,
-        port=port,
-        user=m["user"],
-        identity=m["identity"],
-        passphrase_env=m.get("passphrase_env"),
-        request=Request(str(profile), overrides, admin, bool(m.get("adopt_admin_user"))),
-        known_hosts=str(m.get("known_hosts") or "~/.ssh/known_hosts"),
-        accept_new_host_key=bool(m.get("accept_new_host_key")),
-        host_key_fingerprint=m.get("host_key_fingerprint"),
-    ), []
 
 
 class _Bar:
@@ -287,76 +95,81 @@ class _Bar:
             sys.stderr.write("\n")
 
 
-def run(
-    args: argparse.Namespace, request: Request, progress: Callable[[str], None] | None
-) -> list[Any]:
-    """Run args.action on every inventory host; reports in inventory order."""
-    from hardening import engine
-    from hardening.keys import load_private_key, rsa_bits, signature_algorithms
-    from hardening.transport import HostKeyPolicy, Target
+def _load_keys(entries: list[HostEntry]) -> dict[tuple[str, str | None], LoginKey]:
+    """Every entry's key, each file once, before any host: a bad key file is exit 2."""
+    from hardening import api
 
-    entries = load_inventory(args.inventory, _cli_defaults(args, request))
-    keys = {}
-    for e in entries:  # load every key first: a bad key file is a usage error, exit 2
+    keys: dict[tuple[str, str | None], LoginKey] = {}
+    for e in entries:
         if (e.identity, e.passphrase_env) not in keys:
             passphrase = None
             if e.passphrase_env:
-                if e.passphrase_env not in os.environ:
-                    raise UsageError(f"passphrase_env {e.passphrase_env}: that variable is not set")
+                unset = validation.passphrase_problems(e.passphrase_env, os.environ)
+                if unset:
+                    raise UsageError(f"passphrase_env {e.passphrase_env}: {unset[0].message}")
                 passphrase = os.environ[e.passphrase_env]
-            keys[(e.identity, e.passphrase_env)] = load_private_key(
-                path=e.identity,
-                passphrase=passphrase,
-                setting=f"identity ({e.host})",
-                passphrase_hint="inventory key `passphrase_env: NAME`",
+            keys[(e.identity, e.passphrase_env)] = api.load_key(
+                api.KeySource(
+                    path=e.identity,
+                    passphrase=passphrase,
+                    setting=f"identity ({e.host})",
+                    passphrase_hint="inventory key `passphrase_env: NAME`",
+                )
             )
+    return keys
+
+
+def run(
+    options: FleetOptions, request: Request, progress: Callable[[str], None] | None
+) -> list[Report]:
+    """Run options.action on every inventory host; reports in inventory order."""
+    from hardening import api
+
+    entries = load_inventory(options.inventory, _cli_defaults(options, request))
+    keys = _load_keys(entries)
     refused = [
-        f"{e.host}:{e.port}: {problem}"
+        f"{e.host}:{e.port}: {problem.message}"
         for e in entries
-        for problem in own_key_problems(
-            e.request.overrides,
-            signature_algorithms(keys[(e.identity, e.passphrase_env)]),
-            rsa_bits(keys[(e.identity, e.passphrase_env)]),
-        )
+        for problem in keys[(e.identity, e.passphrase_env)].problems(e.request.overrides)
     ]
     if refused:  # still before any host is contacted
         raise UsageError("\n".join(refused))
     bar = _Bar(len(entries)) if progress is not None else None
     say = bar.line if bar is not None else None
-    operation = {"apply": engine.apply, "check": engine.check, "plan": engine.plan}[args.action]
-    options = engine.Options(
-        wait=args.wait,
-        confirm_timeout=args.confirm_timeout,
-        command_timeout=args.command_timeout,
+    action = options.action
+    engine_options = api.Options(
+        wait=options.wait,
+        confirm_timeout=options.confirm_timeout,
+        command_timeout=options.command_timeout,
     )
 
-    def one(e: HostEntry) -> engine.Report:
-        target = Target(
+    def one(e: HostEntry) -> Report:
+        target = api.TargetSpec(
             e.host,
             e.port,
             e.user,
             keys[(e.identity, e.passphrase_env)],
-            HostKeyPolicy(
+            api.HostKeyPolicy(
                 known_hosts=Path(e.known_hosts).expanduser(),
                 accept_new=e.accept_new_host_key,
                 pinned_fingerprint=e.host_key_fingerprint,
             ),
         )
         if say:
-            say(f"{e.host}:{e.port}: {args.action} started")
+            say(f"{e.host}:{e.port}: {action} started")
         try:
-            report = operation(target, e.request, options, say)
+            report = api.run(action, target, e.request, engine_options, say)
         except Exception as exc:  # a bug for one host must not take the fleet down
-            report = engine.Report(e.host, e.port, args.action, error=f"internal error: {exc}")
+            report = api.Report(e.host, e.port, action, error=f"internal error: {exc}")
             report.exit_code = 4
         if say:
             outcome = report.error or ("changed" if report.changed else "no change")
-            say(f"{e.host}:{e.port}: {args.action} finished (exit {report.exit_code}): {outcome}")
+            say(f"{e.host}:{e.port}: {action} finished (exit {report.exit_code}): {outcome}")
         if bar is not None:
             bar.advance()
         return report
 
-    with ThreadPoolExecutor(max_workers=min(args.parallel, len(entries))) as pool:
+    with ThreadPoolExecutor(max_workers=min(options.parallel, len(entries))) as pool:
         reports = list(pool.map(one, entries))
     if bar is not None:
         bar.close()

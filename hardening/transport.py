@@ -1,4 +1,5 @@
-"""SSH transport: connect (waiting for a booting host), check host keys like OpenSSH, run scripts.
+"""SSH transport: connect (waiting for a booting host), with trust.py checking host keys like
+OpenSSH, and run scripts (channel.py sends them and collects their output).
 
 Built on paramiko's Transport rather than SSHClient so that host-key checking, algorithm choice
 and retries are ours and explicit: no silent trust-on-first-use, no agent, no stray keys.
@@ -6,26 +7,26 @@ and retries are ours and explicit: no silent trust-on-first-use, no agent, no st
 
 from __future__ import annotations
 
-import os
-import secrets
-import select
 import socket
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import paramiko
-from paramiko.common import cMSG_CHANNEL_REQUEST
-from paramiko.message import Message
 
-from hardening.errors import ConnectError, HostKeyError
+from hardening.channel import (
+    MAX_INLINE,
+    ChannelAhead,
+    HostMisbehaved,
+    collect,
+    exec_script,
+)
+from hardening.errors import ConnectError
 from hardening.keys import fingerprint
+from hardening.trust import HOST_KEY_ALGORITHMS, HostKeyPolicy, KnownHostsCheck
 
-# Host key algorithms we accept: the ones the hardened server keeps offering, so the key we
-# record on first contact is still the one it presents afterwards.
-HOST_KEY_ALGORITHMS = ("ssh-ed25519", "rsa-sha2-512", "rsa-sha2-256")
+# Names importers found here before trust.py and channel.py took them.
+__all__ = ["MAX_INLINE", "HostKeyPolicy"]
 
 
 def _paramiko_list(name: str) -> tuple[str, ...]:
@@ -48,15 +49,6 @@ CLIENT_ALGORITHMS: dict[str, tuple[str, ...]] = {
 Progress = Callable[[str], None]
 
 COMMAND_TIMEOUT = 180.0  # seconds one remote command may take in total (--command-timeout)
-
-
-@dataclass(frozen=True)
-class HostKeyPolicy:
-    """How to trust the server: known_hosts (default), accept a new host, or a pinned key."""
-
-    known_hosts: Path = field(default_factory=lambda: Path("~/.ssh/known_hosts").expanduser())
-    accept_new: bool = False
-    pinned_fingerprint: str | None = None
 
 
 @dataclass(frozen=True)
@@ -97,88 +89,6 @@ class SudoError(ConnectError):
     """Logged in, but sudo wants a password (or refuses): we cannot act as root."""
 
 
-def _known_name(host: str, port: int) -> str:
-    return host if port == 22 else f"[{host}]:{port}"
-
-
-class _Trust:
-    """Host key verification with OpenSSH's semantics, on a HostKeys we control."""
-
-    def __init__(self, policy: HostKeyPolicy, host: str, port: int) -> None:
-        self.policy = policy
-        self.name = _known_name(host, port)
-        self.keys = paramiko.HostKeys()
-        if policy.pinned_fingerprint is None and policy.known_hosts.exists():
-            try:
-                self.keys.load(str(policy.known_hosts))
-            except Exception as exc:  # OSError, SSHException, InvalidHostKey: a broken file
-                raise ConnectError(
-                    f"cannot read known hosts {policy.known_hosts}: {exc}; fix or remove that line"
-                ) from None
-
-    def known_types(self) -> list[str]:
-        entry = self.keys.lookup(self.name)
-        if not entry:
-            return []
-        types = []
-        for t in entry:
-            types.extend(["rsa-sha2-512", "rsa-sha2-256"] if t == "ssh-rsa" else [t])
-        return [t for t in types if t in HOST_KEY_ALGORITHMS]
-
-    def verify(self, key: paramiko.PKey) -> None:
-        fp = fingerprint(key)
-        pinned = self.policy.pinned_fingerprint
-        if pinned is not None:
-            if fp != pinned:
-                raise HostKeyError(
-                    f"host key for {self.name} is {fp}, but {pinned} was pinned: a different "
-                    "server answers, or it was rebuilt; check before you trust it"
-                )
-            return
-        entry = self.keys.lookup(self.name)
-        stored = entry.get(key.get_name()) if entry else None
-        if stored is None and entry:
-            # Known, by a key type it did not present: never "new" (recording this key would
-            # trust whoever answers). We asked for the known types first (known_types).
-            known = ", ".join(sorted(entry.keys()))
-            if self.known_types():  # a type we use was known, yet the host offers it no more
-                raise HostKeyError(
-                    f"HOST KEY CHANGED for {self.name}: {self.policy.known_hosts} has its {known} "
-                    f"key, but it no longer offers it and presents {key.get_name()} {fp}; if the "
-                    f"server was rebuilt, remove the old entry (ssh-keygen -R '{self.name}') and "
-                    "connect again"
-                )
-            raise HostKeyError(
-                f"{self.name} is in {self.policy.known_hosts} with a {known} key only, which "
-                "hardened-ecs does not use (ed25519 and RSA host keys only), so it cannot check "
-                f"the {key.get_name()} key it now presents ({fp}); verify that fingerprint on the "
-                "host (ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub) and pass "
-                f"--host-key-fingerprint {fp}, or add the host's ed25519 key to known_hosts"
-            )
-        if stored is not None:
-            if stored.asbytes() != key.asbytes():
-                raise HostKeyError(
-                    f"HOST KEY CHANGED for {self.name}: it now presents {fp}, which differs from "
-                    f"the key in {self.policy.known_hosts}; if the server was rebuilt, remove the "
-                    f"old entry (ssh-keygen -R '{self.name}') and connect again"
-                )
-            return
-        if not self.policy.accept_new:
-            raise HostKeyError(
-                f"host key for {self.name} is unknown ({key.get_name()} {fp}); verify it and "
-                "pass --host-key-fingerprint " + fp + " or --accept-new-host-key"
-            )
-        self.keys.add(self.name, key.get_name(), key)
-        path = self.policy.known_hosts
-        try:
-            path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-            fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
-            with os.fdopen(fd, "a") as f:
-                f.write(f"{self.name} {key.get_name()} {key.get_base64()}\n")
-        except OSError as exc:
-            raise HostKeyError(f"cannot record the host key in {path}: {exc.strerror}") from None
-
-
 class Connection:
     """One authenticated SSH connection. Close it; never keep it beyond one operation."""
 
@@ -196,7 +106,7 @@ class Connection:
         self.stats = stats
         self.command_timeout = command_timeout  # seconds in total for one command
         self.host_key = transport.get_remote_server_key()
-        self._spare: _ChannelAhead | None = None
+        self._spare: ChannelAhead | None = None
 
     @property
     def host_key_fingerprint(self) -> str:
@@ -220,7 +130,7 @@ class Connection:
     def run(self, script: str, *, as_root: bool = True, timeout: float | None = None) -> Result:
         """Run a POSIX sh script (sent on stdin). As root through `sudo -n` when not root.
 
-        Bounded: `timeout` (default `command_timeout`) seconds in total and MAX_OUTPUT bytes.
+        Bounded: `timeout` (default `command_timeout`) seconds in total, channel.MAX_OUTPUT bytes.
         """
         timeout = self.command_timeout if timeout is None else timeout
         sudo = as_root and self.target.user != "root"
@@ -241,10 +151,10 @@ class Connection:
             chan = self._channel(min(30.0, timeout))
             try:
                 chan.settimeout(timeout)
-                _exec_script(chan, command, script)
+                exec_script(chan, command, script)
                 # The next command's channel opens while this one runs: one round trip less.
-                self._spare = _ChannelAhead(self._transport)
-                stdout, stderr = _collect(chan, deadline, self.target.label, timeout)
+                self._spare = ChannelAhead(self._transport)
+                stdout, stderr = collect(chan, deadline, self.target.label, timeout)
                 if not chan.event_ready and not chan.status_event.is_set():
                     raise HostMisbehaved(f"{self.target.label} refused to run the command")
                 if not chan.status_event.wait(max(0.0, deadline - time.monotonic())):
@@ -293,118 +203,9 @@ class Connection:
         self.close()
 
 
-class _ChannelAhead:
-    """A session channel opened in the background, for the next command on this connection.
-
-    Opening a channel is a round trip of its own; asked for while the previous command runs,
-    it is ready when the next command starts. A failed or late one is simply not used."""
-
-    def __init__(self, transport: paramiko.Transport) -> None:
-        self._transport = transport
-        self._chan: paramiko.Channel | None = None
-        self._thread = threading.Thread(target=self._open, daemon=True)
-        self._thread.start()
-
-    def _open(self) -> None:
-        try:
-            self._chan = self._transport.open_session(timeout=30.0)
-        except (OSError, paramiko.SSHException, EOFError):
-            self._chan = None
-
-    def take(self, timeout: float) -> paramiko.Channel | None:
-        self._thread.join(timeout)
-        chan = self._chan
-        if chan is None or self._thread.is_alive() or chan.closed:
-            return None
-        return chan
-
-
-# The script rides in the exec request itself when it fits (sshd runs the command line through
-# the login shell: well under Linux's 128 KiB limit for one argument); larger ones go on stdin.
-MAX_INLINE = 96 * 1024
-
-
-def _exec_script(chan: paramiko.Channel, command: str, script: str) -> None:
-    """Start `command` with `script` as its stdin, in one flight.
-
-    sshd opens a session's input window only once it has started the command, so input sent
-    on stdin costs a round trip of its own. A here-document in the exec request needs none:
-    the login shell feeds it to `command`, whose own command line stays short (the login
-    shell execs it, so the script is in no process's argv for longer than that shell's
-    parse); its quoted delimiter means no expansion, and one that occurs in the script is
-    never chosen. Needs a POSIX-style login shell, as the `sudo ... sh -c` line does.
-    """
-    body = script if script.endswith("\n") else script + "\n"
-    delimiter = "HARDENED_ECS_EOF_" + secrets.token_hex(8)
-    while delimiter in body:
-        delimiter = "HARDENED_ECS_EOF_" + secrets.token_hex(8)
-    line = f"{command} <<'{delimiter}'\n{body}{delimiter}\n"
-    if len(line.encode()) > MAX_INLINE:
-        chan.exec_command(command)
-        chan.sendall(script.encode())
-        chan.shutdown_write()
-        return
-    m = Message()
-    m.add_byte(cMSG_CHANNEL_REQUEST)
-    m.add_int(chan.remote_chanid)
-    m.add_string("exec")
-    m.add_boolean(True)  # paramiko's own reply handling marks event_ready on success
-    m.add_string(line)
-    chan._event_pending()  # type: ignore[attr-defined]
-    chan.transport._send_user_message(m)  # type: ignore[union-attr]
-    chan.shutdown_write()
-
-
 def scaled(seconds: float, rtt: float, round_trips: float) -> float:
     """A time-out that a slow link cannot trip: `seconds`, or `round_trips` RTTs if longer."""
     return max(seconds, round_trips * rtt)
-
-
-# What one command may send back, stdout and stderr together. The largest real answer is the
-# facts script's (sshd -T, the config files in base64): tens of KB; 16 MiB is far above any
-# real host and still small on the operator's machine.
-MAX_OUTPUT = 16 * 1024 * 1024
-_CHUNK = 65536
-
-
-class HostMisbehaved(ConnectError):
-    """The host sent too much, or too slowly: we stopped listening to that command."""
-
-
-def _collect(
-    chan: paramiko.Channel, deadline: float, label: str, timeout: float
-) -> tuple[bytes, bytes]:
-    """stdout and stderr of a command, read side by side in chunks, bounded in size and time."""
-    out, err = bytearray(), bytearray()
-    while True:
-        got = False
-        for ready, recv, buf in (
-            (chan.recv_ready, chan.recv, out),
-            (chan.recv_stderr_ready, chan.recv_stderr, err),
-        ):
-            if ready():
-                buf += recv(_CHUNK)
-                got = True
-        if len(out) + len(err) > MAX_OUTPUT:
-            raise HostMisbehaved(
-                f"{label} sent more than {MAX_OUTPUT // (1024 * 1024)} MiB for one command "
-                "(a real host sends a few KB); stopped reading it"
-            )
-        now = time.monotonic()
-        if now > deadline:
-            raise HostMisbehaved(
-                f"a command on {label} did not finish within {timeout:g}s in total; "
-                "stopped waiting for it"
-            )
-        if got:
-            continue
-        # EOF ends both streams of the channel; anything buffered was read just above.
-        if (chan.eof_received or chan.closed) and not (
-            chan.recv_ready() or chan.recv_stderr_ready()
-        ):
-            return bytes(out), bytes(err)
-        # Nothing buffered yet: wait for stdout (select wakes on it) or poll for stderr.
-        select.select([chan], [], [], min(0.05, max(0.0, deadline - now)))
 
 
 class _Retry(Exception):
@@ -416,7 +217,7 @@ class _Refused(_Retry):
 
 
 def _attempt(
-    target: Target, trust: _Trust, timeout: float, stats: Stats
+    target: Target, trust: KnownHostsCheck, timeout: float, stats: Stats
 ) -> tuple[paramiko.Transport, float]:
     """An authenticated transport, and the round-trip time its TCP handshake took."""
     started = time.monotonic()
@@ -479,7 +280,7 @@ def connect(
     `fallback_user` is tried at once when the server refuses `target.user`'s key: after a
     first apply root is closed, and the same command must still work.
     """
-    trust = _Trust(target.host_keys, target.host, target.port)
+    trust = KnownHostsCheck(target.host_keys, target.host, target.port)
     deadline = time.monotonic() + wait
     delay = 0.2
     last = "no attempt made"
