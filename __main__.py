@@ -14,13 +14,13 @@ import pulumi
 
 from components.cloudinit import admin_user_data
 from components.config import StackConfig, load_stack_config
-from components.hardening import SshdHardening, SshdHardeningArgs, key_or_unknown
 from components.host_key import BootHostKey
 from components.images import latest_system_image
 from components.login_key import LoginKey, LoginKeyArgs
 from components.network import Network, NetworkArgs
 from components.server import Server, ServerArgs
 from components.ssh_access import SshAccess, SshAccessArgs
+from components.sshd_hardening import SshdHardening, SshdHardeningArgs, key_or_unknown
 from hardening.rekey import known_hosts_line
 
 cfg: StackConfig = load_stack_config()

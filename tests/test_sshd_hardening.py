@@ -21,7 +21,7 @@ from pulumi.output import UNKNOWN as UNKNOWN_VALUE
 from pulumi.output import Unknown
 from pulumi.runtime.mocks import MockResourceArgs
 
-from components.hardening import (
+from components.sshd_hardening.provider import (
     DEFAULT_WAIT,
     KEY_INSTALLED_ENV,
     RUNNING_WAIT,
@@ -148,13 +148,13 @@ def test_the_registered_provider_is_ours_pickled_by_reference() -> None:
     assert registered == serialize_provider(SshdHardeningProvider())
     pickled = base64.b64decode(registered)
     # By reference: module and class name, no code, no state (so no SSH client) inside.
-    assert b"components.hardening" in pickled and b"SshdHardeningProvider" in pickled
+    assert b"components.sshd_hardening.provider" in pickled and b"SshdHardeningProvider" in pickled
     assert len(pickled) < 200
     # A fresh interpreter in the project directory (like the provider process) loads it.
     probe = (
         "import base64, sys, threading, dill\n"
         f"p = dill.loads(base64.b64decode({registered!r}))\n"
-        "assert type(p).__module__ == 'components.hardening', type(p)\n"
+        "assert type(p).__module__ == 'components.sshd_hardening.provider', type(p)\n"
         "assert vars(p) == {}, vars(p)\n"
         "assert threading.active_count() == 1\n"
         "print(type(p).__name__)\n"
