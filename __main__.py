@@ -116,7 +116,7 @@ for index in range(cfg.instance_count):
     }
     # Post-deploy: harden the server's sshd over SSH once its public IP exists (with an EIP:
     # once it is bound, which server.public_ip carries), through the security-group rules that
-    # let us in (components/hardening.py, docs/pulumi-flow.md). A replaced instance gets a new
+    # let us in (components/sshd_hardening/, docs/pulumi-flow.md). A replaced instance gets a new
     # public IP, hence a new host, hence a new hardening from first contact; an EIP keeps the
     # address, so there the hardening is replaced together with its instance.
     sshd = SshdHardening(

@@ -37,7 +37,8 @@ from google.protobuf.message import Message  # type: ignore[import-untyped]
 from pulumi.dynamic.dynamic import serialize_provider
 from pulumi.runtime.proto import engine_pb2_grpc, provider_pb2, provider_pb2_grpc
 
-from components.sshd_hardening.provider import UNKNOWN, SshdHardeningProvider
+from components.sshd_hardening.provider import SshdHardeningProvider
+from components.sshd_hardening.settings import UNKNOWN
 from tests.conftest import ClientKeys, HostFactory
 from tests.testhost import TestHost, try_login
 
