@@ -7,38 +7,13 @@ the name (checked before connecting, by everyone who takes one) and the account 
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
-LOGIN_NAME = re.compile(r"[a-z_][a-z0-9_-]{0,31}")
-
-# Accounts that exist on Debian/Ubuntu/RHEL-family images and Alibaba's own images: a daemon's
-# account, or an image's default user that someone else may already use.
-SYSTEM_ACCOUNTS = frozenset(
-    {
-        *("root", "daemon", "bin", "sys", "sync", "games", "man", "lp", "mail", "news", "uucp"),
-        *("proxy", "www-data", "backup", "list", "irc", "gnats", "nobody", "sshd", "messagebus"),
-        *("syslog", "admin", "ubuntu", "debian", "ecs-user", "ecs-assist-user"),
-        *("adm", "halt", "shutdown", "operator", "ftp", "systemd-network", "polkitd", "chrony"),
-    }
-)
+# The name rule lives with every other input rule; re-exported for existing importers.
+from hardening.validation import admin_name_problem as admin_name_problem
 
 # Shells that mean "this account does not log in".
 _NO_LOGIN_SHELLS = ("nologin", "false", "sync", "halt", "shutdown")
-
-
-def admin_name_problem(name: str) -> str | None:
-    """Why `name` cannot be the admin user (None: it can). Host-independent."""
-    if name == "root":
-        return "it must be a login name other than root (the hardening closes root's login)"
-    if not LOGIN_NAME.fullmatch(name):
-        return (
-            "it must be a login name other than root (lower-case letters, digits, _ or -, "
-            "starting with a letter or _, at most 32)"
-        )
-    if name in SYSTEM_ACCOUNTS:
-        return "it is a system or image account (it already exists for another purpose)"
-    return None
 
 
 @dataclass(frozen=True)

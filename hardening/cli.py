@@ -14,18 +14,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from hardening import inputs
-from hardening.desired import (
-    DEFAULT_PROFILE,
-    PROFILES,
-    Request,
-    own_key_problems,
-    parse_set_flags,
-    validate_request,
-)
-from hardening.directives import ValueError_
+from hardening import validation
 from hardening.display import printable
 from hardening.errors import EXIT_USAGE, UsageError
+from hardening.profiles import DEFAULT_PROFILE, PROFILES, Request
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -107,54 +99,53 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# Flags in the order their problems are listed; the key is validation's name for the input.
+_FLAG_ORDER = (
+    "host", "user", "identity", "port", "confirm_timeout", "wait", "command_timeout",
+    "parallel", "host_key_fingerprint", "passphrase_env",
+)  # fmt: skip
+_REQUIRED = {
+    "host": "--host is required (or --inventory FILE)",
+    "user": "--user is required (root on a fresh Alibaba image)",
+    "identity": "--identity KEYFILE is required (the private key to log in with)",
+}
+_TARGET_ONLY = frozenset(_REQUIRED)  # given per host in fleet mode
+
+
+def _flag_problem(problem: validation.Problem, args: argparse.Namespace) -> str:
+    """A validation problem in the CLI's words: the flag, the value given, what is wrong."""
+    if problem.code == "missing":
+        return _REQUIRED[problem.key]
+    flag, value = "--" + problem.key.replace("_", "-"), getattr(args, problem.key)
+    if problem.code == "invalid":
+        shown = repr(value)
+    elif isinstance(value, float):
+        shown = f"{value:g}"
+    else:
+        shown = str(value)
+    return f"{flag} {shown}: {problem.message}"
+
+
 def _check_args(args: argparse.Namespace) -> Request:
     """Every problem found without the host, all at once."""
-    problems: list[str] = []
-    if args.inventory is None:
-        if not args.host:
-            problems.append("--host is required (or --inventory FILE)")
-        elif not inputs.HOST.fullmatch(args.host):
-            problems.append(f"--host {args.host!r}: not a host name or IP address")
-        if not args.user:
-            problems.append("--user is required (root on a fresh Alibaba image)")
-        elif not inputs.USER.fullmatch(args.user):
-            problems.append(f"--user {args.user!r}: not a valid login name")
-        if not args.identity:
-            problems.append("--identity KEYFILE is required (the private key to log in with)")
-    if not 1 <= args.port <= 65535:
-        problems.append(f"--port {args.port}: must be from 1 to 65535")
-    if not 10 <= args.confirm_timeout <= 3600:
-        problems.append(
-            f"--confirm-timeout {args.confirm_timeout}: must be from 10 to 3600 seconds"
-        )
-    if not 0 <= args.wait <= 86400:
-        problems.append(f"--wait {args.wait:g}: must be from 0 to 86400 seconds")
-    if not 30 <= args.command_timeout <= 3600:
-        problems.append(
-            f"--command-timeout {args.command_timeout:g}: must be from 30 to 3600 seconds"
-        )
-    if not 1 <= args.parallel <= 200:
-        problems.append(f"--parallel {args.parallel}: must be from 1 to 200")
-    if args.host_key_fingerprint and not inputs.FINGERPRINT.fullmatch(args.host_key_fingerprint):
-        problems.append(
-            f"--host-key-fingerprint {args.host_key_fingerprint!r}: {inputs.FINGERPRINT_HINT}"
-        )
-    if args.passphrase_env and args.passphrase_env not in os.environ:
-        problems.append(f"--passphrase-env {args.passphrase_env}: that variable is not set")
-    overrides: dict[str, str] = {}
-    try:
-        overrides = parse_set_flags(args.overrides)
-    except ValueError_ as exc:
-        problems.append(str(exc))
-    problems.extend(validate_request(args.profile, overrides, args.admin_user))
+    found = [
+        *validation.target_problems(
+            args.host, args.port, args.user, args.identity, args.host_key_fingerprint or None
+        ),
+        *validation.timing_problems(
+            args.confirm_timeout, args.wait, args.command_timeout, args.parallel
+        ),
+        *validation.passphrase_problems(args.passphrase_env, os.environ),
+    ]
+    by_key = {p.key: p for p in found if not (args.inventory and p.key in _TARGET_ONLY)}
+    problems = [_flag_problem(by_key[key], args) for key in _FLAG_ORDER if key in by_key]
+    overrides, malformed = validation.parse_set_items(args.overrides)
+    problems.extend(p.message for p in malformed)
+    asked = Request(args.profile, overrides, args.admin_user, args.adopt_admin_user)
+    problems.extend(p.message for p in validation.check_request(asked).problems)
     if problems:
         raise UsageError("\n".join(problems))
-    return Request(
-        profile=args.profile,
-        overrides=overrides,
-        admin_user=args.admin_user,
-        adopt_admin=args.adopt_admin_user,
-    )
+    return asked
 
 
 def _short(value: str, limit: int = 60) -> str:
@@ -231,7 +222,7 @@ def _main(args: argparse.Namespace, progress: Any) -> int:
         if args.inventory:
             from hardening import fleet  # only fleet runs pay for its imports
 
-            reports = fleet.run(args, request, progress)
+            reports = fleet.run(_fleet_options(args), request, progress)
         else:
             reports = [_run_one(args, request, progress)]
     except UsageError as exc:
@@ -253,28 +244,45 @@ def _main(args: argparse.Namespace, progress: Any) -> int:
     return max(r.exit_code for r in reports) if reports else 0
 
 
+def _fleet_options(args: argparse.Namespace) -> Any:
+    from hardening.fleet import FleetOptions
+
+    return FleetOptions(
+        action=args.action,
+        inventory=args.inventory,
+        parallel=args.parallel,
+        wait=args.wait,
+        confirm_timeout=args.confirm_timeout,
+        command_timeout=args.command_timeout,
+        port=args.port,
+        user=args.user,
+        identity=args.identity,
+        passphrase_env=args.passphrase_env,
+        known_hosts=args.known_hosts,
+        accept_new_host_key=args.accept_new_host_key,
+        host_key_fingerprint=args.host_key_fingerprint,
+    )
+
+
 def _run_one(args: argparse.Namespace, request: Request, progress: Any) -> Any:
     # Imported here so `--help` and usage errors stay fast (paramiko is slow to import).
-    from hardening import engine
-    from hardening.keys import load_private_key, rsa_bits, signature_algorithms
-    from hardening.transport import HostKeyPolicy, Target
+    from hardening import api
 
     passphrase = os.environ.get(args.passphrase_env) if args.passphrase_env else None
-    key = load_private_key(path=args.identity, passphrase=passphrase)
+    key = api.load_key(api.KeySource(path=args.identity, passphrase=passphrase))
     # Still before connecting: settings that would refuse this very key.
-    refused = own_key_problems(request.overrides, signature_algorithms(key), rsa_bits(key))
+    refused = key.problems(request.overrides)
     if refused:
-        raise UsageError("\n".join(refused))
-    policy = HostKeyPolicy(
+        raise UsageError("\n".join(p.message for p in refused))
+    trust = api.HostKeyPolicy(
         known_hosts=Path(args.known_hosts or "~/.ssh/known_hosts").expanduser(),
         accept_new=args.accept_new_host_key,
         pinned_fingerprint=args.host_key_fingerprint,
     )
-    target = Target(args.host, args.port, args.user, key, policy)
-    options = engine.Options(
+    target = api.TargetSpec(args.host, args.port, args.user, key, trust)
+    options = api.Options(
         wait=args.wait,
         confirm_timeout=args.confirm_timeout,
         command_timeout=args.command_timeout,
     )
-    operation = {"apply": engine.apply, "check": engine.check, "plan": engine.plan}[args.action]
-    return operation(target, request, options, progress)
+    return api.run(args.action, target, request, options, progress)

@@ -2,7 +2,7 @@
 
 Pure data plus small validators. Every value a user can pass with `--set` goes through
 `Directive.normalize`, which rejects malformed values and returns the form we write into the
-configuration; `Directive.effective` returns the form `sshd -T` prints, so that "wanted" and
+configuration; `Directive.comparable` returns the form `sshd -T` prints, so that "wanted" and
 "effective" compare without guessing.
 """
 
@@ -30,14 +30,14 @@ HOST_OWNED = frozenset(
 )
 
 
-class ValueError_(ValueError):
+class BadValue(ValueError):
     """A malformed value; the message says what is expected."""
 
 
 def _yes_no(value: str) -> str:
     v = value.strip().lower()
     if v not in ("yes", "no"):
-        raise ValueError_("expected yes or no")
+        raise BadValue("expected yes or no")
     return v
 
 
@@ -46,7 +46,7 @@ def _choice(*allowed: str, aliases: dict[str, str] | None = None) -> Callable[[s
         v = value.strip().lower()
         v = (aliases or {}).get(v, v)
         if v not in allowed:
-            raise ValueError_("expected one of " + ", ".join(allowed))
+            raise BadValue("expected one of " + ", ".join(allowed))
         return v
 
     return check
@@ -60,7 +60,7 @@ def _int_range(low: int, high: int) -> Callable[[str], str]:
     def check(value: str) -> str:
         v = value.strip()
         if not re.fullmatch(_DIGITS, v) or not low <= int(v) <= high:
-            raise ValueError_(f"expected a whole number from {low} to {high}")
+            raise BadValue(f"expected a whole number from {low} to {high}")
         return str(int(v))
 
     return check
@@ -76,12 +76,12 @@ def _time(high: int) -> Callable[[str], str]:
         v = value.strip().lower()
         parts = re.findall(r"(\d+)([smhdw]?)", v)
         if not v or "".join(n + u for n, u in parts) != v:
-            raise ValueError_("expected a time such as 30, 30s, 2m or 1h")
+            raise BadValue("expected a time such as 30, 30s, 2m or 1h")
         if any(not re.fullmatch(_DIGITS, n) for n, _ in parts):
-            raise ValueError_(f"expected at most {high} seconds")
+            raise BadValue(f"expected at most {high} seconds")
         seconds = sum(int(n) * _TIME_UNITS[u] for n, u in parts)
         if seconds > high:
-            raise ValueError_(f"expected at most {high} seconds")
+            raise BadValue(f"expected at most {high} seconds")
         return str(seconds)
 
     return check
@@ -92,12 +92,12 @@ def _max_startups(value: str) -> str:
     v = value.strip()
     m = re.fullmatch(rf"({_DIGITS})(?::({_DIGITS}):({_DIGITS}))?", v)
     if not m:
-        raise ValueError_("expected start:rate:full such as 10:30:60, or a number")
+        raise BadValue("expected start:rate:full such as 10:30:60, or a number")
     start = int(m.group(1))
     rate, full = (int(m.group(2)), int(m.group(3))) if m.group(2) is not None else (30, start)
     # sshd refuses rate 0 and start 0 (or, on older versions, takes 0 as "drop everything").
     if not (0 < start <= full and 0 < rate <= 100):
-        raise ValueError_("expected 0 < start <= full and 1 <= rate <= 100, such as 10:30:60")
+        raise BadValue("expected 0 < start <= full and 1 <= rate <= 100, such as 10:30:60")
     return f"{start}:{rate}:{full}"
 
 
@@ -108,10 +108,10 @@ def _alg_list(value: str) -> str:
     v = value.strip()
     if v[:1] in "+-^":
         # Relative lists depend on the host's defaults; we want a list we can verify.
-        raise ValueError_("expected an explicit comma-separated list (no +, - or ^ prefix)")
+        raise BadValue("expected an explicit comma-separated list (no +, - or ^ prefix)")
     names = v.split(",")
     if not v or not all(_ALG_NAME.fullmatch(n) for n in names):
-        raise ValueError_("expected a comma-separated list of algorithm names")
+        raise BadValue("expected a comma-separated list of algorithm names")
     return v
 
 
@@ -121,7 +121,7 @@ _USER_PATTERN = re.compile(r"[A-Za-z0-9._*?!@%/:\[\]-]+")
 def _name_list(value: str) -> str:
     names = value.split()
     if not names or not all(_USER_PATTERN.fullmatch(n) for n in names):
-        raise ValueError_("expected space-separated user or group patterns")
+        raise BadValue("expected space-separated user or group patterns")
     return " ".join(names)
 
 
@@ -142,7 +142,7 @@ def _auth_methods(value: str) -> str:
         return "any"
     for item in lists:
         if not item or not all(m in _AUTH_METHODS for m in item.split(",")):
-            raise ValueError_(
+            raise BadValue(
                 "expected 'any' or comma-separated lists of: " + ", ".join(sorted(_AUTH_METHODS))
             )
     return " ".join(lists)
@@ -153,7 +153,7 @@ def _path_or_none(value: str) -> str:
     if v.lower() == "none":
         return "none"
     if not v.startswith("/") or any(c.isspace() for c in v):
-        raise ValueError_("expected an absolute path without spaces, or none")
+        raise BadValue("expected an absolute path without spaces, or none")
     return v
 
 
@@ -166,7 +166,7 @@ def _paths(value: str) -> str:
     if len(items) == 1 and items[0].lower() == "none":
         return "none"  # well-formed; _lockout_problems in desired refuses it
     if not items or not all(_KEY_FILE.fullmatch(i) for i in items):
-        raise ValueError_(
+        raise BadValue(
             "expected one or more paths (absolute, or relative to the home), without quotes, "
             "'#' or spaces inside a path; tokens %h, %u, %U and %% only"
         )
@@ -211,7 +211,7 @@ def _banner(value: str) -> str:
     if v == "none" or v in _BANNER_FILES:
         return v
     if not _BANNER_NAMED.fullmatch(v) or "key" in v.lower() or ".." in v:
-        raise ValueError_(BANNER_RULE)
+        raise BadValue(BANNER_RULE)
     return v
 
 
@@ -219,7 +219,7 @@ def _log_level(value: str) -> str:
     v = value.strip().upper()
     allowed = ("QUIET", "FATAL", "ERROR", "INFO", "VERBOSE", "DEBUG", "DEBUG1", "DEBUG2", "DEBUG3")
     if v not in allowed:
-        raise ValueError_("expected one of " + ", ".join(allowed))
+        raise BadValue("expected one of " + ", ".join(allowed))
     return v
 
 
@@ -246,8 +246,8 @@ class Directive:
     def known_in(self, version: Version) -> bool:
         return self.since <= version and (self.until is None or version < self.until)
 
-    def effective(self, value: str) -> str:
-        """The value as `sshd -T` shows it, folded for comparison."""
+    def comparable(self, value: str) -> str:
+        """A wanted value in the folded form `sshd -T` would show it (compare with `fold`)."""
         return self.fold(self.normalize(value))
 
     def fold(self, printed: str) -> str:

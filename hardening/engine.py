@@ -17,7 +17,7 @@ from hardening import facts as facts_mod
 from hardening import rekey
 from hardening.admin_account import admin_account_problem
 from hardening.desired import Request
-from hardening.directives import ValueError_, banner_on_host_problem, lookup
+from hardening.directives import BadValue, banner_on_host_problem, lookup
 from hardening.errors import (
     EXIT_DRIFT,
     EXIT_OK,
@@ -207,7 +207,7 @@ class _Run:
     def plan(self, conn: Connection, facts: HostFacts) -> Plan:
         try:
             plan = make_plan(self.request, facts, CLIENT_ALGORITHMS, conn.target.user)
-        except ValueError_ as exc:
+        except BadValue as exc:
             raise UsageError(f"{exc} (nothing changed)") from None
         except BrokenBlock as exc:
             raise ApplyFailed(f"{exc} (nothing changed)", untouched=True) from None
@@ -253,7 +253,7 @@ def _banner(request: Request) -> str:
         if directive is not None and directive.name == "Banner":
             try:
                 path = directive.normalize(value)
-            except ValueError_:
+            except BadValue:
                 return ""  # the plan reports the value itself
             return "" if path == "none" else path
     return ""

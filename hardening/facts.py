@@ -29,6 +29,8 @@ def facts_script(admin_user: str, cloud_init_wait: int = 0, banner: str = "") ->
         text.replace("@ADMIN_USER@", shlex.quote(admin_user))
         .replace("@BANNER@", shlex.quote(banner))
         .replace("@STATE_DIR@", STATE_DIR)
+        .replace("@MAIN_CONFIG@", MAIN_CONFIG)
+        .replace("@DROPIN_DIR@", DROPIN_DIR)
         .replace("@CLOUD_INIT_WAIT@", str(int(cloud_init_wait)))
     )
 

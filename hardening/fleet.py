@@ -7,7 +7,6 @@ corrupts the others. The exit code is the worst host's.
 
 from __future__ import annotations
 
-import argparse
 import os
 import reprlib
 import sys
@@ -16,15 +15,18 @@ from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from hardening import inputs
-from hardening.desired import PROFILES, Request, own_key_problems, validate_request
+from hardening import validation
 from hardening.display import printable
 from hardening.errors import UsageError
+from hardening.profiles import PROFILES, Request
 from hardening.values import directive_text
+
+if TYPE_CHECKING:
+    from hardening.api import LoginKey, Report
 
 _HOST_KEYS = {
     "host", "port", "user", "identity", "passphrase_env", "admin_user", "profile", "set",
@@ -94,18 +96,39 @@ class HostEntry:
     host_key_fingerprint: str | None
 
 
-def _cli_defaults(args: argparse.Namespace, request: Request) -> dict[str, Any]:
+@dataclass(frozen=True)
+class FleetOptions:
+    """What one fleet run does: the action, the inventory, the pool, and the timing.
+
+    The target fields are the defaults every entry starts from (the CLI's flags)."""
+
+    action: str
+    inventory: str
+    parallel: int = 10
+    wait: float = 300.0
+    confirm_timeout: int = 120
+    command_timeout: float = 180.0
+    port: int = 22
+    user: str | None = None
+    identity: str | None = None
+    passphrase_env: str | None = None
+    known_hosts: str | None = None
+    accept_new_host_key: bool = False
+    host_key_fingerprint: str | None = None
+
+
+def _cli_defaults(options: FleetOptions, request: Request) -> dict[str, Any]:
     return {
-        "port": args.port,
-        "user": args.user,
-        "identity": args.identity,
-        "passphrase_env": args.passphrase_env,
+        "port": options.port,
+        "user": options.user,
+        "identity": options.identity,
+        "passphrase_env": options.passphrase_env,
         "admin_user": request.admin_user,
         "profile": request.profile,
         "set": dict(request.overrides),
-        "known_hosts": args.known_hosts or "~/.ssh/known_hosts",
-        "accept_new_host_key": args.accept_new_host_key,
-        "host_key_fingerprint": args.host_key_fingerprint,
+        "known_hosts": options.known_hosts or "~/.ssh/known_hosts",
+        "accept_new_host_key": options.accept_new_host_key,
+        "host_key_fingerprint": options.host_key_fingerprint,
         "adopt_admin_user": request.adopt_admin,
     }
 
@@ -193,28 +216,39 @@ def _merge_set(
     return {**base, **extra}
 
 
-def _entry(m: dict[str, Any], where: str) -> tuple[HostEntry | None, list[str]]:
+def _target_problems(m: dict[str, Any], where: str) -> tuple[bool, list[str]]:
+    """validation's target rules in the inventory's words; True when the host itself is bad."""
+    host, port = m.get("host"), m.get("port", 22)
+    found = validation.target_problems(
+        host, port, m.get("user"), m.get("identity"), m.get("host_key_fingerprint")
+    )
+    by_key = {p.key: p for p in found}
+    bad_host = by_key.get("host")
+    if bad_host is not None:
+        if bad_host.code == "missing":
+            return True, [f"{where}.host: required (a host name or IP address)"]
+        return True, [f"{where}.host: {_shown(host)} is {bad_host.message}"]
     problems = []
-    host = m.get("host")
-    if host is None or host == "":
-        return None, [f"{where}.host: required (a host name or IP address)"]
-    if not isinstance(host, str) or not inputs.HOST.fullmatch(host):
-        return None, [f"{where}.host: {_shown(host)} is not a host name or IP address"]
-    port = m.get("port", 22)
-    if not isinstance(port, int) or isinstance(port, bool) or not 1 <= port <= 65535:
-        problems.append(f"{where}.port: {_shown(port)} must be a number from 1 to 65535")
+    if "port" in by_key:
+        low, high = validation.PORTS
+        problems.append(f"{where}.port: {_shown(port)} must be a number from {low} to {high}")
     for key in ("user", "identity"):
-        if not isinstance(m.get(key), str) or not m[key]:
+        if key in by_key and by_key[key].code == "missing":
             problems.append(f"{where}.{key}: required (in the entry, defaults:, or --{key})")
-    if isinstance(m.get("user"), str) and not inputs.USER.fullmatch(m["user"]):
-        problems.append(f"{where}.user: {_shown(m['user'])} is not a valid login name")
-    fingerprint = m.get("host_key_fingerprint")
-    if fingerprint is not None and not (
-        isinstance(fingerprint, str) and inputs.FINGERPRINT.fullmatch(fingerprint)
-    ):
-        problems.append(
-            f"{where}.host_key_fingerprint: {_shown(fingerprint)}: {inputs.FINGERPRINT_HINT}"
-        )
+    user = m.get("user")
+    if isinstance(user, str) and not validation.LOGIN.fullmatch(user):  # "" is both
+        problems.append(f"{where}.user: {_shown(user)} is {validation.NOT_A_LOGIN}")
+    bad_fingerprint = by_key.get("host_key_fingerprint")
+    if bad_fingerprint is not None:
+        shown = _shown(m["host_key_fingerprint"])
+        problems.append(f"{where}.host_key_fingerprint: {shown}: {bad_fingerprint.message}")
+    return False, problems
+
+
+def _entry(m: dict[str, Any], where: str) -> tuple[HostEntry | None, list[str]]:
+    bad_host, problems = _target_problems(m, where)
+    if bad_host:
+        return None, problems
     for flag in ("accept_new_host_key", "adopt_admin_user"):
         if not isinstance(m.get(flag, False), bool):
             problems.append(f"{where}.{flag}: must be true or false (not quoted)")
@@ -222,7 +256,7 @@ def _entry(m: dict[str, Any], where: str) -> tuple[HostEntry | None, list[str]]:
         if m.get(key) is not None and not isinstance(m[key], str):
             problems.append(f"{where}.{key}: must be a string")
     profile = m.get("profile", "baseline")
-    if profile not in PROFILES:
+    if validation.profile_problems(profile):
         problems.append(f"{where}.profile: {_shown(profile)} is not one of {', '.join(PROFILES)}")
     overrides: dict[str, str] = {}
     raw_set = m.get("set") or {}
@@ -239,16 +273,17 @@ def _entry(m: dict[str, Any], where: str) -> tuple[HostEntry | None, list[str]]:
     admin = str(m.get("admin_user", "ops"))
     if problems:
         return None, problems
-    problems += [f"{where}: {p}" for p in validate_request(str(profile), overrides, admin)]
+    request = Request(str(profile), overrides, admin, bool(m.get("adopt_admin_user")))
+    problems += [f"{where}: {p.message}" for p in validation.check_request(request).problems]
     if problems:
         return None, problems
     return HostEntry(
-        host=host,
-        port=port,
+        host=m["host"],
+        port=m.get("port", 22),
         user=m["user"],
         identity=m["identity"],
         passphrase_env=m.get("passphrase_env"),
-        request=Request(str(profile), overrides, admin, bool(m.get("adopt_admin_user"))),
+        request=request,
         known_hosts=str(m.get("known_hosts") or "~/.ssh/known_hosts"),
         accept_new_host_key=bool(m.get("accept_new_host_key")),
         host_key_fingerprint=m.get("host_key_fingerprint"),
@@ -287,76 +322,81 @@ class _Bar:
             sys.stderr.write("\n")
 
 
-def run(
-    args: argparse.Namespace, request: Request, progress: Callable[[str], None] | None
-) -> list[Any]:
-    """Run args.action on every inventory host; reports in inventory order."""
-    from hardening import engine
-    from hardening.keys import load_private_key, rsa_bits, signature_algorithms
-    from hardening.transport import HostKeyPolicy, Target
+def _load_keys(entries: list[HostEntry]) -> dict[tuple[str, str | None], LoginKey]:
+    """Every entry's key, each file once, before any host: a bad key file is exit 2."""
+    from hardening import api
 
-    entries = load_inventory(args.inventory, _cli_defaults(args, request))
-    keys = {}
-    for e in entries:  # load every key first: a bad key file is a usage error, exit 2
+    keys: dict[tuple[str, str | None], LoginKey] = {}
+    for e in entries:
         if (e.identity, e.passphrase_env) not in keys:
             passphrase = None
             if e.passphrase_env:
-                if e.passphrase_env not in os.environ:
-                    raise UsageError(f"passphrase_env {e.passphrase_env}: that variable is not set")
+                unset = validation.passphrase_problems(e.passphrase_env, os.environ)
+                if unset:
+                    raise UsageError(f"passphrase_env {e.passphrase_env}: {unset[0].message}")
                 passphrase = os.environ[e.passphrase_env]
-            keys[(e.identity, e.passphrase_env)] = load_private_key(
-                path=e.identity,
-                passphrase=passphrase,
-                setting=f"identity ({e.host})",
-                passphrase_hint="inventory key `passphrase_env: NAME`",
+            keys[(e.identity, e.passphrase_env)] = api.load_key(
+                api.KeySource(
+                    path=e.identity,
+                    passphrase=passphrase,
+                    setting=f"identity ({e.host})",
+                    passphrase_hint="inventory key `passphrase_env: NAME`",
+                )
             )
+    return keys
+
+
+def run(
+    options: FleetOptions, request: Request, progress: Callable[[str], None] | None
+) -> list[Report]:
+    """Run options.action on every inventory host; reports in inventory order."""
+    from hardening import api
+
+    entries = load_inventory(options.inventory, _cli_defaults(options, request))
+    keys = _load_keys(entries)
     refused = [
-        f"{e.host}:{e.port}: {problem}"
+        f"{e.host}:{e.port}: {problem.message}"
         for e in entries
-        for problem in own_key_problems(
-            e.request.overrides,
-            signature_algorithms(keys[(e.identity, e.passphrase_env)]),
-            rsa_bits(keys[(e.identity, e.passphrase_env)]),
-        )
+        for problem in keys[(e.identity, e.passphrase_env)].problems(e.request.overrides)
     ]
     if refused:  # still before any host is contacted
         raise UsageError("\n".join(refused))
     bar = _Bar(len(entries)) if progress is not None else None
     say = bar.line if bar is not None else None
-    operation = {"apply": engine.apply, "check": engine.check, "plan": engine.plan}[args.action]
-    options = engine.Options(
-        wait=args.wait,
-        confirm_timeout=args.confirm_timeout,
-        command_timeout=args.command_timeout,
+    action = options.action
+    engine_options = api.Options(
+        wait=options.wait,
+        confirm_timeout=options.confirm_timeout,
+        command_timeout=options.command_timeout,
     )
 
-    def one(e: HostEntry) -> engine.Report:
-        target = Target(
+    def one(e: HostEntry) -> Report:
+        target = api.TargetSpec(
             e.host,
             e.port,
             e.user,
             keys[(e.identity, e.passphrase_env)],
-            HostKeyPolicy(
+            api.HostKeyPolicy(
                 known_hosts=Path(e.known_hosts).expanduser(),
                 accept_new=e.accept_new_host_key,
                 pinned_fingerprint=e.host_key_fingerprint,
             ),
         )
         if say:
-            say(f"{e.host}:{e.port}: {args.action} started")
+            say(f"{e.host}:{e.port}: {action} started")
         try:
-            report = operation(target, e.request, options, say)
+            report = api.run(action, target, e.request, engine_options, say)
         except Exception as exc:  # a bug for one host must not take the fleet down
-            report = engine.Report(e.host, e.port, args.action, error=f"internal error: {exc}")
+            report = api.Report(e.host, e.port, action, error=f"internal error: {exc}")
             report.exit_code = 4
         if say:
             outcome = report.error or ("changed" if report.changed else "no change")
-            say(f"{e.host}:{e.port}: {args.action} finished (exit {report.exit_code}): {outcome}")
+            say(f"{e.host}:{e.port}: {action} finished (exit {report.exit_code}): {outcome}")
         if bar is not None:
             bar.advance()
         return report
 
-    with ThreadPoolExecutor(max_workers=min(args.parallel, len(entries))) as pool:
+    with ThreadPoolExecutor(max_workers=min(options.parallel, len(entries))) as pool:
         reports = list(pool.map(one, entries))
     if bar is not None:
         bar.close()

@@ -2,7 +2,8 @@
 
 Pure: no I/O. `make_plan` decides where our settings must live to win (a drop-in that sorts
 first, or a block at the top of the main file), which files change, and what `sshd -T` must
-show afterwards.
+show afterwards. "Effective" means one thing throughout: a value as the host's `sshd -T` prints
+it (HostFacts.effective, Setting.effective, effective_matches).
 """
 
 from __future__ import annotations
@@ -20,10 +21,16 @@ from hardening.facts import DROPIN_DIR, MAIN_CONFIG, HostFacts
 DROPIN_PATH = posixpath.join(DROPIN_DIR, sshd_config.DROPIN_NAME)
 
 
+# Beside each file it replaces: the staged candidate, and the backup the rollback restores
+# (hard links). One definition: scripts/txn.sh gets both in its header (transaction.py).
+CANDIDATE_SUFFIX = ".hardened-ecs-new"
+BACKUP_SUFFIX = ".hardened-ecs-old"
+
+
 def staged_path(path: str) -> str:
     """Where a candidate waits beside its target (same filesystem: the rename is atomic)."""
     head, tail = posixpath.split(path)
-    return posixpath.join(head, f".{tail}.hardened-ecs-new")
+    return posixpath.join(head, f".{tail}{CANDIDATE_SUFFIX}")
 
 
 @dataclass(frozen=True)
@@ -44,10 +51,11 @@ class Setting:
 
 
 def effective_matches(directive: str, wanted: str, effective: str | None) -> bool:
+    """Does the value `sshd -T` shows (`effective`; None: not printed) mean `wanted`?"""
     if effective is None:
         return False
     d = CATALOGUE[directive.lower()]
-    return d.effective(wanted) == d.fold(effective)
+    return d.comparable(wanted) == d.fold(effective)
 
 
 @dataclass(frozen=True)
@@ -200,7 +208,7 @@ def make_plan(
     client_algorithms: Mapping[str, Sequence[str]],
     connected_user: str,
 ) -> Plan:
-    """Raises directives.ValueError_ when the request cannot be met on this host's OpenSSH."""
+    """Raises directives.BadValue when the request cannot be met on this host's OpenSSH."""
     wanted = desired_settings(request, facts.capabilities, client_algorithms)
     keys = {name.lower() for name in wanted}
     if "kbdinteractiveauthentication" in keys:

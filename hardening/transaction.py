@@ -18,12 +18,13 @@ from importlib import resources
 
 from hardening.errors import ApplyFailed, ConnectError
 from hardening.facts import STATE_DIR, parse_sshd_T
-from hardening.plan import Plan
+from hardening.plan import BACKUP_SUFFIX, CANDIDATE_SUFFIX, Plan
 from hardening.transport import Connection, Result
 
 CHECK_FILE = "/etc/ssh/.sshd_config.hardened-ecs-check"
 STAGE_LEASE = 120  # seconds a staged-but-uncommitted lock survives a vanished tool
 
+# Exit codes of scripts/txn.sh, handed to it in its header (EXIT_INVALID=10 ...).
 _EXIT_INVALID, _EXIT_NOT_BACK, _EXIT_BUSY, _EXIT_LOST, _EXIT_IO = 10, 11, 12, 13, 14
 
 
@@ -68,6 +69,13 @@ class Transaction:
                 WATCHER=self.plan.service.watcher,
                 CONFIRM_TIMEOUT=self.confirm_timeout,
                 LEASE=STAGE_LEASE,
+                NEW_SUFFIX=CANDIDATE_SUFFIX,
+                OLD_SUFFIX=BACKUP_SUFFIX,
+                EXIT_INVALID=_EXIT_INVALID,
+                EXIT_NOT_BACK=_EXIT_NOT_BACK,
+                EXIT_BUSY=_EXIT_BUSY,
+                EXIT_LOST=_EXIT_LOST,
+                EXIT_IO=_EXIT_IO,
             )
             + "SSHD=$(command -v sshd || echo /usr/sbin/sshd)\n"
         )

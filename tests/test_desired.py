@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 
 import pytest
 
@@ -12,11 +13,11 @@ from hardening.desired import (
     HostCapabilities,
     Request,
     desired_settings,
-    parse_set_flags,
     validate_request,
 )
-from hardening.directives import CATALOGUE, ValueError_, lookup
+from hardening.directives import CATALOGUE, BadValue, lookup
 from hardening.transport import CLIENT_ALGORITHMS
+from hardening.validation import parse_set_items
 from tests.facts import EXPECTED, SLUGS, load_facts
 
 QUERY = {"KexAlgorithms": "kex", "Ciphers": "cipher", "MACs": "mac", "HostKeyAlgorithms": "key-sig"}
@@ -106,7 +107,7 @@ def test_no_overlap_with_our_client_is_refused_naming_the_directive() -> None:
             "kex": frozenset({"curve25519-sha256", "diffie-hellman-group18-sha512"}),
         },
     )
-    with pytest.raises(ValueError_, match=r"^KexAlgorithms: none of the hardened choices .*9\.2"):
+    with pytest.raises(BadValue, match=r"^KexAlgorithms: none of the hardened choices .*9\.2"):
         desired_settings(Request(), host, CLIENT_ALGORITHMS)
 
 
@@ -133,7 +134,7 @@ def test_minimal_profile_sets_no_crypto() -> None:
     ],
 )
 def test_a_crypto_override_without_overlap_is_refused(directive: str, value: str) -> None:
-    with pytest.raises(ValueError_, match=directive):
+    with pytest.raises(BadValue, match=directive):
         settings("debian-12", Request(overrides={directive: value}))
 
 
@@ -187,7 +188,7 @@ def test_a_build_without_gssapi_and_kerberos_gets_neither(slug: str) -> None:
     assert "GSSAPIAuthentication" not in wanted
     assert "KerberosAuthentication" not in wanted
     assert wanted["UsePAM"] == "yes"
-    with pytest.raises(ValueError_, match=r"^GSSAPIAuthentication: this host's sshd was built"):
+    with pytest.raises(BadValue, match=r"^GSSAPIAuthentication: this host's sshd was built"):
         desired_settings(Request(overrides={"GSSAPIAuthentication": "no"}), host, CLIENT_ALGORITHMS)
 
 
@@ -198,7 +199,7 @@ def test_build_optional_override_only_where_sshd_prints_it() -> None:
     stripped = dataclasses.replace(
         facts, effective={k: v for k, v in facts.effective.items() if k != "gssapiauthentication"}
     )
-    with pytest.raises(ValueError_, match=r"^GSSAPIAuthentication: this host's sshd was built"):
+    with pytest.raises(BadValue, match=r"^GSSAPIAuthentication: this host's sshd was built"):
         desired_settings(request, stripped.capabilities, CLIENT_ALGORITHMS)
 
 
@@ -219,7 +220,7 @@ def test_build_optional_override_only_where_sshd_prints_it() -> None:
 def test_override_unknown_to_the_hosts_version_names_directive_and_version(
     slug: str, directive: str, value: str, message: str
 ) -> None:
-    with pytest.raises(ValueError_) as err:
+    with pytest.raises(BadValue) as err:
         settings(slug, Request(overrides={directive: value}))
     assert str(err.value) == (
         f"{directive}: not supported by the host's OpenSSH {message}; remove this override"
@@ -438,15 +439,16 @@ def test_all_problems_are_reported_together() -> None:
 
 
 def test_parse_set_flags() -> None:
-    assert parse_set_flags(["MaxAuthTries=3", " Banner = /etc/issue ", "AllowUsers=ops alice"]) == {
-        "MaxAuthTries": "3",
-        "Banner": "/etc/issue",
-        "AllowUsers": "ops alice",
-    }
-    assert parse_set_flags(["AuthorizedKeysFile=a=b"]) == {"AuthorizedKeysFile": "a=b"}
+    items = ["MaxAuthTries=3", " Banner = /etc/issue ", "AllowUsers=ops alice"]
+    assert parse_set_items(items) == (
+        {"MaxAuthTries": "3", "Banner": "/etc/issue", "AllowUsers": "ops alice"},
+        [],
+    )
+    assert parse_set_items(["AuthorizedKeysFile=a=b"]) == ({"AuthorizedKeysFile": "a=b"}, [])
 
 
 @pytest.mark.parametrize("item", ["MaxAuthTries", "=3", "MaxAuthTries=", "  =  "])
 def test_parse_set_flags_refuses_malformed_items(item: str) -> None:
-    with pytest.raises(ValueError_, match=r"expected Directive=value, e\.g\. --set MaxAuthTries=3"):
-        parse_set_flags([item])
+    overrides, problems = parse_set_items([item])
+    assert overrides == {}
+    assert re.search(r"expected Directive=value, e\.g\. --set MaxAuthTries=3", problems[0].message)

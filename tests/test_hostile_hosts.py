@@ -155,13 +155,13 @@ def test_a_known_host_that_stops_offering_its_known_key_is_a_changed_key(
     import paramiko
 
     from hardening.errors import HostKeyError
-    from hardening.transport import HostKeyPolicy, _Trust
+    from hardening.trust import HostKeyPolicy, KnownHostsCheck
 
     known = paramiko.Ed25519Key.from_private_key_file(str(client_keys.ed25519))
     presented = paramiko.RSAKey.from_private_key_file(str(client_keys.rsa))
     path = tmp_path / "known_hosts"
     path.write_text(f"[192.0.2.7]:2222 {known.get_name()} {known.get_base64()}\n")
-    trust = _Trust(HostKeyPolicy(known_hosts=path, accept_new=True), "192.0.2.7", 2222)
+    trust = KnownHostsCheck(HostKeyPolicy(known_hosts=path, accept_new=True), "192.0.2.7", 2222)
     with pytest.raises(HostKeyError, match=re.escape("HOST KEY CHANGED for [192.0.2.7]:2222")):
         trust.verify(presented)
     assert path.read_text().count("\n") == 1

@@ -1,6 +1,6 @@
 # Gather every fact the plan needs in one round trip. Read-only.
 # Placeholders filled in by hardening.facts: @ADMIN_USER@, @STATE_DIR@, @CLOUD_INIT_WAIT@,
-# @BANNER@.
+# @BANNER@, @MAIN_CONFIG@, @DROPIN_DIR@.
 # Output: sections "@@ name" followed by their text; files are base64 so nothing is mangled.
 PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 export PATH LC_ALL=C
@@ -37,10 +37,10 @@ while :; do
 done
 printf '%s\n' "$out"; echo "@rc=$rc"
 for q in kex cipher mac key-sig; do sec "ssh-Q-$q"; ssh -Q "$q" 2>/dev/null; done
-sec main-config; base64 < /etc/ssh/sshd_config
+sec main-config; base64 < @MAIN_CONFIG@
 sec dropins
-if [ -d /etc/ssh/sshd_config.d ]; then
-  for f in /etc/ssh/sshd_config.d/*; do
+if [ -d @DROPIN_DIR@ ]; then
+  for f in @DROPIN_DIR@/*; do
     [ -f "$f" ] || continue
     # name and content both base64: names may hold spaces, files may be empty
     printf '%s %s\n' "$(printf '%s' "${f##*/}" | base64 | tr -d '\n')" "$(base64 < "$f" | tr -d '\n')"

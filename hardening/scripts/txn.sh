@@ -1,7 +1,9 @@
 # The on-host half of the transaction. Sourced after a header that sets:
 #   STATE TOKEN SSHD CHECK CHECK_SPEC RELOAD RESTART WATCHER CONFIRM_TIMEOUT LEASE SELF_B64
+#   NEW_SUFFIX OLD_SUFFIX (candidate and backup beside each file)
+#   EXIT_INVALID (invalid config) EXIT_NOT_BACK (sshd did not come back) EXIT_BUSY
+#   EXIT_LOST (lock lost) EXIT_IO: the exit codes, defined in hardening/transaction.py
 # Modes: stage | commit | confirm | rollback | abort | watch (see hardening/transaction.py).
-# Exit codes: 10 invalid config, 11 sshd did not come back, 12 busy, 13 lock lost, 14 I/O.
 PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 export PATH LC_ALL=C
 umask 077
@@ -10,8 +12,8 @@ lock="$STATE/lock"
 now() { date +%s; }
 say() { printf '%s\n' "$*"; }
 die() { code=$1; shift; say "$*" >&2; exit "$code"; }
-new_name() { printf '%s/.%s.hardened-ecs-new' "$(dirname "$1")" "$(basename "$1")"; }
-old_name() { printf '%s/.%s.hardened-ecs-old' "$(dirname "$1")" "$(basename "$1")"; }
+new_name() { printf '%s/.%s%s' "$(dirname "$1")" "$(basename "$1")" "$NEW_SUFFIX"; }
+old_name() { printf '%s/.%s%s' "$(dirname "$1")" "$(basename "$1")" "$OLD_SUFFIX"; }
 
 owner_field() { cut -d' ' -f"$1" "$lock/owner" 2>/dev/null; }
 owns() { [ -d "$lock" ] && [ "$(owner_field 3)" = "$TOKEN" ]; }
@@ -81,10 +83,10 @@ take_stale_lock() {
 
 acquire() {
   if owns; then return 0; fi
-  mkdir -p "$STATE" && chmod 700 "$STATE" || die 14 "cannot create $STATE"
-  take_stale_lock || die 12 "busy: another apply holds $lock ($(cat "$lock/owner" 2>/dev/null))"
-  mkdir "$lock" 2>/dev/null || die 12 "busy: another apply just took $lock"
-  say "0 $(( $(now) + LEASE )) $TOKEN" > "$lock/owner" || { rm -rf "$lock"; die 14 "cannot write $lock"; }
+  mkdir -p "$STATE" && chmod 700 "$STATE" || die "$EXIT_IO" "cannot create $STATE"
+  take_stale_lock || die "$EXIT_BUSY" "busy: another apply holds $lock ($(cat "$lock/owner" 2>/dev/null))"
+  mkdir "$lock" 2>/dev/null || die "$EXIT_BUSY" "busy: another apply just took $lock"
+  say "0 $(( $(now) + LEASE )) $TOKEN" > "$lock/owner" || { rm -rf "$lock"; die "$EXIT_IO" "cannot write $lock"; }
   : > "$lock/manifest"
 }
 
@@ -103,7 +105,7 @@ stage_write() {
   tmp=$(new_name "$1")
   if ! printf '%s' "$2" | base64 -d > "$tmp" 2>"$lock/err" || ! sync "$tmp" 2>>"$lock/err"; then
     err=$(cat "$lock/err"); rm -f "$tmp"; drop_temps; rm -rf "$lock"
-    die 14 "cannot write $tmp: ${err:-write failed}"
+    die "$EXIT_IO" "cannot write $tmp: ${err:-write failed}"
   fi
   chown 0:0 "$tmp" && chmod 600 "$tmp"
   say "write $1" >> "$lock/manifest"
@@ -113,7 +115,7 @@ stage_delete() { say "delete $1" >> "$lock/manifest"; }
 stage_check() {
   if ! printf '%s' "$1" | base64 -d > "$CHECK" 2>"$lock/err"; then
     err=$(cat "$lock/err"); drop_temps; rm -rf "$lock"
-    die 14 "cannot write $CHECK: ${err:-write failed}"
+    die "$EXIT_IO" "cannot write $CHECK: ${err:-write failed}"
   fi
 }
 
@@ -136,18 +138,18 @@ sshd_check() {
 validate() {
   if ! out=$(sshd_check -t -f "$CHECK"); then
     drop_temps; rm -rf "$lock"
-    die 10 "$out"
+    die "$EXIT_INVALID" "$out"
   fi
   say "@@ candidate"
   sshd_check -T -f "$CHECK" -C "$CHECK_SPEC"
 }
 
 commit() {
-  owns || die 13 "lost the lock $lock before commit"
+  owns || die "$EXIT_LOST" "lost the lock $lock before commit"
   : > "$lock/backup"
   while read -r action target; do
     if [ -e "$target" ]; then
-      ln -f "$target" "$(old_name "$target")" || { drop_temps; rm -rf "$lock"; die 14 "cannot back up $target"; }
+      ln -f "$target" "$(old_name "$target")" || { drop_temps; rm -rf "$lock"; die "$EXIT_IO" "cannot back up $target"; }
       say "present $target" >> "$lock/backup"
     else
       say "absent $target" >> "$lock/backup"
@@ -156,11 +158,11 @@ commit() {
   # Arm the rollback before anything changes: if we die from here on, the host heals itself.
   if ! { printf '%s' "$SELF_B64" | base64 -d > "$lock/watch.sh" && say 'watch' >> "$lock/watch.sh" \
          && sh -n "$lock/watch.sh"; }; then
-    drop_temps; rm -rf "$lock"; die 14 "cannot write the rollback watcher in $lock"
+    drop_temps; rm -rf "$lock"; die "$EXIT_IO" "cannot write the rollback watcher in $lock"
   fi
   deadline=$(( $(now) + CONFIRM_TIMEOUT ))
   if ! start_watcher || ! kill -0 "$watcher" 2>/dev/null; then
-    drop_temps; rm -rf "$lock"; die 14 "the rollback watcher did not start; nothing changed"
+    drop_temps; rm -rf "$lock"; die "$EXIT_IO" "the rollback watcher did not start; nothing changed"
   fi
   say "$watcher $(( deadline + 30 )) $TOKEN" > "$lock/owner"
   : > "$lock/installed"
@@ -172,7 +174,7 @@ commit() {
   before=$(listen_inodes); before_pid=$(listener_pid)
   if ! out=$(sh -c "$RELOAD" 2>&1); then
     restore; rm -rf "$lock"
-    die 11 "reload failed ($RELOAD): $out; previous configuration restored"
+    die "$EXIT_NOT_BACK" "reload failed ($RELOAD): $out; previous configuration restored"
   fi
   wait_listener "$before" "$before_pid" || true
   say "@committed $deadline"
@@ -213,8 +215,8 @@ stop_watcher() {
 claim() { mkdir "$lock/ending" 2>/dev/null; }
 
 confirm() {
-  owns || die 13 "the transaction is gone (rolled back by the host after the confirm timeout?)"
-  claim || die 13 "the host's own rollback is already under way"
+  owns || die "$EXIT_LOST" "the transaction is gone (rolled back by the host after the confirm timeout?)"
+  claim || die "$EXIT_LOST" "the host's own rollback is already under way"
   stop_watcher
   while read -r was target; do rm -f "$(old_name "$target")"; done < "$lock/backup"
   rm -rf "$lock"
@@ -222,8 +224,8 @@ confirm() {
 }
 
 rollback() {
-  owns || die 13 "the transaction is gone (already rolled back?)"
-  claim || die 13 "the host's own rollback is already under way"
+  owns || die "$EXIT_LOST" "the transaction is gone (already rolled back?)"
+  claim || die "$EXIT_LOST" "the host's own rollback is already under way"
   stop_watcher
   restore
   rm -rf "$lock"

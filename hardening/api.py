@@ -1,0 +1,122 @@
+"""The engine's front door: run an operation on a host described in plain values.
+
+The CLI, fleet mode and the Pulumi provider describe the host (address, port, user, where the
+login key comes from, how to trust its host key) and call `run` (apply/check/plan/
+rotate-host-key), with a `HostKeyPolicy` saying how to trust the host's key; the transport's
+target and the paramiko key are built here, so no adapter reaches into the transport.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+
+import paramiko
+
+from hardening import engine, keys, validation
+from hardening.engine import Options, Report
+from hardening.profiles import Request
+from hardening.transport import Progress, Target
+from hardening.trust import HostKeyPolicy
+
+__all__ = [
+    "ACTIONS",
+    "OPERATIONS",
+    "HostKeyPolicy",
+    "KeySource",
+    "LoginKey",
+    "Options",
+    "Report",
+    "TargetSpec",
+    "load_key",
+    "run",
+]
+
+
+@dataclass(frozen=True)
+class KeySource:
+    """Where the login key comes from: a file (`path`) or its text (`text`, PEM/OpenSSH).
+
+    `setting` and `passphrase_hint` are how the operator gave it, for the load errors
+    (`--identity`, `identity (host)`, `privateKey`).
+    """
+
+    path: str | None = None
+    text: str | None = field(default=None, repr=False)
+    passphrase: str | None = field(default=None, repr=False)
+    setting: str = "--identity"
+    passphrase_hint: str = "--passphrase-env NAME"
+
+
+class LoginKey:
+    """A loaded login key: what it can log in with, and the overrides that would refuse it."""
+
+    def __init__(self, pkey: paramiko.PKey) -> None:
+        self._pkey = pkey
+
+    @property
+    def algorithms(self) -> tuple[str, ...]:
+        return keys.signature_algorithms(self._pkey)
+
+    @property
+    def rsa_bits(self) -> int | None:
+        return keys.rsa_bits(self._pkey)
+
+    @property
+    def public_line(self) -> str:
+        return keys.public_line(self._pkey)
+
+    def problems(self, overrides: Mapping[str, str]) -> list[validation.Problem]:
+        """Overrides that would refuse this very key (checked before connecting)."""
+        return validation.own_key_problems(overrides, self.algorithms, self.rsa_bits)
+
+
+def load_key(source: KeySource) -> LoginKey:
+    """Read and decrypt the key; a UsageError (exit 2) names `source.setting` and the fix."""
+    pkey = keys.load_private_key(
+        path=source.path,
+        text=source.text,
+        passphrase=source.passphrase,
+        setting=source.setting,
+        passphrase_hint=source.passphrase_hint,
+    )
+    return LoginKey(pkey)
+
+
+@dataclass(frozen=True)
+class TargetSpec:
+    """One host to operate on, in the operator's terms."""
+
+    host: str
+    port: int
+    user: str
+    key: KeySource | LoginKey
+    trust: HostKeyPolicy = field(default_factory=HostKeyPolicy)
+
+
+def ssh_target(spec: TargetSpec) -> Target:
+    """The transport's target for `spec` (loads the key when given as a KeySource)."""
+    key = spec.key if isinstance(spec.key, LoginKey) else load_key(spec.key)
+    return Target(spec.host, spec.port, spec.user, key._pkey, spec.trust)
+
+
+Operation = Callable[[Target, Request, Options, Progress | None], Report]
+
+# The operations by the name the CLI, the inventory and the reports use.
+OPERATIONS: dict[str, Operation] = {
+    "apply": engine.apply,
+    "check": engine.check,
+    "plan": engine.plan,
+    "rotate-host-key": engine.rotate_host_key,
+}
+ACTIONS = ("apply", "check", "plan")  # what an operator may ask for by name
+
+
+def run(
+    action: str, spec: TargetSpec, request: Request, options: Options, progress: Progress | None
+) -> Report:
+    """Run `action` (a key of OPERATIONS) on one host; every outcome is a Report.
+
+    `progress` is called with each progress line (None: silent).
+    """
+    return OPERATIONS[action](ssh_target(spec), request, options, progress)
