@@ -6,7 +6,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from components.config_reader import NAMESPACE, Reader, config_set
-from hardening.desired import validate_request
+from hardening.directives import lookup
+from hardening.profiles import Request
+from hardening.validation import check_request
 from hardening.values import directive_text, is_scalar
 
 
@@ -53,25 +55,7 @@ def read_hardening(r: Reader, admin_user: str) -> HardeningRequest:
             continue
         overrides[str(name)] = text
 
-    # Ask the hardening engine, then attribute each answer to the entry that caused it.
-    seen = set(validate_request(profile, {}, admin_user))
-    for problem in sorted(seen):
-        r.problem(key, f"profile: {problem}", profile_fix)
-    for name, text in overrides.items():
-        for problem in validate_request(profile, {name: text}, admin_user):
-            if problem not in seen:
-                seen.add(problem)
-                # The engine's messages mostly start with the directive already.
-                named = problem.lower().startswith(name.lower())
-                r.problem(
-                    key,
-                    f"set.{problem}" if named else f"set.{name}: {problem}",
-                    f"`pulumi config set --path '{NAMESPACE}:hardening.set.{name}' <value>` or "
-                    f"`pulumi config rm --path '{NAMESPACE}:hardening.set.{name}'`",
-                )
-    for problem in validate_request(profile, overrides, admin_user):
-        if problem not in seen:
-            r.problem(key, f"set: {problem}", "change or remove one of the listed overrides")
+    _report_request_problems(r, Request(profile, overrides, admin_user), profile_fix)
     adopt = value.get("adoptAdminUser", False)
     if not isinstance(adopt, bool):
         r.problem(
@@ -81,3 +65,50 @@ def read_hardening(r: Reader, admin_user: str) -> HardeningRequest:
         )
         adopt = False
     return HardeningRequest(profile, overrides, adopt)
+
+
+def _report_request_problems(r: Reader, request: Request, profile_fix: str) -> None:
+    """The engine's problems with the request, each as the `hardening` entry that caused it."""
+    checked = check_request(request)
+    # What the profile (or the admin user it is checked against) causes, then per override in
+    # the order given, then what no single override explains.
+    whole = sorted({p.message for p in checked.problems if p.key in ("profile", "admin_user")})
+    for message in whole:
+        r.problem("hardening", f"profile: {message}", profile_fix)
+    seen = set(whole)
+    given = _names_as_given(request.overrides)
+    by_override: dict[str, list[str]] = {name: [] for name in request.overrides}
+    unexplained: list[str] = []
+    for problem in checked.problems:
+        if problem.message in seen:
+            continue
+        seen.add(problem.message)
+        name = given.get(problem.key)
+        (by_override[name] if name is not None else unexplained).append(problem.message)
+    for name, messages in by_override.items():
+        for message in messages:
+            # The engine's messages mostly start with the directive already.
+            named = message.lower().startswith(name.lower())
+            r.problem(
+                "hardening",
+                f"set.{message}" if named else f"set.{name}: {message}",
+                f"`pulumi config set --path '{NAMESPACE}:hardening.set.{name}' <value>` or "
+                f"`pulumi config rm --path '{NAMESPACE}:hardening.set.{name}'`",
+            )
+    for message in unexplained:
+        r.problem("hardening", f"set: {message}", "change or remove one of the listed overrides")
+
+
+def _names_as_given(overrides: Mapping[str, str]) -> dict[str, str]:
+    """Problem key -> the override's name in the stack config.
+
+    A Problem names an override by its canonical directive name when the directive is known,
+    as given otherwise (validation's keys); the fix must name the config entry as written.
+    """
+    names: dict[str, str] = {}
+    for name in overrides:
+        directive = lookup(name)
+        names.setdefault(f"overrides.{name}", name)
+        if directive is not None:
+            names.setdefault(f"overrides.{directive.name}", name)
+    return names
