@@ -6,7 +6,6 @@ No connection is opened: this runs in every preview, also without the private ke
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -21,16 +20,15 @@ from components.sshd_hardening.settings import (
     is_unknown,
     same_server,
 )
-from hardening.desired import DEFAULT_PROFILE, own_key_problems, validate_request
+from hardening import api, validation
 from hardening.errors import UsageError
-from hardening.keys import load_private_key, rsa_bits, signature_algorithms
+from hardening.profiles import DEFAULT_PROFILE, Request
 from hardening.values import directive_text
 
-_FINGERPRINT = re.compile(r"SHA256:[A-Za-z0-9+/]{43}=?")
-_LOGIN = re.compile(r"[a-z_][a-z0-9_.-]{0,31}")
-_HOST = re.compile(r"[A-Za-z0-9._:\-\[\]]+")
-
 Fail = Callable[[str, str], None]
+
+# The property a validation Problem of the request is about (every other key: an override).
+_PROPERTY_OF = {"profile": "profile", "admin_user": "adminUser"}
 
 
 def check_inputs(olds: Mapping[str, Any], news: Mapping[str, Any]) -> dynamic.CheckResult:
@@ -47,37 +45,35 @@ def check_inputs(olds: Mapping[str, Any], news: Mapping[str, Any]) -> dynamic.Ch
         failures.append(dynamic.CheckFailure(prop, reason))
 
     host = inputs.get("host")
-    if not is_unknown(host) and (not isinstance(host, str) or not _HOST.fullmatch(host)):
+    if not is_unknown(host) and (
+        not isinstance(host, str) or not validation.HOST_OR_BRACKETED.fullmatch(host)
+    ):
         fail("host", "must be the server's address (the instance's publicIp)")
 
     port = inputs["port"]
     if not is_unknown(port):
         if isinstance(port, float) and port.is_integer():
             port = inputs["port"] = int(port)
-        if not isinstance(port, int) or isinstance(port, bool) or not 0 < port < 65536:
+        low, high = validation.PORTS
+        if not isinstance(port, int) or isinstance(port, bool) or not low <= port <= high:
             fail("port", f"must be a TCP port number, got {port!r}")
 
     boot = inputs["bootstrapUser"]
-    if not is_unknown(boot) and (not isinstance(boot, str) or not _LOGIN.fullmatch(boot)):
+    if not is_unknown(boot) and (not isinstance(boot, str) or not validation.LOGIN.fullmatch(boot)):
         fail("bootstrapUser", f"{boot!r} is not a login name (root on a fresh image)")
 
     overrides = inputs["overrides"]
     profile, admin = inputs["profile"], inputs.get("adminUser")
+    checked: validation.CheckedRequest | None = None
     if not is_unknown(overrides) and not isinstance(overrides, Mapping):
         fail("overrides", "must be a map of sshd directive to value")
     elif admin is None:
         fail("adminUser", "is required: the sudo user that keeps access once root is closed")
     elif not any(is_unknown(v) for v in (profile, admin, overrides)):
-        values = {str(k): directive_text(v) for k, v in overrides.items()}
-        for problem in validate_request(str(profile), values, str(admin)):
-            prop = (
-                "profile"
-                if problem.startswith("profile ")
-                else "adminUser"
-                if problem.startswith("admin user ")
-                else "overrides"
-            )
-            fail(prop, problem)
+        texts = {str(k): directive_text(v) for k, v in overrides.items()}
+        checked = validation.check_request(Request(str(profile), texts, str(admin)))
+        for problem in checked.problems:
+            fail(_PROPERTY_OF.get(problem.key, "overrides"), problem.message)
 
     # The engine creates the admin user only while it closes root's login: a new admin
     # name on an already hardened server would never exist, and the next update would be
@@ -102,22 +98,27 @@ def check_inputs(olds: Mapping[str, Any], news: Mapping[str, Any]) -> dynamic.Ch
         fail("privateKey", "is required: the private key that logs in to the server")
     elif not is_unknown(key):  # unknown: a preview run without the key
         try:
-            pkey = load_private_key(text=str(key), setting="privateKey")
+            login_key = api.load_key(api.KeySource(text=str(key), setting="privateKey"))
         except UsageError as exc:  # says what is wrong, never quotes the key
             fail("privateKey", str(exc))
         else:
             _refuse_uninstalled_key_rotation(olds, inputs, key, admin, fail)
             if isinstance(overrides, Mapping) and not is_unknown(overrides):
-                values = {str(k): directive_text(v) for k, v in overrides.items()}
-                # Settings that would refuse the very key the hardening logs in with.
-                for problem in own_key_problems(values, signature_algorithms(pkey), rsa_bits(pkey)):
-                    fail("overrides", problem)
+                # Settings that would refuse the very key the hardening logs in with (the
+                # values as the request check normalised them, when it could run).
+                values = (
+                    checked.normalized
+                    if checked is not None
+                    else {str(k): directive_text(v) for k, v in overrides.items()}
+                )
+                for problem in login_key.problems(values):
+                    fail("overrides", problem.message)
 
     expected = inputs.get("expectedHostKeyFingerprint")
     if (
         expected is not None
         and not is_unknown(expected)
-        and (not isinstance(expected, str) or not _FINGERPRINT.fullmatch(expected))
+        and (not isinstance(expected, str) or not validation.FINGERPRINT.fullmatch(expected))
     ):
         fail("expectedHostKeyFingerprint", "must look like SHA256:<43 base64 characters>")
 

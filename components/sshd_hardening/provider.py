@@ -41,10 +41,10 @@ from components.sshd_hardening.settings import (
     Settings,
     is_unknown,
 )
-from hardening import engine
+from hardening import api
+from hardening.api import HostKeyPolicy
 from hardening.display import printable
 from hardening.errors import EXIT_CONNECT
-from hardening.transport import HostKeyPolicy
 
 
 class SshdHardeningError(Exception):
@@ -58,7 +58,7 @@ def _say(message: str) -> None:
     pulumi.log.info(f"sshd hardening: {printable(message)}")  # it may quote the host
 
 
-def _succeeded(action: str, s: Settings, report: engine.Report, accept: tuple[int, ...]) -> None:
+def _succeeded(action: str, s: Settings, report: api.Report, accept: tuple[int, ...]) -> None:
     if report.exit_code in accept:
         return
     message = (
@@ -75,7 +75,7 @@ def _succeeded(action: str, s: Settings, report: engine.Report, accept: tuple[in
 
 
 def _outputs(
-    props: Mapping[str, Any], report: engine.Report, fingerprint: str | None
+    props: Mapping[str, Any], report: api.Report, fingerprint: str | None
 ) -> dict[str, Any]:
     outs = {k: props[k] for k in INPUT_NAMES if k in props}
     outs.update(
@@ -126,8 +126,8 @@ class SshdHardeningProvider(dynamic.ResourceProvider):
                 if s.expected_fingerprint
                 else HostKeyPolicy(known_hosts=Path(tmp) / "known_hosts", accept_new=True)
             )
-            report = engine.apply(
-                s.target(s.bootstrap_user, host_keys), s.request, s.options(), _say
+            report = api.run(
+                "apply", s.target(s.bootstrap_user, host_keys), s.request, s.options(), _say
             )
         # Cannot connect, key refused, another host key: what a server looks like whose user
         # data did not take effect.
@@ -150,7 +150,8 @@ class SshdHardeningProvider(dynamic.ResourceProvider):
         attributes can see; once this returns it opens nothing.
         """
         _say(f"{s.host}: replacing the boot host key {pin} with a fresh one")
-        report = engine.rotate_host_key(
+        report = api.run(
+            "rotate-host-key",
             s.target(s.admin_user, HostKeyPolicy(pinned_fingerprint=pin)),
             s.request,
             s.options(min(s.wait, RUNNING_WAIT)),
@@ -172,7 +173,8 @@ class SshdHardeningProvider(dynamic.ResourceProvider):
             )
         # After the first apply root is closed: the admin user is the way in. The server is
         # up, so a refused key (e.g. a rotated one not installed) fails fast.
-        report = engine.apply(
+        report = api.run(
+            "apply",
             s.target(s.admin_user, HostKeyPolicy(pinned_fingerprint=str(pin))),
             s.request,
             s.options(min(s.wait, RUNNING_WAIT)),
@@ -194,7 +196,9 @@ class SshdHardeningProvider(dynamic.ResourceProvider):
         pin = props.get("hostKeyFingerprint") or s.expected_fingerprint
         if not pin:
             raise SshdHardeningError(f"no host key recorded for {s.host}:{s.port}")
-        report = engine.check(
+        # The engine's drift check (not the input check above): what sshd -T shows, vs wanted.
+        report = api.run(
+            "check",
             s.target(s.admin_user, HostKeyPolicy(pinned_fingerprint=str(pin))),
             s.request,
             s.options(min(s.wait, RUNNING_WAIT)),

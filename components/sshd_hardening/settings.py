@@ -12,11 +12,9 @@ from typing import Any
 
 from pulumi.output import Unknown
 
-from hardening import engine
-from hardening.desired import DEFAULT_PROFILE, Request
-from hardening.keys import load_private_key
+from hardening import api
+from hardening.profiles import DEFAULT_PROFILE, Request
 from hardening.transaction import STAGE_LEASE
-from hardening.transport import HostKeyPolicy, Target
 from hardening.values import directive_text
 
 # What the engine sends for a value not known yet (preview). pulumi.dynamic hands Check and Diff
@@ -32,7 +30,7 @@ MAX_WAIT = 3600.0
 # killed mid-apply leaves the host's lock to its dead transaction until that one's lease (or
 # its rollback watcher's confirm timeout) runs out, and the engine's one `wait` also bounds the
 # wait for the lock: outwait it, so the next `pulumi up` converges instead of failing "busy".
-RUNNING_WAIT = float(max(STAGE_LEASE, engine.Options().confirm_timeout) + 30)
+RUNNING_WAIT = float(max(STAGE_LEASE, api.Options().confirm_timeout) + 30)
 # Set (to 1) in the environment of `pulumi up` once the new key's public half is in the admin
 # user's authorized_keys on every hardened server: only then may privateKey change in place.
 KEY_INSTALLED_ENV = "SSHD_HARDENING_KEY_INSTALLED"
@@ -127,9 +125,10 @@ class Settings:
             rotate_host_key=props.get("rotateHostKey") is True,
         )
 
-    def target(self, user: str, host_keys: HostKeyPolicy) -> Target:
-        key = load_private_key(text=self.private_key, setting="privateKey")
-        return Target(self.host, self.port, user, key, host_keys)
+    def target(self, user: str, trust: api.HostKeyPolicy) -> api.TargetSpec:
+        """This server, logged in to as `user` with privateKey, its host key trusted by `trust`."""
+        key = api.KeySource(text=self.private_key, setting="privateKey")
+        return api.TargetSpec(self.host, self.port, user, key, trust)
 
-    def options(self, wait: float | None = None) -> engine.Options:
-        return engine.Options(wait=self.wait if wait is None else wait)
+    def options(self, wait: float | None = None) -> api.Options:
+        return api.Options(wait=self.wait if wait is None else wait)
