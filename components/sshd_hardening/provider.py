@@ -89,6 +89,13 @@ def _outputs(
     return outs
 
 
+def _on_running_server(action: str, s: Settings, pin: str) -> api.Report:
+    """`action` on a server that is up and hardened: as the admin user (root's login is closed),
+    its host key pinned to `pin`, waiting no longer than RUNNING_WAIT."""
+    target = s.target(s.admin_user, HostKeyPolicy(pinned_fingerprint=pin))
+    return api.run(action, target, s.request, s.options(min(s.wait, RUNNING_WAIT)), _say)
+
+
 class SshdHardeningProvider(dynamic.ResourceProvider):
     """CRUD for SshdHardening. Stateless: nothing on self, nothing at module level."""
 
@@ -150,13 +157,7 @@ class SshdHardeningProvider(dynamic.ResourceProvider):
         attributes can see; once this returns it opens nothing.
         """
         _say(f"{s.host}: replacing the boot host key {pin} with a fresh one")
-        report = api.run(
-            "rotate-host-key",
-            s.target(s.admin_user, HostKeyPolicy(pinned_fingerprint=pin)),
-            s.request,
-            s.options(min(s.wait, RUNNING_WAIT)),
-            _say,
-        )
+        report = _on_running_server("rotate-host-key", s, pin)
         _succeeded("host key rotation", s, report, accept=(0,))
         if not (report.host_key_fingerprint and report.host_public_key):
             raise SshdHardeningError(f"host key rotation of {s.host} reported no new key")
@@ -173,13 +174,7 @@ class SshdHardeningProvider(dynamic.ResourceProvider):
             )
         # After the first apply root is closed: the admin user is the way in. The server is
         # up, so a refused key (e.g. a rotated one not installed) fails fast.
-        report = api.run(
-            "apply",
-            s.target(s.admin_user, HostKeyPolicy(pinned_fingerprint=str(pin))),
-            s.request,
-            s.options(min(s.wait, RUNNING_WAIT)),
-            _say,
-        )
+        report = _on_running_server("apply", s, str(pin))
         if report.exit_code != 0 and olds.get("privateKey") not in (None, s.private_key):
             report.error = (
                 f"{report.error or 'no reason given'} (privateKey changed: is its public half "
@@ -197,13 +192,7 @@ class SshdHardeningProvider(dynamic.ResourceProvider):
         if not pin:
             raise SshdHardeningError(f"no host key recorded for {s.host}:{s.port}")
         # The engine's drift check (not the input check above): what sshd -T shows, vs wanted.
-        report = api.run(
-            "check",
-            s.target(s.admin_user, HostKeyPolicy(pinned_fingerprint=str(pin))),
-            s.request,
-            s.options(min(s.wait, RUNNING_WAIT)),
-            _say,
-        )
+        report = _on_running_server("check", s, str(pin))
         _succeeded("check", s, report, accept=(0, 1))  # 1: drift, reported in the outputs
         outs = _outputs(props, report, str(pin))
         outs["hostPublicKey"] = props.get("hostPublicKey")
