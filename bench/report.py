@@ -16,8 +16,8 @@ ANSIBLE_NOOP_S = 15.0
 
 
 @dataclass(frozen=True)
-class Target:
-    """A target from the issue: `stat` of the row's values must be <= (or ==) `limit`."""
+class Goal:
+    """A goal from the issue: `stat` of the row's values must be <= (or ==) `limit`."""
 
     limit: float
     stat: Stat = "median"
@@ -41,7 +41,7 @@ class Row:
     label: str
     unit: Literal["s", "MiB", "", "x"]
     values: list[float] = field(default_factory=list)
-    target: Target | None = None
+    target: Goal | None = None
     derived: bool = False  # a ratio of two other rows' medians: one value, no spread
     note: str = ""
 

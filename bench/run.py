@@ -36,8 +36,8 @@ import yaml
 
 from bench.measure import BenchError, ProcessSample, machine_info, run_process
 from bench.report import (
+    Goal,
     Row,
-    Target,
     ansible_comparison,
     results_markdown,
     text_table,
@@ -339,18 +339,18 @@ def build_rows(s: Settings, c: Collected) -> list[Row]:
     lo, hi = s.instance_counts[0], s.instance_counts[-1]
     cores = _cores()
     rows = [
-        Row(FRESH, "s", v["fresh.wall"], Target(2.5)),
+        Row(FRESH, "s", v["fresh.wall"], Goal(2.5)),
         Row("fresh apply: engine time (--json seconds)", "s", v["fresh.engine"]),
         Row("fresh apply: SSH connections (engine count)", "", v["fresh.connections"],
-            Target(3, "max")),
+            Goal(3, "max")),
         Row("fresh apply: SSH logins accepted by sshd", "", v["fresh.logins"]),
         Row("fresh apply: remote commands", "", v["fresh.commands"]),
         Row("fresh apply: peak RSS", "MiB", v["fresh.rss"]),
         Row("fresh apply: CPU, CLI process", "s", v["fresh.cpu"]),
         Row("fresh apply: CPU, test host (sshd and all it ran)", "s", v["fresh.host_cpu"]),
-        Row(NOOP, "s", v["noop.wall"], Target(1.0)),
+        Row(NOOP, "s", v["noop.wall"], Goal(1.0)),
         Row("no-op apply: engine time (--json seconds)", "s", v["noop.engine"]),
-        Row("no-op apply: SSH connections", "", v["noop.connections"], Target(1, "max", True)),
+        Row("no-op apply: SSH connections", "", v["noop.connections"], Goal(1, "max", True)),
         Row("no-op apply: remote commands", "", v["noop.commands"]),
         Row("no-op apply: peak RSS", "MiB", v["noop.rss"]),
         Row("no-op apply: CPU, CLI process", "s", v["noop.cpu"]),
@@ -361,7 +361,7 @@ def build_rows(s: Settings, c: Collected) -> list[Row]:
         Row("fleet apply, 1 host (wall)", "s", v["fleet1.wall"]),
         Row(f"fleet apply, {f} hosts (wall)", "s", v[f"fleet{f}.wall"]),
         Row(f"fleet: {f} hosts / 1 host (medians)", "x",
-            [_ratio(v[f"fleet{f}.wall"], v["fleet1.wall"])], Target(2.0, "value"), True),
+            [_ratio(v[f"fleet{f}.wall"], v["fleet1.wall"])], Goal(2.0, "value"), True),
         Row(f"fleet apply, {f} hosts: peak RSS", "MiB", v[f"fleet{f}.rss"]),
         Row(f"fleet apply, {f} hosts: CPU, CLI process", "s", v[f"fleet{f}.cpu"]),
         Row(f"fleet apply, {f} hosts: CPU, test hosts", "s", v[f"fleet{f}.host_cpu"]),
@@ -374,7 +374,7 @@ def build_rows(s: Settings, c: Collected) -> list[Row]:
                         v[f"program{count}.wall"]))  # fmt: skip
     rows.append(
         Row(f"program: {hi} servers / {lo} (wall medians)", "x",
-            [_ratio(v[f"program{hi}.wall"], v[f"program{lo}.wall"])], Target(3.0, "value"), True)
+            [_ratio(v[f"program{hi}.wall"], v[f"program{lo}.wall"])], Goal(3.0, "value"), True)
     )  # fmt: skip
     for count in (lo, hi):
         rows.append(Row(f"program, {_servers(count)}: time inside the program", "s",

@@ -20,8 +20,6 @@ from hardening.transport import Progress, Target
 from hardening.trust import HostKeyPolicy
 
 __all__ = [
-    "ACTIONS",
-    "OPERATIONS",
     "HostKeyPolicy",
     "KeySource",
     "LoginKey",
@@ -29,6 +27,7 @@ __all__ = [
     "Report",
     "TargetSpec",
     "load_key",
+    "operation",
     "run",
 ]
 
@@ -102,21 +101,26 @@ def ssh_target(spec: TargetSpec) -> Target:
 
 Operation = Callable[[Target, Request, Options, Progress | None], Report]
 
-# The operations by the name the CLI, the inventory and the reports use.
-OPERATIONS: dict[str, Operation] = {
-    "apply": engine.apply,
-    "check": engine.check,
-    "plan": engine.plan,
-    "rotate-host-key": engine.rotate_host_key,
-}
-ACTIONS = ("apply", "check", "plan")  # what an operator may ask for by name
+
+def operation(action: str) -> Operation:
+    """The engine's function for `action` (the names the CLI, inventory and reports use).
+
+    Looked up on each call, so a test that replaces engine.apply reaches every adapter.
+    """
+    table: dict[str, Operation] = {
+        "apply": engine.apply,
+        "check": engine.check,
+        "plan": engine.plan,
+        "rotate-host-key": engine.rotate_host_key,
+    }
+    return table[action]
 
 
 def run(
     action: str, spec: TargetSpec, request: Request, options: Options, progress: Progress | None
 ) -> Report:
-    """Run `action` (a key of OPERATIONS) on one host; every outcome is a Report.
+    """Run `action` (see `operation`) on one host; every outcome is a Report.
 
     `progress` is called with each progress line (None: silent).
     """
-    return OPERATIONS[action](ssh_target(spec), request, options, progress)
+    return operation(action)(ssh_target(spec), request, options, progress)

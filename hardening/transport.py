@@ -1,4 +1,5 @@
-"""SSH transport: connect (waiting for a booting host), check host keys like OpenSSH, run scripts.
+"""SSH transport: connect (waiting for a booting host), with trust.py checking host keys like
+OpenSSH, and run scripts (channel.py sends them and collects their output).
 
 Built on paramiko's Transport rather than SSHClient so that host-key checking, algorithm choice
 and retries are ours and explicit: no silent trust-on-first-use, no agent, no stray keys.
@@ -6,23 +7,26 @@ and retries are ours and explicit: no silent trust-on-first-use, no agent, no st
 
 from __future__ import annotations
 
-import secrets
-import select
 import socket
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import paramiko
-from paramiko.common import cMSG_CHANNEL_REQUEST
-from paramiko.message import Message
 
+from hardening.channel import (
+    MAX_INLINE,
+    ChannelAhead,
+    HostMisbehaved,
+    collect,
+    exec_script,
+)
 from hardening.errors import ConnectError
 from hardening.keys import fingerprint
 from hardening.trust import HOST_KEY_ALGORITHMS, HostKeyPolicy, KnownHostsCheck
 
-__all__ = ["HOST_KEY_ALGORITHMS", "HostKeyPolicy"]  # importers of the transport's trust names
+# Names importers found here before trust.py and channel.py took them.
+__all__ = ["MAX_INLINE", "HostKeyPolicy"]
 
 
 def _paramiko_list(name: str) -> tuple[str, ...]:
@@ -102,7 +106,7 @@ class Connection:
         self.stats = stats
         self.command_timeout = command_timeout  # seconds in total for one command
         self.host_key = transport.get_remote_server_key()
-        self._spare: _ChannelAhead | None = None
+        self._spare: ChannelAhead | None = None
 
     @property
     def host_key_fingerprint(self) -> str:
@@ -126,7 +130,7 @@ class Connection:
     def run(self, script: str, *, as_root: bool = True, timeout: float | None = None) -> Result:
         """Run a POSIX sh script (sent on stdin). As root through `sudo -n` when not root.
 
-        Bounded: `timeout` (default `command_timeout`) seconds in total and MAX_OUTPUT bytes.
+        Bounded: `timeout` (default `command_timeout`) seconds in total, channel.MAX_OUTPUT bytes.
         """
         timeout = self.command_timeout if timeout is None else timeout
         sudo = as_root and self.target.user != "root"
@@ -147,10 +151,10 @@ class Connection:
             chan = self._channel(min(30.0, timeout))
             try:
                 chan.settimeout(timeout)
-                _exec_script(chan, command, script)
+                exec_script(chan, command, script)
                 # The next command's channel opens while this one runs: one round trip less.
-                self._spare = _ChannelAhead(self._transport)
-                stdout, stderr = _collect(chan, deadline, self.target.label, timeout)
+                self._spare = ChannelAhead(self._transport)
+                stdout, stderr = collect(chan, deadline, self.target.label, timeout)
                 if not chan.event_ready and not chan.status_event.is_set():
                     raise HostMisbehaved(f"{self.target.label} refused to run the command")
                 if not chan.status_event.wait(max(0.0, deadline - time.monotonic())):
@@ -199,118 +203,9 @@ class Connection:
         self.close()
 
 
-class _ChannelAhead:
-    """A session channel opened in the background, for the next command on this connection.
-
-    Opening a channel is a round trip of its own; asked for while the previous command runs,
-    it is ready when the next command starts. A failed or late one is simply not used."""
-
-    def __init__(self, transport: paramiko.Transport) -> None:
-        self._transport = transport
-        self._chan: paramiko.Channel | None = None
-        self._thread = threading.Thread(target=self._open, daemon=True)
-        self._thread.start()
-
-    def _open(self) -> None:
-        try:
-            self._chan = self._transport.open_session(timeout=30.0)
-        except (OSError, paramiko.SSHException, EOFError):
-            self._chan = None
-
-    def take(self, timeout: float) -> paramiko.Channel | None:
-        self._thread.join(timeout)
-        chan = self._chan
-        if chan is None or self._thread.is_alive() or chan.closed:
-            return None
-        return chan
-
-
-# The script rides in the exec request itself when it fits (sshd runs the command line through
-# the login shell: well under Linux's 128 KiB limit for one argument); larger ones go on stdin.
-MAX_INLINE = 96 * 1024
-
-
-def _exec_script(chan: paramiko.Channel, command: str, script: str) -> None:
-    """Start `command` with `script` as its stdin, in one flight.
-
-    sshd opens a session's input window only once it has started the command, so input sent
-    on stdin costs a round trip of its own. A here-document in the exec request needs none:
-    the login shell feeds it to `command`, whose own command line stays short (the login
-    shell execs it, so the script is in no process's argv for longer than that shell's
-    parse); its quoted delimiter means no expansion, and one that occurs in the script is
-    never chosen. Needs a POSIX-style login shell, as the `sudo ... sh -c` line does.
-    """
-    body = script if script.endswith("\n") else script + "\n"
-    delimiter = "HARDENED_ECS_EOF_" + secrets.token_hex(8)
-    while delimiter in body:
-        delimiter = "HARDENED_ECS_EOF_" + secrets.token_hex(8)
-    line = f"{command} <<'{delimiter}'\n{body}{delimiter}\n"
-    if len(line.encode()) > MAX_INLINE:
-        chan.exec_command(command)
-        chan.sendall(script.encode())
-        chan.shutdown_write()
-        return
-    m = Message()
-    m.add_byte(cMSG_CHANNEL_REQUEST)
-    m.add_int(chan.remote_chanid)
-    m.add_string("exec")
-    m.add_boolean(True)  # paramiko's own reply handling marks event_ready on success
-    m.add_string(line)
-    chan._event_pending()  # type: ignore[attr-defined]
-    chan.transport._send_user_message(m)  # type: ignore[union-attr]
-    chan.shutdown_write()
-
-
 def scaled(seconds: float, rtt: float, round_trips: float) -> float:
     """A time-out that a slow link cannot trip: `seconds`, or `round_trips` RTTs if longer."""
     return max(seconds, round_trips * rtt)
-
-
-# What one command may send back, stdout and stderr together. The largest real answer is the
-# facts script's (sshd -T, the config files in base64): tens of KB; 16 MiB is far above any
-# real host and still small on the operator's machine.
-MAX_OUTPUT = 16 * 1024 * 1024
-_CHUNK = 65536
-
-
-class HostMisbehaved(ConnectError):
-    """The host sent too much, or too slowly: we stopped listening to that command."""
-
-
-def _collect(
-    chan: paramiko.Channel, deadline: float, label: str, timeout: float
-) -> tuple[bytes, bytes]:
-    """stdout and stderr of a command, read side by side in chunks, bounded in size and time."""
-    out, err = bytearray(), bytearray()
-    while True:
-        got = False
-        for ready, recv, buf in (
-            (chan.recv_ready, chan.recv, out),
-            (chan.recv_stderr_ready, chan.recv_stderr, err),
-        ):
-            if ready():
-                buf += recv(_CHUNK)
-                got = True
-        if len(out) + len(err) > MAX_OUTPUT:
-            raise HostMisbehaved(
-                f"{label} sent more than {MAX_OUTPUT // (1024 * 1024)} MiB for one command "
-                "(a real host sends a few KB); stopped reading it"
-            )
-        now = time.monotonic()
-        if now > deadline:
-            raise HostMisbehaved(
-                f"a command on {label} did not finish within {timeout:g}s in total; "
-                "stopped waiting for it"
-            )
-        if got:
-            continue
-        # EOF ends both streams of the channel; anything buffered was read just above.
-        if (chan.eof_received or chan.closed) and not (
-            chan.recv_ready() or chan.recv_stderr_ready()
-        ):
-            return bytes(out), bytes(err)
-        # Nothing buffered yet: wait for stdout (select wakes on it) or poll for stderr.
-        select.select([chan], [], [], min(0.05, max(0.0, deadline - now)))
 
 
 class _Retry(Exception):

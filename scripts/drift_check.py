@@ -30,7 +30,7 @@ NAMESPACE = "hardened-ecs"
 
 
 @dataclass(frozen=True)
-class Target:
+class Server:
     name: str
     host: str
     fingerprint: str | None  # pinned host key, when the stack exports one
@@ -69,7 +69,7 @@ def settings_from(outputs: Mapping[str, Any], config: Mapping[str, Any]) -> Sett
     )
 
 
-def targets_from(outputs: Mapping[str, Any]) -> list[Target]:
+def targets_from(outputs: Mapping[str, Any]) -> list[Server]:
     """Every exported server with a public IP (`servers: {name: {publicIp, ...}}`)."""
     servers = outputs.get("servers")
     if not isinstance(servers, Mapping):
@@ -78,12 +78,12 @@ def targets_from(outputs: Mapping[str, Any]) -> list[Target]:
     for name, exports in sorted(servers.items()):
         if isinstance(exports, Mapping) and exports.get("publicIp"):
             fingerprint = exports.get("hostKeyFingerprint")
-            found.append(Target(str(name), str(exports["publicIp"]), fingerprint or None))
+            found.append(Server(str(name), str(exports["publicIp"]), fingerprint or None))
     return found
 
 
 def check_command(
-    target: Target, settings: Settings, identity: Path, known_hosts: Path
+    target: Server, settings: Settings, identity: Path, known_hosts: Path
 ) -> list[str]:
     command = [
         sys.executable,

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from bench.measure import run_process
-from bench.report import Row, Target, markdown_table, text_table
+from bench.report import Goal, Row, markdown_table, text_table
 
 ROOT = Path(__file__).resolve().parent.parent
 CORES = len(os.sched_getaffinity(0))
@@ -181,12 +181,12 @@ def test_run_process_reports_exit_code_and_output() -> None:
 
 
 def test_targets_pass_and_miss() -> None:
-    fast = Row("t", "s", [1.0, 3.0, 2.0], Target(2.5))
-    slow = Row("t", "s", [2.4, 2.7, 2.6], Target(2.5))
+    fast = Row("t", "s", [1.0, 3.0, 2.0], Goal(2.5))
+    slow = Row("t", "s", [2.4, 2.7, 2.6], Goal(2.5))
     assert (fast.result, slow.result) == ("PASS", "MISS")  # medians 2.0 and 2.6
-    once = Row("c", "", [1, 1, 2], Target(1, "max", exact=True))
+    once = Row("c", "", [1, 1, 2], Goal(1, "max", exact=True))
     assert once.result == "MISS"  # counts must hold on every run
-    ratio = Row("r", "x", [1.9], Target(2.0, "value"), derived=True)
+    ratio = Row("r", "x", [1.9], Goal(2.0, "value"), derived=True)
     assert ratio.result == "PASS" and ratio.cells()[2:5] == ("", "", "")
     plain = Row("p", "MiB", [40.0])
     assert plain.result == "" and plain.cells()[-2:] == ("", "")

@@ -1,0 +1,167 @@
+"""Changing the host: lock, (admin user), stage + validate, commit, verify + confirm; undo on
+failure. Also the host key rotation, which goes through the same transaction.
+"""
+
+from __future__ import annotations
+
+import time
+
+from hardening.admin_proof import AdminProof, admin_ready, proof_failed
+from hardening.errors import ApplyFailed, ConnectError, UsageError
+from hardening.facts import HostFacts
+from hardening.keys import public_line
+from hardening.plan import Plan
+from hardening.session import Session, check_spec
+from hardening.transaction import BusyError, Transaction, admin_script, admin_undo_script
+from hardening.transport import Connection, Result, SudoError
+from hardening.verify import ROLLBACK_SAYS, mismatches, verify
+
+
+def rotate(run: Session, conn: Connection, facts: HostFacts, p: Plan, new_pin: str) -> None:
+    """Lock, stage + validate, commit, then a fresh login pinned to `new_pin` confirms."""
+    old_pin = conn.host_key_fingerprint
+    txn = Transaction(conn, p, check_spec(conn.target.user, facts), run.options.confirm_timeout)
+    committed_at: float | None = None
+    try:
+        waited, _ = take_lock(run, txn)
+        if waited:
+            txn.abort()
+            raise ApplyFailed("another apply ran meanwhile; rotate again", untouched=True)
+        # sshd -t with the live configuration; no sshd_config file changes here, so the
+        # candidate's sshd -T is not compared (the fresh login re-plans the live one instead).
+        txn.stage()
+        committed_at = time.monotonic()
+        txn.commit()
+        run.report.rolled_back = False
+        verify(run, txn, conn.target.user, new_pin, committed_at + run.options.confirm_timeout)
+    except ApplyFailed as exc:
+        if exc.untouched and conn.alive:
+            txn.abort()
+        raise
+    except ConnectError as exc:
+        until = None if committed_at is None else committed_at + run.options.confirm_timeout
+        # Either key may answer now: the host's own rollback restores the old one.
+        outcome = txn.recover(lambda: run.reopen(old_pin), until)
+        raise ApplyFailed(
+            f"{exc} while rotating the host key; " + ROLLBACK_SAYS.get(outcome, outcome),
+            rolled_back=outcome in ("rolled-back", "gone"),
+            untouched=outcome == "aborted",
+        ) from None
+
+
+def take_lock(run: Session, txn: Transaction, then: str = "") -> tuple[bool, Result | None]:
+    """Take the host lock, waiting (up to --wait) for another apply; True if we had to wait.
+
+    `then` (the admin step) runs in the same command as a first, unopposed lock; after a wait
+    the host is read again and the caller runs it itself (the Result is None then).
+    """
+    give_up = time.monotonic() + run.options.wait
+    waited = False
+    while True:
+        try:
+            return waited, txn.lock("" if waited else then)
+        except BusyError as exc:
+            waited = True
+            if time.monotonic() > give_up:
+                raise ApplyFailed(
+                    f"{exc}; gave up after --wait {run.options.wait:g}s", untouched=True
+                ) from None
+            run.say(f"{run.target.host}: {exc}; waiting")
+            time.sleep(2)
+
+
+def transact(run: Session, conn: Connection, facts: HostFacts, p: Plan) -> bool:
+    """Lock, (admin user), stage + validate, commit, verify + confirm; undo on failure.
+
+    Returns False when, read again under the lock, the host needs no change after all.
+    """
+    host, pin = run.target.host, conn.host_key_fingerprint
+    txn = Transaction(conn, p, check_spec(conn.target.user, facts), run.options.confirm_timeout)
+    undo = ""
+    committed_at: float | None = None
+    admin, key_line = run.request.admin_user, public_line(run.target.key)
+    try:
+        # With no other transaction in sight, the admin step rides with the lock: one command.
+        early = ""
+        if p.needs_admin and facts.lock_holder is None:
+            early = admin_script(admin, key_line, adopt=run.request.adopt_admin)
+        waited, admin_result = take_lock(run, txn, early)
+        if waited or facts.lock_holder is not None:
+            # Another transaction ended while we waited: plan from what the host has now.
+            facts = run.gather(conn)
+            p = txn.plan = run.plan(conn, facts)
+            if not p.changes:
+                txn.abort()
+                return False
+            run.preflight(facts, p)
+        verify_user = admin if p.needs_admin else conn.target.user
+        txn.check_spec = check_spec(verify_user, facts)
+        proof: AdminProof | None = None
+        if p.needs_admin:
+            did = admin_ready(run, conn, admin_result)
+            undo = admin_undo_script(admin, key_line, did)
+            proof = AdminProof(run, pin)
+        try:
+            candidate = txn.stage()
+        finally:
+            failed = proof.wait() if proof is not None else None
+        if failed is not None:
+            undo = ""  # proof_failed undoes it
+            raise proof_failed(run, conn, did, failed)
+        wrong = mismatches(p.settings, candidate)
+        if wrong:
+            raise ApplyFailed(
+                "the candidate configuration would not take effect, nothing changed: "
+                + "; ".join(wrong),
+                untouched=True,
+            )
+        run.say(
+            f"{host}: validated with sshd -t; "
+            f"arming rollback ({run.options.confirm_timeout}s) and reloading"
+        )
+        committed_at = time.monotonic()
+        txn.commit()
+        # Our own clock, not the host's: a fresh VM's clock may be off until NTP corrects it.
+        deadline = committed_at + run.options.confirm_timeout
+        run.say(f"{host}: reloaded sshd; verifying from a fresh connection as {verify_user}")
+        again = verify(run, txn, verify_user, pin, deadline)
+    except ApplyFailed as exc:
+        if exc.untouched and conn.alive:
+            txn.abort()
+        # Leave the host as it was: the admin user we made goes with the change. Not when
+        # the new sshd config may still be live (then it is the way back in).
+        if undo and (exc.rolled_back or exc.untouched) and conn.alive:
+            conn.run(undo)
+        raise
+    except UsageError:
+        if conn.alive:  # found under the lock, before any change: release it
+            txn.abort()
+        raise
+    except SudoError:
+        raise
+    except ConnectError as exc:
+        # The original connection died mid-way: clean up, or wait out the host's rollback.
+        run.say(f"{host}: {exc}; finding out what the host has")
+        until = None if committed_at is None else committed_at + run.options.confirm_timeout
+        outcome = txn.recover(lambda: run.reopen(pin), until)
+        if outcome == "aborted":
+            raise ApplyFailed(
+                f"{exc} before the change reached sshd; staged files and the lock were removed, "
+                "nothing changed",
+                untouched=True,
+            ) from None
+        if outcome == "rolled-back":
+            raise ApplyFailed(
+                f"{exc} during the commit; the host rolled back by itself",
+                rolled_back=True,
+            ) from None
+        raise ApplyFailed(
+            f"{exc}, and the host could not be asked again; its own rollback "
+            f"runs {run.options.confirm_timeout}s after the commit: check the host"
+        ) from None
+    for s in again.settings:
+        run.report.settings[s.directive]["after"] = s.effective
+    run.report.changed = True
+    run.report.compliant = not run.report.drift
+    run.say(f"{host}: hardened and confirmed ({len(p.drift)} settings changed)")
+    return True
