@@ -28,7 +28,7 @@ from components.sshd_hardening.settings import (
     RUNNING_WAIT,
     UNKNOWN,
 )
-from hardening import api, engine
+from hardening import engine
 from hardening.transaction import STAGE_LEASE
 from tests.test_program import BOOT_KEY, ecdsa_pair
 from tools.offline_preview import OfflineMocks, PreviewResult, run_offline_preview
@@ -353,9 +353,9 @@ def _recording_engine(
 
         return run
 
-    # The provider calls the engine through the facade's table of operations: patch them there.
-    monkeypatch.setitem(api.OPERATIONS, "apply", fake("apply"))
-    monkeypatch.setitem(api.OPERATIONS, "check", fake("check"))
+    # The provider calls engine.apply/check through the module: patch them there.
+    monkeypatch.setattr(engine, "apply", fake("apply"))
+    monkeypatch.setattr(engine, "check", fake("check"))
     return calls
 
 
