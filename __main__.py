@@ -14,13 +14,13 @@ import pulumi
 
 from components.cloudinit import admin_user_data
 from components.config import StackConfig, load_stack_config
-from components.hardening import SshdHardening, SshdHardeningArgs, key_or_unknown
 from components.host_key import BootHostKey
 from components.images import latest_system_image
 from components.login_key import LoginKey, LoginKeyArgs
 from components.network import Network, NetworkArgs
 from components.server import Server, ServerArgs
 from components.ssh_access import SshAccess, SshAccessArgs
+from components.sshd_hardening import SshdHardening, SshdHardeningArgs, key_or_unknown
 from hardening.rekey import known_hosts_line
 
 cfg: StackConfig = load_stack_config()
@@ -116,7 +116,7 @@ for index in range(cfg.instance_count):
     }
     # Post-deploy: harden the server's sshd over SSH once its public IP exists (with an EIP:
     # once it is bound, which server.public_ip carries), through the security-group rules that
-    # let us in (components/hardening.py, docs/pulumi-flow.md). A replaced instance gets a new
+    # let us in (components/sshd_hardening/, docs/pulumi-flow.md). A replaced instance gets a new
     # public IP, hence a new host, hence a new hardening from first contact; an EIP keeps the
     # address, so there the hardening is replaced together with its instance.
     sshd = SshdHardening(

@@ -9,7 +9,7 @@ copy in the user data (readable through the ECS API) authenticates nothing after
 A small dynamic resource rather than pulumi-tls: the key comes from ``cryptography`` (already
 here as paramiko's dependency, hardening/rekey.py), no provider plugin to download, and the
 fingerprint is computed the way OpenSSH prints it. Stateless provider, importable module
-(dill pickles it by reference, like components/hardening.py).
+(dill pickles it by reference, like components/sshd_hardening/provider.py).
 """
 
 from __future__ import annotations

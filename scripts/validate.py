@@ -75,11 +75,11 @@ def ssh_ports(project: str, config: dict[str, str]) -> frozenset[int]:
 def check_stack(stack_file: Path, project_dir: Path) -> StackReport:
     from policy.guardrails.evaluate import evaluate
     from policy.guardrails.model import RuleContext
-    from tools.offline_preview import load_stack_config, run_offline_preview
+    from tools.offline_preview import read_stack_files, run_offline_preview
 
     report = StackReport(stack_file.name)
     try:
-        project, _stack, config, _secret, _enc = load_stack_config(stack_file, project_dir)
+        project, _stack, config, _secret, _enc = read_stack_files(stack_file, project_dir)
         result: PreviewResult = run_offline_preview(stack_file, project_dir)
     except Exception as exc:  # unreadable YAML, missing Pulumi.yaml, ...
         report.failures.append(f"[stack file] {exc}")

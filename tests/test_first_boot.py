@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 
 from components.cloudinit import BOOT_DROPIN, admin_user_data
-from components.hardening import SshdHardeningProvider
+from components.sshd_hardening.provider import SshdHardeningProvider
 from hardening import engine
 from hardening.desired import Request
 from hardening.keys import load_private_key

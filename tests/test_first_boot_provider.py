@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from components.hardening import SshdHardeningProvider
+from components.sshd_hardening.provider import SshdHardeningProvider
 from hardening.rekey import known_hosts_line, new_host_key, openssh_fingerprint
 from tests.test_program import ecdsa_pair, rsa_pair
 

@@ -37,7 +37,7 @@ INSTANCE = "alicloud:ecs/instance:Instance"
 EIP = "alicloud:ecs/eipAddress:EipAddress"
 EIP_ASSOCIATION = "alicloud:ecs/eipAssociation:EipAssociation"
 SERVER = "hardened-ecs:server:Server"
-# The dynamic resource of components/hardening.py (tests/test_sshd_hardening.py covers it).
+# The dynamic resource of components/sshd_hardening/ (tests/test_sshd_hardening.py covers it).
 HARDENING = "pulumi-python:dynamic/hardening:SshdHardening"
 # components/host_key.py: each server's boot host key (its provider runs under these mocks).
 BOOT_KEY = "pulumi-python:dynamic/hardening:BootHostKey"

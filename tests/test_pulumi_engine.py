@@ -2,7 +2,7 @@
 engine's own `python -m pulumi.dynamic` provider process, a file backend and passphrase secrets.
 
 One stack of tests/engine_project (the project's own ``SshdHardening``, imported from
-components/hardening.py) is walked through a deployment's life against two real OpenSSH test
+components/sshd_hardening/) is walked through a deployment's life against two real OpenSSH test
 hosts (bookworm and trixie chroots, tests/testhost.py). The tests run in file order and each
 checks one step; a failed step makes the later ones fail too (they share the stack).
 

@@ -29,7 +29,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
 
-from components.hardening import SshdHardeningError, SshdHardeningProvider
+from components.sshd_hardening.provider import SshdHardeningError, SshdHardeningProvider
 from hardening import engine
 from hardening.desired import Request
 from hardening.errors import UsageError

@@ -21,13 +21,12 @@ from pulumi.output import UNKNOWN as UNKNOWN_VALUE
 from pulumi.output import Unknown
 from pulumi.runtime.mocks import MockResourceArgs
 
-from components.hardening import (
+from components.sshd_hardening.provider import SshdHardeningError, SshdHardeningProvider
+from components.sshd_hardening.settings import (
     DEFAULT_WAIT,
     KEY_INSTALLED_ENV,
     RUNNING_WAIT,
     UNKNOWN,
-    SshdHardeningError,
-    SshdHardeningProvider,
 )
 from hardening import engine
 from hardening.transaction import STAGE_LEASE
@@ -148,13 +147,13 @@ def test_the_registered_provider_is_ours_pickled_by_reference() -> None:
     assert registered == serialize_provider(SshdHardeningProvider())
     pickled = base64.b64decode(registered)
     # By reference: module and class name, no code, no state (so no SSH client) inside.
-    assert b"components.hardening" in pickled and b"SshdHardeningProvider" in pickled
+    assert b"components.sshd_hardening.provider" in pickled and b"SshdHardeningProvider" in pickled
     assert len(pickled) < 200
     # A fresh interpreter in the project directory (like the provider process) loads it.
     probe = (
         "import base64, sys, threading, dill\n"
         f"p = dill.loads(base64.b64decode({registered!r}))\n"
-        "assert type(p).__module__ == 'components.hardening', type(p)\n"
+        "assert type(p).__module__ == 'components.sshd_hardening.provider', type(p)\n"
         "assert vars(p) == {}, vars(p)\n"
         "assert threading.active_count() == 1\n"
         "print(type(p).__name__)\n"
@@ -164,6 +163,26 @@ def test_the_registered_provider_is_ours_pickled_by_reference() -> None:
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "SshdHardeningProvider"
+
+
+# What the program registered as `__provider` before the provider left components/hardening.py.
+PROVIDER_BEFORE_THE_MOVE = (
+    "gASVNQAAAAAAAACMFGNvbXBvbmVudHMuaGFyZGVuaW5nlIwVU3NoZEhhcmRlbmluZ1Byb3ZpZGVylJOUKYGULg=="
+)
+
+
+def test_a_state_recorded_before_the_provider_moved_still_loads() -> None:
+    # `pulumi refresh` and `destroy` unpickle the provider the state recorded (not the program's).
+    probe = (
+        "import base64, dill\n"
+        f"p = dill.loads(base64.b64decode({PROVIDER_BEFORE_THE_MOVE!r}))\n"
+        "print(type(p).__module__, type(p).__name__)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "components.sshd_hardening.provider SshdHardeningProvider"
 
 
 def test_a_preview_without_the_private_key_still_shows_every_hardening() -> None:

@@ -4,7 +4,7 @@ No Pulumi CLI here, so this test plays the engine's part, the way the engine doe
 
 - it starts the provider the way the ``pulumi-resource-pulumi-python`` shim does: the project's
   virtualenv python, ``-u -m pulumi.dynamic <engine address>``, in the project directory (that
-  is what makes ``components.hardening`` importable there), and reads the port from the first
+  is what makes ``components.sshd_hardening`` importable there), and reads the port from the first
   line of stdout;
 - it speaks the ResourceProvider gRPC protocol: GetPluginInfo, CheckConfig (UNIMPLEMENTED, which
   the engine tolerates), Configure, then Check -> Create, Read, Diff, Update, Delete;
@@ -37,7 +37,8 @@ from google.protobuf.message import Message  # type: ignore[import-untyped]
 from pulumi.dynamic.dynamic import serialize_provider
 from pulumi.runtime.proto import engine_pb2_grpc, provider_pb2, provider_pb2_grpc
 
-from components.hardening import UNKNOWN, SshdHardeningProvider
+from components.sshd_hardening.provider import SshdHardeningProvider
+from components.sshd_hardening.settings import UNKNOWN
 from tests.conftest import ClientKeys, HostFactory
 from tests.testhost import TestHost, try_login
 

@@ -173,11 +173,11 @@ def test_typed_yaml_values_become_sshd_values(tmp_path: Path) -> None:
 def test_drift_check_maps_values_like_the_pulumi_provider() -> None:
     # The same rule as SshdHardening's provider, so drift is judged against what `up` applied.
     sys.path.insert(0, str(ROOT))
-    import components.config
-    import components.hardening
+    import components.config_hardening
+    import components.sshd_hardening.settings
 
     # One rule, one function: the provider, the config check and the drift job share it.
-    assert drift_check.directive_text is vars(components.hardening)["directive_text"]
-    assert drift_check.directive_text is vars(components.config)["directive_text"]
+    assert drift_check.directive_text is vars(components.sshd_hardening.settings)["directive_text"]
+    assert drift_check.directive_text is vars(components.config_hardening)["directive_text"]
     for value, text in [(False, "no"), (True, "yes"), (3.0, "3"), (3, "3"), ("VERBOSE", "VERBOSE")]:
         assert drift_check.directive_text(value) == text, value

@@ -28,8 +28,9 @@ Public API (everything else is private)::
     replace_with (URNs whose replacement replaces it too), delete_before_replace,
     retain_on_delete.
 
-    load_stack_config(stack_file, project_dir) -> (project, stack, config, secret_keys,
-    encrypted_keys): the configuration exactly as handed to the program.
+    read_stack_files(stack_file, project_dir) -> (project, stack, config, secret_keys,
+    encrypted_keys): the raw configuration of Pulumi.yaml + the stack file, exactly as handed to
+    the program (whose components.config.load_stack_config then checks it).
 
 ``run_offline_preview(stack_file, project_dir=None, *, config=None, secrets=None, unset=(),
 preview=True, mocks=None) -> PreviewResult``
@@ -90,7 +91,7 @@ __all__ = [
     "PreviewResult",
     "RegisteredResource",
     "StackOutput",
-    "load_stack_config",
+    "read_stack_files",
     "run_offline_preview",
 ]
 
@@ -225,7 +226,7 @@ def _stack_name(stack_file: Path) -> str:
     return match.group(1)
 
 
-def load_stack_config(
+def read_stack_files(
     stack_file: Path, project_dir: Path
 ) -> tuple[str, str, dict[str, str], set[str], tuple[str, ...]]:
     """(project, stack, config, secret keys, encrypted keys), as the engine would pass them."""
@@ -566,7 +567,7 @@ def run_offline_preview(
     """Run ``<project_dir>/__main__.py`` under mocks with the configuration of ``stack_file``."""
     stack_path = Path(stack_file).resolve()
     root = Path(project_dir).resolve() if project_dir is not None else stack_path.parent
-    project, stack, cfg, secret_keys, encrypted = load_stack_config(stack_path, root)
+    project, stack, cfg, secret_keys, encrypted = read_stack_files(stack_path, root)
 
     for key in unset:
         full = _full_key(project, key)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pulumi
 
 from components.cloudinit import admin_user_data
-from components.hardening import SshdHardening, SshdHardeningArgs, key_or_unknown
 from components.host_key import BootHostKey
+from components.sshd_hardening import SshdHardening, SshdHardeningArgs, key_or_unknown
 
 config = pulumi.Config()
 admin = config.get("adminUser") or "ops"

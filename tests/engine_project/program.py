@@ -11,7 +11,7 @@ from typing import Any
 
 import pulumi
 
-from components.hardening import SshdHardening, SshdHardeningArgs, key_or_unknown
+from components.sshd_hardening import SshdHardening, SshdHardeningArgs, key_or_unknown
 
 config = pulumi.Config()
 hosts: list[dict[str, Any]] = config.require_object("hosts")

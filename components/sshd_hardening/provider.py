@@ -1,0 +1,222 @@
+"""SshdHardening's provider: one server's sshd hardening, done by the ``hardening`` engine.
+
+- ``create``: ``apply`` as the bootstrap user. The program's servers boot closed with a host key
+  it knows (components/cloudinit.py): it bootstraps as the admin user, the first connection is
+  pinned to ``expectedHostKeyFingerprint``, and ``rotateHostKey`` then gives the server a fresh
+  host key over that channel, whose fingerprint (``hostKeyFingerprint``) and public line
+  (``hostPublicKey``) the state records. Without an expected key (root bootstrap of some other
+  host) the key seen first is recorded; the engine ensures the admin user before root closes.
+- ``update``: ``apply`` again as the admin user (root is closed by then), host key pinned.
+  The input check (input_check.py) refuses a new private key for a server hardened with the old
+  one until the operator says the new public key is installed there
+  (``SSHD_HARDENING_KEY_INSTALLED=1``).
+- ``read`` (``pulumi refresh``): the engine's drift check; what ``sshd -T`` shows becomes the
+  outputs, so a hand edit on the server shows as drift, and ``diff`` then asks for an update.
+- ``delete``: leaves the server as it is and says so.
+
+The provider is pickled by dill *by reference* (class in an importable module) and re-imported
+in Pulumi's provider process (``python -m pulumi.dynamic``, started in the project directory).
+So this module has no side effects at import, and the provider keeps no state: every operation
+opens its own SSH connections through the engine and closes them before returning.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import pulumi
+import pulumi.dynamic as dynamic
+
+from components.sshd_hardening.input_check import check_inputs
+from components.sshd_hardening.settings import (
+    DEFAULT_PORT,
+    INPUT_NAMES,
+    REPLACE_ON,
+    REPLACE_ON_INSTANCE,
+    RUNNING_WAIT,
+    UPDATE_ON,
+    Settings,
+    is_unknown,
+)
+from hardening import api
+from hardening.api import HostKeyPolicy
+from hardening.display import printable
+from hardening.errors import EXIT_CONNECT
+
+
+class SshdHardeningError(Exception):
+    """The engine could not harden or check the host; the message is the engine's (no key)."""
+
+
+def _say(message: str) -> None:
+    # The provider process has no engine connection (pulumi.dynamic never hands it the engine
+    # address), so pulumi.log writes "info: ..." to stderr, which the engine shows as a
+    # diagnostic of the `pulumi up`/`refresh` run.
+    pulumi.log.info(f"sshd hardening: {printable(message)}")  # it may quote the host
+
+
+def _succeeded(action: str, s: Settings, report: api.Report, accept: tuple[int, ...]) -> None:
+    if report.exit_code in accept:
+        return
+    message = (
+        f"sshd hardening {action} of {s.host}:{s.port} failed "
+        f"(engine exit {report.exit_code}): {printable(report.error or 'no reason given')}"
+    )
+    if report.rolled_back:
+        message += " [the host was rolled back to its previous configuration]"
+    # The engine never quotes key material; make sure of it anyway.
+    for line in s.private_key.strip().splitlines():
+        if len(line) >= 16 and "PRIVATE KEY" not in line:
+            message = message.replace(line, "[redacted]")
+    raise SshdHardeningError(message)
+
+
+def _outputs(
+    props: Mapping[str, Any], report: api.Report, fingerprint: str | None
+) -> dict[str, Any]:
+    outs = {k: props[k] for k in INPUT_NAMES if k in props}
+    outs.update(
+        hostKeyFingerprint=fingerprint,
+        # What `sshd -T` shows for each managed directive (absent: sshd does not print it).
+        effective={name: s["after"] for name, s in report.settings.items()},
+        compliant=report.compliant,
+        drift=report.drift,
+        openssh=report.openssh,
+    )
+    return outs
+
+
+def _on_running_server(action: str, s: Settings, pin: str) -> api.Report:
+    """`action` on a server that is up and hardened: as the admin user (root's login is closed),
+    its host key pinned to `pin`, waiting no longer than RUNNING_WAIT."""
+    target = s.target(s.admin_user, HostKeyPolicy(pinned_fingerprint=pin))
+    return api.run(action, target, s.request, s.options(min(s.wait, RUNNING_WAIT)), _say)
+
+
+class SshdHardeningProvider(dynamic.ResourceProvider):
+    """CRUD for SshdHardening. Stateless: nothing on self, nothing at module level."""
+
+    def check(self, olds: dict[str, Any], news: dict[str, Any]) -> dynamic.CheckResult:
+        # Pulumi's name for the input check; no connection is opened.
+        return check_inputs(olds, news)
+
+    def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> dynamic.DiffResult:
+        # `olds` are the last outputs (inputs included); `news` the checked new inputs.
+        def changed(name: str) -> bool:
+            new = news.get(name)
+            if name == "privateKey" and is_unknown(new):
+                # A preview without sshPrivateKey sends an unknown key: that alone is no
+                # change (else every preview shows an update and --expect-no-changes fails).
+                return False
+            return is_unknown(new) or new != olds.get(name)
+
+        by_instance = olds.get("instanceId") is not None and news.get("instanceId") is not None
+        replaces = [n for n in (REPLACE_ON_INSTANCE if by_instance else REPLACE_ON) if changed(n)]
+        if replaces:
+            # An unknown host during preview: the instance is being created or replaced.
+            return dynamic.DiffResult(changes=True, replaces=replaces, delete_before_replace=False)
+        updates = [name for name in (*UPDATE_ON, "host") if changed(name)]
+        # A refresh found the server drifted: `pulumi up` puts the settings back.
+        drifted = olds.get("compliant") is False
+        return dynamic.DiffResult(changes=bool(updates) or drifted, replaces=[])
+
+    def create(self, props: dict[str, Any]) -> dynamic.CreateResult:
+        s = Settings.of(props)
+        with tempfile.TemporaryDirectory(prefix="sshd-hardening-") as tmp:
+            # First contact: insist on the key the server was given (user data), or, for a
+            # host we know nothing about, record the key it presents; pinned from then on.
+            host_keys = (
+                HostKeyPolicy(pinned_fingerprint=s.expected_fingerprint)
+                if s.expected_fingerprint
+                else HostKeyPolicy(known_hosts=Path(tmp) / "known_hosts", accept_new=True)
+            )
+            report = api.run(
+                "apply", s.target(s.bootstrap_user, host_keys), s.request, s.options(), _say
+            )
+        # Cannot connect, key refused, another host key: what a server looks like whose user
+        # data did not take effect.
+        if report.exit_code == EXIT_CONNECT and s.expected_fingerprint:
+            report.error = f"{report.error or 'no reason given'}. {first_boot_hint(s)}"
+        _succeeded("create", s, report, accept=(0,))
+        fingerprint, public = report.host_key_fingerprint, None
+        if s.rotate_host_key:
+            fingerprint, public = self._rotate(s, str(fingerprint))
+        outs = _outputs(props, report, fingerprint)
+        outs["hostPublicKey"] = public
+        outs["changed"] = report.changed
+        return dynamic.CreateResult(id_=f"{s.host}:{s.port}", outs=outs)
+
+    @staticmethod
+    def _rotate(s: Settings, pin: str) -> tuple[str, str]:
+        """Right after the first apply: a fresh host key, over the channel pinned to `pin`.
+
+        The boot key came through the user data, which anyone who may read the instance's
+        attributes can see; once this returns it opens nothing.
+        """
+        _say(f"{s.host}: replacing the boot host key {pin} with a fresh one")
+        report = _on_running_server("rotate-host-key", s, pin)
+        _succeeded("host key rotation", s, report, accept=(0,))
+        if not (report.host_key_fingerprint and report.host_public_key):
+            raise SshdHardeningError(f"host key rotation of {s.host} reported no new key")
+        return report.host_key_fingerprint, report.host_public_key
+
+    def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> dynamic.UpdateResult:
+        s = Settings.of(news)
+        # The recorded key first: after the first apply the boot key (expected) is gone.
+        pin = olds.get("hostKeyFingerprint") or s.expected_fingerprint
+        if not pin:
+            raise SshdHardeningError(
+                f"no host key recorded for {s.host}:{s.port}; replace this resource "
+                "(pulumi up --replace <urn>) to harden it from first contact again"
+            )
+        # After the first apply root is closed: the admin user is the way in. The server is
+        # up, so a refused key (e.g. a rotated one not installed) fails fast.
+        report = _on_running_server("apply", s, str(pin))
+        if report.exit_code != 0 and olds.get("privateKey") not in (None, s.private_key):
+            report.error = (
+                f"{report.error or 'no reason given'} (privateKey changed: is its public half "
+                f"in {s.admin_user}'s authorized_keys on {s.host}?)"
+            )
+        _succeeded("update", s, report, accept=(0,))
+        outs = _outputs(news, report, str(pin))
+        outs["hostPublicKey"] = olds.get("hostPublicKey")
+        outs["changed"] = report.changed
+        return dynamic.UpdateResult(outs=outs)
+
+    def read(self, id_: str, props: dict[str, Any]) -> dynamic.ReadResult:
+        s = Settings.of(props)
+        pin = props.get("hostKeyFingerprint") or s.expected_fingerprint
+        if not pin:
+            raise SshdHardeningError(f"no host key recorded for {s.host}:{s.port}")
+        # The engine's drift check (not the input check above): what sshd -T shows, vs wanted.
+        report = _on_running_server("check", s, str(pin))
+        _succeeded("check", s, report, accept=(0, 1))  # 1: drift, reported in the outputs
+        outs = _outputs(props, report, str(pin))
+        outs["hostPublicKey"] = props.get("hostPublicKey")
+        outs["changed"] = props.get("changed", False)  # what the last apply did
+        return dynamic.ReadResult(id_, outs)
+
+    def delete(self, _id: str, props: dict[str, Any]) -> None:
+        port = props.get("port", DEFAULT_PORT)
+        port = int(port) if isinstance(port, int | float) else port  # numbers arrive as floats
+        _say(
+            f"{props.get('host')}:{port} is no longer managed; "
+            "its sshd keeps the hardened configuration (nothing on the server was changed)"
+        )
+
+
+def first_boot_hint(s: Settings) -> str:
+    """What a failed first contact with a server that should have booted closed means."""
+    return (
+        f"The server was to boot with the host key {s.expected_fingerprint} and "
+        f"{s.bootstrap_user}'s login from its user data: if it presents another key or "
+        "refuses the login, cloud-init did not run or failed. Nothing here trusted the key it "
+        "showed, and nothing was changed; on Alibaba's images root's key and any password come "
+        "only through cloud-init, so no credential was handed out either. Get in through the "
+        "ECS console's "
+        "VNC or Cloud Assistant (`cloud-init status --long`, /var/log/cloud-init.log), or "
+        "replace the server: pulumi up --replace <instance urn>"
+    )
