@@ -322,7 +322,9 @@ def _lockout_problems(profile: str, overrides: Mapping[str, str], admin_user: st
     if not _user_allowed(admin_user, allow, deny):
         fix = f"add {admin_user} to AllowUsers (and keep it out of DenyUsers)"
         message = f"AllowUsers/DenyUsers: the admin user {admin_user!r} would be refused; {fix}"
-        key = "overrides.AllowUsers" if allow is not None else "overrides.DenyUsers"
+        # Name the list that refuses: DenyUsers wins over AllowUsers in sshd, so look there first.
+        denied = deny is not None and not _user_allowed(admin_user, None, deny)
+        key = "overrides.DenyUsers" if denied or allow is None else "overrides.AllowUsers"
         problems.append(Problem(key, message, fix))
     return problems
 

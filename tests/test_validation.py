@@ -71,6 +71,16 @@ def test_normalised_once_and_crypto_checked_against_the_client_given() -> None:
     assert lockout.problems[0].fix == "include one of: x"
 
 
+def test_admin_refusal_is_keyed_by_the_list_that_refuses() -> None:
+    def key_of(overrides: dict[str, str]) -> list[str]:
+        return [p.key for p in check_request(Request(overrides=overrides)).problems]
+
+    assert key_of({"AllowUsers": "ops", "DenyUsers": "ops"}) == ["overrides.DenyUsers"]
+    assert key_of({"DenyUsers": "o*"}) == ["overrides.DenyUsers"]
+    assert key_of({"AllowUsers": "alice", "DenyUsers": "bob"}) == ["overrides.AllowUsers"]
+    assert key_of({"AllowUsers": "ops alice", "DenyUsers": "bob"}) == []
+
+
 def test_own_key_problems() -> None:
     found = own_key_problems({"PubkeyAcceptedAlgorithms": "ssh-ed25519"}, ("rsa-sha2-512",), 2048)
     assert [p.key for p in found] == ["overrides.PubkeyAcceptedAlgorithms"]
