@@ -1,7 +1,7 @@
 """`make demo`: the hardening under a real `pulumi up`, on two local test hosts, no cloud account.
 
 Two Debian test hosts (sshd on 127.0.0.1, each in its own namespaces: tests/testhost.py) stand in
-for two fresh servers. A stack of tests/engine_project (the project's own SshdHardening) is
+for two fresh servers. A stack of tests/pulumi/engine_project (the project's own SshdHardening) is
 deployed with the real Pulumi CLI, its outputs shown and the hosts checked from outside; then a
 hand edit on one host is found by `pulumi refresh` and repaired by `pulumi up`; then `pulumi
 destroy`, and the hosts and every temporary file are removed. Exit 0 only if every step did
