@@ -1,4 +1,4 @@
-"""Shared fixtures: client key pairs and real OpenSSH test hosts (see tests/testhost.py).
+"""Shared fixtures: client key pairs and real OpenSSH test hosts (see tests/testhosts/chroot.py).
 
 Host tests are marked `host` (automatically when they use `host_factory`). Where hosts cannot
 run (not root, no working unshare, no rootfs cache) they are skipped with the reason, except
@@ -18,7 +18,7 @@ from typing import NoReturn, Protocol
 
 import pytest
 
-from tests.testhost import SUITES, TestHost, rootfs_path
+from tests.testhosts.chroot import SUITES, TestHost, rootfs_path
 
 # systemd-booted hosts (systemd_factory): tests/testhosts/fixtures.py
 pytest_plugins = ("tests.testhosts.fixtures",)

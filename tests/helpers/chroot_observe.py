@@ -10,21 +10,22 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import json
 import re
 import shlex
-import subprocess
-import sys
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
-from tests.testhost import LOOPBACK, TestHost, auth_methods, ssh_command, try_login, try_password
-
-ROOT: Final = Path(__file__).resolve().parents[2]
-_VENV_PYTHON: Final = ROOT / "venv" / "bin" / "python"
-PYTHON: Final = str(_VENV_PYTHON) if _VENV_PYTHON.exists() else sys.executable
+from tests.helpers.cli import Outcome, run_cli
+from tests.testhosts.chroot import (
+    LOOPBACK,
+    TestHost,
+    auth_methods,
+    ssh_command,
+    try_login,
+    try_password,
+)
 
 DROPIN: Final = "/etc/ssh/sshd_config.d/00-hardened-ecs.conf"
 MAIN_CONFIG: Final = "/etc/ssh/sshd_config"
@@ -48,10 +49,10 @@ MINIMAL_DIRECTIVES: Final = frozenset(
 CRYPTO_DIRECTIVES: Final = ("KexAlgorithms", "Ciphers", "MACs", "HostKeyAlgorithms")
 
 
-# --------------------------------------------------------------------------- running the CLI
+# --------------------------------------------------------------------------- the CLI on one host
 
 
-def run_cli(
+def host_cli(
     host: TestHost,
     action: str,
     *args: str,
@@ -63,56 +64,25 @@ def run_cli(
     wait: float = 20.0,
     timeout: float = 240.0,
     env: Mapping[str, str] | None = None,
-) -> subprocess.CompletedProcess[str]:
-    """`venv/bin/python -m hardening ACTION --host 127.0.0.1 --port PORT ...` as a subprocess.
+) -> Outcome:
+    """`venv/bin/python -m hardening ACTION --host 127.0.0.1 --port PORT ...` as a subprocess
+    (through the one runner, tests/helpers/cli.py).
 
     `args` come after the standard flags, so a test may override any of them (argparse keeps
     the last). `--wait` defaults to 20 s instead of 300 so that a host that refuses us fails the
     test quickly; a pinned fingerprint replaces `--accept-new-host-key`.
     """
-    cmd = [
-        PYTHON,
-        "-m",
-        "hardening",
+    argv = [
         action,
         *("--host", LOOPBACK, "--port", str(host.port), "--user", user),
         *("--identity", str(key), "--known-hosts", str(known_hosts), "--wait", f"{wait:g}"),
     ]
     if host_key_fingerprint is not None:
-        cmd += ["--host-key-fingerprint", host_key_fingerprint]
+        argv += ["--host-key-fingerprint", host_key_fingerprint]
     elif accept_new_host_key:
-        cmd.append("--accept-new-host-key")
-    cmd += args
-    return subprocess.run(
-        cmd,
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-        env=dict(env) if env is not None else None,
-        stdin=subprocess.DEVNULL,
-    )
-
-
-def describe(proc: subprocess.CompletedProcess[str]) -> str:
-    """A failed CLI run, for assertion messages."""
-    argv = proc.args if isinstance(proc.args, list) else [str(proc.args)]
-    return (
-        f"\n$ {shlex.join(str(a) for a in argv)}\nexit {proc.returncode}\n"
-        f"--- stdout\n{proc.stdout}--- stderr\n{proc.stderr}"
-    )
-
-
-def cli_json(proc: subprocess.CompletedProcess[str]) -> dict[str, Any]:
-    """The one JSON object `--json` prints on stdout."""
-    try:
-        report = json.loads(proc.stdout)
-    except json.JSONDecodeError as exc:
-        raise AssertionError(f"stdout is not one JSON object ({exc}){describe(proc)}") from None
-    if not isinstance(report, dict):
-        raise AssertionError(f"expected a JSON object{describe(proc)}")
-    return report
+        argv.append("--accept-new-host-key")
+    argv += args
+    return run_cli(argv, env=env, timeout=timeout)
 
 
 def host_key_fingerprint(host: TestHost, key_type: str = "ssh-ed25519") -> str:
@@ -273,9 +243,3 @@ def table_rows(stdout: str) -> list[list[str]]:
     lines = stdout.splitlines()
     header = next(i for i, ln in enumerate(lines) if ln.startswith("directive "))
     return [re.split(r"\s{2,}", ln.strip()) for ln in lines[header + 1 :] if ln.strip()]
-
-
-def must(proc: subprocess.CompletedProcess[str], code: int = 0) -> subprocess.CompletedProcess[str]:
-    """Assert the exit code, with the whole run in the message."""
-    assert proc.returncode == code, f"expected exit {code}{describe(proc)}"
-    return proc

@@ -2,7 +2,7 @@
 
 What counts is what the host shows: its files, `sshd -T`, its units, its journal and a real
 login from this machine — never the engine's own report. The CLI runners (`Cli`, `Running`)
-and the independent baseline come from tests/hosts/test_faults.py.
+and the independent baseline come from tests/helpers/cli.py and tests/helpers/fault_proofs.py.
 """
 
 from __future__ import annotations
@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
-from tests.hosts.test_faults import Cli, is_complete_new, poll
+from tests.helpers.cli import Cli
+from tests.helpers.fault_proofs import is_complete_new, poll
 from tests.testhosts.client import try_login, wait_login
 from tests.testhosts.machine import SystemdHost
 

@@ -14,7 +14,7 @@ from hardening.desired import Request
 from hardening.keys import load_private_key
 from hardening.transport import HostKeyPolicy, Target
 from tests.conftest import ClientKeys, HostFactory
-from tests.testhost import TestHost, try_login
+from tests.testhosts.chroot import TestHost, try_login
 
 LOCK = "/var/lib/hardened-ecs/lock"
 

@@ -16,8 +16,6 @@ import contextlib
 import json
 import re
 import socket
-import subprocess
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,23 +26,16 @@ import yaml
 
 from bench.run import make_hostname_resolvable
 from tests.conftest import ClientKeys, hosts_unavailable_reason, in_ci
-from tests.testhost import TestHost, auth_methods, rootfs_path, try_login
+from tests.helpers.cli import Outcome, run_cli
+from tests.testhosts.chroot import TestHost, auth_methods, rootfs_path, try_login
 
-ROOT = Path(__file__).resolve().parents[2]
 WAIT = 3  # --wait: how long the dead and hanging entries are retried
 EXIT_CONNECT = 3
 
 
-def hardening(*args: str, timeout: float = 240) -> subprocess.CompletedProcess[str]:
+def hardening(*args: str, timeout: float = 240) -> Outcome:
     """The CLI as an operator runs it: its own process, in the project directory."""
-    return subprocess.run(
-        [sys.executable, "-m", "hardening", *args],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
+    return run_cli(list(args), timeout=timeout)
 
 
 @contextlib.contextmanager
@@ -93,9 +84,9 @@ class Fleet:
     inventory: Path
     order: list[int]  # ports in inventory order
     wrong_key_etc_before: list[str]
-    apply: subprocess.CompletedProcess[str]
+    apply: Outcome
     reports: list[dict[str, Any]]
-    check: subprocess.CompletedProcess[str]
+    check: Outcome
 
     def report(self, port: int) -> dict[str, Any]:
         (found,) = [r for r in self.reports if r["port"] == port]
@@ -159,7 +150,7 @@ def fleet(client_keys: ClientKeys, tmp_path_factory: pytest.TempPathFactory) -> 
         try:
             reports = json.loads(apply.stdout)
         except ValueError:
-            pytest.fail(f"no JSON from apply (exit {apply.returncode}):\n{apply.stderr}")
+            pytest.fail(f"no JSON from apply (exit {apply.code}):\n{apply.stderr}")
         # After the apply root is closed: the same inventory goes on through the admin user.
         check = hardening("check", "--inventory", str(inventory), "--wait", str(WAIT))
         yield Fleet(
@@ -192,9 +183,9 @@ def test_exit_code_is_the_worst_hosts(fleet: Fleet) -> None:
     assert codes[fleet.good[0].port] == codes[fleet.good[1].port] == 0
     assert codes[fleet.dead] == codes[fleet.wrong_key.port] == EXIT_CONNECT
     # (the hanging entry's own code: test_unreachable_and_hanging_hosts_fail_alone)
-    assert fleet.apply.returncode == max(codes.values()) >= EXIT_CONNECT
+    assert fleet.apply.code == max(codes.values()) >= EXIT_CONNECT
     summary = summary_rows(fleet.check.stdout)
-    assert fleet.check.returncode == max(int(row[1]) for row in summary) >= EXIT_CONNECT
+    assert fleet.check.code == max(int(row[1]) for row in summary) >= EXIT_CONNECT
 
 
 def summary_rows(stdout: str) -> list[list[str]]:
@@ -288,7 +279,7 @@ def usable_key(client_keys: ClientKeys) -> Path:
     return client_keys.ed25519
 
 
-def run_inventory(tmp_path: Path, data: Any, *extra: str) -> subprocess.CompletedProcess[str]:
+def run_inventory(tmp_path: Path, data: Any, *extra: str) -> Outcome:
     inventory = tmp_path / "hosts.yaml"
     inventory.write_text(data if isinstance(data, str) else yaml.safe_dump(data))
     return hardening("apply", "--inventory", str(inventory), *extra, timeout=60)
@@ -312,7 +303,7 @@ def test_bad_inventory_entries_exit_2_naming_entry_and_key_before_any_connection
             ],
         }
         proc = run_inventory(tmp_path, data)
-        assert proc.returncode == 2, proc.stdout + proc.stderr
+        assert proc.code == 2, proc.stdout + proc.stderr
         err = proc.stderr
         where = f"{tmp_path / 'hosts.yaml'}: hosts"
         assert f"{where}[2].port: 70000" in err, err
@@ -329,7 +320,7 @@ def test_bad_inventory_entries_exit_2_naming_entry_and_key_before_any_connection
 def test_bad_inventory_with_json_is_one_error_object(tmp_path: Path, usable_key: Path) -> None:
     data = {"defaults": {"identity": str(usable_key)}, "hosts": [{"host": "127.0.0.1"}]}
     proc = run_inventory(tmp_path, data, "--json")
-    assert proc.returncode == 2
+    assert proc.code == 2
     out = json.loads(proc.stdout)
     assert out["exit_code"] == 2
     assert "hosts[1].user: required" in out["error"], out
@@ -352,7 +343,7 @@ def test_bad_inventory_with_json_is_one_error_object(tmp_path: Path, usable_key:
 def test_unusable_inventory_exits_2(tmp_path: Path, data: Any, phrases: list[str]) -> None:
     with silent_port() as listener:
         proc = run_inventory(tmp_path, data, "--port", str(listener.getsockname()[1]))
-        assert proc.returncode == 2, proc.stdout + proc.stderr
+        assert proc.code == 2, proc.stdout + proc.stderr
         for phrase in phrases:
             assert phrase in proc.stderr, proc.stderr
         assert accepted_nothing(listener)
@@ -360,5 +351,5 @@ def test_unusable_inventory_exits_2(tmp_path: Path, data: Any, phrases: list[str
 
 def test_missing_inventory_file_exits_2(tmp_path: Path) -> None:
     proc = hardening("check", "--inventory", str(tmp_path / "nope.yaml"), timeout=60)
-    assert proc.returncode == 2
+    assert proc.code == 2
     assert f"--inventory {tmp_path / 'nope.yaml'}: cannot read it" in proc.stderr

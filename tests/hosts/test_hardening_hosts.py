@@ -32,24 +32,23 @@ from tests.helpers.chroot_observe import (
     SETTING_KEYS,
     SUDOERS_FILE,
     access,
-    cli_json,
     config_lines,
     effective_mismatches,
     exists,
     file_meta,
+    host_cli,
     host_key_fingerprint,
     known_hosts_name,
     listener,
     managed_block,
-    must,
     read_file,
-    run_cli,
     snapshot,
     snapshot_diff,
     table_rows,
     wanted_values,
 )
-from tests.testhost import (
+from tests.helpers.cli import Outcome, cli_json, must
+from tests.testhosts.chroot import (
     LOOPBACK,
     TestHost,
     audit_failures,
@@ -100,8 +99,8 @@ class Case:
     key: Path
     known_hosts: Path
 
-    def cli(self, action: str, *args: str, **kwargs: Any) -> subprocess.CompletedProcess[str]:
-        return run_cli(
+    def cli(self, action: str, *args: str, **kwargs: Any) -> Outcome:
+        return host_cli(
             self.host, action, *args, key=self.key, known_hosts=self.known_hosts, **kwargs
         )
 
@@ -515,11 +514,13 @@ def test_host_key_is_recorded_then_checked(
 
     # A pinned fingerprint needs no known_hosts and writes none; a wrong one is refused.
     pinned = tmp_path / "pinned_known_hosts"
-    must(run_cli(host, "check", key=case.key, known_hosts=pinned, host_key_fingerprint=fingerprint))
+    must(
+        host_cli(host, "check", key=case.key, known_hosts=pinned, host_key_fingerprint=fingerprint)
+    )
     assert not pinned.exists()
     wrong = "SHA256:" + "A" * 43
     refused = must(
-        run_cli(host, "check", key=case.key, known_hosts=pinned, host_key_fingerprint=wrong), 3
+        host_cli(host, "check", key=case.key, known_hosts=pinned, host_key_fingerprint=wrong), 3
     )
     assert fingerprint in refused.stdout and wrong in refused.stdout
 
@@ -530,7 +531,7 @@ def test_host_key_is_recorded_then_checked(
     log_from = len(impostor.syslog())
     for accept in (False, True):  # --accept-new-host-key never accepts a *changed* key
         changed = must(
-            run_cli(
+            host_cli(
                 impostor,
                 "check",
                 key=case.key,
@@ -539,7 +540,7 @@ def test_host_key_is_recorded_then_checked(
             ),
             3,
         )
-        assert "HOST KEY CHANGED" in changed.stdout, shlex.join(map(str, changed.args))
+        assert "HOST KEY CHANGED" in changed.stdout, shlex.join(map(str, changed.argv))
     assert case.known_hosts.read_text() == entry
     # The connections arrived, and ended before any authentication was attempted.
     log = impostor.syslog()[log_from:]

@@ -1,4 +1,4 @@
-"""engine.rotate_host_key on real OpenSSH test hosts (chroots, tests/testhost.py): the fresh
+"""engine.rotate_host_key on real OpenSSH test hosts (chroots, tests/testhosts/chroot.py): the fresh
 key is what the host presents afterwards and nothing of the old one is left; on a host that is
 not compliant nothing happens; and when the fresh login cannot meet the new key (this sshd
 reads its host key from elsewhere) the host is back to its old key file, as it was."""
@@ -16,8 +16,8 @@ from hardening.keys import load_private_key
 from hardening.rekey import HOST_KEY_PATH, openssh_fingerprint
 from hardening.transport import HostKeyPolicy, Target
 from tests.conftest import HostFactory
-from tests.hosts.test_faults import poll
-from tests.testhost import TestHost, server_host_key, try_login
+from tests.helpers.fault_proofs import poll
+from tests.testhosts.chroot import TestHost, server_host_key, try_login
 
 ADMIN = "ops"
 REQUEST = Request(admin_user=ADMIN)

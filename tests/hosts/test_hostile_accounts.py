@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import ClientKeys, HostFactory
-from tests.hosts.test_faults import assert_old, cli_for, snapshot
-from tests.testhost import TestHost
+from tests.helpers.fault_proofs import assert_old, cli_for, snapshot
+from tests.testhosts.chroot import TestHost
 
 pytestmark = pytest.mark.host
 
@@ -109,7 +109,7 @@ def test_an_adopted_account_with_a_clean_home_is_given_our_key_and_sudo(
 def test_system_accounts_are_refused_before_connecting(
     name: str, client_keys: ClientKeys, tmp_path: Path
 ) -> None:
-    from tests.hosts.test_faults import run_cli
+    from tests.helpers.cli import run_cli
 
     # Port 1 is never listened on here: a tool that tried to connect would say so (exit 3).
     argv = ["apply", "--host", "127.0.0.1", "--port", "1", "--user", "root", "--wait", "0"]

@@ -17,8 +17,9 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import ClientKeys, HostFactory
-from tests.hosts.test_faults import PYTHON, ROOT, Outcome, assert_old, cli_for, run_cli, snapshot
-from tests.testhost import TestHost
+from tests.helpers.cli import PYTHON, ROOT, Outcome, run_cli
+from tests.helpers.fault_proofs import assert_old, cli_for, snapshot
+from tests.testhosts.chroot import TestHost
 
 pytestmark = pytest.mark.host
 

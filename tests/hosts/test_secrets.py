@@ -37,8 +37,9 @@ from hardening.errors import UsageError
 from hardening.keys import load_private_key
 from hardening.transport import HostKeyPolicy, Target
 from tests.conftest import HostFactory
-from tests.hosts.test_faults import Cli, Outcome, run_cli, stalled_server
-from tests.testhost import TestHost, allocate_port
+from tests.helpers.cli import Cli, Outcome, run_cli
+from tests.helpers.fault_proofs import stalled_server
+from tests.testhosts.chroot import TestHost, allocate_port
 
 PASSPHRASE = "Corr3ct horse & battery $taple"
 PASS_ENV = "HARDENED_ECS_TEST_KEY_PASSPHRASE"

@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import ClientKeys
+from tests.helpers.cli import Outcome
 from tests.helpers.systemd_observe import (
     ADMIN,
     assert_healthy,
@@ -34,7 +35,6 @@ from tests.helpers.systemd_observe import (
     snapshot,
     ssh_journal,
 )
-from tests.hosts.test_faults import Outcome
 from tests.testhosts.client import try_login
 from tests.testhosts.fixtures import SystemdFactory, skip_or_fail, unavailable_reason
 from tests.testhosts.machine import SystemdHost

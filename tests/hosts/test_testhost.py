@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import ClientKeys, HostFactory
-from tests.testhost import (
+from tests.testhosts.chroot import (
     EXPECTED_OPENSSH,
     LOOPBACK,
     CopyMode,
@@ -260,7 +260,7 @@ def test_client_key_files_are_private(client_keys: ClientKeys) -> None:
 
 _CHILD = """
 import sys
-from tests.testhost import TestHost
+from tests.testhosts.chroot import TestHost
 host = TestHost("bookworm").start()
 print(host.init_pid, host.state_dir, flush=True)
 if sys.argv[1] == "exit":

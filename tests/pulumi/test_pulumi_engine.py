@@ -3,7 +3,7 @@ engine's own `python -m pulumi.dynamic` provider process, a file backend and pas
 
 One stack of tests/pulumi/engine_project (the project's own ``SshdHardening``, imported from
 components/hardening.py) is walked through a deployment's life against two real OpenSSH test
-hosts (bookworm and trixie chroots, tests/testhost.py). The tests run in file order and each
+hosts (bookworm and trixie chroots, tests/testhosts/chroot.py). The tests run in file order and each
 checks one step; a failed step makes the later ones fail too (they share the stack).
 
 The CLI comes from scripts/pulumi-cli.sh (installed, or built and cached); when it can get none
@@ -36,7 +36,7 @@ from tests.helpers.chroot_observe import (
     snapshot,
     snapshot_diff,
 )
-from tests.testhost import TestHost, server_host_key, try_login
+from tests.testhosts.chroot import TestHost, server_host_key, try_login
 from tools.engine_stack import CliUnavailable, EngineStack, Step, cli_dir
 
 pytestmark = pytest.mark.host

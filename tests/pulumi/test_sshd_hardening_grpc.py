@@ -39,7 +39,7 @@ from pulumi.runtime.proto import engine_pb2_grpc, provider_pb2, provider_pb2_grp
 
 from components.hardening import UNKNOWN, SshdHardeningProvider
 from tests.conftest import ClientKeys, HostFactory
-from tests.testhost import TestHost, try_login
+from tests.testhosts.chroot import TestHost, try_login
 
 pytestmark = pytest.mark.host
 

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from tests.hosts.test_faults import Outcome, run_cli
+from tests.helpers.cli import Outcome, run_cli
 
 UNSET = "HARDENED_ECS_TEST_UNSET_VARIABLE"
 PASSPHRASE_ENV = "HARDENED_ECS_TEST_PASSPHRASE"
