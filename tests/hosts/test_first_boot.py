@@ -32,7 +32,8 @@ from tests.conftest import ClientKeys
 from tests.helpers.firstboot_probe import Prober, Round, SourcePool, probe_once
 from tests.helpers.systemd_observe import assert_healthy, poll
 from tests.testhosts.client import try_login
-from tests.testhosts.fixtures import skip_or_fail, unavailable_reason
+from tests.testhosts.fixtures import unavailable_reason
+from tests.testhosts.gate import skip_or_fail
 from tests.testhosts.machine import SystemdHost
 from tests.testhosts.rootfs import Image
 

@@ -25,9 +25,10 @@ import pytest
 import yaml
 
 from bench.run import make_hostname_resolvable
-from tests.conftest import ClientKeys, hosts_unavailable_reason, in_ci
+from tests.conftest import ClientKeys, hosts_unavailable_reason
 from tests.helpers.cli import Outcome, run_cli
 from tests.testhosts.chroot import TestHost, auth_methods, rootfs_path, try_login
+from tests.testhosts.gate import in_ci
 
 WAIT = 3  # --wait: how long the dead and hanging entries are retried
 EXIT_CONNECT = 3

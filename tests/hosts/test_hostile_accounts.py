@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import ClientKeys, HostFactory
-from tests.helpers.fault_proofs import assert_old, cli_for, snapshot
+from tests.helpers.fault_proofs import FaultCaseFactory, assert_old, cli_for, snapshot
 from tests.testhosts.chroot import TestHost
 
 pytestmark = pytest.mark.host
@@ -52,12 +52,10 @@ TRAPS = {
 
 @pytest.mark.parametrize("trap", list(TRAPS), ids=list(TRAPS))
 def test_an_existing_account_is_refused_before_anything_changes(
-    host_factory: HostFactory, client_keys: ClientKeys, tmp_path: Path, trap: str
+    fault_case: FaultCaseFactory, trap: str
 ) -> None:
-    host = host_factory("bookworm")
-    key = client_keys.ed25519
+    host, key, cli = fault_case("bookworm")
     _local_user(host, "alice", TRAPS[trap])
-    cli = cli_for(host, key, tmp_path)
     before, protected = snapshot(host), _protected(host)
     out = cli.run("apply", "--admin-user", "alice")
     assert out.code == 2, out
@@ -70,12 +68,10 @@ def test_an_existing_account_is_refused_before_anything_changes(
 
 @pytest.mark.parametrize("trap", list(TRAPS), ids=list(TRAPS))
 def test_an_adopted_account_never_lets_the_admin_step_follow_its_links(
-    host_factory: HostFactory, client_keys: ClientKeys, tmp_path: Path, trap: str
+    fault_case: FaultCaseFactory, trap: str
 ) -> None:
-    host = host_factory("bookworm")
-    key = client_keys.ed25519
+    host, key, cli = fault_case("bookworm")
     _local_user(host, "alice", TRAPS[trap])
-    cli = cli_for(host, key, tmp_path)
     before, protected = snapshot(host), _protected(host)
     out = cli.run("apply", "--admin-user", "alice", "--adopt-admin-user")
     assert out.code == 4, out
@@ -88,12 +84,10 @@ def test_an_adopted_account_never_lets_the_admin_step_follow_its_links(
 
 
 def test_an_adopted_account_with_a_clean_home_is_given_our_key_and_sudo(
-    host_factory: HostFactory, client_keys: ClientKeys, tmp_path: Path
+    fault_case: FaultCaseFactory,
 ) -> None:
-    host = host_factory("bookworm")
-    key = client_keys.ed25519
+    host, _, cli = fault_case("bookworm")
     host.add_user("alice", authorized_keys=[], sudo_nopasswd=False)
-    cli = cli_for(host, key, tmp_path)
     out = cli.run("apply", "--admin-user", "alice", "--adopt-admin-user")
     assert out.code == 0, out
     ak = host.path("home/alice/.ssh/authorized_keys")
@@ -121,14 +115,12 @@ def test_system_accounts_are_refused_before_connecting(
 
 
 def test_an_account_with_a_system_uid_or_no_login_shell_is_refused_even_adopted(
-    host_factory: HostFactory, client_keys: ClientKeys, tmp_path: Path
+    fault_case: FaultCaseFactory,
 ) -> None:
-    host = host_factory("bookworm")
-    key = client_keys.ed25519
+    host, key, cli = fault_case("bookworm")
     host.run(
         "useradd --system -s /bin/bash svc1 && useradd -m -s /usr/sbin/nologin svc2", check=True
     )
-    cli = cli_for(host, key, tmp_path)
     before = snapshot(host)
     for name, why in (("svc1", "system account (uid"), ("svc2", "no login shell")):
         out = cli.run("apply", "--admin-user", name, "--adopt-admin-user")
@@ -140,7 +132,7 @@ def test_an_account_with_a_system_uid_or_no_login_shell_is_refused_even_adopted(
 
 
 def test_the_admin_user_the_stacks_cloud_init_creates_is_the_tools_own(
-    host_factory: HostFactory, client_keys: ClientKeys, tmp_path: Path
+    fault_case: FaultCaseFactory, host_factory: HostFactory, client_keys: ClientKeys, tmp_path: Path
 ) -> None:
     """The stack's user data creates ops and records it; the hardening step then needs no
     adopting. The record is made by the very command the user data carries."""
@@ -151,8 +143,7 @@ def test_the_admin_user_the_stacks_cloud_init_creates_is_the_tools_own(
     from components.cloudinit import admin_user_data
     from hardening.rekey import new_host_key
 
-    host = host_factory("bookworm")
-    key = client_keys.ed25519
+    host, key, cli = fault_case("bookworm")
     boot = new_host_key()
     document = yaml.safe_load(
         admin_user_data("ops", client_keys.public(key), boot.private, boot.public)
@@ -161,7 +152,6 @@ def test_the_admin_user_the_stacks_cloud_init_creates_is_the_tools_own(
     host.add_user("ops", authorized_keys=[key], sudo_nopasswd=True)
     for command in document["runcmd"]:
         host.run(shlex.join(command), check=True)
-    cli = cli_for(host, key, tmp_path)
     out = cli.run("apply")
     assert out.code == 0, out
     # Without the record (a fresh host, same account), it is somebody else's.

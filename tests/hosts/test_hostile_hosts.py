@@ -16,9 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ClientKeys, HostFactory
+from tests.conftest import ClientKeys
 from tests.helpers.cli import PYTHON, ROOT, Outcome, run_cli
-from tests.helpers.fault_proofs import assert_old, cli_for, snapshot
+from tests.helpers.fault_proofs import FaultCaseFactory, assert_old, snapshot
 from tests.testhosts.chroot import TestHost
 
 pytestmark = pytest.mark.host
@@ -56,10 +56,9 @@ def _no_controls(text: str) -> list[str]:
 
 
 def test_escape_sequences_from_the_host_never_reach_the_terminal(
-    host_factory: HostFactory, client_keys: ClientKeys, tmp_path: Path
+    fault_case: FaultCaseFactory,
 ) -> None:
-    host = host_factory("bookworm")
-    cli = cli_for(host, client_keys.ed25519, tmp_path)
+    host, _, cli = fault_case("bookworm")
     _hostile(host, ESCAPES)
     out = cli.run("apply")
     assert out.code == 4, out
@@ -74,11 +73,8 @@ def test_escape_sequences_from_the_host_never_reach_the_terminal(
     assert "\x1b]0;pwned\x07" in report["error"]
 
 
-def test_a_hostile_value_in_the_plan_table_is_shown_as_text(
-    host_factory: HostFactory, client_keys: ClientKeys, tmp_path: Path
-) -> None:
-    host = host_factory("bookworm")
-    cli = cli_for(host, client_keys.ed25519, tmp_path)
+def test_a_hostile_value_in_the_plan_table_is_shown_as_text(fault_case: FaultCaseFactory) -> None:
+    host, _, cli = fault_case("bookworm")
     _hostile(host, TABLE)
     out = cli.run("plan")
     assert out.code == 0, out
@@ -88,10 +84,9 @@ def test_a_hostile_value_in_the_plan_table_is_shown_as_text(
 
 
 def test_a_flood_from_the_host_is_cut_off_with_memory_flat(
-    host_factory: HostFactory, client_keys: ClientKeys, tmp_path: Path
+    fault_case: FaultCaseFactory, tmp_path: Path
 ) -> None:
-    host = host_factory("bookworm")
-    cli = cli_for(host, client_keys.ed25519, tmp_path)
+    host, _, cli = fault_case("bookworm")
     _hostile(host, FLOOD)
     # The CLI runs under a small parent of its own that reports the CLI's peak memory alone
     # (this test process has other, bigger children: the Pulumi CLI, its build).
@@ -120,10 +115,9 @@ def test_a_flood_from_the_host_is_cut_off_with_memory_flat(
 
 
 def test_a_trickling_host_is_given_up_on_after_the_total_command_timeout(
-    host_factory: HostFactory, client_keys: ClientKeys, tmp_path: Path
+    fault_case: FaultCaseFactory,
 ) -> None:
-    host = host_factory("bookworm")
-    cli = cli_for(host, client_keys.ed25519, tmp_path)
+    host, _, cli = fault_case("bookworm")
     _hostile(host, TRICKLE)
     # The subprocess timeout only stops a hung test; the CLI must end by itself well before.
     argv = cli.argv("check", "--command-timeout", "30")
@@ -136,11 +130,10 @@ def test_a_trickling_host_is_given_up_on_after_the_total_command_timeout(
 
 
 def test_a_host_known_by_another_key_type_is_never_treated_as_new(
-    host_factory: HostFactory, client_keys: ClientKeys, tmp_path: Path
+    fault_case: FaultCaseFactory,
 ) -> None:
-    host = host_factory("bookworm")
+    host, _, cli = fault_case("bookworm")
     ecdsa = host.host_public_keys()["ecdsa-sha2-nistp256"]
-    cli = cli_for(host, client_keys.ed25519, tmp_path)
     entry = f"[127.0.0.1]:{host.port} {ecdsa}\n"
     cli.known_hosts.write_text(entry)
     out = cli.run("check")  # with --accept-new-host-key
@@ -185,11 +178,9 @@ BANNER = "/etc/ssh/sshd-banner"
     ids=["link to shadow", "private", "not root's", "directory", "missing"],
 )
 def test_a_banner_must_be_a_plain_public_file_on_the_host(
-    host_factory: HostFactory, client_keys: ClientKeys, tmp_path: Path, setup: str, why: str
+    fault_case: FaultCaseFactory, setup: str, why: str
 ) -> None:
-    host = host_factory("bookworm")
-    key = client_keys.ed25519
-    cli = cli_for(host, key, tmp_path)
+    host, key, cli = fault_case("bookworm")
     host.run(setup, check=True)
     before = snapshot(host)
     out = cli.run("apply", "--set", f"Banner={BANNER}")
@@ -199,11 +190,8 @@ def test_a_banner_must_be_a_plain_public_file_on_the_host(
     assert_old(host, before, key)
 
 
-def test_a_plain_public_banner_is_applied(
-    host_factory: HostFactory, client_keys: ClientKeys, tmp_path: Path
-) -> None:
-    host = host_factory("bookworm")
-    cli = cli_for(host, client_keys.ed25519, tmp_path)
+def test_a_plain_public_banner_is_applied(fault_case: FaultCaseFactory) -> None:
+    host, _, cli = fault_case("bookworm")
     host.run(f"echo 'Authorized use only' > {BANNER} && chmod 644 {BANNER}", check=True)
     out = cli.run("apply", "--set", f"Banner={BANNER}")
     assert out.code == 0, out

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from tests.conftest import ClientKeys
 from tests.helpers.systemd_observe import (
+    Snapshot,
     assert_healthy,
     assert_new,
     assert_old,
@@ -26,10 +27,24 @@ from tests.helpers.systemd_observe import (
 )
 from tests.testhosts.client import LoginError, try_login, wait_login
 from tests.testhosts.fixtures import SystemdFactory
+from tests.testhosts.machine import SystemdHost
 from tests.testhosts.network import fault_rules
 
 CONFIRM = 10  # seconds the host waits for the confirmation before it rolls back
 CUT = CONFIRM + 15  # the cut lasts longer than that
+
+
+def _apply_exits_3_then_heals_to_old(
+    host: SystemdHost, key: Path, tmp_path: Path, before: Snapshot, reason: str
+) -> None:
+    """An apply through the fault gives up after --wait (exit 3, the address and `reason`
+    named); once the fault is healed the host is exactly as before."""
+    out = cli_for(host, key, tmp_path).run("apply", wait=5)
+    assert out.code == 3, out
+    assert f"cannot reach root@{host.address}:22 within 5s (--wait)" in out.stdout, out
+    assert reason in out.stdout, out
+    host.heal()
+    assert_old(host, before, key)
 
 
 def test_filtered_port_exits_3_naming_host_and_wait_and_changes_nothing(
@@ -45,12 +60,7 @@ def test_filtered_port_exits_3_naming_host_and_wait_and_changes_nothing(
         assert "timed out" in str(exc), exc  # filtered: no answer at all, not refused
     else:
         raise AssertionError("logged in through a filtered port")
-    out = cli_for(host, key, tmp_path).run("apply", wait=5)
-    assert out.code == 3, out
-    assert f"cannot reach root@{host.address}:22 within 5s (--wait)" in out.stdout, out
-    assert "timed out" in out.stdout, out
-    host.heal()
-    assert_old(host, before, key)
+    _apply_exits_3_then_heals_to_old(host, key, tmp_path, before, "timed out")
 
 
 def test_real_sshd_that_stalls_after_its_banner_exits_3_and_changes_nothing(
@@ -63,12 +73,7 @@ def test_real_sshd_that_stalls_after_its_banner_exits_3_and_changes_nothing(
     with socket.create_connection((host.address, 22), timeout=10) as s:
         banner = s.recv(256)
     assert banner.startswith(b"SSH-2.0-OpenSSH_"), banner  # the real sshd answered
-    out = cli_for(host, key, tmp_path).run("apply", wait=5)
-    assert out.code == 3, out
-    assert f"cannot reach root@{host.address}:22 within 5s (--wait)" in out.stdout, out
-    assert "server stalled" in out.stdout, out
-    host.heal()
-    assert_old(host, before, key)
+    _apply_exits_3_then_heals_to_old(host, key, tmp_path, before, "server stalled")
 
 
 def test_link_cut_after_the_reload_host_rolls_back_and_tool_says_so(

@@ -36,7 +36,8 @@ from tests.helpers.systemd_observe import (
     ssh_journal,
 )
 from tests.testhosts.client import try_login
-from tests.testhosts.fixtures import SystemdFactory, skip_or_fail, unavailable_reason
+from tests.testhosts.fixtures import SystemdFactory, unavailable_reason
+from tests.testhosts.gate import skip_or_fail
 from tests.testhosts.machine import SystemdHost
 from tests.testhosts.rootfs import EXPECTED_OPENSSH, Image, package_version
 

@@ -18,7 +18,8 @@ from hardening.rekey import openssh_fingerprint
 from tests.conftest import ClientKeys
 from tests.helpers.firstboot_probe import SourcePool, probe_once
 from tests.testhosts.client import try_login
-from tests.testhosts.fixtures import skip_or_fail, unavailable_reason
+from tests.testhosts.fixtures import unavailable_reason
+from tests.testhosts.gate import skip_or_fail
 from tests.testhosts.machine import SystemdHost
 from tests.testhosts.rootfs import Image
 from tools.engine_stack import CliUnavailable, EngineStack, cli_dir

@@ -20,7 +20,6 @@ import tempfile
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from types import TracebackType
 from typing import Final, Self
 
 from tests.testhosts.chroot_image import (
@@ -47,6 +46,7 @@ from tests.testhosts.probes import (
     try_password,
 )
 from tests.testhosts.procs import (
+    Lifetime,
     LiveHosts,
     TestHostError,
     alive,
@@ -127,7 +127,7 @@ def reap_stale() -> int:
 # --------------------------------------------------------------------------- the host
 
 
-class TestHost(ChrootStaging, ChrootShell):
+class TestHost(Lifetime, ChrootStaging, ChrootShell):
     """One Debian sshd in its own PID+mount namespace and chroot, on 127.0.0.1:`port`.
 
     Like a fresh cloud image: root logs in with `authorized_keys`, root's password is set, and
@@ -264,19 +264,6 @@ class TestHost(ChrootStaging, ChrootShell):
             _LIVE.discard(self)
             with PORT_LOCK:
                 PORTS_IN_USE.discard(self.port)
-
-    def __enter__(self) -> Self:
-        if self.state_dir is None:
-            self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     # -- the state directory ------------------------------------------------------------------
 

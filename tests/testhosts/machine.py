@@ -25,11 +25,11 @@ import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from types import TracebackType
 from typing import Final, Self
 
 from tests.testhosts import network
 from tests.testhosts.procs import (
+    Lifetime,
     LiveHosts,
     TestHostError,
     alive,
@@ -138,7 +138,7 @@ def reap_stale() -> int:
     return reaped
 
 
-class SystemdHost:
+class SystemdHost(Lifetime):
     """One systemd-booted Debian host at its own address on this process's bridge.
 
     Variants real images have: `socket_activated` (ssh.socket enabled, ssh.service disabled,
@@ -254,19 +254,6 @@ class SystemdHost:
                 self._nspawn.wait(timeout=30)
         self.init_pid = None
         self._nspawn = None
-
-    def __enter__(self) -> Self:
-        if self.state_dir is None:
-            self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     def reboot(self) -> None:
         """`systemctl reboot` inside; nspawn exits 133 (--keep-unit) and is started again."""

@@ -14,7 +14,8 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Generic, Protocol, TypeVar
+from types import TracebackType
+from typing import Generic, Protocol, Self, TypeVar
 
 
 class TestHostError(RuntimeError):
@@ -97,11 +98,11 @@ def in_main_thread() -> bool:
     return threading.current_thread() is threading.main_thread()
 
 
-class _Stoppable(Protocol):
+class Stoppable(Protocol):
     def stop(self) -> None: ...
 
 
-_H = TypeVar("_H", bound=_Stoppable)
+_H = TypeVar("_H", bound=Stoppable)
 
 
 class LiveHosts(Generic[_H]):
@@ -130,3 +131,28 @@ class LiveHosts(Generic[_H]):
                 host.stop()
             except Exception as exc:  # keep stopping the others
                 print(f"{self._label}: stopping {host!r} failed: {exc}", file=sys.stderr)
+
+
+class Lifetime:
+    """`with host:` starts a host (unless it runs) and stops it, pass or fail."""
+
+    state_dir: Path | None
+
+    def start(self) -> Self:
+        raise NotImplementedError
+
+    def stop(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
+        if self.state_dir is None:
+            self.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
