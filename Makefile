@@ -52,15 +52,13 @@ validate: $(VENV)/.installed
 check-workflows: $(VENV)/.installed
 	VENV=$(VENV) bash scripts/check-workflows.sh
 
-# --- test hosts: system packages and the Debian rootfs caches: chroot hosts (tests/testhost.py)
-# and systemd-booted hosts (tests/testhosts/, systemd-nspawn), built side by side
+# --- test hosts: system packages and the Debian rootfs caches (tests/testhosts/): chroot hosts
+# and systemd-booted hosts (systemd-nspawn), built side by side by the one command
 deps:
 	scripts/install-test-deps.sh
 
 testhosts: $(VENV)/.installed
-	$(PY) -m tests.testhost build & chroots=$$!; \
-	$(PY) -m tests.testhosts build; nspawn=$$?; \
-	wait $$chroots && exit $$nspawn
+	$(PY) -m tests.testhosts build
 
 # --- bench: CLI, fleet and program timings on its own fresh test hosts -> bench/RESULTS.md;
 # then round trips over a delay line beside pyinfra and Ansible (bench/latency.py), whose

@@ -186,11 +186,11 @@ BEFORE = "hardened-ecs before"  # the engine of --before REF, beside today's
 def measure_fleet(b: Bench, size: int, rtt: float, progress: Callable[[str], None] = _say) -> None:
     """Fleet mode at `rtt`: one host alone, then `size` others at once (--parallel size).
 
-    Lightweight chroot hosts (tests/testhost.py, sshd on 127.0.0.1) behind the delaying TCP
+    Lightweight chroot hosts (tests/testhosts/chroot.py, sshd on 127.0.0.1) behind the delaying TCP
     relay: 50 systemd-booted hosts are too heavy for this machine."""
     from bench.run import make_hostname_resolvable
     from bench.tcprelay import TcpRelay
-    from tests.testhost import TestHost
+    from tests.testhosts.chroot import TestHost
 
     hosts: list[TestHost] = []
     try:
@@ -406,7 +406,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings.append(f"`{BEFORE}`: the engine of commit {a.before}, in the same run.")
     if a.fleet:
         settings.append(
-            f"Fleet: {a.fleet} + 1 lightweight chroot hosts (tests/testhost.py, sshd on "
+            f"Fleet: {a.fleet} + 1 lightweight chroot hosts (tests/testhosts/chroot.py, sshd on "
             "127.0.0.1) behind a delaying TCP relay (bench/tcprelay.py: distance only, the "
             "relay ACKs locally), --parallel = fleet size; nspawn hosts are too heavy for 50."
         )

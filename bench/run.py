@@ -2,7 +2,7 @@
 
 Every CLI figure is a whole process (`python -m hardening ...` as a child: interpreter start,
 imports, SSH, exit), measured over --runs runs, each on FRESH Debian bookworm test hosts
-(tests/testhost.py) that this command starts and stops itself:
+(tests/testhosts/chroot.py) that this command starts and stops itself:
 
 - host A: fresh apply as root, then a no-op apply as the admin user (ops), then check as ops;
 - host B: plan and check as root on a fresh host (read-only; check exits 1 with the drift);
@@ -43,7 +43,7 @@ from bench.report import (
     text_table,
     verdict,
 )
-from tests.testhost import TestHost
+from tests.testhosts.chroot import TestHost
 
 ROOT = Path(__file__).resolve().parent.parent
 SUITE = "bookworm"  # the host kind the Ansible figures were measured on
@@ -411,7 +411,7 @@ METHOD = (
     "interpreter start, imports, SSH, interpreter exit), from just before the fork until "
     "the child is reaped; `engine time` is the `seconds` the CLI reports for the operation "
     "itself, so wall minus engine is start-up, key loading and exit.",
-    "Every run starts fresh Debian bookworm test hosts (tests/testhost.py: a real OpenSSH "
+    "Every run starts fresh Debian bookworm test hosts (tests/testhosts/chroot.py: a real OpenSSH "
     "sshd in a chroot with its own PID and mount namespace, fresh host keys, on 127.0.0.1; "
     "host start/stop is not timed). Host A: fresh apply as root, no-op apply as the admin "
     "user, check as the admin user. Host B (fresh): plan and check as root. Fleet: one "

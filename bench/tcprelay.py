@@ -1,6 +1,6 @@
 """A delaying TCP relay on 127.0.0.1, for the fleet of lightweight chroot test hosts.
 
-The chroot hosts (tests/testhost.py) listen on 127.0.0.1 in this machine's own network
+The chroot hosts (tests/testhosts/chroot.py) listen on 127.0.0.1 in this machine's own network
 namespace, where the packet delay line (bench/delayline.py) cannot sit between client and
 server. This relay holds every chunk RTT/2 in each direction instead. It models distance, not a
 link: the relay ACKs locally, so Nagle's algorithm and the TCP window do not pay the delay here

@@ -3,7 +3,7 @@
 What it holds, and in which order cloud-init acts on it (Debian/Ubuntu units: cloud-init's
 network stage, where bootcmd, write_files, users-groups and ssh run, is ordered before
 ssh.service and, through sysinit.target, before ssh.socket; proven on a real boot by
-tests/test_first_boot.py):
+tests/hosts/test_first_boot.py):
 
 1. ``bootcmd`` (every boot, earliest): on an sshd_config without ``Include`` (RHEL family) the
    closing lines go at the top of sshd_config itself, once, marked.

@@ -1,4 +1,4 @@
-"""Shared fixtures: client key pairs and real OpenSSH test hosts (see tests/testhost.py).
+"""Shared fixtures: client key pairs and real OpenSSH test hosts (see tests/testhosts/chroot.py).
 
 Host tests are marked `host` (automatically when they use `host_factory`). Where hosts cannot
 run (not root, no working unshare, no rootfs cache) they are skipped with the reason, except
@@ -18,14 +18,11 @@ from typing import NoReturn, Protocol
 
 import pytest
 
-from tests.testhost import SUITES, TestHost, rootfs_path
+from tests.testhosts.chroot import SUITES, TestHost, rootfs_path
+from tests.testhosts.gate import skip_or_fail, stop_hosts
 
 # systemd-booted hosts (systemd_factory): tests/testhosts/fixtures.py
 pytest_plugins = ("tests.testhosts.fixtures",)
-
-
-def in_ci() -> bool:
-    return os.environ.get("CI", "").strip().lower() in ("true", "1", "yes")
 
 
 @functools.cache
@@ -47,9 +44,7 @@ def hosts_unavailable_reason() -> str | None:
 
 
 def _skip_or_fail(reason: str) -> NoReturn:
-    if in_ci():
-        pytest.fail(f"CI=true but test hosts cannot run: {reason}", pytrace=False)
-    pytest.skip(reason)
+    skip_or_fail(reason, "test hosts")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -177,14 +172,7 @@ def host_factory(client_keys: ClientKeys) -> Iterator[HostFactory]:
     try:
         yield make
     finally:
-        errors = []
-        for host in reversed(made):
-            try:
-                host.stop()
-            except Exception as exc:  # stop the rest before reporting
-                errors.append(f"{host!r}: {exc}")
-        if errors:
-            pytest.fail("stopping test hosts failed: " + "; ".join(errors), pytrace=False)
+        stop_hosts(made, "test hosts")
 
 
 @pytest.fixture(params=SUITES)

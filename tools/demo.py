@@ -1,12 +1,11 @@
 """`make demo`: the hardening under a real `pulumi up`, on two local test hosts, no cloud account.
 
-Two Debian test hosts (sshd on 127.0.0.1, each in its own namespaces: tests/testhost.py) stand in
-for two fresh servers. A stack of tests/engine_project (the project's own SshdHardening) is
-deployed with the real Pulumi CLI, its outputs shown and the hosts checked from outside; then a
-hand edit on one host is found by `pulumi refresh` and repaired by `pulumi up`; then `pulumi
-destroy`, and the hosts and every temporary file are removed. Exit 0 only if every step did
-what it should.
-"""
+Two Debian test hosts (sshd on 127.0.0.1, each in its own namespaces: tests/testhosts/chroot.py)
+stand in for two fresh servers. A stack of tests/pulumi/engine_project (the project's own
+SshdHardening) is deployed with the real Pulumi CLI, its outputs shown and the hosts checked from
+outside; then a hand edit on one host is found by `pulumi refresh` and repaired by `pulumi up`; then
+`pulumi destroy`, and the hosts and every temporary file are removed. Exit 0 only if every step did
+what it should."""
 
 from __future__ import annotations
 
@@ -18,7 +17,7 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
-from tests.testhost import TestHost, ssh_command, try_login
+from tests.testhosts.chroot import TestHost, ssh_command, try_login
 from tools.engine_stack import CliUnavailable, EngineStack, Step, cli_dir
 
 SUITES = {"web": "bookworm", "db": "trixie"}

@@ -1,12 +1,12 @@
 """A stack of a Pulumi project under the real Pulumi CLI, in a directory of its own.
 
-By default tests/engine_project (tests/test_pulumi_engine.py, `make demo`); the real program in
-tests/test_pulumi_program_config.py. The work directory is laid out like the repository: the
-program as `__main__.py` beside `Pulumi.yaml` (copies, so the stack file and state stay out of
-the repository), and links to the repository's `components`, `hardening` and `venv`. Nothing is
-put on PYTHONPATH: the program imports `components` from its own directory, and the engine's
-provider process (`python -m pulumi.dynamic`, started there) unpickles the provider from it,
-as in a real checkout. The state is a local file backend, secrets use the passphrase provider,
+By default tests/pulumi/engine_project (tests/pulumi/test_pulumi_engine.py, `make demo`); the real
+program in tests/pulumi/test_pulumi_program_config.py. The work directory is laid out like the
+repository: the program as `__main__.py` beside `Pulumi.yaml` (copies, so the stack file and state
+stay out of the repository), and links to the repository's `components`, `hardening` and `venv`.
+Nothing is put on PYTHONPATH: the program imports `components` from its own directory, and the
+engine's provider process (`python -m pulumi.dynamic`, started there) unpickles the provider from
+it, as in a real checkout. The state is a local file backend, secrets use the passphrase provider,
 and the CLI neither checks for updates nor downloads plugins. Every invocation is kept
 (`transcript`) so a test can scan all of it.
 """
@@ -24,7 +24,7 @@ from typing import Any
 import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
-PROJECT = ROOT / "tests" / "engine_project"
+PROJECT = ROOT / "tests" / "pulumi" / "engine_project"
 CLI_SCRIPT = ROOT / "scripts" / "pulumi-cli.sh"
 LINKED = ("components", "hardening", "venv")  # what the program and the provider import/run
 PASSPHRASE = "engine-test-passphrase"  # a throwaway stack's; protects nothing else

@@ -16,15 +16,14 @@ from typing import Final
 from tests.testhosts.procs import TestHostError
 
 _OPTIONS: Final = (
-    "BatchMode=yes",
-    "IdentitiesOnly=yes",
+    "BatchMode=yes",  # never prompt
+    "IdentitiesOnly=yes",  # only the key given, so MaxAuthTries cannot be spent on others
     "IdentityAgent=none",
     "PreferredAuthentications=publickey",
-    "StrictHostKeyChecking=no",
+    "StrictHostKeyChecking=no",  # tests only: every test host has fresh host keys
     "UserKnownHostsFile=/dev/null",
     "GlobalKnownHostsFile=/dev/null",
     "LogLevel=ERROR",
-    "ConnectTimeout=10",
 )
 
 
@@ -38,12 +37,16 @@ def ssh(
     key: str | Path,
     command: str = "true",
     *,
+    port: int | None = None,
     source: str | None = None,
     options: Sequence[str] = (),
-    timeout: float = 60,
+    timeout: float | None = 60,
+    connect_timeout: int = 10,
 ) -> subprocess.CompletedProcess[str]:
-    args = ["ssh", "-F", "/dev/null", "-i", str(key)]
-    for opt in (*_OPTIONS, *options):
+    """`ssh` with the system client, key auth only; port 22 unless `port` (the chroot hosts)."""
+    args = ["ssh", "-F", "/dev/null", *(["-p", str(port)] if port is not None else [])]
+    args += ["-i", str(key)]
+    for opt in (*_OPTIONS, f"ConnectTimeout={connect_timeout}", *options):
         args += ["-o", opt]
     if source is not None:
         args += ["-b", source]

@@ -11,10 +11,11 @@ import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, NoReturn, Protocol
+from typing import Any, Protocol
 
 import pytest
 
+from tests.testhosts.gate import skip_or_fail, stop_hosts
 from tests.testhosts.machine import CGROUP_ROOTS, SystemdHost
 from tests.testhosts.rootfs import Image
 
@@ -29,12 +30,6 @@ def unavailable_reason() -> str | None:
     if not CGROUP_ROOTS[0].is_dir():
         return f"no {CGROUP_ROOTS[0]} hierarchy for the hosts' cgroups"
     return None
-
-
-def skip_or_fail(reason: str) -> NoReturn:
-    if os.environ.get("CI", "").strip().lower() in ("true", "1", "yes"):
-        pytest.fail(f"CI=true but systemd test hosts cannot run: {reason}", pytrace=False)
-    pytest.skip(reason)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -71,11 +66,4 @@ def systemd_factory(client_keys: Any) -> Iterator[SystemdFactory]:
     try:
         yield make
     finally:
-        errors = []
-        for host in reversed(made):
-            try:
-                host.stop()
-            except Exception as exc:
-                errors.append(f"{host!r}: {exc}")
-        if errors:
-            pytest.fail("stopping systemd hosts failed: " + "; ".join(errors), pytrace=False)
+        stop_hosts(made, "systemd hosts")

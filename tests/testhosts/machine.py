@@ -13,7 +13,6 @@ propagation directory are removed. A host whose test process died is reaped by t
 
 from __future__ import annotations
 
-import atexit
 import contextlib
 import json
 import os
@@ -21,17 +20,17 @@ import re
 import shlex
 import signal
 import subprocess
-import sys
 import tempfile
 import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from types import TracebackType
 from typing import Final, Self
 
 from tests.testhosts import network
 from tests.testhosts.procs import (
+    Lifetime,
+    LiveHosts,
     TestHostError,
     alive,
     children,
@@ -59,23 +58,9 @@ CLOUD_DROPIN: Final = "PermitRootLogin yes\nPasswordAuthentication yes\n"
 # logind killing what a session leaves behind; KillExcludeUsers= empty would still spare root.
 KILL_USER_PROCESSES: Final = "[Login]\nKillUserProcesses=yes\nKillExcludeUsers=nobody\n"
 
-_LIVE: set[SystemdHost] = set()
-_LIVE_LOCK = threading.Lock()
+_LIVE: LiveHosts[SystemdHost] = LiveHosts("testhosts")
 _COUNTER = iter(range(1, 10_000))
 _REAPED = False
-
-
-def _stop_all_live() -> None:
-    with _LIVE_LOCK:
-        hosts = list(_LIVE)
-    for host in hosts:
-        try:
-            host.stop()
-        except Exception as exc:  # keep stopping the others
-            print(f"testhosts: stopping {host!r} failed: {exc}", file=sys.stderr)
-
-
-atexit.register(_stop_all_live)
 
 
 def _me() -> dict[str, int]:
@@ -153,7 +138,7 @@ def reap_stale() -> int:
     return reaped
 
 
-class SystemdHost:
+class SystemdHost(Lifetime):
     """One systemd-booted Debian host at its own address on this process's bridge.
 
     Variants real images have: `socket_activated` (ssh.socket enabled, ssh.service disabled,
@@ -227,8 +212,7 @@ class SystemdHost:
             raise TestHostError(f"no rootfs cache at {self.image.path}; run `make testhosts`")
         STATE_DIR.mkdir(parents=True, exist_ok=True)
         self.state_dir = Path(tempfile.mkdtemp(prefix=f"{self.name}-", dir=STATE_DIR))
-        with _LIVE_LOCK:
-            _LIVE.add(self)
+        _LIVE.add(self)
         try:
             self._write_owner()
             self._mount_overlay()
@@ -251,8 +235,7 @@ class SystemdHost:
                 _cleanup(self.name, self.state_dir)
         finally:
             self.state_dir = None
-            with _LIVE_LOCK:
-                _LIVE.discard(self)
+            _LIVE.discard(self)
 
     def _kill_container(self) -> None:
         if self.init_pid is not None:
@@ -271,19 +254,6 @@ class SystemdHost:
                 self._nspawn.wait(timeout=30)
         self.init_pid = None
         self._nspawn = None
-
-    def __enter__(self) -> Self:
-        if self.state_dir is None:
-            self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     def reboot(self) -> None:
         """`systemctl reboot` inside; nspawn exits 133 (--keep-unit) and is started again."""

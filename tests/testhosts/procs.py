@@ -5,13 +5,17 @@ A process is named by (pid, start time) so that a recycled PID is never killed b
 
 from __future__ import annotations
 
+import atexit
 import os
 import shutil
 import subprocess
+import sys
 import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from types import TracebackType
+from typing import Generic, Protocol, Self, TypeVar
 
 
 class TestHostError(RuntimeError):
@@ -39,6 +43,10 @@ def proc_stat(pid: int) -> ProcStat | None:
 def alive(pid: int, start: int) -> bool:
     st = proc_stat(pid)
     return st is not None and st.start == start and st.state != "Z"
+
+
+def all_pids() -> list[int]:
+    return [int(name) for name in os.listdir("/proc") if name.isdigit()]
 
 
 def children(pid: int) -> list[int]:
@@ -88,3 +96,63 @@ def remove_tree(path: Path) -> None:
 def in_main_thread() -> bool:
     # A parent-death signal fires when the forking *thread* exits.
     return threading.current_thread() is threading.main_thread()
+
+
+class Stoppable(Protocol):
+    def stop(self) -> None: ...
+
+
+_H = TypeVar("_H", bound=Stoppable)
+
+
+class LiveHosts(Generic[_H]):
+    """The hosts this process runs; those a test did not stop are stopped at exit (a leak
+    guard beside the parent-death signal)."""
+
+    def __init__(self, label: str) -> None:
+        self._label = label  # who says a stop failed: "testhost", "testhosts"
+        self._hosts: set[_H] = set()
+        self._lock = threading.Lock()
+        atexit.register(self.stop_all)
+
+    def add(self, host: _H) -> None:
+        with self._lock:
+            self._hosts.add(host)
+
+    def discard(self, host: _H) -> None:
+        with self._lock:
+            self._hosts.discard(host)
+
+    def stop_all(self) -> None:
+        with self._lock:
+            hosts = list(self._hosts)
+        for host in hosts:
+            try:
+                host.stop()
+            except Exception as exc:  # keep stopping the others
+                print(f"{self._label}: stopping {host!r} failed: {exc}", file=sys.stderr)
+
+
+class Lifetime:
+    """`with host:` starts a host (unless it runs) and stops it, pass or fail."""
+
+    state_dir: Path | None
+
+    def start(self) -> Self:
+        raise NotImplementedError
+
+    def stop(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
+        if self.state_dir is None:
+            self.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()

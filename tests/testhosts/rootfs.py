@@ -135,6 +135,19 @@ def _finalize(root: Path) -> None:
     (root / "run/sshd").mkdir(mode=0o755, parents=True, exist_ok=True)
 
 
+def fresh_build_dir(cache: Path, name: str) -> Path:
+    """A new directory beside the cache to build `name` in, after removing what killed builds
+    left there (`.NAME.building-*`); the caller renames it into place when it is complete."""
+    for stale in cache.glob(f".{name}.building-*"):
+        if stale.is_dir():
+            remove_tree(stale)
+        else:
+            stale.unlink()
+    tmp = Path(tempfile.mkdtemp(prefix=f".{name}.building-", dir=cache))
+    tmp.chmod(0o755)  # becomes "/": mkdtemp's 0700 would lock out unprivileged users
+    return tmp
+
+
 def build(image: Image, *, mirror: str = MIRROR) -> Path:
     """The cached rootfs of `image`, built if missing (its base first)."""
     if image.path.is_dir():
@@ -145,13 +158,7 @@ def build(image: Image, *, mirror: str = MIRROR) -> Path:
         fcntl.flock(lock, fcntl.LOCK_EX)  # another make/pytest may be building it
         if image.path.is_dir():
             return image.path
-        for stale in CACHE_DIR.glob(f".{image.name}.building-*"):  # a build that was killed
-            if stale.is_dir():
-                remove_tree(stale)
-            else:
-                stale.unlink()
-        tmp = Path(tempfile.mkdtemp(prefix=f".{image.name}.building-", dir=CACHE_DIR))
-        tmp.chmod(0o755)  # becomes "/": mkdtemp's 0700 would lock out unprivileged users
+        tmp = fresh_build_dir(CACHE_DIR, image.name)  # after removing killed builds
         log = tmp.with_name(tmp.name + ".log")
         try:
             if base is None:

@@ -1,0 +1,1 @@
+"""GitOps level: the GitHub workflows, the drift-check job and the offline validate gate."""

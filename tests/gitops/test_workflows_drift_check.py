@@ -1,0 +1,183 @@
+"""scripts/drift_check.py, the nightly job's sshd half: which servers, which settings,
+which command, and that drift on any server fails the run without leaking the key."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import stat
+import subprocess
+import sys
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+PRIVATE_KEY = "\n".join(
+    ["-----BEGIN OPENSSH PRIVATE KEY-----", "not-a-real-key", "-----END OPENSSH PRIVATE KEY-----"]
+)
+
+
+def load_script() -> ModuleType:
+    path = ROOT / "scripts" / "drift_check.py"
+    spec = importlib.util.spec_from_file_location("drift_check", path)
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up while building
+    spec.loader.exec_module(module)
+    return module
+
+
+drift_check = load_script()
+
+OUTPUTS = {
+    "adminUser": "ops",
+    "servers": {
+        "server-1": {"publicIp": "192.0.2.11", "hostKeyFingerprint": "SHA256:" + "A" * 43},
+        "server-0": {"publicIp": "192.0.2.10"},
+        "server-2": {"publicIp": None},  # not created yet: nothing to check
+    },
+}
+CONFIG = {
+    "hardened-ecs:sshPort": {"value": "22", "secret": False},
+    "hardened-ecs:sshPrivateKey": {"value": PRIVATE_KEY, "secret": True},
+    "hardened-ecs:hardening": {
+        "value": '{"profile":"minimal","set":{"MaxAuthTries":"3"}}',
+        "objectValue": {"profile": "minimal", "set": {"MaxAuthTries": "3"}},
+        "secret": False,
+    },
+}
+
+
+def test_targets_are_the_exported_servers_with_an_address() -> None:
+    targets = drift_check.targets_from(OUTPUTS)
+    assert [(t.name, t.host) for t in targets] == [
+        ("server-0", "192.0.2.10"),
+        ("server-1", "192.0.2.11"),
+    ]
+    assert targets[1].fingerprint == "SHA256:" + "A" * 43
+
+
+def test_check_uses_the_stack_hardening_settings_and_pins_known_host_keys(tmp_path: Path) -> None:
+    settings = drift_check.settings_from(OUTPUTS, CONFIG)
+    assert (settings.profile, dict(settings.overrides)) == ("minimal", {"MaxAuthTries": "3"})
+    pinned, unpinned = reversed(drift_check.targets_from(OUTPUTS))
+    command = drift_check.check_command(pinned, settings, tmp_path / "id", tmp_path / "kh")
+    assert command[1:4] == ["-m", "hardening", "check"]
+    assert command[command.index("--user") + 1] == "ops"
+    assert "MaxAuthTries=3" in command and "--profile" in command
+    assert "--host-key-fingerprint" in command and "--accept-new-host-key" not in command
+    fallback = drift_check.check_command(unpinned, settings, tmp_path / "id", tmp_path / "kh")
+    assert "--accept-new-host-key" in fallback
+
+
+def test_drift_on_one_server_fails_the_run_and_the_key_stays_private(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "outputs.json").write_text(json.dumps(OUTPUTS))
+    (tmp_path / "config.json").write_text(json.dumps(CONFIG))
+    hosts: list[str] = []
+
+    def fake_run(command: list[str], **_: Any) -> subprocess.CompletedProcess[str]:
+        host = command[command.index("--host") + 1]
+        hosts.append(host)
+        return subprocess.CompletedProcess(command, 1 if host == "192.0.2.11" else 0)
+
+    monkeypatch.setattr(drift_check.subprocess, "run", fake_run)
+    work = tmp_path / "work"
+    argv = [
+        "--outputs",
+        str(tmp_path / "outputs.json"),
+        "--config",
+        str(tmp_path / "config.json"),
+        "--workdir",
+        str(work),
+    ]
+    assert drift_check.main(argv) == 1
+    assert hosts == ["192.0.2.10", "192.0.2.11"]
+    identity = work / "id_drift"
+    assert stat.S_IMODE(identity.stat().st_mode) == 0o600
+    assert "not-a-real-key" not in capsys.readouterr().out
+
+    monkeypatch.setattr(
+        drift_check.subprocess,
+        "run",
+        lambda command, **_: subprocess.CompletedProcess(command, 0),
+    )
+    assert drift_check.main(argv) == 0
+
+
+def test_a_stack_without_servers_is_reported_not_passed(tmp_path: Path) -> None:
+    (tmp_path / "o.json").write_text(json.dumps({"adminUser": "ops"}))
+    (tmp_path / "c.json").write_text(json.dumps(CONFIG))
+    code = drift_check.main(
+        [
+            "--outputs",
+            str(tmp_path / "o.json"),
+            "--config",
+            str(tmp_path / "c.json"),
+            "--workdir",
+            str(tmp_path / "w"),
+        ]
+    )
+    assert code == 1
+
+
+def test_hardening_cli_accepts_the_command_the_job_builds(tmp_path: Path) -> None:
+    # The real CLI's parser must accept every flag the job passes.
+    settings = drift_check.settings_from(OUTPUTS, CONFIG)
+    command = drift_check.check_command(
+        drift_check.targets_from(OUTPUTS)[1], settings, tmp_path / "id", tmp_path / "kh"
+    )
+    sys.path.insert(0, str(ROOT))
+    from hardening.cli import build_parser
+
+    args = build_parser().parse_args(command[3:])
+    assert (args.action, args.host, args.user) == ("check", "192.0.2.11", "ops")
+
+
+TYPED_SET = {
+    "X11Forwarding": False,
+    "PermitTunnel": True,
+    "MaxAuthTries": 3.0,
+    "LoginGraceTime": 30,
+    "ClientAliveInterval": 7.5,
+    "LogLevel": "VERBOSE",
+}
+
+
+def test_typed_yaml_values_become_sshd_values(tmp_path: Path) -> None:
+    # `pulumi config --json` gives YAML booleans and numbers typed (numbers may be floats).
+    config = {
+        **CONFIG,
+        "hardened-ecs:hardening": {"objectValue": {"set": TYPED_SET}, "secret": False},
+    }
+    settings = drift_check.settings_from(OUTPUTS, config)
+    assert dict(settings.overrides) == {
+        "X11Forwarding": "no",
+        "PermitTunnel": "yes",
+        "MaxAuthTries": "3",
+        "LoginGraceTime": "30",
+        "ClientAliveInterval": "7.5",
+        "LogLevel": "VERBOSE",
+    }
+    command = drift_check.check_command(
+        drift_check.targets_from(OUTPUTS)[0], settings, tmp_path / "id", tmp_path / "kh"
+    )
+    assert "X11Forwarding=no" in command and "MaxAuthTries=3" in command
+    assert not any("False" in part or "3.0" in part for part in command)
+
+
+def test_drift_check_maps_values_like_the_pulumi_provider() -> None:
+    # The same rule as SshdHardening's provider, so drift is judged against what `up` applied.
+    sys.path.insert(0, str(ROOT))
+    import components.config_hardening
+    import components.sshd_hardening.settings
+
+    # One rule, one function: the provider, the config check and the drift job share it.
+    assert drift_check.directive_text is vars(components.sshd_hardening.settings)["directive_text"]
+    assert drift_check.directive_text is vars(components.config_hardening)["directive_text"]
+    for value, text in [(False, "no"), (True, "yes"), (3.0, "3"), (3, "3"), ("VERBOSE", "VERBOSE")]:
+        assert drift_check.directive_text(value) == text, value

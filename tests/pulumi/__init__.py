@@ -1,0 +1,1 @@
+"""Pulumi level: the real CLI and engine, the provider over gRPC, and the engine projects here."""

@@ -1,0 +1,1 @@
+"""Unit level: pure tests over recorded facts and the program under mocks (no hosts, no CLI)."""

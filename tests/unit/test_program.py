@@ -1,0 +1,505 @@
+"""The real __main__.py under Pulumi's mocks, once per committed stack file: the resource graph.
+
+Keys are generated here: the committed stacks carry a placeholder public key whose private half
+does not exist, so each run injects a matching pair (the private key as a secret).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import ipaddress
+import json
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+
+from hardening.rekey import openssh_fingerprint
+from tools.offline_preview import PreviewResult, RegisteredResource, run_offline_preview
+
+# pulumi_alicloud warns about its own deprecated resources when it is imported.
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
+
+ROOT = Path(__file__).resolve().parents[2]
+STACK_FILES = sorted(ROOT.glob("Pulumi.*.yaml"))
+
+VPC = "alicloud:vpc/network:Network"
+SWITCH = "alicloud:vpc/switch:Switch"
+GROUP = "alicloud:ecs/securityGroup:SecurityGroup"
+RULE = "alicloud:ecs/securityGroupRule:SecurityGroupRule"
+KEY_PAIR = "alicloud:ecs/ecsKeyPair:EcsKeyPair"
+INSTANCE = "alicloud:ecs/instance:Instance"
+EIP = "alicloud:ecs/eipAddress:EipAddress"
+EIP_ASSOCIATION = "alicloud:ecs/eipAssociation:EipAssociation"
+SERVER = "hardened-ecs:server:Server"
+# The dynamic resource of components/sshd_hardening/ (tests/unit/test_sshd_hardening.py covers it).
+HARDENING = "pulumi-python:dynamic/hardening:SshdHardening"
+# components/host_key.py: each server's boot host key (its provider runs under these mocks).
+BOOT_KEY = "pulumi-python:dynamic/hardening:BootHostKey"
+GET_IMAGES = "alicloud:ecs/getImages:getImages"
+GET_ZONES = "alicloud:index/getZones:getZones"
+
+
+@functools.cache
+def rsa_pair(bits: int = 3072, seed: int = 0) -> tuple[str, str]:
+    """(public line, OpenSSH private key); ``seed`` only tells distinct pairs apart."""
+    key = rsa.generate_private_key(public_exponent=65537, key_size=bits)
+    return _pair(key, f"test-{bits}-{seed}")
+
+
+@functools.cache
+def ecdsa_pair() -> tuple[str, str]:
+    return _pair(ec.generate_private_key(ec.SECP256R1()), "test-ecdsa")
+
+
+@functools.cache
+def ed25519_public() -> str:
+    return ed25519_pair()[0]
+
+
+def ed25519_pair() -> tuple[str, str]:
+    return _pair(ed25519.Ed25519PrivateKey.generate(), "test-ed25519")
+
+
+def _pair(
+    key: rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey | ed25519.Ed25519PrivateKey, comment: str
+) -> tuple[str, str]:
+    public = key.public_key().public_bytes(
+        serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH
+    )
+    private = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.OpenSSH,
+        serialization.NoEncryption(),
+    )
+    return f"{public.decode()} {comment}", private.decode()
+
+
+def deploy(
+    stack_file: Path,
+    *,
+    preview: bool = False,
+    config: Mapping[str, Any] | None = None,
+    secrets: Mapping[str, Any] | None = None,
+    unset: tuple[str, ...] = (),
+) -> PreviewResult:
+    """Run the program as the update step of `pulumi up`, with a matching key pair injected."""
+    public, private = rsa_pair()
+    injected = {"sshPrivateKey": private, **(secrets or {})}
+    return run_offline_preview(
+        stack_file,
+        ROOT,
+        config={"sshPublicKey": public, **(config or {})},
+        secrets={k: v for k, v in injected.items() if k not in unset},
+        unset=unset,
+        preview=preview,
+    )
+
+
+def stack_config(stack_file: Path) -> dict[str, Any]:
+    config: dict[str, Any] = yaml.safe_load(stack_file.read_text())["config"]
+    return config
+
+
+def flag(stack_file: Path, key: str) -> bool:
+    """A boolean stack setting (deletionProtection, elasticIp); false unless the file sets it."""
+    value = stack_config(stack_file).get(f"hardened-ecs:{key}", False)
+    assert isinstance(value, bool), (key, value)
+    return value
+
+
+def one(result: PreviewResult, type_token: str) -> RegisteredResource:
+    found = result.of_type(type_token)
+    assert len(found) == 1, f"expected one {type_token}, got {[r.name for r in found]}"
+    return found[0]
+
+
+def component_of(result: PreviewResult, resource: RegisteredResource) -> str:
+    assert resource.parent is not None
+    if resource.parent == result.stack_urn:
+        return "pulumi:pulumi:Stack"
+    return result.by_urn(resource.parent).type
+
+
+def all_text(result: PreviewResult) -> str:
+    """Every input and output value of the run, as one searchable text."""
+    return json.dumps(
+        [
+            [r.inputs for r in result.resources],
+            {k: v.value for k, v in result.outputs.items()},
+            [i.args for i in result.invokes],
+            list(result.messages),
+        ],
+        default=str,
+    )
+
+
+def test_there_are_committed_stacks() -> None:
+    assert {p.name for p in STACK_FILES} >= {"Pulumi.dev.yaml", "Pulumi.prod.yaml"}
+
+
+@pytest.fixture(params=STACK_FILES, ids=lambda p: p.name)
+def stack(request: pytest.FixtureRequest) -> tuple[Path, PreviewResult]:
+    path: Path = request.param
+    result = deploy(path)
+    assert result.ok, (result.config_problems, result.error)
+    return path, result
+
+
+def test_network_then_group_then_rules_for_exactly_the_configured_cidrs(
+    stack: tuple[Path, PreviewResult],
+) -> None:
+    path, result = stack
+    config = stack_config(path)
+    vpc, switch, group = one(result, VPC), one(result, SWITCH), one(result, GROUP)
+
+    assert vpc.inputs["cidrBlock"] == config.get("hardened-ecs:vpcCidr", "172.16.0.0/16")
+    assert switch.inputs["vpcId"] == vpc.id
+    assert vpc.urn in switch.dependencies
+    assert group.inputs["vpcId"] == vpc.id
+    assert group.inputs["innerAccessPolicy"] == "Drop"
+
+    rules = result.of_type(RULE)
+    sources = sorted(r.inputs.get("cidrIp") or r.inputs["ipv6CidrIp"] for r in rules)
+    assert sources == sorted(config["hardened-ecs:allowedSshCidrs"])
+    for rule in rules:
+        assert rule.inputs["securityGroupId"] == group.id
+        assert group.urn in rule.dependencies
+        assert rule.inputs["type"] == "ingress"
+        assert rule.inputs["ipProtocol"] == "tcp"
+        assert rule.inputs["portRange"] == "22/22"
+        assert rule.inputs["policy"] == "accept"
+        assert rule.inputs["nicType"] == "intranet"
+        assert "SSH" in rule.inputs["description"]
+    # Nothing else is let in: the only rules in the graph are these ingress rules.
+    assert all(r.inputs["type"] == "ingress" for r in rules)
+
+
+def test_instances_use_the_group_vswitch_key_and_explicit_billing(
+    stack: tuple[Path, PreviewResult],
+) -> None:
+    path, result = stack
+    config = stack_config(path)
+    switch, group, key_pair = one(result, SWITCH), one(result, GROUP), one(result, KEY_PAIR)
+    public, _ = rsa_pair()
+    assert key_pair.inputs["publicKey"] == public
+
+    instances = result.of_type(INSTANCE)
+    assert len(instances) == int(config["hardened-ecs:instanceCount"])
+    image_call = [i for i in result.invokes if i.token == GET_IMAGES]
+    assert len(image_call) == 1
+    assert image_call[0].args["owners"] == "system"
+    assert image_call[0].args["mostRecent"] is True
+    for instance in instances:
+        inputs = instance.inputs
+        assert inputs["securityGroups"] == [group.id]
+        assert inputs["vswitchId"] == switch.id
+        assert inputs["keyName"] == key_pair.id
+        assert {group.urn, switch.urn, key_pair.urn} <= instance.dependencies
+        # With an EIP the bandwidth is the EIP's: the instance has no public IP of its own.
+        bandwidth = config["hardened-ecs:internetMaxBandwidthOut"]
+        assert bandwidth > 0
+        assert inputs["internetMaxBandwidthOut"] == (0 if flag(path, "elasticIp") else bandwidth)
+        assert inputs["deletionProtection"] is flag(path, "deletionProtection")
+        assert inputs["instanceChargeType"] == "PostPaid"
+        assert inputs["internetChargeType"] == "PayByTraffic"
+        assert inputs["instanceType"] == config["hardened-ecs:instanceType"]
+        assert inputs["systemDiskCategory"] == "cloud_essd"
+        # The looked-up image, the first-boot user data and the key pair count at creation only.
+        assert inputs["imageId"].startswith("m-mock")
+        assert set(instance.ignore_changes) == {"imageId", "userData", "keyName"}
+        # Not set: read back as "Not-applicable" while running, it would diff on every preview.
+        assert "stoppedMode" not in inputs
+    assert len({i.inputs["hostName"] for i in instances}) == len(instances)
+
+
+def test_user_data_creates_the_admin_user_with_key_and_passwordless_sudo(
+    stack: tuple[Path, PreviewResult],
+) -> None:
+    _, result = stack
+    public, _ = rsa_pair()
+    for instance in result.of_type(INSTANCE):
+        text = instance.inputs["userData"]
+        assert text.startswith("#cloud-config\n")
+        document = yaml.safe_load(text)
+        (user,) = document["users"]  # no distro default user
+        assert user["name"] == "ops"
+        assert user["ssh_authorized_keys"] == [public]
+        assert user["sudo"] == "ALL=(ALL) NOPASSWD:ALL"
+        assert user["lock_passwd"] is True
+        assert document["ssh_pwauth"] is False
+        # The account is recorded (root-only, by uid) as the one hardened-ecs made, so the
+        # hardening step may give it sudo without adopting a stranger's account.
+        (record,) = document["runcmd"]
+        assert record[:2] == ["sh", "-c"] and record[-1] == "ops"
+        assert "/var/lib/hardened-ecs/admin-users/$1" in record[2] and "id -u" in record[2]
+
+
+def test_user_data_closes_root_and_passwords_at_boot_and_carries_the_boot_host_key(
+    stack: tuple[Path, PreviewResult],
+) -> None:
+    """Each server boots closed with its own boot host key, which its hardening pins; the user
+    data holding the key's private half is a secret (only ciphertext in the state)."""
+    _, result = stack
+    keys = {k.urn: k for k in result.of_type(BOOT_KEY)}
+    instances, hardenings = result.of_type(INSTANCE), result.of_type(HARDENING)
+    assert len(keys) == len(instances) == len(hardenings)
+    used = set()
+    for instance in instances:
+        (sshd,) = [h for h in hardenings if h.parent == instance.parent]  # same Server
+        assert "userData" in instance.secret_inputs
+        document = yaml.safe_load(instance.inputs["userData"])
+        (dropin,) = document["write_files"]
+        assert dropin["path"] == "/etc/ssh/sshd_config.d/01-hardened-ecs-boot.conf"
+        lines = set(dropin["content"].splitlines())
+        assert {"PermitRootLogin no", "PasswordAuthentication no"} <= lines
+        assert "KbdInteractiveAuthentication no" in lines
+        assert document["disable_root"] is True and document["ssh_genkeytypes"] == []
+        (key,) = [k for k in keys.values() if k.urn in instance.dependencies]
+        used.add(key.urn)
+        # The hardening pins exactly the key the user data installs, and that is a real pair.
+        host_keys = document["ssh_keys"]
+        pinned = sshd.inputs["expectedHostKeyFingerprint"]
+        assert pinned == openssh_fingerprint(host_keys["ed25519_public"])
+        private = serialization.load_ssh_private_key(
+            host_keys["ed25519_private"].encode(), password=None
+        )
+        derived = private.public_key().public_bytes(
+            serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH
+        )
+        assert derived.decode() == host_keys["ed25519_public"]
+        # Its private half is in no input that is not a secret, and in no output.
+        body = "".join(host_keys["ed25519_private"].splitlines()[1:-1])[40:]
+        clear = [
+            {k: v for k, v in r.inputs.items() if k not in r.secret_inputs}
+            for r in result.resources
+        ]
+        outputs = {k: v.value for k, v in result.outputs.items()}
+        assert body not in json.dumps([clear, outputs], default=str).replace("\\n", "")
+        assert sshd.inputs["bootstrapUser"] == "ops"
+        assert sshd.inputs["rotateHostKey"] is True
+        assert key.urn in sshd.dependencies
+        assert "privateKey" in key.additional_secret_outputs
+    assert used == set(keys)
+
+
+def test_children_belong_to_their_components(stack: tuple[Path, PreviewResult]) -> None:
+    path, result = stack
+    expected = {
+        VPC: "hardened-ecs:network:Network",
+        SWITCH: "hardened-ecs:network:Network",
+        GROUP: "hardened-ecs:ssh_access:SshAccess",
+        RULE: "hardened-ecs:ssh_access:SshAccess",
+        KEY_PAIR: "hardened-ecs:login_key:LoginKey",
+        BOOT_KEY: "pulumi:pulumi:Stack",
+        INSTANCE: SERVER,
+        HARDENING: SERVER,
+        EIP: SERVER,
+        EIP_ASSOCIATION: SERVER,
+    }
+    custom = [r for r in result.resources if r.custom]
+    eip_types = set() if flag(path, "elasticIp") else {EIP, EIP_ASSOCIATION}
+    assert {r.type for r in custom} == set(expected) - eip_types
+    for resource in custom:
+        assert component_of(result, resource) == expected[resource.type], resource.name
+    for component in (r for r in result.resources if not r.custom):
+        assert component_of(result, component) == "pulumi:pulumi:Stack"
+
+
+def test_every_resource_is_tagged_with_the_stack_tags(stack: tuple[Path, PreviewResult]) -> None:
+    path, result = stack
+    wanted = {"project": "hardened-ecs", "stack": path.name.split(".")[1]}
+    wanted.update(stack_config(path).get("hardened-ecs:tags", {}))
+    # Rules, EIP associations and the sshd hardening (no cloud resource) take no tags.
+    untagged = (RULE, EIP_ASSOCIATION, HARDENING, BOOT_KEY)
+    for resource in (r for r in result.resources if r.custom and r.type not in untagged):
+        assert wanted.items() <= resource.inputs["tags"].items(), resource.name
+
+
+def test_outputs_per_server_and_shared_without_secrets_in_clear(
+    stack: tuple[Path, PreviewResult],
+) -> None:
+    _, result = stack
+    outputs = result.outputs
+    assert set(outputs) == {"servers", "securityGroupId", "vswitchId", "adminUser"}
+    assert outputs["securityGroupId"].value == one(result, GROUP).id
+    assert outputs["vswitchId"].value == one(result, SWITCH).id
+    assert outputs["adminUser"].value == "ops"
+
+    servers = outputs["servers"].value
+    instances = {i.id: i for i in result.of_type(INSTANCE)}
+    assert len(servers) == len(instances)
+    for server in servers.values():
+        # hardened/hostKeyFingerprint/knownHostsLine come from the hardening's provider, which
+        # these mocks do not run.
+        assert set(server) - {"hardened", "hostKeyFingerprint", "knownHostsLine"} == {
+            *("publicIp", "privateIp", "instanceId", "sshCommand")
+        }
+        assert server["instanceId"] in instances
+        ipaddress.ip_address(server["publicIp"])
+        ipaddress.ip_address(server["privateIp"])
+        assert server["sshCommand"] == (
+            f"ssh -i ~/.ssh/id_rsa -o IdentitiesOnly=yes ops@{server['publicIp']} -p 22"
+        )
+
+    # The private key (set, as a secret) is in no input, output, look-up or log message, except
+    # the secret privateKey input of the sshd hardening, which logs in with it.
+    _, private = rsa_pair()
+    body = "".join(private.splitlines()[1:-1])
+    hardenings = result.of_type(HARDENING)
+    assert hardenings and all("privateKey" in h.secret_inputs for h in hardenings)
+    without = tuple(
+        dataclasses.replace(r, inputs={k: v for k, v in r.inputs.items() if k != "privateKey"})
+        if r.type == HARDENING
+        else r
+        for r in result.resources
+    )
+    text = all_text(dataclasses.replace(result, resources=without)).replace("\\n", "")
+    # Chunks past the header, which every OpenSSH RSA private key shares.
+    assert body[200:260] and body[200:260] not in text and body[-120:-60] not in text
+    assert not any(o.secret for o in outputs.values())  # and none of them needs to be
+
+
+def test_each_server_gets_an_eip_bound_to_it_when_the_stack_asks(
+    stack: tuple[Path, PreviewResult],
+) -> None:
+    path, result = stack
+    config = stack_config(path)
+    servers = result.outputs["servers"].value
+    eips, associations = result.of_type(EIP), result.of_type(EIP_ASSOCIATION)
+    if not flag(path, "elasticIp"):
+        assert not eips and not associations
+        for instance in result.of_type(INSTANCE):
+            (hardening,) = [h for h in result.of_type(HARDENING) if h.parent == instance.parent]
+            assert not hardening.replace_with
+        return
+
+    instances = result.of_type(INSTANCE)
+    assert len(eips) == len(associations) == len(instances) == len(servers)
+    for instance in instances:
+        server = result.by_urn(instance.parent or "")
+        (eip,) = [e for e in eips if e.parent == server.urn]
+        (association,) = [a for a in associations if a.parent == server.urn]
+        (hardening,) = [h for h in result.of_type(HARDENING) if h.parent == server.urn]
+        # Billed like the instance, explicitly; the bandwidth moves from the instance to the EIP.
+        assert eip.inputs["paymentType"] == "PayAsYouGo"
+        assert eip.inputs["internetChargeType"] == "PayByTraffic"
+        assert eip.inputs["bandwidth"] == str(config["hardened-ecs:internetMaxBandwidthOut"])
+        assert eip.inputs["addressName"] == instance.inputs["hostName"]
+        assert eip.inputs.get("deletionProtection", False) is flag(path, "deletionProtection")
+        assert instance.inputs["internetMaxBandwidthOut"] == 0
+        # Bound to this instance; the old binding goes before a new server's is made.
+        assert association.inputs["allocationId"] == eip.id
+        assert association.inputs["instanceId"] == instance.id
+        assert association.inputs["instanceType"] == "EcsInstance"
+        assert {eip.urn, instance.urn} <= association.dependencies
+        assert association.delete_before_replace
+        # The server's address is the EIP's, and it is used only once the EIP is bound.
+        address = servers[server.name]["publicIp"]
+        assert address.startswith("198.51.100.")  # the mocks' EIP range, not an instance's
+        assert hardening.inputs["host"] == address
+        assert servers[server.name]["sshCommand"].endswith(f"ops@{address} -p 22")
+        assert {association.urn, eip.urn, instance.urn} <= hardening.dependencies
+        # The address survives a new instance: the new server is hardened from scratch.
+        assert hardening.replace_with == {instance.urn}
+
+
+@pytest.mark.parametrize("key", ["deletionProtection", "elasticIp"])
+def test_deletion_protection_and_elastic_ip_are_independent(key: str) -> None:
+    result = deploy(ROOT / "Pulumi.dev.yaml", config={key: True})
+    assert result.ok, result.config_problems
+    instance = one(result, INSTANCE)
+    assert instance.inputs["deletionProtection"] is (key == "deletionProtection")
+    assert bool(result.of_type(EIP)) is (key == "elasticIp")
+    assert bool(result.of_type(EIP_ASSOCIATION)) is (key == "elasticIp")
+    assert instance.inputs["internetMaxBandwidthOut"] == (0 if key == "elasticIp" else 5)
+
+
+@pytest.mark.parametrize("image_id", [None, "m-bp1pinned0image"], ids=["looked-up", "pinned"])
+def test_an_image_id_counts_at_creation_only_pinned_or_not(image_id: str | None) -> None:
+    # pulumi-alicloud 4.0 applies a new image_id by replacing the system disk in place: same
+    # instance and IP, so the sshd hardening would not run again. Adding, changing or removing
+    # imageId later must reach no running server (`pulumi up --replace` rebuilds deliberately).
+    result = deploy(ROOT / "Pulumi.dev.yaml", config={"imageId": image_id} if image_id else {})
+    assert result.ok, result.config_problems
+    looked_up = [i for i in result.invokes if i.token == GET_IMAGES]
+    instance = one(result, INSTANCE)
+    if image_id is None:
+        assert len(looked_up) == 1 and instance.inputs["imageId"].startswith("m-mock")
+    else:
+        assert not looked_up and instance.inputs["imageId"] == image_id
+    assert "imageId" in instance.ignore_changes
+
+
+def test_a_new_login_key_reboots_no_running_server_and_leaves_the_old_pair() -> None:
+    # A new sshPublicKey replaces the key pair; the instances keep theirs (a new key_name would
+    # reboot them for a root key nobody uses), and the old pair, still bound to them and so
+    # not deletable at Alibaba, is left there instead of failing the update.
+    result = deploy(ROOT / "Pulumi.dev.yaml")
+    assert "keyName" in one(result, INSTANCE).ignore_changes
+    assert one(result, KEY_PAIR).retain_on_delete
+    assert not any(r.retain_on_delete for r in result.resources if r.type != KEY_PAIR)
+
+
+@pytest.mark.parametrize("protected", [True, False])
+def test_eips_follow_deletion_protection(protected: bool) -> None:
+    result = deploy(
+        ROOT / "Pulumi.dev.yaml", config={"elasticIp": True, "deletionProtection": protected}
+    )
+    assert result.ok, result.config_problems
+    assert one(result, EIP).inputs.get("deletionProtection", False) is protected
+    assert one(result, INSTANCE).inputs["deletionProtection"] is protected
+
+
+def test_an_existing_vswitch_is_used_instead_of_a_new_network() -> None:
+    result = deploy(ROOT / "Pulumi.dev.yaml", config={"vswitchId": "vsw-existing1"})
+    assert result.ok, result.config_problems
+    assert not result.of_type(VPC) and not result.of_type(SWITCH)
+    assert one(result, GROUP).inputs["vpcId"] == "vpc-existing"
+    assert one(result, INSTANCE).inputs["vswitchId"] == "vsw-existing1"
+    assert result.outputs["vswitchId"].value == "vsw-existing1"
+
+
+def test_zone_is_chosen_for_the_instance_type_unless_configured() -> None:
+    chosen = deploy(ROOT / "Pulumi.dev.yaml")
+    (zones,) = [i for i in chosen.invokes if i.token == GET_ZONES]
+    assert zones.args["availableInstanceType"] == "ecs.t6-c1m2.large"
+    assert zones.args["availableDiskCategory"] == "cloud_essd"
+    assert one(chosen, SWITCH).ignore_changes == ("zoneId",)
+
+    fixed = deploy(ROOT / "Pulumi.dev.yaml", config={"zoneId": "cn-hangzhou-k"})
+    assert not [i for i in fixed.invokes if i.token == GET_ZONES]
+    assert one(fixed, SWITCH).inputs["zoneId"] == "cn-hangzhou-k"
+    assert one(fixed, SWITCH).ignore_changes == ()
+
+
+def test_ipv6_cidrs_get_ipv6_rules_and_removing_one_cidr_keeps_the_others() -> None:
+    both = deploy(
+        ROOT / "Pulumi.dev.yaml",
+        config={"allowedSshCidrs": ["203.0.113.0/24", "2001:db8:1::/48"]},
+    )
+    assert both.ok, both.config_problems
+    by_source = {r.inputs.get("cidrIp") or r.inputs["ipv6CidrIp"]: r for r in both.of_type(RULE)}
+    assert "cidrIp" not in by_source["2001:db8:1::/48"].inputs
+
+    fewer = deploy(ROOT / "Pulumi.dev.yaml", config={"allowedSshCidrs": ["2001:db8:1::/48"]})
+    assert [r.urn for r in fewer.of_type(RULE)] == [by_source["2001:db8:1::/48"].urn]
+
+
+def test_ecdsa_keys_are_accepted_and_named_in_the_ssh_command() -> None:
+    public, private = ecdsa_pair()
+    result = run_offline_preview(
+        ROOT / "Pulumi.dev.yaml",
+        ROOT,
+        config={"sshPublicKey": public},
+        secrets={"sshPrivateKey": private},
+        preview=False,
+    )
+    assert result.ok, result.config_problems
+    (server,) = result.outputs["servers"].value.values()
+    assert server["sshCommand"].startswith("ssh -i ~/.ssh/id_ecdsa ")

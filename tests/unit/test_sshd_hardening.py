@@ -1,0 +1,464 @@
+"""SshdHardening without a host: its place in the graph (the real program under mocks), how its
+provider pickles, and the provider's check/diff rules. Against a real sshd through Pulumi's own
+provider server: tests/pulumi/test_sshd_hardening_grpc.py.
+"""
+
+from __future__ import annotations
+
+import base64
+import functools
+import socket
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from pulumi.dynamic.dynamic import serialize_provider
+from pulumi.output import UNKNOWN as UNKNOWN_VALUE
+from pulumi.output import Unknown
+from pulumi.runtime.mocks import MockResourceArgs
+
+from components.sshd_hardening.provider import SshdHardeningError, SshdHardeningProvider
+from components.sshd_hardening.settings import (
+    DEFAULT_WAIT,
+    KEY_INSTALLED_ENV,
+    RUNNING_WAIT,
+    UNKNOWN,
+)
+from hardening import engine
+from hardening.transaction import STAGE_LEASE
+from tests.unit.test_program import BOOT_KEY, ecdsa_pair
+from tools.offline_preview import OfflineMocks, PreviewResult, run_offline_preview
+
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")  # pulumi_alicloud's own
+
+ROOT = Path(__file__).resolve().parents[2]
+STACK_FILES = sorted(ROOT.glob("Pulumi.*.yaml"))
+# What pulumi.dynamic.Resource registers for `class SshdHardening(Resource, module="hardening",
+# name="SshdHardening")`; without module/name it would be pulumi-python:dynamic:Resource.
+HARDENING = "pulumi-python:dynamic/hardening:SshdHardening"
+INSTANCE = "alicloud:ecs/instance:Instance"
+RULE = "alicloud:ecs/securityGroupRule:SecurityGroupRule"
+SERVER = "hardened-ecs:server:Server"
+EIP = "alicloud:ecs/eipAddress:EipAddress"
+EIP_ASSOCIATION = "alicloud:ecs/eipAssociation:EipAssociation"
+
+
+def key_pair() -> tuple[str, str]:
+    """(public line, private key): ECDSA, which the stack accepts and is quick to make."""
+    return ecdsa_pair()
+
+
+class ProvidedMocks(OfflineMocks):
+    """Offline mocks, plus what the SshdHardening provider would return after a create."""
+
+    def new_resource(self, args: MockResourceArgs) -> tuple[str | None, dict[Any, Any]]:
+        resource_id, state = super().new_resource(args)
+        if args.typ == HARDENING:
+            state["hostKeyFingerprint"] = f"SHA256:mock-{args.name}"
+            state["compliant"] = True
+        return resource_id, state
+
+
+def deploy(stack_file: Path, *, preview: bool = False, **config: Any) -> PreviewResult:
+    public, private = key_pair()
+    result = run_offline_preview(
+        stack_file,
+        ROOT,
+        config={"sshPublicKey": public, **config},
+        secrets={} if preview else {"sshPrivateKey": private},
+        unset=("sshPrivateKey",) if preview else (),
+        preview=preview,
+        mocks=ProvidedMocks(),
+    )
+    assert result.ok, (result.config_problems, result.error)
+    return result
+
+
+# --- Proof 1: the graph --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("stack_file", STACK_FILES, ids=lambda p: p.name)
+def test_every_server_gets_one_hardening_fed_by_its_instance_after_the_ssh_rules(
+    stack_file: Path,
+) -> None:
+    result = deploy(stack_file)
+    _, private = key_pair()
+    instances = result.of_type(INSTANCE)
+    rules = {r.urn for r in result.of_type(RULE)}
+    hardenings = result.of_type(HARDENING)
+    servers = result.outputs["servers"].value
+    assert instances and rules
+    assert len(hardenings) == len(instances) == len(servers)
+    # No other dynamic resource hides one under a generic type; the only other one is each
+    # server's boot host key (components/host_key.py).
+    boot_keys = {r.urn: r for r in result.of_type(BOOT_KEY)}
+    assert len(boot_keys) == len(instances)
+    assert not [r for r in result.resources if r.type.startswith("pulumi-python:")
+                and r.type not in (HARDENING, BOOT_KEY)]  # fmt: skip
+
+    for instance in instances:
+        server = result.by_urn(instance.parent or "")
+        assert server.type == SERVER
+        (hardening,) = [h for h in hardenings if h.parent == server.urn]
+        assert hardening.name == f"{server.name}-sshd"
+        # Fed by this server's publicIp: its value, and what gives it as an input dependency:
+        # the instance, or with an EIP (elasticIp) the EIP and the association that binds it.
+        assert hardening.inputs["host"] == servers[server.name]["publicIp"]
+        assert instance.urn in hardening.dependencies
+        eip_urns = {r.urn for r in result.resources
+                    if r.parent == server.urn and r.type in (EIP, EIP_ASSOCIATION)}  # fmt: skip
+        if eip_urns:
+            assert len(eip_urns) == 2
+            assert eip_urns <= hardening.dependencies - hardening.explicit_dependencies
+        else:
+            assert instance.urn not in hardening.explicit_dependencies  # it comes through `host`
+        # Ordered after the rules that let SSH in (no input says so: depends_on does).
+        assert rules <= hardening.explicit_dependencies
+        # The key: an input, secret, and kept secret in the outputs.
+        assert hardening.inputs["privateKey"] == private
+        assert "privateKey" in hardening.secret_inputs
+        assert hardening.additional_secret_outputs == ("privateKey",)
+        assert hardening.inputs["adminUser"] == "ops"
+        # Closed from the first boot: in as the admin user, pinned to this server's boot key
+        # (the one its user data installs), then a fresh host key.
+        assert hardening.inputs["bootstrapUser"] == "ops"
+        (boot_key,) = [k for k in boot_keys if k in instance.dependencies]
+        assert boot_key in hardening.dependencies
+        assert str(hardening.inputs["expectedHostKeyFingerprint"]).startswith("SHA256:")
+        assert hardening.inputs["rotateHostKey"] is True
+        assert hardening.inputs["port"] == 22
+        assert hardening.inputs["profile"] == "baseline"
+        assert hardening.inputs["overrides"] == {}
+        assert hardening.inputs["wait"] == 300
+        # The stack says per server whether it is hardened, and which host key it has.
+        assert servers[server.name]["hardened"] is True
+        assert servers[server.name]["hostKeyFingerprint"] == f"SHA256:mock-{hardening.name}"
+    assert not result.outputs["servers"].secret  # readable: no secret reached the export
+
+
+def test_the_registered_provider_is_ours_pickled_by_reference() -> None:
+    (hardening,) = deploy(ROOT / "Pulumi.dev.yaml").of_type(HARDENING)
+    registered = hardening.inputs["__provider"]
+    # Byte for byte what the gRPC test hands the provider server.
+    assert registered == serialize_provider(SshdHardeningProvider())
+    pickled = base64.b64decode(registered)
+    # By reference: module and class name, no code, no state (so no SSH client) inside.
+    assert b"components.sshd_hardening.provider" in pickled and b"SshdHardeningProvider" in pickled
+    assert len(pickled) < 200
+    # A fresh interpreter in the project directory (like the provider process) loads it.
+    probe = (
+        "import base64, sys, threading, dill\n"
+        f"p = dill.loads(base64.b64decode({registered!r}))\n"
+        "assert type(p).__module__ == 'components.sshd_hardening.provider', type(p)\n"
+        "assert vars(p) == {}, vars(p)\n"
+        "assert threading.active_count() == 1\n"
+        "print(type(p).__name__)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "SshdHardeningProvider"
+
+
+# What the program registered as `__provider` before the provider left components/hardening.py.
+PROVIDER_BEFORE_THE_MOVE = (
+    "gASVNQAAAAAAAACMFGNvbXBvbmVudHMuaGFyZGVuaW5nlIwVU3NoZEhhcmRlbmluZ1Byb3ZpZGVylJOUKYGULg=="
+)
+
+
+def test_a_state_recorded_before_the_provider_moved_still_loads() -> None:
+    # `pulumi refresh` and `destroy` unpickle the provider the state recorded (not the program's).
+    probe = (
+        "import base64, dill\n"
+        f"p = dill.loads(base64.b64decode({PROVIDER_BEFORE_THE_MOVE!r}))\n"
+        "print(type(p).__module__, type(p).__name__)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "components.sshd_hardening.provider SshdHardeningProvider"
+
+
+def test_a_preview_without_the_private_key_still_shows_every_hardening() -> None:
+    result = deploy(ROOT / "Pulumi.prod.yaml", preview=True)
+    hardenings = result.of_type(HARDENING)
+    assert len(hardenings) == len(result.of_type(INSTANCE)) == 2
+    for hardening in hardenings:
+        # Unknown to the engine (what check accepts in a preview), and still secret.
+        assert isinstance(hardening.inputs["privateKey"], Unknown)
+        assert "privateKey" in hardening.secret_inputs
+
+
+def test_profile_and_overrides_come_from_the_stack_config() -> None:
+    result = deploy(
+        ROOT / "Pulumi.dev.yaml",
+        hardening={"profile": "minimal", "set": {"MaxAuthTries": 3, "X11Forwarding": False}},
+        adminUser="deployer",
+    )
+    (hardening,) = result.of_type(HARDENING)
+    assert hardening.inputs["profile"] == "minimal"
+    assert hardening.inputs["overrides"] == {"MaxAuthTries": "3", "X11Forwarding": "no"}
+    assert hardening.inputs["adminUser"] == "deployer"
+
+
+# --- the provider's rules, called directly ---------------------------------------------------
+
+KEY = key_pair()[1]
+
+
+@functools.cache
+def key_pair_two() -> str:
+    """Another private key (a rotation)."""
+    return (
+        ec.generate_private_key(ec.SECP256R1())
+        .private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.OpenSSH,
+            serialization.NoEncryption(),
+        )
+        .decode()
+    )
+
+
+INPUTS: dict[str, Any] = {
+    "host": "192.0.2.10",
+    "port": 22,
+    "bootstrapUser": "root",
+    "adminUser": "ops",
+    "privateKey": KEY,
+    "profile": "baseline",
+    "overrides": {"MaxAuthTries": "3"},
+    "wait": 300,
+}
+# What the state holds after a create: the inputs and the outputs.
+STATE: dict[str, Any] = {
+    **INPUTS,
+    "hostKeyFingerprint": "SHA256:" + "B" * 43,
+    "effective": {"PasswordAuthentication": "no"},
+    "compliant": True,
+    "changed": True,
+    "drift": [],
+    "openssh": "9.2p1",
+}
+
+
+def failures(news: dict[str, Any], olds: dict[str, Any] | None = None) -> dict[str, str]:
+    result = SshdHardeningProvider().check(olds or {}, news)
+    found: dict[str, str] = {}
+    for f in result.failures:
+        found[f.property] = f"{found[f.property]}; {f.reason}" if f.property in found else f.reason
+    return found
+
+
+@pytest.mark.parametrize("unknown", [UNKNOWN_VALUE, UNKNOWN], ids=["Unknown", "sentinel"])
+def test_check_accepts_unknown_values_during_preview(unknown: object) -> None:
+    for name in ("host", "port", "privateKey", "overrides", "adminUser", "profile"):
+        assert failures({**INPUTS, name: unknown}) == {}, name
+    checked = SshdHardeningProvider().check({}, {**INPUTS, "host": unknown})
+    assert checked.inputs["host"] is unknown
+
+
+def test_check_fills_defaults_and_takes_numbers_as_the_engine_sends_them() -> None:
+    news = {"host": "192.0.2.10", "adminUser": "ops", "privateKey": KEY, "port": 22.0}
+    checked = SshdHardeningProvider().check({}, news)
+    assert checked.failures == []
+    assert checked.inputs["port"] == 22 and isinstance(checked.inputs["port"], int)
+    assert checked.inputs["bootstrapUser"] == "root"
+    assert checked.inputs["profile"] == "baseline"
+    assert checked.inputs["overrides"] == {}
+    assert checked.inputs["wait"] == 300
+
+
+def test_check_names_the_property_and_never_quotes_the_key() -> None:
+    broken_key = KEY.replace("\n", "\nZZZZ", 2)
+    found = failures(
+        {
+            **INPUTS,
+            "host": "not a host",
+            "port": 70000,
+            "bootstrapUser": "Root User",
+            "adminUser": "root",
+            "profile": "paranoid",
+            "overrides": {"PermitRootLogn": "no", "Port": "2222"},
+            "privateKey": broken_key,
+            "expectedHostKeyFingerprint": "d4:1d:8c",
+            "wait": -1,
+        }
+    )
+    assert set(found) == {
+        *("host", "port", "bootstrapUser", "adminUser", "profile", "overrides"),
+        *("privateKey", "expectedHostKeyFingerprint", "wait"),
+    }
+    assert "PermitRootLogin" in found["overrides"]  # the engine's "did you mean"
+    body = broken_key.strip().splitlines()[2]
+    assert all(body not in reason for reason in found.values())
+    assert failures({**INPUTS, "privateKey": ""}).keys() == {"privateKey"}
+
+
+def test_check_refuses_a_new_admin_user_on_an_already_hardened_server() -> None:
+    found = failures({**INPUTS, "adminUser": "admin2"}, olds=INPUTS)
+    assert list(found) == ["adminUser"]
+    assert "not supported" in found["adminUser"]
+    # A new server (the instance was replaced) is hardened from root again: fine.
+    assert failures({**INPUTS, "adminUser": "admin2", "host": "192.0.2.99"}, olds=INPUTS) == {}
+    assert failures({**INPUTS, "adminUser": "admin2", "host": UNKNOWN}, olds=INPUTS) == {}
+
+
+def test_check_refuses_a_new_key_on_an_already_hardened_server(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv(KEY_INSTALLED_ENV, raising=False)
+    rotated = key_pair_two()
+    found = failures({**INPUTS, "privateKey": rotated}, olds=INPUTS)
+    assert list(found) == ["privateKey"]
+    reason = found["privateKey"]
+    # Says what to do by hand, for this server and admin user, and never quotes a key.
+    assert "authorized_keys" in reason and "ops@192.0.2.10" in reason
+    assert f"{KEY_INSTALLED_ENV}=1 pulumi up" in reason
+    assert all(line not in reason for line in (KEY + rotated).strip().splitlines()[1:-1])
+    # The same key, a preview without it, a new server or an unknown host: no refusal.
+    assert failures(dict(INPUTS), olds=INPUTS) == {}
+    assert failures({**INPUTS, "privateKey": UNKNOWN}, olds=INPUTS) == {}
+    assert failures({**INPUTS, "privateKey": rotated, "host": "192.0.2.99"}, olds=INPUTS) == {}
+    assert failures({**INPUTS, "privateKey": rotated, "host": UNKNOWN}, olds=INPUTS) == {}
+    assert failures({**INPUTS, "privateKey": rotated}) == {}  # first create
+    # Once the operator says the new key is installed on the servers, the update may run.
+    monkeypatch.setenv(KEY_INSTALLED_ENV, "1")
+    assert failures({**INPUTS, "privateKey": rotated}, olds=INPUTS) == {}
+
+
+def _recording_engine(
+    monkeypatch: pytest.MonkeyPatch, exit_code: int = 0, error: str = "every key was refused"
+) -> list[tuple[str, float]]:
+    """Replace the engine's apply/check; record (action, wait) of each call."""
+    calls: list[tuple[str, float]] = []
+
+    def fake(action: str) -> Any:
+        def run(target: Any, request: Any, options: engine.Options, progress: Any) -> Any:
+            calls.append((action, options.wait))
+            return engine.Report(
+                host=target.host,
+                port=target.port,
+                action=action,
+                compliant=exit_code == 0,
+                exit_code=exit_code,
+                error=None if exit_code == 0 else error,
+            )
+
+        return run
+
+    # The provider calls engine.apply/check through the module: patch them there.
+    monkeypatch.setattr(engine, "apply", fake("apply"))
+    monkeypatch.setattr(engine, "check", fake("check"))
+    return calls
+
+
+def test_update_and_read_wait_less_for_a_server_that_is_up_but_outwait_a_dead_applys_lock(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    calls = _recording_engine(monkeypatch)
+    provider = SshdHardeningProvider()
+    provider.update("id", STATE, {**INPUTS, "wait": 300})
+    provider.read("id", {**STATE, "wait": 300})
+    provider.update("id", STATE, {**INPUTS, "wait": 5})
+    assert calls == [("apply", RUNNING_WAIT), ("check", RUNNING_WAIT), ("apply", 5)]
+    assert RUNNING_WAIT < DEFAULT_WAIT
+    # A killed `pulumi up` holds the host lock until its lease or confirm timeout runs out
+    # (tests/pulumi/test_pulumi_engine.py kills one): the next update must wait longer than that.
+    assert max(STAGE_LEASE, engine.Options().confirm_timeout) < RUNNING_WAIT
+
+
+def test_an_update_with_a_new_key_that_is_refused_says_why(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    _recording_engine(monkeypatch, exit_code=3)
+    rotated = key_pair_two()
+    with pytest.raises(SshdHardeningError) as failed:
+        SshdHardeningProvider().update("id", STATE, {**INPUTS, "privateKey": rotated})
+    assert "privateKey changed" in str(failed.value)
+    assert "ops's authorized_keys on 192.0.2.10" in str(failed.value)
+    with pytest.raises(SshdHardeningError) as same:
+        SshdHardeningProvider().update("id", STATE, dict(INPUTS))
+    assert "privateKey changed" not in str(same.value)
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        ({}, "none"),
+        ({"profile": "minimal"}, "update"),
+        ({"overrides": {"MaxAuthTries": "2"}}, "update"),
+        ({"overrides": UNKNOWN}, "update"),
+        ({"adminUser": "admin2"}, "update"),
+        ({"privateKey": "rotated"}, "update"),
+        # A preview without sshPrivateKey: the key is unknown, which alone is no change.
+        ({"privateKey": UNKNOWN}, "none"),
+        ({"privateKey": UNKNOWN_VALUE}, "none"),
+        ({"privateKey": UNKNOWN, "profile": "minimal"}, "update"),
+        ({"expectedHostKeyFingerprint": "SHA256:" + "C" * 43}, "update"),
+        ({"wait": 60}, "none"),  # only how long later operations wait
+        ({"bootstrapUser": "ecs-user"}, "none"),  # only used at first contact
+        ({"host": "192.0.2.11"}, "replace host"),
+        ({"host": UNKNOWN}, "replace host"),  # preview: the instance is being (re)created
+        ({"host": UNKNOWN_VALUE}, "replace host"),
+        ({"port": 2222}, "replace port"),
+    ],
+)
+def test_diff(change: dict[str, Any], expected: str) -> None:
+    result = SshdHardeningProvider().diff("id", STATE, {**INPUTS, **change})
+    replaces = result.replaces or []
+    got = f"replace {' '.join(replaces)}" if replaces else ("update" if result.changes else "none")
+    assert got == expected
+    assert result.changes is (expected != "none")
+
+
+def test_diff_after_a_refresh_that_found_drift_asks_for_an_update() -> None:
+    drifted = {**STATE, "compliant": False, "drift": ["PasswordAuthentication"]}
+    result = SshdHardeningProvider().diff("id", drifted, dict(INPUTS))
+    assert result.changes is True and not result.replaces
+
+
+def test_engine_failures_fail_the_operation_with_the_engines_message() -> None:
+    # A port that refuses connections: bound, never listening.
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+        props = {**INPUTS, "host": "127.0.0.1", "port": port, "wait": 0}
+        with pytest.raises(SshdHardeningError) as failed:
+            SshdHardeningProvider().create(props)
+    message = str(failed.value)
+    assert message.startswith(f"sshd hardening create of 127.0.0.1:{port} failed (engine exit 3)")
+    assert "TCP connect failed" in message
+    assert all(line not in message for line in KEY.strip().splitlines()[1:-1])
+
+
+def test_check_refuses_overrides_that_would_refuse_the_login_key() -> None:
+    """The stack's key (see key_pair) must stay acceptable to the hardened server."""
+    from hardening.keys import load_private_key
+
+    pkey = load_private_key(text=KEY, setting="privateKey")
+    other = "ssh-ed25519" if pkey.get_name() != "ssh-ed25519" else "ecdsa-sha2-nistp256"
+    found = failures({**INPUTS, "overrides": {"PubkeyAcceptedAlgorithms": other}})
+    assert list(found) == ["overrides"], found
+    assert "the key hardened-ecs logs in with" in found["overrides"]
+
+
+def test_check_takes_adopt_admin_user_as_a_boolean_only() -> None:
+    assert failures({**INPUTS, "adoptAdminUser": True}) == {}
+    assert list(failures({**INPUTS, "adoptAdminUser": "yes"})) == ["adoptAdminUser"]
+
+
+def test_what_the_host_said_reaches_pulumi_with_its_control_characters_escaped(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    _recording_engine(monkeypatch, exit_code=4, error="sshd -T: \x1b]0;pwned\x07\x1b[2J")
+    with pytest.raises(SshdHardeningError) as failed:
+        SshdHardeningProvider().update("id", STATE, dict(INPUTS))
+    assert "\x1b" not in str(failed.value) and "\x07" not in str(failed.value)
+    assert "\\x1b]0;pwned\\x07" in str(failed.value)
