@@ -10,7 +10,7 @@ numbers, and the passphrase. The hosts themselves are scanned too: only the publ
 ever reach them.
 
 That Pulumi keeps `privateKey` secret in the stack's outputs is tested in
-tests/unit/test_sshd_hardening.py (additional_secret_outputs) and
+tests/unit/test_sshd_hardening_graph.py (additional_secret_outputs) and
 tests/pulumi/test_sshd_hardening_grpc.py.
 """
 

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.unit.test_program import ecdsa_pair
+from tests.unit.program_preview import ecdsa_pair
 from tools.engine_stack import ROOT, CliUnavailable, EngineStack, cli_dir
 
 NO_PROVIDER = "no resource plugin 'pulumi-resource-alicloud' found"

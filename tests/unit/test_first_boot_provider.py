@@ -6,7 +6,7 @@ from typing import Any
 
 from components.sshd_hardening.provider import SshdHardeningProvider
 from hardening.rekey import known_hosts_line, new_host_key, openssh_fingerprint
-from tests.unit.test_program import ecdsa_pair, rsa_pair
+from tests.unit.program_preview import ecdsa_pair, rsa_pair
 
 FP = new_host_key().fingerprint
 

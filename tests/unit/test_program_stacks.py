@@ -1,142 +1,45 @@
-"""The real __main__.py under Pulumi's mocks, once per committed stack file: the resource graph.
-
-Keys are generated here: the committed stacks carry a placeholder public key whose private half
-does not exist, so each run injects a matching pair (the private key as a secret).
+"""The real __main__.py under Pulumi's mocks, once per committed stack file: the resource graph
+(program_preview.py runs it with a generated key pair).
 """
 
 from __future__ import annotations
 
 import dataclasses
-import functools
 import ipaddress
 import json
-from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
 
 import pytest
 import yaml
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 
 from hardening.rekey import openssh_fingerprint
-from tools.offline_preview import PreviewResult, RegisteredResource, run_offline_preview
+from tests.unit.program_preview import (
+    BOOT_KEY,
+    EIP,
+    EIP_ASSOCIATION,
+    GET_IMAGES,
+    GROUP,
+    HARDENING,
+    INSTANCE,
+    KEY_PAIR,
+    RULE,
+    SERVER,
+    STACK_FILES,
+    SWITCH,
+    VPC,
+    all_text,
+    component_of,
+    deploy,
+    flag,
+    one,
+    rsa_pair,
+    stack_config,
+)
+from tools.offline_preview import PreviewResult
 
 # pulumi_alicloud warns about its own deprecated resources when it is imported.
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
-
-ROOT = Path(__file__).resolve().parents[2]
-STACK_FILES = sorted(ROOT.glob("Pulumi.*.yaml"))
-
-VPC = "alicloud:vpc/network:Network"
-SWITCH = "alicloud:vpc/switch:Switch"
-GROUP = "alicloud:ecs/securityGroup:SecurityGroup"
-RULE = "alicloud:ecs/securityGroupRule:SecurityGroupRule"
-KEY_PAIR = "alicloud:ecs/ecsKeyPair:EcsKeyPair"
-INSTANCE = "alicloud:ecs/instance:Instance"
-EIP = "alicloud:ecs/eipAddress:EipAddress"
-EIP_ASSOCIATION = "alicloud:ecs/eipAssociation:EipAssociation"
-SERVER = "hardened-ecs:server:Server"
-# The dynamic resource of components/sshd_hardening/ (tests/unit/test_sshd_hardening.py covers it).
-HARDENING = "pulumi-python:dynamic/hardening:SshdHardening"
-# components/host_key.py: each server's boot host key (its provider runs under these mocks).
-BOOT_KEY = "pulumi-python:dynamic/hardening:BootHostKey"
-GET_IMAGES = "alicloud:ecs/getImages:getImages"
-GET_ZONES = "alicloud:index/getZones:getZones"
-
-
-@functools.cache
-def rsa_pair(bits: int = 3072, seed: int = 0) -> tuple[str, str]:
-    """(public line, OpenSSH private key); ``seed`` only tells distinct pairs apart."""
-    key = rsa.generate_private_key(public_exponent=65537, key_size=bits)
-    return _pair(key, f"test-{bits}-{seed}")
-
-
-@functools.cache
-def ecdsa_pair() -> tuple[str, str]:
-    return _pair(ec.generate_private_key(ec.SECP256R1()), "test-ecdsa")
-
-
-@functools.cache
-def ed25519_public() -> str:
-    return ed25519_pair()[0]
-
-
-def ed25519_pair() -> tuple[str, str]:
-    return _pair(ed25519.Ed25519PrivateKey.generate(), "test-ed25519")
-
-
-def _pair(
-    key: rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey | ed25519.Ed25519PrivateKey, comment: str
-) -> tuple[str, str]:
-    public = key.public_key().public_bytes(
-        serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH
-    )
-    private = key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.OpenSSH,
-        serialization.NoEncryption(),
-    )
-    return f"{public.decode()} {comment}", private.decode()
-
-
-def deploy(
-    stack_file: Path,
-    *,
-    preview: bool = False,
-    config: Mapping[str, Any] | None = None,
-    secrets: Mapping[str, Any] | None = None,
-    unset: tuple[str, ...] = (),
-) -> PreviewResult:
-    """Run the program as the update step of `pulumi up`, with a matching key pair injected."""
-    public, private = rsa_pair()
-    injected = {"sshPrivateKey": private, **(secrets or {})}
-    return run_offline_preview(
-        stack_file,
-        ROOT,
-        config={"sshPublicKey": public, **(config or {})},
-        secrets={k: v for k, v in injected.items() if k not in unset},
-        unset=unset,
-        preview=preview,
-    )
-
-
-def stack_config(stack_file: Path) -> dict[str, Any]:
-    config: dict[str, Any] = yaml.safe_load(stack_file.read_text())["config"]
-    return config
-
-
-def flag(stack_file: Path, key: str) -> bool:
-    """A boolean stack setting (deletionProtection, elasticIp); false unless the file sets it."""
-    value = stack_config(stack_file).get(f"hardened-ecs:{key}", False)
-    assert isinstance(value, bool), (key, value)
-    return value
-
-
-def one(result: PreviewResult, type_token: str) -> RegisteredResource:
-    found = result.of_type(type_token)
-    assert len(found) == 1, f"expected one {type_token}, got {[r.name for r in found]}"
-    return found[0]
-
-
-def component_of(result: PreviewResult, resource: RegisteredResource) -> str:
-    assert resource.parent is not None
-    if resource.parent == result.stack_urn:
-        return "pulumi:pulumi:Stack"
-    return result.by_urn(resource.parent).type
-
-
-def all_text(result: PreviewResult) -> str:
-    """Every input and output value of the run, as one searchable text."""
-    return json.dumps(
-        [
-            [r.inputs for r in result.resources],
-            {k: v.value for k, v in result.outputs.items()},
-            [i.args for i in result.invokes],
-            list(result.messages),
-        ],
-        default=str,
-    )
 
 
 def test_there_are_committed_stacks() -> None:
@@ -407,99 +310,3 @@ def test_each_server_gets_an_eip_bound_to_it_when_the_stack_asks(
         assert {association.urn, eip.urn, instance.urn} <= hardening.dependencies
         # The address survives a new instance: the new server is hardened from scratch.
         assert hardening.replace_with == {instance.urn}
-
-
-@pytest.mark.parametrize("key", ["deletionProtection", "elasticIp"])
-def test_deletion_protection_and_elastic_ip_are_independent(key: str) -> None:
-    result = deploy(ROOT / "Pulumi.dev.yaml", config={key: True})
-    assert result.ok, result.config_problems
-    instance = one(result, INSTANCE)
-    assert instance.inputs["deletionProtection"] is (key == "deletionProtection")
-    assert bool(result.of_type(EIP)) is (key == "elasticIp")
-    assert bool(result.of_type(EIP_ASSOCIATION)) is (key == "elasticIp")
-    assert instance.inputs["internetMaxBandwidthOut"] == (0 if key == "elasticIp" else 5)
-
-
-@pytest.mark.parametrize("image_id", [None, "m-bp1pinned0image"], ids=["looked-up", "pinned"])
-def test_an_image_id_counts_at_creation_only_pinned_or_not(image_id: str | None) -> None:
-    # pulumi-alicloud 4.0 applies a new image_id by replacing the system disk in place: same
-    # instance and IP, so the sshd hardening would not run again. Adding, changing or removing
-    # imageId later must reach no running server (`pulumi up --replace` rebuilds deliberately).
-    result = deploy(ROOT / "Pulumi.dev.yaml", config={"imageId": image_id} if image_id else {})
-    assert result.ok, result.config_problems
-    looked_up = [i for i in result.invokes if i.token == GET_IMAGES]
-    instance = one(result, INSTANCE)
-    if image_id is None:
-        assert len(looked_up) == 1 and instance.inputs["imageId"].startswith("m-mock")
-    else:
-        assert not looked_up and instance.inputs["imageId"] == image_id
-    assert "imageId" in instance.ignore_changes
-
-
-def test_a_new_login_key_reboots_no_running_server_and_leaves_the_old_pair() -> None:
-    # A new sshPublicKey replaces the key pair; the instances keep theirs (a new key_name would
-    # reboot them for a root key nobody uses), and the old pair, still bound to them and so
-    # not deletable at Alibaba, is left there instead of failing the update.
-    result = deploy(ROOT / "Pulumi.dev.yaml")
-    assert "keyName" in one(result, INSTANCE).ignore_changes
-    assert one(result, KEY_PAIR).retain_on_delete
-    assert not any(r.retain_on_delete for r in result.resources if r.type != KEY_PAIR)
-
-
-@pytest.mark.parametrize("protected", [True, False])
-def test_eips_follow_deletion_protection(protected: bool) -> None:
-    result = deploy(
-        ROOT / "Pulumi.dev.yaml", config={"elasticIp": True, "deletionProtection": protected}
-    )
-    assert result.ok, result.config_problems
-    assert one(result, EIP).inputs.get("deletionProtection", False) is protected
-    assert one(result, INSTANCE).inputs["deletionProtection"] is protected
-
-
-def test_an_existing_vswitch_is_used_instead_of_a_new_network() -> None:
-    result = deploy(ROOT / "Pulumi.dev.yaml", config={"vswitchId": "vsw-existing1"})
-    assert result.ok, result.config_problems
-    assert not result.of_type(VPC) and not result.of_type(SWITCH)
-    assert one(result, GROUP).inputs["vpcId"] == "vpc-existing"
-    assert one(result, INSTANCE).inputs["vswitchId"] == "vsw-existing1"
-    assert result.outputs["vswitchId"].value == "vsw-existing1"
-
-
-def test_zone_is_chosen_for_the_instance_type_unless_configured() -> None:
-    chosen = deploy(ROOT / "Pulumi.dev.yaml")
-    (zones,) = [i for i in chosen.invokes if i.token == GET_ZONES]
-    assert zones.args["availableInstanceType"] == "ecs.t6-c1m2.large"
-    assert zones.args["availableDiskCategory"] == "cloud_essd"
-    assert one(chosen, SWITCH).ignore_changes == ("zoneId",)
-
-    fixed = deploy(ROOT / "Pulumi.dev.yaml", config={"zoneId": "cn-hangzhou-k"})
-    assert not [i for i in fixed.invokes if i.token == GET_ZONES]
-    assert one(fixed, SWITCH).inputs["zoneId"] == "cn-hangzhou-k"
-    assert one(fixed, SWITCH).ignore_changes == ()
-
-
-def test_ipv6_cidrs_get_ipv6_rules_and_removing_one_cidr_keeps_the_others() -> None:
-    both = deploy(
-        ROOT / "Pulumi.dev.yaml",
-        config={"allowedSshCidrs": ["203.0.113.0/24", "2001:db8:1::/48"]},
-    )
-    assert both.ok, both.config_problems
-    by_source = {r.inputs.get("cidrIp") or r.inputs["ipv6CidrIp"]: r for r in both.of_type(RULE)}
-    assert "cidrIp" not in by_source["2001:db8:1::/48"].inputs
-
-    fewer = deploy(ROOT / "Pulumi.dev.yaml", config={"allowedSshCidrs": ["2001:db8:1::/48"]})
-    assert [r.urn for r in fewer.of_type(RULE)] == [by_source["2001:db8:1::/48"].urn]
-
-
-def test_ecdsa_keys_are_accepted_and_named_in_the_ssh_command() -> None:
-    public, private = ecdsa_pair()
-    result = run_offline_preview(
-        ROOT / "Pulumi.dev.yaml",
-        ROOT,
-        config={"sshPublicKey": public},
-        secrets={"sshPrivateKey": private},
-        preview=False,
-    )
-    assert result.ok, result.config_problems
-    (server,) = result.outputs["servers"].value.values()
-    assert server["sshCommand"].startswith("ssh -i ~/.ssh/id_ecdsa ")
