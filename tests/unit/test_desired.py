@@ -13,11 +13,10 @@ from hardening.desired import (
     HostCapabilities,
     Request,
     desired_settings,
-    validate_request,
 )
 from hardening.directives import CATALOGUE, BadValue, lookup
 from hardening.transport import CLIENT_ALGORITHMS
-from hardening.validation import parse_set_items
+from hardening.validation import check_request, parse_set_items
 from tests.facts import EXPECTED, SLUGS, load_facts
 
 QUERY = {"KexAlgorithms": "kex", "Ciphers": "cipher", "MACs": "mac", "HostKeyAlgorithms": "key-sig"}
@@ -247,11 +246,11 @@ def test_override_the_host_knows_is_normalized(
     assert wanted[name.name] == written
 
 
-# --- validate_request ----------------------------------------------------------------------
+# --- check_request -------------------------------------------------------------------------
 
 
 def problems(overrides: dict[str, str], admin: str = "ops", profile: str = "baseline") -> list[str]:
-    return validate_request(profile, overrides, admin)
+    return [p.message for p in check_request(Request(profile, overrides, admin)).problems]
 
 
 def test_a_good_request_has_no_problems() -> None:
@@ -425,7 +424,8 @@ def test_unknown_profile() -> None:
 
 
 def test_all_problems_are_reported_together() -> None:
-    found = validate_request("strict", {"Port": "2222", "MaxAuthTries": "0", "Bogus": "1"}, "root")
+    request = Request("strict", {"Port": "2222", "MaxAuthTries": "0", "Bogus": "1"}, "root")
+    found = [p.message for p in check_request(request).problems]
     assert [p.split(" ")[0] for p in found] == [
         "profile",
         "admin",
