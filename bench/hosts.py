@@ -71,7 +71,7 @@ def host_cpu(host: TestHost) -> float:
     return ticks / os.sysconf("SC_CLK_TCK")
 
 
-def known_hosts(path: Path, hosts: Sequence[TestHost]) -> Path:
+def write_known_hosts(path: Path, hosts: Sequence[TestHost]) -> Path:
     """An operator's known_hosts for these hosts (their fresh keys, every type)."""
     path.write_text(
         "".join(

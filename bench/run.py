@@ -51,9 +51,6 @@ def _say(text: str) -> None:
     print(text, file=sys.stderr, flush=True)
 
 
-# --------------------------------------------------------------------------- main
-
-
 def parse_args(argv: Sequence[str] | None) -> Settings:
     p = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__.split("\n")[0])
     p.add_argument("--runs", type=int, default=5, help="runs per figure (default 5)")

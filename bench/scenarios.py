@@ -12,7 +12,7 @@ from typing import Any
 
 import yaml
 
-from bench.hosts import SUITE, fresh_hosts, host_cpu, known_hosts, sshd_logins
+from bench.hosts import SUITE, fresh_hosts, host_cpu, sshd_logins, write_known_hosts
 from bench.measure import BenchError, ProcessSample, run_process
 from tests.testhosts.chroot import TestHost
 
@@ -49,6 +49,9 @@ class Collected:
 
     def add(self, key: str, value: float) -> None:
         self.values.setdefault(key, []).append(value)
+
+
+# --------------------------------------------------------------------------- the CLI
 
 
 @dataclass(frozen=True)
@@ -114,7 +117,7 @@ def _inventory(path: Path, hosts: Sequence[TestHost], key: Path, known_hosts: Pa
 def measure_single_host(n: int, s: Settings, key: Path, work: Path, c: Collected) -> str:
     """Host A: fresh apply (root), no-op apply (ops), check (ops). Returns its OpenSSH."""
     with fresh_hosts(1, key) as (host,):
-        kh = known_hosts(work / f"known_hosts-a{n}", [host])
+        kh = write_known_hosts(work / f"known_hosts-a{n}", [host])
         mark = len(host.syslog())
         fresh = _cli(s.python, "apply", _single(host, "root", key, kh), [host])
         _expect(fresh, 0, changed=True, compliant=True, error=None)
@@ -145,7 +148,7 @@ def measure_single_host(n: int, s: Settings, key: Path, work: Path, c: Collected
 def measure_read_only(n: int, s: Settings, key: Path, work: Path, c: Collected) -> None:
     """Host B, fresh: plan and check as root (check exits 1: the drift)."""
     with fresh_hosts(1, key) as (host,):
-        kh = known_hosts(work / f"known_hosts-b{n}", [host])
+        kh = write_known_hosts(work / f"known_hosts-b{n}", [host])
         plan = _cli(s.python, "plan", _single(host, "root", key, kh), [host])
         _expect(plan, 0, error=None)
         check = _cli(s.python, "check", _single(host, "root", key, kh), [host])
@@ -158,7 +161,7 @@ def measure_read_only(n: int, s: Settings, key: Path, work: Path, c: Collected) 
 def measure_fleet(n: int, s: Settings, key: Path, work: Path, c: Collected) -> None:
     """One fleet run over 1 fresh host, one over FLEET_SIZE other fresh hosts."""
     with fresh_hosts(1 + s.fleet_size, key) as hosts:
-        kh = known_hosts(work / f"known_hosts-f{n}", hosts)
+        kh = write_known_hosts(work / f"known_hosts-f{n}", hosts)
         for size, group in ((1, hosts[:1]), (s.fleet_size, hosts[1:])):
             inv = _inventory(work / f"inventory-{n}-{size}.yaml", group, key, kh)
             run = _cli(s.python, "apply", ["--inventory", str(inv)], group)
