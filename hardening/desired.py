@@ -31,28 +31,7 @@ __all__ = [
     "HostCapabilities",
     "Request",
     "desired_settings",
-    "own_key_problems",
-    "validate_request",
 ]
-
-
-def validate_request(
-    profile: str,
-    overrides: Mapping[str, str],
-    admin_user: str,
-    client_algorithms: Mapping[str, Sequence[str]] | None = None,
-) -> list[str]:
-    """validation.check_request's messages, for callers not yet reading its Problems."""
-    checked = validation.check_request(Request(profile, overrides, admin_user), client_algorithms)
-    return [p.message for p in checked.problems]
-
-
-def own_key_problems(
-    overrides: Mapping[str, str], key_algorithms: Sequence[str], key_rsa_bits: int | None
-) -> list[str]:
-    """validation.own_key_problems's messages, for callers not yet reading its Problems."""
-    problems = validation.own_key_problems(overrides, key_algorithms, key_rsa_bits)
-    return [p.message for p in problems]
 
 
 @dataclass(frozen=True)
@@ -111,7 +90,7 @@ def desired_settings(
             settings[name] = ",".join(chosen)
     for name, value in request.overrides.items():
         directive = lookup(name)
-        if directive is None:  # validate_request reports these; be safe if it was skipped
+        if directive is None:  # validation.check_request reports these; be safe if it was skipped
             raise BadValue(f"{name}: unknown sshd directive")
         # Distributions backport options (Rocky 9's 8.7 has RequiredRSASize): what the host's
         # sshd -T prints is known to it, whatever its version says.

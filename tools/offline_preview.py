@@ -53,6 +53,9 @@ of one project directory per process.
 
 Command line: ``python -m tools.offline_preview Pulumi.dev.yaml [...]`` prints a summary per stack
 and exits non-zero when any stack fails.
+
+Its parts: tools/stack_files.py (the configuration), tools/offline_mocks.py (the answers),
+tools/mock_recording.py (what the program asked for), tools/preview_result.py (the result).
 """
 
 from __future__ import annotations
@@ -60,30 +63,22 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import contextvars
-import hashlib
-import json
 import logging
 import os
-import re
 import runpy
 import sys
-import threading
 import traceback
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-from pulumi.runtime import Mocks, reset_options, rpc, run_in_stack, set_all_config
-from pulumi.runtime.mocks import (
-    MockCallArgs,
-    MockEngine,
-    MockMonitor,
-    MockResourceArgs,
-    MockSettings,
-)
-from pulumi.runtime.sync_await import _ensure_event_loop as _sdk_ensure_event_loop
+from pulumi.runtime import Mocks, reset_options, run_in_stack, set_all_config
+from pulumi.runtime.mocks import MockEngine, MockSettings
+
+from tools.mock_recording import LogCapture, RecordingMonitor, unwrap_secrets
+from tools.offline_mocks import OfflineMocks
+from tools.preview_result import InvokeCall, PreviewResult, RegisteredResource, StackOutput
+from tools.stack_files import as_config_string, full_key, read_stack_files
 
 __all__ = [
     "InvokeCall",
@@ -94,380 +89,6 @@ __all__ = [
     "read_stack_files",
     "run_offline_preview",
 ]
-
-_STACK_TYPE = "pulumi:pulumi:Stack"
-BOOT_HOST_KEY_TYPE = "pulumi-python:dynamic/hardening:BootHostKey"
-
-
-@dataclass(frozen=True)
-class RegisteredResource:
-    """One resource the program registered (custom resource or component)."""
-
-    type: str
-    name: str
-    urn: str
-    id: str  # the mock's physical id; "" for components
-    parent: str | None
-    custom: bool
-    # Inputs as the engine received them, camelCase keys, secrets unwrapped to their values.
-    inputs: Mapping[str, Any]
-    # Top-level input names whose value is (or contains) a secret.
-    secret_inputs: frozenset[str]
-    # Every URN the engine orders this resource after (explicit depends_on and inputs).
-    dependencies: frozenset[str]
-    # Dependencies from ``depends_on`` only: not explained by any input.
-    explicit_dependencies: frozenset[str]
-    ignore_changes: tuple[str, ...]
-    additional_secret_outputs: tuple[str, ...]
-    # ``replace_with``: replaced whenever one of these URNs is replaced.
-    replace_with: frozenset[str] = frozenset()
-    delete_before_replace: bool = False
-    retain_on_delete: bool = False
-
-
-@dataclass(frozen=True)
-class StackOutput:
-    """A stack export: its resolved value (secrets unwrapped) and whether it is secret."""
-
-    value: Any
-    secret: bool
-
-
-@dataclass(frozen=True)
-class InvokeCall:
-    """A provider function the program called (e.g. ``alicloud:ecs/getImages:getImages``)."""
-
-    token: str
-    args: Mapping[str, Any]
-
-
-@dataclass(frozen=True)
-class PreviewResult:
-    """What one offline run of the program did."""
-
-    project: str
-    stack: str
-    preview: bool
-    config_problems: tuple[str, ...]
-    error: str | None
-    resources: tuple[RegisteredResource, ...]
-    outputs: Mapping[str, StackOutput]
-    invokes: tuple[InvokeCall, ...]
-    # (severity, message) the program logged through pulumi.log, severity e.g. "WARNING".
-    messages: tuple[tuple[str, str], ...]
-    encrypted_keys: tuple[str, ...] = field(default=())
-    # The root pulumi:pulumi:Stack resource (the parent of top-level resources; not in resources).
-    stack_urn: str = ""
-
-    @property
-    def ok(self) -> bool:
-        return not self.config_problems and self.error is None
-
-    def of_type(self, type_token: str) -> tuple[RegisteredResource, ...]:
-        return tuple(r for r in self.resources if r.type == type_token)
-
-    def by_urn(self, urn: str) -> RegisteredResource:
-        for resource in self.resources:
-            if resource.urn == urn:
-                return resource
-        raise KeyError(urn)
-
-
-# --- stack configuration -------------------------------------------------------------------
-
-
-class _PulumiYamlLoader(yaml.SafeLoader):
-    """YAML as the Pulumi CLI reads it: only true/false are booleans (``no`` stays a string)."""
-
-
-_PulumiYamlLoader.yaml_implicit_resolvers = {
-    first: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:bool"]
-    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
-}
-_PulumiYamlLoader.add_implicit_resolver(
-    "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
-)
-
-
-def _read_yaml(path: Path) -> dict[str, Any]:
-    with path.open(encoding="utf-8") as handle:
-        # A SafeLoader subclass: no arbitrary objects.
-        data = yaml.load(handle, Loader=_PulumiYamlLoader)
-    if data is None:
-        return {}
-    if not isinstance(data, dict):
-        raise ValueError(f"{path}: expected a YAML mapping at the top level")
-    return data
-
-
-def _as_config_string(value: Any) -> str:
-    # The engine hands strings over as they are and everything else as JSON.
-    return value if isinstance(value, str) else json.dumps(value)
-
-
-def _is_encrypted(value: Any) -> bool:
-    if isinstance(value, dict):
-        if set(value) == {"secure"}:
-            return True
-        return any(_is_encrypted(v) for v in value.values())
-    if isinstance(value, list):
-        return any(_is_encrypted(v) for v in value)
-    return False
-
-
-def _full_key(project: str, key: str) -> str:
-    return key if ":" in key else f"{project}:{key}"
-
-
-def _stack_name(stack_file: Path) -> str:
-    match = re.fullmatch(r"Pulumi\.(.+)\.ya?ml", stack_file.name)
-    if not match:
-        raise ValueError(f"{stack_file}: a stack file is named Pulumi.<stack>.yaml")
-    return match.group(1)
-
-
-def read_stack_files(
-    stack_file: Path, project_dir: Path
-) -> tuple[str, str, dict[str, str], set[str], tuple[str, ...]]:
-    """(project, stack, config, secret keys, encrypted keys), as the engine would pass them."""
-    project_file = project_dir / "Pulumi.yaml"
-    project_doc = _read_yaml(project_file)
-    project = project_doc.get("name")
-    if not isinstance(project, str):
-        raise ValueError(f"{project_file}: no project name")
-
-    config: dict[str, str] = {}
-    secret_keys: set[str] = set()
-    # Project-level values and schema defaults apply unless the stack sets the key.
-    for key, decl in (project_doc.get("config") or {}).items():
-        full = _full_key(project, key)
-        if isinstance(decl, dict) and ("default" in decl or "value" in decl):
-            config[full] = _as_config_string(decl.get("value", decl.get("default")))
-        elif not isinstance(decl, dict):
-            config[full] = _as_config_string(decl)
-
-    encrypted: list[str] = []
-    for key, value in (_read_yaml(stack_file).get("config") or {}).items():
-        full = _full_key(project, key)
-        if _is_encrypted(value):
-            # Ciphertext is useless offline: treat the key as unset, but say so.
-            config.pop(full, None)
-            secret_keys.add(full)
-            encrypted.append(full)
-            continue
-        config[full] = _as_config_string(value)
-    stack = _stack_name(stack_file)
-    # The CLI refuses a stack that lacks a key Pulumi.yaml declares without a default.
-    missing = [
-        key
-        for key, decl in (project_doc.get("config") or {}).items()
-        if isinstance(decl, dict)
-        and "default" not in decl
-        and "value" not in decl
-        and _full_key(project, key) not in config
-        and _full_key(project, key) not in secret_keys
-    ]
-    if missing:
-        raise ValueError(
-            f"Stack '{stack}' is missing configuration values {', '.join(sorted(missing))}: "
-            f"the Pulumi CLI refuses to run it. Set them in {stack_file.name}, or give them a "
-            f"default in {project_file.name}"
-        )
-    return project, stack, config, secret_keys, tuple(encrypted)
-
-
-# --- mocks ---------------------------------------------------------------------------------
-
-
-class OfflineMocks(Mocks):
-    """Plausible answers for the alicloud resources and look-ups hardened-ecs uses.
-
-    Addresses come from the documentation ranges: 192.0.2.0/24 for an instance's own public IP
-    (only with ``internetMaxBandwidthOut`` > 0, as on Alibaba), 198.51.100.0/24 for EIPs, and
-    172.16.1.0/24 private.
-    An unknown look-up raises, naming its token, rather than returning a silent empty answer.
-    """
-
-    def __init__(self, region: str = "cn-hangzhou") -> None:
-        self.region = region
-        self._counter = 0
-        self._lock = threading.Lock()
-
-    def _next(self) -> int:
-        with self._lock:
-            self._counter += 1
-            return self._counter
-
-    def new_resource(self, args: MockResourceArgs) -> tuple[str | None, dict[Any, Any]]:
-        n = self._next()
-        inputs: dict[str, Any] = dict(args.inputs)
-        state = dict(inputs)
-        typ = args.typ
-        if typ == "alicloud:vpc/network:Network":
-            return f"vpc-mock{n:04d}", state
-        if typ == "alicloud:vpc/switch:Switch":
-            return f"vsw-mock{n:04d}", state
-        if typ == "alicloud:ecs/securityGroup:SecurityGroup":
-            return f"sg-mock{n:04d}", state
-        if typ == "alicloud:ecs/securityGroupRule:SecurityGroupRule":
-            return f"sgr-mock{n:04d}", state
-        if typ == "alicloud:ecs/ecsKeyPair:EcsKeyPair":
-            name = inputs.get("keyPairName") or f"{inputs.get('keyNamePrefix', 'key-')}mock{n:04d}"
-            state["keyPairName"] = name
-            # A fake fingerprint, shaped like Alibaba's (MD5 hex); not used for security.
-            state["fingerPrint"] = hashlib.md5(
-                str(inputs.get("publicKey", "")).encode()
-            ).hexdigest()
-            return name, state
-        if typ == "alicloud:ecs/instance:Instance":
-            state["privateIp"] = f"172.16.1.{10 + n % 240}"
-            if int(inputs.get("internetMaxBandwidthOut") or 0) > 0:
-                state["publicIp"] = f"192.0.2.{10 + n % 240}"
-            state["status"] = "Running"
-            return f"i-mock{n:04d}", state
-        if typ == "alicloud:ecs/eipAddress:EipAddress":
-            state["ipAddress"] = f"198.51.100.{10 + n % 240}"
-            state["status"] = "Available"
-            return f"eip-mock{n:04d}", state
-        if typ == "alicloud:ecs/eipAssociation:EipAssociation":
-            # The provider's id: "<allocation id>:<instance id>".
-            return f"{inputs.get('allocationId')}:{inputs.get('instanceId')}", state
-        if typ == BOOT_HOST_KEY_TYPE:
-            # The resource's own provider makes the key (it needs nothing but cryptography).
-            from components.host_key import BootHostKeyProvider  # the program's own module
-
-            made = BootHostKeyProvider().create(inputs)
-            return made.id, {**state, **(made.outs or {})}
-        return (f"{args.name}-id" if args.custom else None), state
-
-    def call(self, args: MockCallArgs) -> tuple[dict[Any, Any], list[tuple[str, str]] | None]:
-        # Always a list of failures: Pulumi's mock monitor iterates it.
-        token, a = args.token, args.args
-        if token == "alicloud:index/getZones:getZones":
-            ids = [f"{self.region}-a", f"{self.region}-b"]
-            return {"id": "zones", "ids": ids, "zones": [{"id": z} for z in ids]}, []
-        if token == "alicloud:ecs/getImages:getImages":
-            digest = hashlib.sha256(str(a.get("nameRegex")).encode()).hexdigest()[:12]
-            image = f"m-mock{digest}"
-            return {"id": "images", "ids": [image], "images": [{"id": image, "imageId": image}]}, []
-        if token == "alicloud:vpc/getSwitches:getSwitches":
-            found = [
-                {"id": i, "vpcId": "vpc-existing", "zoneId": f"{self.region}-a"}
-                for i in a.get("ids") or []
-            ]
-            return {"id": "vswitches", "ids": [v["id"] for v in found], "vswitches": found}, []
-        raise NotImplementedError(f"offline mocks have no answer for invoke {token}")
-
-
-# --- recording ----------------------------------------------------------------------------
-
-
-def _ensure_event_loop() -> asyncio.AbstractEventLoop:
-    # Monitor calls arrive on executor threads; deserializing needs a loop there (as in the SDK).
-    loop: asyncio.AbstractEventLoop = _sdk_ensure_event_loop()  # type: ignore[no-untyped-call]
-    return loop
-
-
-def _unwrap_secrets(value: Any) -> tuple[Any, bool]:
-    """Strip the RPC secret wrappers from a value; report whether any were present."""
-    if rpc.is_rpc_secret(value):
-        inner, _ = _unwrap_secrets(rpc.unwrap_rpc_secret(value))
-        return inner, True
-    if isinstance(value, dict):
-        out: dict[str, Any] = {}
-        secret = False
-        for k, v in value.items():
-            out[k], s = _unwrap_secrets(v)
-            secret = secret or s
-        return out, secret
-    if isinstance(value, list):
-        items = [_unwrap_secrets(v) for v in value]
-        return [v for v, _ in items], any(s for _, s in items)
-    return value, False
-
-
-class _RecordingMonitor(MockMonitor):
-    """Pulumi's mock monitor, also keeping what the program asked for, in order."""
-
-    def __init__(self, mocks: Mocks) -> None:
-        super().__init__(mocks)
-        self.lock = threading.Lock()
-        self.registered: list[RegisteredResource] = []
-        self.invoked: list[InvokeCall] = []
-        self.stack_outputs: dict[str, Any] = {}
-        self.stack_urn = ""
-        # Event loops the SDK opens on executor threads; closed after the run, else their
-        # garbage collection at exit prints "Invalid file descriptor" noise.
-        self.thread_loops: set[asyncio.AbstractEventLoop] = set()
-
-    def _track_loop(self) -> None:
-        if threading.current_thread() is not threading.main_thread():
-            loop = _ensure_event_loop()
-            with self.lock:
-                self.thread_loops.add(loop)
-
-    def RegisterResource(self, request: Any) -> Any:
-        self._track_loop()
-        response = super().RegisterResource(request)  # type: ignore[no-untyped-call]
-        if request.type == _STACK_TYPE:
-            self.stack_urn = response.urn
-            return response
-        _ensure_event_loop()
-        raw = rpc.deserialize_properties(request.object)
-        inputs: dict[str, Any] = {}
-        secret_inputs: set[str] = set()
-        for key, value in raw.items():
-            inputs[key], secret = _unwrap_secrets(value)
-            if secret:
-                secret_inputs.add(key)
-        deps = frozenset(request.dependencies)
-        from_inputs = {urn for prop in request.propertyDependencies.values() for urn in prop.urns}
-        record = RegisteredResource(
-            type=request.type,
-            name=request.name,
-            urn=response.urn,
-            id=response.id,
-            parent=request.parent or None,
-            custom=bool(request.custom),
-            inputs=inputs,
-            secret_inputs=frozenset(secret_inputs),
-            dependencies=deps,
-            explicit_dependencies=frozenset(deps - from_inputs),
-            ignore_changes=tuple(request.ignoreChanges),
-            additional_secret_outputs=tuple(request.additionalSecretOutputs),
-            replace_with=frozenset(request.replace_with),
-            delete_before_replace=bool(request.deleteBeforeReplace),
-            retain_on_delete=bool(request.HasField("retainOnDelete") and request.retainOnDelete),
-        )
-        with self.lock:
-            self.registered.append(record)
-        return response
-
-    def RegisterResourceOutputs(self, request: Any) -> Any:
-        self._track_loop()
-        if "::" + _STACK_TYPE + "::" in request.urn:
-            _ensure_event_loop()
-            self.stack_outputs = rpc.deserialize_properties(request.outputs)
-        return super().RegisterResourceOutputs(request)  # type: ignore[no-untyped-call]
-
-    def Invoke(self, request: Any) -> Any:
-        self._track_loop()
-        args, _ = _unwrap_secrets(rpc.deserialize_properties(request.args))
-        with self.lock:
-            self.invoked.append(InvokeCall(token=request.tok, args=args))
-        return super().Invoke(request)  # type: ignore[no-untyped-call]
-
-
-class _Capture(logging.Handler):
-    def __init__(self) -> None:
-        super().__init__(logging.INFO)  # the SDK's DEBUG chatter is not the program's
-        self.records: list[tuple[str, str]] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.records.append((record.levelname, record.getMessage()))
-
-
-# --- running -------------------------------------------------------------------------------
 
 
 def _ensure_importable(project_dir: Path) -> None:
@@ -493,10 +114,10 @@ def _run_in_fresh_context(
     secret_keys: set[str],
     preview: bool,
     mocks: Mocks,
-) -> tuple[_RecordingMonitor, BaseException | None, list[tuple[str, str]]]:
+) -> tuple[RecordingMonitor, BaseException | None, list[tuple[str, str]]]:
     reset_options(project=project, stack=stack, root_directory=str(program.parent), preview=preview)
-    monitor = _RecordingMonitor(mocks)
-    capture = _Capture()
+    monitor = RecordingMonitor(mocks)
+    capture = LogCapture()
     logger = logging.getLogger(f"offline_preview.{stack}.{id(monitor)}")
     logger.propagate = False
     logger.setLevel(logging.DEBUG)
@@ -570,16 +191,16 @@ def run_offline_preview(
     project, stack, cfg, secret_keys, encrypted = read_stack_files(stack_path, root)
 
     for key in unset:
-        full = _full_key(project, key)
+        full = full_key(project, key)
         cfg.pop(full, None)
         secret_keys.discard(full)
     for key, value in (config or {}).items():
-        full = _full_key(project, key)
-        cfg[full] = _as_config_string(value)
+        full = full_key(project, key)
+        cfg[full] = as_config_string(value)
         secret_keys.discard(full)
     for key, value in (secrets or {}).items():
-        full = _full_key(project, key)
-        cfg[full] = _as_config_string(value)
+        full = full_key(project, key)
+        cfg[full] = as_config_string(value)
         secret_keys.add(full)
     still_encrypted = tuple(k for k in encrypted if k not in cfg)
 
@@ -599,7 +220,7 @@ def run_offline_preview(
 
     outputs: dict[str, StackOutput] = {}
     for name, raw in monitor.stack_outputs.items():
-        value, secret = _unwrap_secrets(raw)
+        value, secret = unwrap_secrets(raw)
         outputs[name] = StackOutput(value=value, secret=secret)
     return PreviewResult(
         project=project,

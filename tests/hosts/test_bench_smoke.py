@@ -194,13 +194,13 @@ def test_targets_pass_and_miss() -> None:
         assert "≤ 2.50 s median" in table and "≤ 2.00x" in table
 
 
-# --------------------------------------------------------------------------- bench/latency.py
+# ------------------------------------------------------------------------- bench/latency_report.py
 
 
 def test_round_trips_are_the_slope_over_the_measured_rtt() -> None:
     """Wall = 0.4 s + 20 RTT for ours, 0.3 s + 10 RTT for the floor: the report finds 20 and
     10 round trips, the intercepts, and judges the goals from them (no time is measured)."""
-    from bench.latency import BEFORE, RTTS, Figures, report
+    from bench.latency_report import BEFORE, RTTS, Figures, report
     from bench.measure import ProcessSample
 
     f = Figures()

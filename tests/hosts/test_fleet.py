@@ -24,7 +24,7 @@ from typing import Any
 import pytest
 import yaml
 
-from bench.run import make_hostname_resolvable
+from bench.hosts import make_hostname_resolvable
 from tests.conftest import ClientKeys, hosts_unavailable_reason
 from tests.helpers.cli import Outcome, run_cli
 from tests.testhosts.chroot import TestHost, auth_methods, rootfs_path, try_login
@@ -117,7 +117,7 @@ def fleet(client_keys: ClientKeys, tmp_path_factory: pytest.TempPathFactory) -> 
             host = TestHost(suite, authorized_keys=client_keys.installed)
             stack.callback(host.stop)
             hosts.append(host.start())
-            # As on a real server: else each `sudo` may wait 5 s for DNS (bench/run.py).
+            # As on a real server: else each `sudo` may wait 5 s for DNS (bench/hosts.py).
             make_hostname_resolvable(host)
         good, wrong_key = hosts[:2], hosts[2]
         dead = stack.enter_context(dead_port())

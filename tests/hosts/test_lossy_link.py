@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 
 from bench.delayline import DelayLine
-from bench.latency import _host_known_hosts
+from bench.latency_scenarios import host_known_hosts
 from tests.conftest import ClientKeys
 from tests.helpers.systemd_observe import ADMIN, assert_new, lock_gone
 from tests.testhosts.fixtures import SystemdFactory
@@ -30,7 +30,7 @@ def test_apply_over_a_lossy_slow_link_ends_confirmed(
     assert host.init_pid is not None
     with DelayLine(251, rtt=0.1, loss=0.05) as line:
         address = line.attach(host.init_pid)
-        kh = _host_known_hosts(host, address, tmp_path / "known_hosts")
+        kh = host_known_hosts(host, address, tmp_path / "known_hosts")
 
         def cli(action: str, user: str) -> dict[str, object]:
             argv = [sys.executable, "-m", "hardening", action, "--host", address, "--user", user]

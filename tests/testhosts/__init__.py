@@ -1,7 +1,8 @@
 """Real OpenSSH test hosts of two kinds, sharing process, mount, image and client helpers.
 
 systemd-booted hosts (systemd-nspawn) on a network of their own: `rootfs` (cached Debian
-images), `machine` (boot, cgroup, overlay, stop, reboot), `network` (bridge, addresses, nft
+images), `machine` (boot, cgroup, overlay, stop, reboot), `machine_shell` (commands inside,
+sshd -T, fault rules), `machine_reap` (clean-up, stale hosts), `network` (bridge, addresses, nft
 faults), `client` (SSH from this machine), `fixtures` (systemd_factory).
 Chroot hosts (sshd in its own PID+mount namespace on 127.0.0.1:PORT, no systemd): `chroot`
 (TestHost, start/stop, leak guards; the public API), `chroot_image` (their rootfs caches),

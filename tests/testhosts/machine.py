@@ -9,6 +9,9 @@ Stopping is by PID only: SIGKILL to the container's PID 1 (its PID namespace die
 killing nspawn alone leaves the container running), then the overlay, the cgroups and nspawn's
 propagation directory are removed. A host whose test process died is reaped by the next start
 (atexit and a parent-death SIGTERM to nspawn, a clean poweroff, cover the usual cases).
+
+This module boots and stops; commands inside a host are tests/testhosts/machine_shell.py, the
+clean-up and reaping tests/testhosts/machine_reap.py.
 """
 
 from __future__ import annotations
@@ -28,30 +31,34 @@ from pathlib import Path
 from typing import Final, Self
 
 from tests.testhosts import network
+from tests.testhosts.machine_reap import (
+    CGROUP_NAME,
+    CGROUP_ROOTS,
+    NAME_PREFIX,
+    PROPAGATE_DIR,
+    STATE_DIR,
+    cleanup,
+    kill_cgroup,
+    owner_record,
+    reap_stale,
+)
+from tests.testhosts.machine_shell import ENV, MachineShell
 from tests.testhosts.procs import (
     Lifetime,
     LiveHosts,
     TestHostError,
-    alive,
     children,
     proc_stat,
-    remove_tree,
-    unmount_all_under,
     wait_gone,
 )
 from tests.testhosts.rootfs import Image
 
-STATE_DIR: Final = Path(
-    os.environ.get("HARDENED_ECS_NSPAWN_DIR", "/var/tmp/hardened-ecs/nspawn-hosts")
-)
-CGROUP_ROOTS: Final = (Path("/sys/fs/cgroup/systemd"), Path("/sys/fs/cgroup/unified"))
-CGROUP_NAME: Final = "hardened-ecs-testhosts"
-PROPAGATE_DIR: Final = Path("/run/systemd/nspawn/propagate")
+# Imported from here by the tests and fixtures (tests/testhosts/machine_reap.py holds them).
+__all__ = ["CGROUP_NAME", "CGROUP_ROOTS", "PROPAGATE_DIR", "SystemdHost", "reap_stale"]
+
 # Suites whose systemd no longer boots on a cgroup v1 (legacy/hybrid) machine.
 UNIFIED_CGROUP_ONLY: Final = frozenset({"forky"})
-NAME_PREFIX: Final = network.HOST_PREFIX  # machine names: hecs<bridge index>-<n>
 REBOOT_EXIT: Final = 133  # nspawn's exit code when the container asked for a reboot
-_ENV: Final = {"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "LANG": "C"}
 
 # Like a fresh cloud image before hardening: cloud-init's drop-in lets root and passwords in.
 CLOUD_DROPIN: Final = "PermitRootLogin yes\nPasswordAuthentication yes\n"
@@ -63,82 +70,7 @@ _COUNTER = iter(range(1, 10_000))
 _REAPED = False
 
 
-def _me() -> dict[str, int]:
-    st = proc_stat(os.getpid())
-    return {"owner_pid": os.getpid(), "owner_start": st.start if st else 0}
-
-
-def _remove_cgroup(path: Path) -> None:
-    """rmdir a cgroup and what systemd made below it, deepest first (they must be empty)."""
-    if not path.is_dir():
-        return
-    for sub in sorted((p for p in path.rglob("*") if p.is_dir()), key=lambda p: -len(p.parts)):
-        with contextlib.suppress(OSError):
-            sub.rmdir()
-    with contextlib.suppress(OSError):
-        path.rmdir()
-
-
-def _cgroup_pids(path: Path) -> set[int]:
-    pids: set[int] = set()
-    if path.is_dir():
-        for procs in path.rglob("cgroup.procs"):
-            with contextlib.suppress(OSError, ValueError):
-                pids.update(int(p) for p in procs.read_text().split())
-    return pids
-
-
-def _kill_cgroup(path: Path, limit: float = 30.0) -> None:
-    """SIGKILL every process left in a host's own cgroup: only what we started is in it
-    (the launcher, nspawn and the container), so nothing can outlive a host unnoticed."""
-    deadline = time.monotonic() + limit
-    while pids := _cgroup_pids(path):
-        for pid in pids:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
-        if time.monotonic() > deadline:
-            raise TestHostError(f"processes survive in {path}: {sorted(pids)}")
-        time.sleep(0.05)
-
-
-def _cleanup(name: str, state: Path) -> None:
-    _kill_cgroup(CGROUP_ROOTS[0] / CGROUP_NAME / name)
-    # nspawn's veth normally dies with the container's namespace; not if the boot failed.
-    subprocess.run(["ip", "link", "del", f"vb-{name}"], capture_output=True, check=False)
-    for root in CGROUP_ROOTS:
-        _remove_cgroup(root / CGROUP_NAME / name)
-    remove_tree(PROPAGATE_DIR / name)
-    unmount_all_under(state)
-    remove_tree(state)
-
-
-def reap_stale() -> int:
-    """Stop hosts and drop bridges left by test processes that died (by recorded PID +
-    start time only); return how many."""
-    reaped = network.reap_stale()
-    if not STATE_DIR.is_dir():
-        return reaped
-    for d in STATE_DIR.iterdir():
-        if not re.match(rf"{NAME_PREFIX}\d+-\d+-", d.name):
-            continue  # not one of ours
-        try:
-            owner = json.loads((d / "owner.json").read_text())
-        except (OSError, ValueError):
-            if time.time() - d.stat().st_mtime < 600:
-                continue  # being created right now
-            owner = {}
-        if owner and alive(int(owner["owner_pid"]), int(owner["owner_start"])):
-            continue
-        if owner.get("init_pid") and alive(int(owner["init_pid"]), int(owner["init_start"])):
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(int(owner["init_pid"]), signal.SIGKILL)
-            wait_gone(int(owner["init_pid"]), int(owner["init_start"]))
-        _cleanup(str(owner.get("name", d.name)), d)
-        reaped += 1
-    return reaped
-
-
-class SystemdHost(Lifetime):
+class SystemdHost(MachineShell, Lifetime):
     """One systemd-booted Debian host at its own address on this process's bridge.
 
     Variants real images have: `socket_activated` (ssh.socket enabled, ssh.service disabled,
@@ -232,7 +164,7 @@ class SystemdHost(Lifetime):
         try:
             self._kill_container()
             if self.state_dir is not None:
-                _cleanup(self.name, self.state_dir)
+                cleanup(self.name, self.state_dir)
         finally:
             self.state_dir = None
             _LIVE.discard(self)
@@ -271,7 +203,7 @@ class SystemdHost(Lifetime):
 
     def _write_owner(self, **extra: int) -> None:
         assert self.state_dir is not None
-        record = {**_me(), "name": self.name, **extra}
+        record = {**owner_record(), "name": self.name, **extra}
         tmp = self.state_dir / "owner.json.tmp"
         tmp.write_text(json.dumps(record))
         tmp.rename(self.state_dir / "owner.json")
@@ -357,7 +289,7 @@ class SystemdHost(Lifetime):
 
     def _cgroups(self) -> list[Path]:
         # The name is ours (our bridge's index): anything left under it is from a dead run.
-        _kill_cgroup(CGROUP_ROOTS[0] / CGROUP_NAME / self.name)
+        kill_cgroup(CGROUP_ROOTS[0] / CGROUP_NAME / self.name)
         made = []
         for root in CGROUP_ROOTS:
             if root.is_dir():
@@ -387,7 +319,7 @@ class SystemdHost(Lifetime):
         if threading.current_thread() is threading.main_thread():
             cmd += ["setpriv", "--pdeathsig", "TERM", "--"]
         cmd += nspawn
-        env = dict(_ENV)
+        env = dict(ENV)
         if self.image.suite in UNIFIED_CGROUP_ONLY:
             # systemd 256+ refuses the legacy hierarchy this machine has: give the container
             # the cgroup2 one (no controllers on it here: no resource control inside).
@@ -449,81 +381,7 @@ class SystemdHost(Lifetime):
                 raise TestHostError(f"{self.name} did not finish booting: {state!r}")
             time.sleep(0.2)
 
-    # -- inside ------------------------------------------------------------------------------
-
-    def nsenter(
-        self,
-        argv: Sequence[str],
-        *,
-        namespaces: Sequence[str] = ("--all",),
-        input: str | None = None,
-        timeout: float | None = 120,
-    ) -> subprocess.CompletedProcess[str]:
-        if self.init_pid is None:
-            raise TestHostError(f"{self!r} is not running")
-        return subprocess.run(
-            ["nsenter", "--target", str(self.init_pid), *namespaces, "--", *argv],
-            input=input,
-            capture_output=True,
-            text=True,
-            env=_ENV,
-            timeout=timeout,
-            check=False,
-        )
-
-    def run(
-        self, cmd: str, *, check: bool = False, input: str | None = None, timeout: float = 120
-    ) -> subprocess.CompletedProcess[str]:
-        """A shell command as root inside the host (every namespace of its PID 1)."""
-        proc = self.nsenter(["/bin/sh", "-c", cmd], input=input, timeout=timeout)
-        if check and proc.returncode != 0:
-            raise TestHostError(f"{self.name}: {cmd!r} exit {proc.returncode}: {proc.stderr}")
-        return proc
-
-    def journal(self, *args: str) -> str:
-        """This boot's journal (`journalctl -b`), e.g. journal("-u", "ssh.service")."""
-        return self.run(f"journalctl -b --no-pager -o short {shlex.join(args)}").stdout
-
-    def failed_units(self) -> list[str]:
-        out = self.run("systemctl list-units --failed --plain --no-legend").stdout
-        return [ln.split()[0] for ln in out.splitlines() if ln.strip()]
-
-    def is_active(self, unit: str) -> str:
-        return self.run(f"systemctl is-active {shlex.quote(unit)}").stdout.strip()
-
-    def sshd_effective(self, user: str = "root", addr: str | None = None) -> dict[str, str]:
-        """`sshd -T` for a connection by `user` (Match blocks applied); keys lower-cased."""
-        a = addr or self.bridge.gateway
-        spec = f"user={user},host={a},addr={a},laddr={self.address},lport=22"
-        # Debian 11's per-connection ssh@.service removes /run/sshd whenever one ends.
-        for _ in range(20):
-            proc = self.run(f"mkdir -p -m0755 /run/sshd; sshd -T -C {shlex.quote(spec)}")
-            if "Missing privilege separation directory" not in proc.stderr:
-                break
-        if proc.returncode != 0:
-            raise TestHostError(f"{self.name}: sshd -T exit {proc.returncode}: {proc.stderr}")
-        out: dict[str, str] = {}
-        for line in proc.stdout.splitlines():
-            key, _, value = line.strip().partition(" ")
-            if key:
-                k = key.lower()
-                out[k] = f"{out[k]}\n{value}" if k in out else value
-        return out
-
-    def nft(self, script: str) -> None:
-        """Load an nft script inside the host's network namespace (the host's own nft)."""
-        proc = self.run("nft -f -", input=script)
-        if proc.returncode != 0:
-            raise TestHostError(f"nft in {self.name}: {proc.stderr.strip()}")
-
-    def stall_after_banner(self) -> None:
-        """sshd still sends its banner, then the client's packets are dropped (network.py)."""
-        self.run("sysctl -q -w net.netfilter.nf_conntrack_acct=1", check=True)
-        self.nft(network.stall_rules())
-
-    def heal(self) -> None:
-        """Remove every fault rule (our own nft table only)."""
-        self.run(f"nft delete table inet {network.FAULT_TABLE}")
+    # -- diagnostics (in-host commands: tests/testhosts/machine_shell.py) ---------------------
 
     def _diagnostics(self) -> str:
         if self.state_dir is None:

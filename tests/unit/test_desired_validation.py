@@ -1,4 +1,4 @@
-"""The desired state: request validation (validate_request) and parsing the --set items."""
+"""The desired state: request validation (validation.check_request) and parsing the --set items."""
 
 from __future__ import annotations
 
@@ -6,13 +6,13 @@ import re
 
 import pytest
 
-from hardening.desired import validate_request
 from hardening.directives import lookup
-from hardening.validation import parse_set_items
+from hardening.profiles import Request
+from hardening.validation import check_request, parse_set_items
 
 
 def problems(overrides: dict[str, str], admin: str = "ops", profile: str = "baseline") -> list[str]:
-    return validate_request(profile, overrides, admin)
+    return [p.message for p in check_request(Request(profile, overrides, admin)).problems]
 
 
 def test_a_good_request_has_no_problems() -> None:
@@ -186,7 +186,8 @@ def test_unknown_profile() -> None:
 
 
 def test_all_problems_are_reported_together() -> None:
-    found = validate_request("strict", {"Port": "2222", "MaxAuthTries": "0", "Bogus": "1"}, "root")
+    request = Request("strict", {"Port": "2222", "MaxAuthTries": "0", "Bogus": "1"}, "root")
+    found = [p.message for p in check_request(request).problems]
     assert [p.split(" ")[0] for p in found] == [
         "profile",
         "admin",
