@@ -21,12 +21,16 @@ up:
 # The Pulumi CLI (installed, or built once with `go` and cached: scripts/pulumi-cli.sh) is on
 # PATH for the tests that run the real engine; without one, its line and a failed `make test`.
 # A cold CLI build is CPU work and the images are downloads: they run side by side.
+# Test files run on 3 workers (whole files per worker: a file's hosts and stack stay together).
+# Each worker is its own process, and the test hosts are made for that: a /24 and bridge claimed
+# per process, ports picked at random and checked, state dirs reaped only when their owner died.
+PYTEST_WORKERS ?= -n 3 --dist loadfile
 test: deps $(VENV)/.installed
 	scripts/pulumi-cli.sh > $(VENV)/.pulumi-cli-dir & cli_job=$$!; \
 	$(MAKE) --no-print-directory testhosts lint; made=$$?; \
 	wait $$cli_job; got=$$?; \
 	[[ $$made == 0 && $$got == 0 ]] || exit 1; \
-	PATH="$$(cat $(VENV)/.pulumi-cli-dir):$$PATH" $(PY) -m pytest
+	PATH="$$(cat $(VENV)/.pulumi-cli-dir):$$PATH" $(PY) -m pytest $(PYTEST_WORKERS)
 
 # --- pulumi-cli: get the CLI now (what `make test`, `make up` and `make demo` do first)
 pulumi-cli:
