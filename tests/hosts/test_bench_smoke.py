@@ -233,8 +233,8 @@ def test_delay_line_carries_tcp_and_holds_every_packet(tmp_path: Path) -> None:
     from bench.delayline import DelayLine, measured_rtt
 
     listener = (
-        "import socket,time\n"
-        "s=socket.socket(); s.bind(('0.0.0.0',22)); s.listen(16)\n"
+        "import socket,sys,time\n"
+        "s=socket.socket(); s.bind((sys.argv[1],22)); s.listen(16)\n"
         "end=time.time()+60\n"
         "while time.time()<end:\n"
         "    c,_=s.accept(); c.close()\n"
@@ -245,7 +245,10 @@ def test_delay_line_carries_tcp_and_holds_every_packet(tmp_path: Path) -> None:
         with DelayLine(250, rtt=0.0) as line:
             address = line.attach(ns.pid)
             server = subprocess.Popen(
-                ["nsenter", "--target", str(ns.pid), "--net", "--", sys.executable, "-c", listener]
+                [
+                    *("nsenter", "--target", str(ns.pid), "--net", "--"),
+                    *(sys.executable, "-c", listener, address),
+                ]
             )
             for _ in range(50):
                 try:
