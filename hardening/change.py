@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import time
 
-from hardening.admin_proof import AdminProof, admin_ready, proof_failed
+from hardening.admin_setup import admin_ready, undo_failed
 from hardening.errors import ApplyFailed, ConnectError, UsageError
 from hardening.facts import HostFacts
 from hardening.keys import public_line
@@ -85,6 +85,7 @@ def transact(run: Session, conn: Connection, facts: HostFacts, p: Plan) -> bool:
         early = ""
         if p.needs_admin and facts.lock_holder is None:
             early = admin_script(admin, key_line, adopt=run.request.adopt_admin)
+            run.say(f"{host}: ensuring admin user {admin} under the host lock")
         waited, admin_result = take_lock(run, txn, early)
         if waited or facts.lock_holder is not None:
             # Another transaction ended while we waited: plan from what the host has now.
@@ -96,18 +97,17 @@ def transact(run: Session, conn: Connection, facts: HostFacts, p: Plan) -> bool:
             run.preflight(facts, p)
         verify_user = admin if p.needs_admin else conn.target.user
         txn.check_spec = check_spec(verify_user, facts)
-        proof: AdminProof | None = None
         if p.needs_admin:
             did = admin_ready(run, conn, admin_result)
             undo = admin_undo_script(admin, key_line, did)
-            proof = AdminProof(run, pin)
-        try:
-            candidate = txn.stage()
-        finally:
-            failed = proof.wait() if proof is not None else None
-        if failed is not None:
-            undo = ""  # proof_failed undoes it
-            raise proof_failed(run, conn, did, failed)
+        # The admin's own proof (a fresh login as the admin, and sudo) is the verifying login
+        # after the commit, not a login of its own before it. Root's login closes only with
+        # the commit, and only provisionally: until the confirm, the original connection
+        # (root's session, which a reload leaves alone) rolls back when the admin cannot get
+        # in, and the host's own watcher does if that connection is gone too. So the admin
+        # is proven before root is closed for good, and a fresh apply makes two logins, not
+        # three: no connection of its own on the way to the commit (about 6 round trips).
+        candidate = txn.stage()
         wrong = mismatches(p.settings, candidate)
         if wrong:
             raise ApplyFailed(
@@ -131,7 +131,11 @@ def transact(run: Session, conn: Connection, facts: HostFacts, p: Plan) -> bool:
         # Leave the host as it was: the admin user we made goes with the change. Not when
         # the new sshd config may still be live (then it is the way back in).
         if undo and (exc.rolled_back or exc.untouched) and conn.alive:
-            conn.run(undo)
+            left = undo_failed(conn.run(undo))
+            if left:
+                raise ApplyFailed(
+                    str(exc) + left, rolled_back=exc.rolled_back, untouched=exc.untouched
+                ) from None
         raise
     except UsageError:
         if conn.alive:  # found under the lock, before any change: release it

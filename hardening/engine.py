@@ -3,7 +3,7 @@
 Takes the transport's Target; adapters (CLI, fleet, provider) call hardening.api, which builds
 it. Every outcome, failures included, comes back as a Report whose `exit_code` follows the CLI
 contract. The steps live beside it: session (connections, facts, plan), change (the
-transaction), admin_proof, verify; report holds Options and Report.
+transaction), admin_setup, verify; report holds Options and Report.
 """
 
 from __future__ import annotations

@@ -40,6 +40,29 @@ def _assign(**values: object) -> str:
     return "".join(f"{k}={shlex.quote(str(v))}\n" for k, v in values.items())
 
 
+# The marker line of txn.sh's heredoc: the script itself never holds this line.
+_END_OF_LIBRARY = "HARDENED_ECS_TXN_LIBRARY_END"
+_RESEND = "@resend"
+# Load the copy the lock left, if the lock is still ours (its owner line ends in our token).
+_LOAD_KEPT = f"""\
+_kept="$STATE/lock/txn.sh"
+if [ "$(cut -d' ' -f3 "$STATE/lock/owner" 2>/dev/null)" = "$TOKEN" ] \\
+   && _body=$(cat "$_kept" 2>/dev/null) && [ -n "$_body" ]; then
+  eval "$_body"
+else
+  echo {_RESEND}; exit 0
+fi
+"""
+
+
+def _inline_library() -> str:
+    """txn.sh carried in the command itself, as `_body` (the lock keeps a copy of it)."""
+    text = _script("txn.sh")
+    if _END_OF_LIBRARY in text:
+        raise RuntimeError(f"scripts/txn.sh holds its own end marker {_END_OF_LIBRARY}")
+    return f"_body=$(cat <<'{_END_OF_LIBRARY}'\n{text}{_END_OF_LIBRARY}\n)\neval \"$_body\"\n"
+
+
 class BusyError(ApplyFailed):
     """Another apply holds the host's transaction lock."""
 
@@ -80,14 +103,25 @@ class Transaction:
             + "SSHD=$(command -v sshd || echo /usr/sbin/sshd)\n"
         )
 
-    def _run(
-        self, body: str, conn: Connection | None = None, *, with_self: bool = False
-    ) -> tuple[int, str, str]:
-        lib = self._header() + _script("txn.sh")
-        # The rollback watcher runs from a file on the host: the commit (only it) carries the
-        # script's own text; every other step would only send 10 kB more over the wire.
-        script = f"SELF_B64={shlex.quote(_b64(lib))}\n{lib}{body}" if with_self else lib + body
-        result = (conn or self.conn).run(script)
+    def _run(self, body: str, conn: Connection | None = None) -> tuple[int, str, str]:
+        """Run `body` (txn.sh's modes) with txn.sh's functions defined.
+
+        The lock carries txn.sh itself and leaves a copy in the lock directory; every later
+        step sends only the header and a few lines that load that copy, and is sent again
+        whole only when the copy is not there (the lock is not ours any more, or it is gone).
+        Every step before sent the whole script: 7 kB, more than one TCP window at the commit.
+        """
+        conn = conn or self.conn
+        header = self._header() + f"WATCH_HEAD_B64={shlex.quote(_b64(self._header()))}\n"
+        if body.startswith("lock\n"):
+            return self._result(conn.run(header + _inline_library() + body))
+        result = conn.run(header + _LOAD_KEPT + body)
+        if result.stdout.startswith(_RESEND):
+            result = conn.run(header + _inline_library() + body)
+        return self._result(result)
+
+    @staticmethod
+    def _result(result: Result) -> tuple[int, str, str]:
         return result.status, result.stdout, result.stderr.strip()
 
     def lock(self, then: str = "") -> Result | None:
@@ -142,7 +176,7 @@ class Transaction:
 
     def commit(self) -> int:
         """Arm the rollback, install, reload. Returns the host's rollback deadline (its epoch)."""
-        status, out, err = self._run("commit\n", with_self=True)
+        status, out, err = self._run("commit\n")
         if status == _EXIT_NOT_BACK:
             raise ApplyFailed(err, rolled_back=True)
         if status in (_EXIT_LOST, _EXIT_IO):  # both stop before any live file is renamed

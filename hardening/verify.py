@@ -42,7 +42,7 @@ def verify(run: Session, txn: Transaction, user: str, pin: str, deadline: float)
             run.say(f"{run.target.host}: lost the original connection; the host rolls back itself")
             outcome = txn.recover(lambda: run.reopen(pin), deadline)
         raise ApplyFailed(
-            f"the new configuration failed the fresh-connection check ({exc}); "
+            f"the new configuration failed the fresh-connection check as {user} ({exc}); "
             + ROLLBACK_SAYS[outcome],
             rolled_back=outcome in ("rolled-back", "gone"),
         ) from None

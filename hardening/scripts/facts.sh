@@ -15,8 +15,12 @@ client_addr=${SSH_CONNECTION%% *}
 
 # A fresh instance may still be running cloud-init, which writes sshd drop-ins and creates
 # users: before an apply, let it finish (bounded), so that what we read is what stays.
+# cloud-init's last stage links /run/cloud-init/result.json, and its first stage of each boot
+# removes it: when it is there, this boot's cloud-init is done, and asking `cloud-init status`
+# (a Python program, a third of a second) would only say so.
 ci_wait='@CLOUD_INIT_WAIT@'
-if [ "$ci_wait" -gt 0 ] && command -v cloud-init >/dev/null 2>&1; then
+if [ "$ci_wait" -gt 0 ] && [ ! -e /run/cloud-init/result.json ] && [ ! -e /run/cloud-init/disabled ] \
+   && command -v cloud-init >/dev/null 2>&1; then
   timeout "$ci_wait" cloud-init status --wait >/dev/null 2>&1
 fi
 sec uid; id -u
@@ -50,9 +54,15 @@ sec host-keys; for f in /etc/ssh/ssh_host_*_key; do [ -f "$f" ] && echo "$f"; do
 sec service
 if [ -d /run/systemd/system ] && command -v systemctl >/dev/null; then
   echo "manager systemd"
-  for u in ssh.service sshd.service ssh.socket sshd.socket; do
-    echo "unit $u enabled=$(systemctl is-enabled "$u" 2>/dev/null) active=$(systemctl is-active "$u" 2>/dev/null)"
-  done
+  # One systemctl for the four units (each call costs ~15 ms): one block per unit, in the
+  # order asked, named as asked (an alias shows its target's Id).
+  units="ssh.service sshd.service ssh.socket sshd.socket"
+  # shellcheck disable=SC2086
+  systemctl show -p UnitFileState -p ActiveState $units 2>/dev/null | awk -v units="$units" '
+    BEGIN { n = split(units, name, " "); i = 1 }
+    /^$/ { if (seen) { i++; seen = 0 } next }
+    { seen = 1; k = substr($0, 1, index($0, "=") - 1); v = substr($0, index($0, "=") + 1); val[i, k] = v }
+    END { for (j = 1; j <= n; j++) printf "unit %s enabled=%s active=%s\n", name[j], val[j, "UnitFileState"], val[j, "ActiveState"] }'
 else
   echo "manager none"
 fi

@@ -1,9 +1,11 @@
 # The on-host half of the transaction. Sourced after a header that sets:
-#   STATE TOKEN SSHD CHECK CHECK_SPEC RELOAD RESTART WATCHER CONFIRM_TIMEOUT LEASE SELF_B64
+#   STATE TOKEN SSHD CHECK CHECK_SPEC RELOAD RESTART WATCHER CONFIRM_TIMEOUT LEASE WATCH_HEAD_B64
 #   NEW_SUFFIX OLD_SUFFIX (candidate and backup beside each file)
 #   EXIT_INVALID (invalid config) EXIT_NOT_BACK (sshd did not come back) EXIT_BUSY
 #   EXIT_LOST (lock lost) EXIT_IO: the exit codes, defined in hardening/transaction.py
 # Modes: stage | commit | confirm | rollback | abort | watch (see hardening/transaction.py).
+# This text arrives as $_body (transaction.py): the lock keeps it as $lock/txn.sh for the
+# later steps, and the commit writes it, under the header, into the rollback watcher.
 PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 export PATH LC_ALL=C
 umask 077
@@ -92,8 +94,12 @@ acquire() {
 
 # stage_write PATH BASE64 / stage_delete PATH: candidates next to their targets (same
 # filesystem, so the later rename is atomic), root:root 0600.
-# Lock only; staging and the admin user come after, under it.
-lock() { acquire; say "@locked"; }
+# Lock only; staging and the admin user come after, under it. The lock keeps this script.
+lock() {
+  acquire
+  printf '%s\n' "$_body" > "$lock/txn.sh" || { rm -rf "$lock"; die "$EXIT_IO" "cannot write $lock/txn.sh"; }
+  say "@locked"
+}
 
 # What is left of our transaction: none | staged | installed.
 state() {
@@ -156,7 +162,7 @@ commit() {
     fi
   done < "$lock/manifest"
   # Arm the rollback before anything changes: if we die from here on, the host heals itself.
-  if ! { printf '%s' "$SELF_B64" | base64 -d > "$lock/watch.sh" && say 'watch' >> "$lock/watch.sh" \
+  if ! { { printf '%s' "$WATCH_HEAD_B64" | base64 -d && printf '%s\n' "$_body" && say 'watch'; } > "$lock/watch.sh" \
          && sh -n "$lock/watch.sh"; }; then
     drop_temps; rm -rf "$lock"; die "$EXIT_IO" "cannot write the rollback watcher in $lock"
   fi

@@ -59,6 +59,22 @@ def test_apply_waits_for_cloud_init_and_check_does_not(
     assert host.sshd_effective()["passwordauthentication"] == "no"
 
 
+def test_a_cloud_init_done_this_boot_is_not_asked_again(
+    host_factory: HostFactory, client_key: Path, tmp_path: Path
+) -> None:
+    """cloud-init's last stage leaves /run/cloud-init/result.json (its first stage of a boot
+    removes it): apply then has nothing to wait for, and no `cloud-init status` to pay for."""
+    host = host_factory()
+    host.run(f"cat > /usr/local/bin/cloud-init <<'EOF'\n{FAKE_CLOUD_INIT}EOF\n", check=True)
+    host.run("chmod 755 /usr/local/bin/cloud-init", check=True)
+    host.run("mkdir -p /run/cloud-init && echo '{}' > /run/cloud-init/result.json", check=True)
+
+    report = engine.apply(_target(host, "root", client_key, tmp_path), Request())
+
+    assert report.exit_code == 0, report.error
+    assert not host.path("/root/cloud-init-calls").exists()
+
+
 def test_non_root_login_applies_through_sudo(
     host_factory: HostFactory, client_key: Path, tmp_path: Path
 ) -> None:
@@ -135,8 +151,8 @@ def test_a_pending_transaction_is_not_called_compliant_and_apply_waits_for_it(
 def test_failed_admin_setup_keeps_the_admin_users_own_key(
     host_factory: HostFactory, client_keys: ClientKeys, tmp_path: Path
 ) -> None:
-    """ops exists with its own key (no newline at the end) but cannot log in: our proof fails,
-    and the undo must take back only our line."""
+    """ops exists with its own key (no newline at the end) but cannot log in: the verifying
+    login as ops fails, the host rolls back, and the undo must take back only our line."""
     host = host_factory(authorized_keys=[client_keys.ed25519])
     own = client_keys.stranger.with_suffix(".pub").read_text().strip()
     host.add_user("ops", authorized_keys=[], sudo_nopasswd=True)
@@ -149,13 +165,17 @@ def test_failed_admin_setup_keeps_the_admin_users_own_key(
         check=True,
     )
     target = _target(host, "root", client_keys.ed25519, tmp_path)
+    sshd_files = "grep -r . /etc/ssh/sshd_config /etc/ssh/sshd_config.d/ || true"
+    config_before = host.run(sshd_files, check=True).stdout
 
     # ops is the operator's own account (not made by hardened-ecs): adopted explicitly.
     request = Request(adopt_admin=True)
     report = engine.apply(target, request, engine.Options(wait=10, verify_wait=5))
 
-    assert report.exit_code == 4 and not report.changed, report.as_dict()
-    assert "nothing changed" in (report.error or "")
+    assert report.exit_code == 4 and not report.changed and report.rolled_back, report.as_dict()
+    error = report.error or ""
+    assert "fresh-connection check as ops" in error and "rolled back to the previous" in error
     assert host.path("/home/ops/.ssh/authorized_keys").read_text().strip() == own
     assert not host.path(LOCK).exists()  # the failed setup released the host lock
+    assert host.run(sshd_files, check=True).stdout == config_before
     assert try_login(host.port, "root", client_keys.ed25519)  # root keeps its access

@@ -155,7 +155,7 @@ def _cut_connections(port: int) -> None:
 
 
 STEPS = {
-    "admin": "proving ops can log in",
+    "admin": "ensuring admin user ops",
     "staged": "validated with sshd -t",
     "reloaded": "reloaded sshd",
     "confirmed": "hardened and confirmed",

@@ -1,0 +1,82 @@
+"""The transaction's wire protocol on a real host: txn.sh goes over the wire once, with the
+lock, and later steps load the copy the lock kept; without that copy they are sent whole."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from hardening import facts as facts_mod
+from hardening.desired import Request
+from hardening.keys import load_private_key
+from hardening.plan import make_plan
+from hardening.session import check_spec
+from hardening.transaction import Transaction
+from hardening.transport import (
+    CLIENT_ALGORITHMS,
+    Connection,
+    HostKeyPolicy,
+    Result,
+    Stats,
+    Target,
+    connect,
+)
+from tests.conftest import HostFactory
+
+LOCK = "/var/lib/hardened-ecs/lock"
+# A line of txn.sh itself: in a command, it means the whole script went over the wire.
+LIBRARY_LINE = "take_stale_lock() {"
+
+
+class Recording(Connection):
+    """A Connection that keeps every script it sends."""
+
+    sent: list[str]
+
+    def run(self, script: str, *, as_root: bool = True, timeout: float | None = None) -> Result:
+        self.sent.append(script)
+        return super().run(script, as_root=as_root, timeout=timeout)
+
+
+def _open(port: int, key: Path, tmp_path: Path) -> Recording:
+    target = Target(
+        "127.0.0.1",
+        port,
+        "root",
+        load_private_key(path=str(key)),
+        HostKeyPolicy(known_hosts=tmp_path / "known_hosts", accept_new=True),
+    )
+    conn = connect(target, wait=20, stats=Stats())
+    conn.__class__ = Recording
+    assert isinstance(conn, Recording)
+    conn.sent = []
+    return conn
+
+
+def test_the_script_goes_once_and_is_sent_again_only_when_its_copy_is_gone(
+    host_factory: HostFactory, client_key: Path, tmp_path: Path
+) -> None:
+    host = host_factory()
+    conn = _open(host.port, client_key, tmp_path)
+    with conn:
+        facts = facts_mod.parse_facts(conn.run(facts_mod.facts_script("ops")).stdout)
+        plan = make_plan(Request(), facts, CLIENT_ALGORITHMS, "root")
+        txn = Transaction(conn, plan, check_spec("root", facts), 30)
+        conn.sent.clear()
+
+        txn.lock()
+        kept = host.path(f"{LOCK}/txn.sh").read_text()
+        assert LIBRARY_LINE in kept and LIBRARY_LINE in conn.sent[0]
+        assert host.run(f"stat -c %a {LOCK}/txn.sh", check=True).stdout.strip() == "600"
+
+        first = txn.stage()
+        assert len(conn.sent) == 2 and LIBRARY_LINE not in conn.sent[1]
+        assert first["permitrootlogin"] == "no"
+
+        # The copy gone (as when the lock is no longer ours): the step is sent again, whole.
+        host.run(f"rm {LOCK}/txn.sh", check=True)
+        again = txn.stage()
+        assert again == first
+        assert len(conn.sent) == 4 and LIBRARY_LINE in conn.sent[3]
+
+        txn.abort()
+        assert not host.path(LOCK).exists()
