@@ -91,6 +91,9 @@ class Bench:
             if step != "check" and r.get("changed") != (step == "fresh"):
                 raise BenchError(f"{tool} {step}: changed={r.get('changed')}")
             self.figures.add(tool, step, rtt, s)
+            timeline = r.get("timeline")
+            if step == "fresh" and isinstance(timeline, list):  # the --before engine has none
+                self.figures.add_timeline(tool, rtt, s.wall, timeline)
             pair = (int(r["connections"]), int(r["commands"]))  # type: ignore[call-overload]
             self.figures.counts.setdefault(tool, {}).setdefault(step, []).append(pair)
             parts.append(f"{step} {s.wall:.2f} s ({pair[0]} conn, {pair[1]} cmd)")
@@ -140,7 +143,7 @@ def measure_fleet(b: Bench, size: int, rtt: float, progress: Callable[[str], Non
 
     Lightweight chroot hosts (tests/testhosts/chroot.py, sshd on 127.0.0.1) behind the delaying TCP
     relay: 50 systemd-booted hosts are too heavy for this machine."""
-    from bench.hosts import make_hostname_resolvable
+    from bench.hosts import host_cpu, make_hostname_resolvable
     from bench.tcprelay import TcpRelay
     from tests.testhosts.chroot import TestHost
 
@@ -179,15 +182,19 @@ def measure_fleet(b: Bench, size: int, rtt: float, progress: Callable[[str], Non
                 argv = [b.python, "-m", "hardening", "apply", "--inventory", str(inv)]
                 argv += ["--parallel", str(len(group)), "--json"]
                 env = dict(os.environ, PYTHONPATH=f"{b.engine}:{ROOT}")
+                members = hosts[: len(group)] if label == "fleet1" else hosts[1:]
+                cpu_before = sum(host_cpu(h) for h in members)
                 s = run_process(argv, cwd=b.engine, env=env, timeout=600)
+                spent = sum(host_cpu(h) for h in members) - cpu_before
                 reports = json.loads(s.stdout) if s.stdout.strip().startswith("[") else []
                 bad = [r for r in reports if r.get("error") or not r.get("compliant")]
                 if s.exit_code != 0 or len(reports) != len(group) or bad:
                     raise BenchError(f"fleet of {len(group)}: " + s.describe())
                 b.figures.add("hardened-ecs", label, rtt, s)
+                b.figures.fleet_cpu.setdefault(label, []).append(s.cpu + spent)
                 b.figures.samples.append(
                     f"rtt {rtt * 1000:.0f} ms (TCP relay): fleet apply, {len(group)} host(s) "
-                    f"{s.wall:.2f} s, CPU {s.cpu:.2f} s CLI"
+                    f"{s.wall:.2f} s, CPU {s.cpu:.2f} s CLI + {spent:.2f} s hosts"
                 )
                 progress(f"  {b.figures.samples[-1]}")
     finally:

@@ -26,10 +26,12 @@ def admin_ready(run: Session, conn: Connection, result: Result | None) -> list[s
     admin = run.request.admin_user
     key_line = public_line(run.target.key)
     if result is None:
-        result = conn.run(admin_script(admin, key_line, adopt=run.request.adopt_admin))
+        result = conn.run(
+            admin_script(admin, key_line, adopt=run.request.adopt_admin), step="admin"
+        )
     did = [ln.split()[1] for ln in result.stdout.splitlines() if ln.startswith("@did ")]
     if result.status != 0 or "@admin-ready" not in result.stdout:
-        undone = conn.run(admin_undo_script(admin, key_line, did))
+        undone = conn.run(admin_undo_script(admin, key_line, did), step="admin undo")
         raise ApplyFailed(
             f"could not prepare admin user {admin} (exit {result.status}): "
             f"{result.stderr.strip() or result.stdout.strip()}; nothing changed"

@@ -23,7 +23,7 @@ def rotate(run: Session, conn: Connection, facts: HostFacts, p: Plan, new_pin: s
     txn = Transaction(conn, p, check_spec(conn.target.user, facts), run.options.confirm_timeout)
     committed_at: float | None = None
     try:
-        waited, _ = take_lock(run, txn)
+        waited, _, _ = take_lock(run, txn)
         if waited:
             txn.abort()
             raise ApplyFailed("another apply ran meanwhile; rotate again", untouched=True)
@@ -49,17 +49,22 @@ def rotate(run: Session, conn: Connection, facts: HostFacts, p: Plan, new_pin: s
         ) from None
 
 
-def take_lock(run: Session, txn: Transaction, then: str = "") -> tuple[bool, Result | None]:
+def take_lock(
+    run: Session, txn: Transaction, then: str = "", *, stage: bool = False
+) -> tuple[bool, Result | None, Result | None]:
     """Take the host lock, waiting (up to --wait) for another apply; True if we had to wait.
 
-    `then` (the admin step) runs in the same command as a first, unopposed lock; after a wait
-    the host is read again and the caller runs it itself (the Result is None then).
+    `then` (the admin step) and, with `stage`, the staging run in the same command as a
+    first, unopposed lock; after a wait the host is read again and the caller runs them
+    itself (their Results are None then).
     """
     give_up = time.monotonic() + run.options.wait
     waited = False
     while True:
         try:
-            return waited, txn.lock("" if waited else then)
+            if waited:
+                return waited, *txn.lock()
+            return waited, *txn.lock(then, stage=stage)
         except BusyError as exc:
             waited = True
             if time.monotonic() > give_up:
@@ -81,13 +86,17 @@ def transact(run: Session, conn: Connection, facts: HostFacts, p: Plan) -> bool:
     committed_at: float | None = None
     admin, key_line = run.request.admin_user, public_line(run.target.key)
     try:
-        # With no other transaction in sight, the admin step rides with the lock: one command.
+        # With no other transaction in sight, the admin step and the staging ride with the
+        # lock: one command, one round trip, for three steps that need no answer in between.
+        unopposed = facts.lock_holder is None
         early = ""
-        if p.needs_admin and facts.lock_holder is None:
+        if p.needs_admin and unopposed:
             early = admin_script(admin, key_line, adopt=run.request.adopt_admin)
             run.say(f"{host}: ensuring admin user {admin} under the host lock")
-        waited, admin_result = take_lock(run, txn, early)
-        if waited or facts.lock_holder is not None:
+        verify_user = admin if p.needs_admin else conn.target.user
+        txn.check_spec = check_spec(verify_user, facts)
+        waited, admin_result, staged = take_lock(run, txn, early, stage=unopposed)
+        if waited or not unopposed:
             # Another transaction ended while we waited: plan from what the host has now.
             facts = run.gather(conn)
             p = txn.plan = run.plan(conn, facts)
@@ -95,8 +104,8 @@ def transact(run: Session, conn: Connection, facts: HostFacts, p: Plan) -> bool:
                 txn.abort()
                 return False
             run.preflight(facts, p)
-        verify_user = admin if p.needs_admin else conn.target.user
-        txn.check_spec = check_spec(verify_user, facts)
+            verify_user = admin if p.needs_admin else conn.target.user
+            txn.check_spec = check_spec(verify_user, facts)
         if p.needs_admin:
             did = admin_ready(run, conn, admin_result)
             undo = admin_undo_script(admin, key_line, did)
@@ -107,7 +116,7 @@ def transact(run: Session, conn: Connection, facts: HostFacts, p: Plan) -> bool:
         # in, and the host's own watcher does if that connection is gone too. So the admin
         # is proven before root is closed for good, and a fresh apply makes two logins, not
         # three: no connection of its own on the way to the commit (about 6 round trips).
-        candidate = txn.stage()
+        candidate = txn.staged(staged) if staged is not None else txn.stage()
         wrong = mismatches(p.settings, candidate)
         if wrong:
             raise ApplyFailed(
@@ -131,7 +140,7 @@ def transact(run: Session, conn: Connection, facts: HostFacts, p: Plan) -> bool:
         # Leave the host as it was: the admin user we made goes with the change. Not when
         # the new sshd config may still be live (then it is the way back in).
         if undo and (exc.rolled_back or exc.untouched) and conn.alive:
-            left = undo_failed(conn.run(undo))
+            left = undo_failed(conn.run(undo, step="admin undo"))
             if left:
                 raise ApplyFailed(
                     str(exc) + left, rolled_back=exc.rolled_back, untouched=exc.untouched

@@ -63,6 +63,14 @@ class Report:
             "connections": self.stats.connections,
             "commands": self.stats.commands,
             "seconds": round(self.seconds, 3),
+            "timeline": [
+                {
+                    "step": step,
+                    "at": round(began - self.stats.origin, 3),
+                    "seconds": round(ended - began, 3),
+                }
+                for step, began, ended in self.stats.timeline
+            ],
         }
 
     @property

@@ -91,6 +91,7 @@ class Session:
         result = conn.run(
             facts_mod.facts_script(self.request.admin_user, wait, banner_of(self.request)),
             timeout=wait + conn.command_timeout,
+            step="facts",
         )
         try:
             facts = facts_mod.parse_facts(result.stdout)

@@ -43,6 +43,9 @@ def _assign(**values: object) -> str:
 # The marker line of txn.sh's heredoc: the script itself never holds this line.
 _END_OF_LIBRARY = "HARDENED_ECS_TXN_LIBRARY_END"
 _RESEND = "@resend"
+# The admin step ran under the lock; its exit status follows (with our token: no output of
+# the step can fake it).
+_THEN_DONE = "@then-exit"
 # Load the copy the lock left, if the lock is still ours (its owner line ends in our token).
 _LOAD_KEPT = f"""\
 _kept="$STATE/lock/txn.sh"
@@ -103,7 +106,9 @@ class Transaction:
             + "SSHD=$(command -v sshd || echo /usr/sbin/sshd)\n"
         )
 
-    def _run(self, body: str, conn: Connection | None = None) -> tuple[int, str, str]:
+    def _run(
+        self, body: str, conn: Connection | None = None, step: str = ""
+    ) -> tuple[int, str, str]:
         """Run `body` (txn.sh's modes) with txn.sh's functions defined.
 
         The lock carries txn.sh itself and leaves a copy in the lock directory; every later
@@ -112,40 +117,56 @@ class Transaction:
         Every step before sent the whole script: 7 kB, more than one TCP window at the commit.
         """
         conn = conn or self.conn
+        step = step or body.split()[0]
         header = self._header() + f"WATCH_HEAD_B64={shlex.quote(_b64(self._header()))}\n"
         if body.startswith("lock\n"):
-            return self._result(conn.run(header + _inline_library() + body))
-        result = conn.run(header + _LOAD_KEPT + body)
+            return self._result(conn.run(header + _inline_library() + body, step=step))
+        result = conn.run(header + _LOAD_KEPT + body, step=step)
         if result.stdout.startswith(_RESEND):
-            result = conn.run(header + _inline_library() + body)
+            result = conn.run(header + _inline_library() + body, step=f"{step} (sent whole)")
         return self._result(result)
 
     @staticmethod
     def _result(result: Result) -> tuple[int, str, str]:
         return result.status, result.stdout, result.stderr.strip()
 
-    def lock(self, then: str = "") -> Result | None:
+    def lock(self, then: str = "", *, stage: bool = False) -> tuple[Result | None, Result | None]:
         """Take the host's transaction lock (the admin user step and staging happen under it).
 
-        `then`: a script run under the lock in the same command (the admin step: it needs no
-        answer in between). Its Result comes back; None without one.
+        Steps that need no answer in between ride in the same command: `then` (the admin
+        step, a script) and, with `stage`, the staging. Returns their Results, None for what
+        was not asked or did not run (staging does not run when `then` failed); `staged`
+        reads the staging's. A lock that is not taken raises here.
         """
         body = "lock\n"
         if then:
-            body += f"printf '%s' {_b64(then)} | base64 -d | sh\n"
-        status, out, err = self._run(body)
+            body += (
+                f"printf '%s' {_b64(then)} | base64 -d | sh; _then=$?\n"
+                f'say "{_THEN_DONE}-$TOKEN $_then"\n[ "$_then" = 0 ] || exit "$_then"\n'
+            )
+        if stage:
+            body += self._stage_body()
+        steps = ["lock"] + (["admin"] if then else []) + (["stage"] if stage else [])
+        status, out, err = self._run(body, step=" + ".join(steps))
         if "@locked" not in out:
             if status == _EXIT_BUSY:
                 raise BusyError(f"another apply is in progress on the host ({err})", untouched=True)
             raise ApplyFailed(f"cannot take the host lock: {err or out}", untouched=True)
-        if not then:
-            if status != 0:
-                raise ApplyFailed(f"cannot take the host lock: {err or out}", untouched=True)
-            return None
-        return Result(out.split("@locked\n", 1)[-1], err, status)
+        rest = out.split("@locked\n", 1)[-1]
+        then_result: Result | None = None
+        if then:
+            head, mark, tail = rest.partition(f"{_THEN_DONE}-{self.token} ")
+            if not mark:  # the step never ended (its shell died): a failure, nothing staged
+                return Result(rest, err, status or 1), None
+            code, _, rest = tail.partition("\n")
+            then_result = Result(head, err, int(code))
+            if then_result.status != 0:
+                return then_result, None
+        elif not stage and status != 0:
+            raise ApplyFailed(f"cannot take the host lock: {err or out}", untouched=True)
+        return then_result, Result(rest, err, status) if stage else None
 
-    def stage(self) -> dict[str, str]:
-        """Write candidates beside their targets, validate; return the candidate `sshd -T`."""
+    def _stage_body(self) -> str:
         lines = ["acquire"]
         for change in self.plan.files:
             if change.content is None:
@@ -153,7 +174,16 @@ class Transaction:
             else:
                 lines.append(f"stage_write {shlex.quote(change.path)} {_b64(change.content)}")
         lines += [f"stage_check {_b64(self.plan.validation_main)}", "validate"]
-        status, out, err = self._run("\n".join(lines) + "\n")
+        return "\n".join(lines) + "\n"
+
+    def stage(self) -> dict[str, str]:
+        """Write candidates beside their targets, validate; return the candidate `sshd -T`."""
+        status, out, err = self._run(self._stage_body(), step="stage")
+        return self.staged(Result(out, err, status))
+
+    def staged(self, result: Result) -> dict[str, str]:
+        """The staging's outcome: the candidate `sshd -T`, or why nothing changed."""
+        status, out, err = result.status, result.stdout, result.stderr
         if status == _EXIT_BUSY:
             raise BusyError(f"another apply is in progress on the host ({err})", untouched=True)
         if status == _EXIT_INVALID:

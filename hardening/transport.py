@@ -73,6 +73,10 @@ class Stats:
 
     connections: int = 0
     commands: int = 0
+    # (step, started, ended) on time.monotonic(): each login and each remote command, so a
+    # report shows where the time went (bench/ turns it into round trips per step).
+    timeline: list[tuple[str, float, float]] = field(default_factory=list)
+    origin: float = field(default_factory=time.monotonic)
 
 
 @dataclass(frozen=True)
@@ -127,11 +131,26 @@ class Connection:
     def alive(self) -> bool:
         return self._transport.is_active()
 
-    def run(self, script: str, *, as_root: bool = True, timeout: float | None = None) -> Result:
+    def run(
+        self,
+        script: str,
+        *,
+        as_root: bool = True,
+        timeout: float | None = None,
+        step: str = "command",
+    ) -> Result:
         """Run a POSIX sh script (sent on stdin). As root through `sudo -n` when not root.
 
         Bounded: `timeout` (default `command_timeout`) seconds in total, channel.MAX_OUTPUT bytes.
+        `step` names it in the timeline.
         """
+        started = time.monotonic()
+        try:
+            return self._run(script, as_root, timeout)
+        finally:
+            self.stats.timeline.append((step, started, time.monotonic()))
+
+    def _run(self, script: str, as_root: bool, timeout: float | None) -> Result:
         timeout = self.command_timeout if timeout is None else timeout
         sudo = as_root and self.target.user != "root"
         # The marker proves sudo let us in, whatever sudo prints besides (cloud images warn
@@ -281,7 +300,8 @@ def connect(
     first apply root is closed, and the same command must still work.
     """
     trust = KnownHostsCheck(target.host_keys, target.host, target.port)
-    deadline = time.monotonic() + wait
+    started = time.monotonic()
+    deadline = started + wait
     delay = 0.2
     last = "no attempt made"
     users = [target] + ([target.as_user(fallback_user)] if fallback_user else [])
@@ -292,6 +312,7 @@ def connect(
             try:
                 timeout = max(5.0, min(30.0, remaining))
                 transport, rtt = _attempt(candidate, trust, timeout, stats)
+                stats.timeline.append((f"login as {candidate.user}", started, time.monotonic()))
                 return Connection(transport, candidate, stats, command_timeout, rtt)
             except _Refused as exc:
                 refused.append(str(exc))

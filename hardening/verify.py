@@ -49,7 +49,8 @@ def verify(run: Session, txn: Transaction, user: str, pin: str, deadline: float)
 
 
 def _replan(run: Session, conn: Connection) -> Plan:
-    result = conn.run(facts_mod.facts_script(run.request.admin_user, 0, banner_of(run.request)))
+    script = facts_mod.facts_script(run.request.admin_user, 0, banner_of(run.request))
+    result = conn.run(script, step="facts")
     try:
         facts = facts_mod.parse_facts(result.stdout)
     except facts_mod.FactsError as exc:

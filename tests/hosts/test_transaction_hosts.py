@@ -5,10 +5,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from hardening import engine
 from hardening import facts as facts_mod
 from hardening.desired import Request
 from hardening.keys import load_private_key
-from hardening.plan import make_plan
+from hardening.plan import DROPIN_PATH, make_plan, staged_path
 from hardening.session import check_spec
 from hardening.transaction import Transaction
 from hardening.transport import (
@@ -32,9 +33,16 @@ class Recording(Connection):
 
     sent: list[str]
 
-    def run(self, script: str, *, as_root: bool = True, timeout: float | None = None) -> Result:
+    def run(
+        self,
+        script: str,
+        *,
+        as_root: bool = True,
+        timeout: float | None = None,
+        step: str = "command",
+    ) -> Result:
         self.sent.append(script)
-        return super().run(script, as_root=as_root, timeout=timeout)
+        return super().run(script, as_root=as_root, timeout=timeout, step=step)
 
 
 def _open(port: int, key: Path, tmp_path: Path) -> Recording:
@@ -80,3 +88,63 @@ def test_the_script_goes_once_and_is_sent_again_only_when_its_copy_is_gone(
 
         txn.abort()
         assert not host.path(LOCK).exists()
+
+
+def test_the_admin_step_and_the_staging_ride_with_the_lock_and_a_failed_step_stops_it(
+    host_factory: HostFactory, client_key: Path, tmp_path: Path
+) -> None:
+    host = host_factory()
+    conn = _open(host.port, client_key, tmp_path)
+    with conn:
+        facts = facts_mod.parse_facts(conn.run(facts_mod.facts_script("ops")).stdout)
+        plan = make_plan(Request(), facts, CLIENT_ALGORITHMS, "root")
+        txn = Transaction(conn, plan, check_spec("root", facts), 30)
+        conn.sent.clear()
+
+        # A step that fails, and says a line that looks like the end marker: staging never runs.
+        failing = "echo '@then-exit 0'; echo did-the-step; exit 7\n"
+        then, staged = txn.lock(failing, stage=True)
+        assert len(conn.sent) == 1
+        assert then is not None and then.status == 7 and "did-the-step" in then.stdout
+        assert staged is None
+        assert not host.path(staged_path(DROPIN_PATH)).exists()
+        txn.abort()
+
+        then, staged = txn.lock("echo did-the-step\n", stage=True)
+        assert len(conn.sent) == 3  # the failed lock, its abort, this one
+        assert then is not None and then.status == 0 and then.stdout == "did-the-step\n"
+        assert staged is not None
+        assert txn.staged(staged)["permitrootlogin"] == "no"
+        assert host.path(staged_path(DROPIN_PATH)).exists()
+        txn.abort()
+        assert not host.path(LOCK).exists()
+
+
+def test_a_fresh_apply_is_two_logins_and_five_commands_in_this_order(
+    host_factory: HostFactory, client_key: Path, tmp_path: Path
+) -> None:
+    """What a fresh apply as root costs on the wire (issue 12): the admin step and the staging
+    ride with the lock, and the admin is proven by the verifying login, not one of its own."""
+    host = host_factory()
+    target = Target(
+        "127.0.0.1",
+        host.port,
+        "root",
+        load_private_key(path=str(client_key)),
+        HostKeyPolicy(known_hosts=tmp_path / "known_hosts", accept_new=True),
+    )
+
+    report = engine.apply(target, Request(), engine.Options(wait=20))
+
+    assert report.exit_code == 0 and report.changed, report.error
+    steps = [entry["step"] for entry in report.as_dict()["timeline"]]
+    assert steps == [
+        "login as root",
+        "facts",
+        "lock + admin + stage",
+        "commit",
+        "login as ops",
+        "facts",
+        "confirm",
+    ]
+    assert (report.stats.connections, report.stats.commands) == (2, 5)
