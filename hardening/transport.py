@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 import paramiko
 
+from hardening import userauth
 from hardening.channel import (
     MAX_INLINE,
     ChannelAhead,
@@ -268,7 +269,7 @@ def _attempt(
             raise _Retry(f"SSH handshake failed: {exc}") from None
         trust.verify(server_key)
         try:
-            transport.auth_publickey(target.user, target.key)
+            userauth.auth_publickey(transport, target.user, target.key)
         except paramiko.BadAuthenticationType as exc:
             raise ConnectError(
                 f"{target.label} does not accept public keys "
