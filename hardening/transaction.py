@@ -118,7 +118,9 @@ class Transaction:
         """
         conn = conn or self.conn
         step = step or body.split()[0]
-        header = self._header() + f"WATCH_HEAD_B64={shlex.quote(_b64(self._header()))}\n"
+        header = self._header()
+        if body.startswith("commit"):  # the rollback watcher it writes starts with the header
+            header += f"WATCH_HEAD_B64={shlex.quote(_b64(header))}\n"
         if body.startswith("lock\n"):
             return self._result(conn.run(header + _inline_library() + body, step=step))
         result = conn.run(header + _LOAD_KEPT + body, step=step)
