@@ -68,6 +68,8 @@ testhosts: $(VENV)/.installed
 # then round trips over a delay line beside pyinfra and Ansible (bench/latency.py), whose
 # bench-only tools (bench/requirements.txt) go into BENCH_VENV: `make test` never needs them.
 BENCH_VENV ?= $(VENV)
+# e.g. LATENCY_ARGS="--before a75ca58": also the engine of that commit, for before/after
+LATENCY_ARGS ?=
 
 $(BENCH_VENV)/.bench-installed: bench/requirements.txt
 	[ -x $(BENCH_VENV)/bin/pip ] || python3 -m venv $(BENCH_VENV)
@@ -76,4 +78,4 @@ $(BENCH_VENV)/.bench-installed: bench/requirements.txt
 
 bench: $(VENV)/.installed $(BENCH_VENV)/.bench-installed testhosts
 	$(PY) -m bench.run
-	$(PY) -m bench.latency --bench-venv $(BENCH_VENV)
+	$(PY) -m bench.latency --bench-venv $(BENCH_VENV) $(LATENCY_ARGS)
