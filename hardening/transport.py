@@ -1,5 +1,6 @@
 """SSH transport: connect (waiting for a booting host), with trust.py checking host keys like
-OpenSSH, and run scripts (channel.py sends them and collects their output).
+OpenSSH and userauth.py logging in, and run scripts (channel.py sends them and collects their
+output).
 
 Built on paramiko's Transport rather than SSHClient so that host-key checking, algorithm choice
 and retries are ours and explicit: no silent trust-on-first-use, no agent, no stray keys.

@@ -224,6 +224,51 @@ def test_round_trips_are_the_slope_over_the_measured_rtt() -> None:
     assert "- MISS: noop ≤ 8 round trips: 9.0" in text
 
 
+def test_each_step_of_a_fresh_apply_gets_its_round_trips_from_the_timeline() -> None:
+    """Login 4 RTT, facts 2 RTT, 0.3 s + 1 RTT outside the steps: the step table says so; a run
+    that took another path (a step more) leaves no step table rather than a wrong one."""
+    from bench.latency_report import RTTS, Figures, step_table
+
+    f = Figures()
+    for rtt in RTTS:
+        f.measured[rtt] = [rtt]
+        login, facts = 0.05 + 4 * rtt, 0.2 + 2 * rtt
+        wall = login + facts + 0.3 + rtt
+        timeline: list[dict[str, object]] = [
+            {"step": "login as root", "seconds": login},
+            {"step": "facts", "seconds": facts},
+        ]
+        for _ in range(3):
+            f.add_timeline("hardened-ecs", rtt, wall, timeline)
+    rows = "\n".join(step_table(f))
+    assert "| 1. login as root | 0.05 s |" in rows and rows.splitlines()[2].endswith("| 4.0 |")
+    assert "| 2. facts | 0.20 s |" in rows and rows.splitlines()[3].endswith("| 2.0 |")
+    assert rows.splitlines()[4].startswith("| outside the steps") and rows.endswith("| 1.0 |")
+
+    f.add_timeline("hardened-ecs", RTTS[0], 1.0, [*timeline, {"step": "state", "seconds": 0.1}])
+    assert step_table(f) == []
+
+
+def test_the_fleet_is_set_beside_what_the_machine_s_cores_allow() -> None:
+    """50 hosts in 12 s with 20 CPU seconds on this machine's cores: the report gives the floor
+    and the ratio to it, and still judges the goal against one host as the issue asks."""
+    import os
+
+    from bench.latency_report import FLEET_RTT, Figures, report
+    from bench.measure import ProcessSample
+
+    f = Figures()
+    for label, wall in (("fleet1", 3.0), ("fleet50", 12.0)):
+        f.add("hardened-ecs", label, FLEET_RTT, ProcessSample((), 0, wall, 0, 0.0, "", ""))
+    f.fleet_cpu["fleet50"] = [20.0]
+    text = "\n".join(report(f, []))
+    cores = len(os.sched_getaffinity(0))
+    floor = max(3.0, 20.0 / cores)
+    assert f"no schedule here ends before {20.0 / cores:.2f} s" in text
+    assert f"the fleet took {12.0 / floor:.2f}x max(one host, that)" in text
+    assert "- MISS: fleet of 50 at 150 ms ≤ 1.5x one host: 4.00x" in text
+
+
 @pytest.mark.host
 def test_delay_line_carries_tcp_and_holds_every_packet(tmp_path: Path) -> None:
     """A namespace behind the delay line: TCP reaches a listener in it, and a connect takes at
