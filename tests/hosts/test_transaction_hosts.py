@@ -60,16 +60,22 @@ def _open(port: int, key: Path, tmp_path: Path) -> Recording:
     return conn
 
 
+def _transaction(conn: Recording) -> Transaction:
+    """A transaction of the default request on this host, planned from its facts; the
+    recording starts after them."""
+    facts = facts_mod.parse_facts(conn.run(facts_mod.facts_script("ops")).stdout)
+    plan = make_plan(Request(), facts, CLIENT_ALGORITHMS, "root")
+    conn.sent.clear()
+    return Transaction(conn, plan, check_spec("root", facts), 30)
+
+
 def test_the_script_goes_once_and_is_sent_again_only_when_its_copy_is_gone(
     host_factory: HostFactory, client_key: Path, tmp_path: Path
 ) -> None:
     host = host_factory()
     conn = _open(host.port, client_key, tmp_path)
     with conn:
-        facts = facts_mod.parse_facts(conn.run(facts_mod.facts_script("ops")).stdout)
-        plan = make_plan(Request(), facts, CLIENT_ALGORITHMS, "root")
-        txn = Transaction(conn, plan, check_spec("root", facts), 30)
-        conn.sent.clear()
+        txn = _transaction(conn)
 
         txn.lock()
         kept = host.path(f"{LOCK}/txn.sh").read_text()
@@ -96,10 +102,7 @@ def test_the_admin_step_and_the_staging_ride_with_the_lock_and_a_failed_step_sto
     host = host_factory()
     conn = _open(host.port, client_key, tmp_path)
     with conn:
-        facts = facts_mod.parse_facts(conn.run(facts_mod.facts_script("ops")).stdout)
-        plan = make_plan(Request(), facts, CLIENT_ALGORITHMS, "root")
-        txn = Transaction(conn, plan, check_spec("root", facts), 30)
-        conn.sent.clear()
+        txn = _transaction(conn)
 
         # A step that fails, and says a line that looks like the end marker: staging never runs.
         failing = "echo '@then-exit 0'; echo did-the-step; exit 7\n"
