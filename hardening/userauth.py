@@ -39,9 +39,17 @@ class _EarlyRequest(AuthHandler):
             super()._parse_service_accept(m)  # type: ignore[misc]
 
 
+# The paramiko internals used above; a paramiko without them logs in the usual way.
+_HOOKS = all(
+    callable(getattr(AuthHandler, name, None))
+    for name in ("_request_auth", "_parse_service_accept")
+)
+
+
 def pipelines(key: paramiko.PKey) -> bool:
-    """Whether `key` signs the same way whatever the server's EXT_INFO says (not RSA)."""
-    return "rsa" not in key.get_name()
+    """Whether `key` signs the same way whatever the server's EXT_INFO says (not RSA), and
+    this paramiko has the methods the early request is built with."""
+    return _HOOKS and "rsa" not in key.get_name()
 
 
 def auth_publickey(transport: paramiko.Transport, username: str, key: paramiko.PKey) -> None:
