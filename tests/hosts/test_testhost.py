@@ -263,6 +263,7 @@ import sys
 from tests.testhosts.chroot import TestHost
 host = TestHost("bookworm").start()
 print(host.init_pid, host.state_dir, flush=True)
+sys.stdin.readline()  # the test has seen the host running
 if sys.argv[1] == "exit":
     sys.exit(0)  # without stop(): the atexit guard must stop it
 sys.stdin.read()  # wait to be killed
@@ -283,10 +284,12 @@ def test_host_does_not_outlive_its_test_process(ending: str) -> None:
     pid_text, state_dir_text = child.stdout.readline().split()
     init_pid, state_dir = int(pid_text), Path(state_dir_text)
     assert Path(f"/proc/{init_pid}").exists()
+    assert child.stdin is not None
+    child.stdin.write("seen\n")
+    child.stdin.flush()
     if ending == "sigkill":
         child.kill()  # no finalizer, no atexit: the parent-death signal must do it
     child.wait()
-    assert child.stdin is not None
     child.stdin.close()
     child.stdout.close()
     # The kernel delivers the death signals asynchronously: wait (bounded) for the init to go.

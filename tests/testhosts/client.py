@@ -64,11 +64,18 @@ def try_login(address: str, user: str, key: str | Path, *, source: str | None = 
     """True: logged in and ran a command. False: authentication rejected. Anything else
     (refused, timed out, no common algorithm) raises, so "must fail" cannot pass on a dead
     server."""
-    proc = ssh(address, user, key, source=source)
-    if proc.returncode == 0:
-        return True
-    if "Permission denied" in proc.stderr or "Too many authentication failures" in proc.stderr:
-        return False
+    for attempt in range(1, 4):
+        proc = ssh(address, user, key, source=source)
+        if proc.returncode == 0:
+            return True
+        if "Permission denied" in proc.stderr or "Too many authentication failures" in proc.stderr:
+            return False
+        # Debian 11's per-connection ssh@.service removes /run/sshd when it ends, and the next
+        # connection's sshd, started that moment, exits before its banner (README, Known
+        # limits): that host's race, not an answer. Anything else, or three in a row, raises.
+        if "kex_exchange_identification" not in proc.stderr or attempt == 3:
+            break
+        time.sleep(0.5)
     raise LoginError(f"ssh {user}@{address} failed ({proc.returncode}): {proc.stderr.strip()}")
 
 
