@@ -8,6 +8,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
+from hardening.errors import ConnectError
 from hardening.keys import load_private_key
 from hardening.transport import MAX_INLINE, Connection, HostKeyPolicy, Stats, Target, connect
 from tests.conftest import HostFactory
@@ -21,6 +24,16 @@ TRICKY = (
     "exit 7\n"
 )
 TRICKY_OUT = 'a $HOME `id` \\\\ "q"\nHARDENED_ECS_EOF_0000000000000000\n$(echo not-run)\n'
+
+
+# The nearest sshd above this shell is the session's own: killed, the connection ends with no
+# exit status (the wait after it is never reached).
+KILL_OWN_SESSION = """\
+p=$PPID
+while [ "$(cat /proc/$p/comm)" != sshd ]; do p=$(cut -d' ' -f4 /proc/$p/stat); done
+kill -9 "$p"
+sleep 10
+"""
 
 
 def _connect(port: int, user: str, key: Path, tmp_path: Path) -> Connection:
@@ -59,3 +72,16 @@ def test_sudo_gets_the_script_through_the_here_document(
         assert (result.stdout, result.stderr, result.status) == (TRICKY_OUT, "to-stderr\n", 7)
         assert conn.run("id -u\n").stdout == "0\n"
         assert conn.run("id -u\n", as_root=False).stdout != "0\n"
+
+
+def test_a_connection_that_drops_mid_command_is_a_lost_connection_not_an_exit_status(
+    host_factory: HostFactory, client_key: Path, tmp_path: Path
+) -> None:
+    """The command kills its own sshd session process: the connection ends with no exit status
+    (paramiko's -1). That is a lost connection, which the engine recovers from, never a
+    command that "exited -1"."""
+    host = host_factory()
+    with _connect(host.port, "root", client_key, tmp_path) as conn:
+        with pytest.raises(ConnectError, match=r"lost the connection to root@127\.0\.0\.1"):
+            conn.run(KILL_OWN_SESSION)
+        assert not conn.alive
