@@ -75,6 +75,16 @@ def take_lock(
             time.sleep(2)
 
 
+def _aim_verification(
+    txn: Transaction, conn: Connection, facts: HostFacts, p: Plan, admin: str
+) -> str:
+    """Who the verifying login is (the admin when root is being closed), and so the
+    connection spec the candidate's `sshd -T` is asked for. Returns the user."""
+    user = admin if p.needs_admin else conn.target.user
+    txn.check_spec = check_spec(user, facts)
+    return user
+
+
 def transact(run: Session, conn: Connection, facts: HostFacts, p: Plan) -> bool:
     """Lock, (admin user), stage + validate, commit, verify + confirm; undo on failure.
 
@@ -93,8 +103,7 @@ def transact(run: Session, conn: Connection, facts: HostFacts, p: Plan) -> bool:
         if p.needs_admin and unopposed:
             early = admin_script(admin, key_line, adopt=run.request.adopt_admin)
             run.say(f"{host}: ensuring admin user {admin} under the host lock")
-        verify_user = admin if p.needs_admin else conn.target.user
-        txn.check_spec = check_spec(verify_user, facts)
+        verify_user = _aim_verification(txn, conn, facts, p, admin)
         waited, admin_result, staged = take_lock(run, txn, early, stage=unopposed)
         if waited or not unopposed:
             # Another transaction ended while we waited: plan from what the host has now.
@@ -104,8 +113,7 @@ def transact(run: Session, conn: Connection, facts: HostFacts, p: Plan) -> bool:
                 txn.abort()
                 return False
             run.preflight(facts, p)
-            verify_user = admin if p.needs_admin else conn.target.user
-            txn.check_spec = check_spec(verify_user, facts)
+            verify_user = _aim_verification(txn, conn, facts, p, admin)
         if p.needs_admin:
             did = admin_ready(run, conn, admin_result)
             undo = admin_undo_script(admin, key_line, did)

@@ -107,7 +107,13 @@ class Transaction:
         )
 
     def _run(
-        self, body: str, conn: Connection | None = None, step: str = ""
+        self,
+        body: str,
+        conn: Connection | None = None,
+        step: str = "",
+        *,
+        whole: bool = False,
+        writes_watcher: bool = False,
     ) -> tuple[int, str, str]:
         """Run `body` (txn.sh's modes) with txn.sh's functions defined.
 
@@ -115,13 +121,15 @@ class Transaction:
         step sends only the header and a few lines that load that copy, and is sent again
         whole only when the copy is not there (the lock is not ours any more, or it is gone).
         Every step before sent the whole script: 7 kB, more than one TCP window at the commit.
+        `whole`: send the script with this step (the lock's); `writes_watcher`: the step writes
+        the rollback watcher (the commit's), which starts with this same header.
         """
         conn = conn or self.conn
         step = step or body.split()[0]
         header = self._header()
-        if body.startswith("commit"):  # the rollback watcher it writes starts with the header
+        if writes_watcher:
             header += f"WATCH_HEAD_B64={shlex.quote(_b64(header))}\n"
-        if body.startswith("lock\n"):
+        if whole:
             return self._result(conn.run(header + _inline_library() + body, step=step))
         result = conn.run(header + _LOAD_KEPT + body, step=step)
         if result.stdout.startswith(_RESEND):
@@ -149,7 +157,7 @@ class Transaction:
         if stage:
             body += self._stage_body()
         steps = ["lock"] + (["admin"] if then else []) + (["stage"] if stage else [])
-        status, out, err = self._run(body, step=" + ".join(steps))
+        status, out, err = self._run(body, step=" + ".join(steps), whole=True)
         if "@locked" not in out:
             if status == _EXIT_BUSY:
                 raise BusyError(f"another apply is in progress on the host ({err})", untouched=True)
@@ -208,7 +216,7 @@ class Transaction:
 
     def commit(self) -> int:
         """Arm the rollback, install, reload. Returns the host's rollback deadline (its epoch)."""
-        status, out, err = self._run("commit\n")
+        status, out, err = self._run("commit\n", writes_watcher=True)
         if status == _EXIT_NOT_BACK:
             raise ApplyFailed(err, rolled_back=True)
         if status in (_EXIT_LOST, _EXIT_IO):  # both stop before any live file is renamed
