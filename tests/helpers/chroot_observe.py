@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
+from hardening.keys import load_private_key
+from hardening.transport import HostKeyPolicy, Target
 from tests.helpers.cli import Outcome, run_cli
 from tests.testhosts.chroot import (
     LOOPBACK,
@@ -90,6 +92,18 @@ def host_key_fingerprint(host: TestHost, key_type: str = "ssh-ed25519") -> str:
     engine)."""
     blob = base64.b64decode(host.host_public_keys()[key_type].split()[1])
     return "SHA256:" + base64.b64encode(hashlib.sha256(blob).digest()).decode().rstrip("=")
+
+
+def loopback_target(port: int, user: str, key: Path, tmp_path: Path) -> Target:
+    """The engine's target for a chroot host on 127.0.0.1: its key recorded on first contact
+    in a known_hosts file of the test's own."""
+    return Target(
+        LOOPBACK,
+        port,
+        user,
+        load_private_key(path=str(key)),
+        HostKeyPolicy(known_hosts=tmp_path / "known_hosts", accept_new=True),
+    )
 
 
 def known_hosts_name(host: TestHost) -> str:

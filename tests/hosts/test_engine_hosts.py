@@ -11,9 +11,9 @@ import pytest
 
 from hardening import engine
 from hardening.desired import Request
-from hardening.keys import load_private_key
-from hardening.transport import HostKeyPolicy, Target
+from hardening.transport import Target
 from tests.conftest import ClientKeys, HostFactory
+from tests.helpers.chroot_observe import loopback_target
 from tests.testhosts.chroot import TestHost, try_login
 
 LOCK = "/var/lib/hardened-ecs/lock"
@@ -30,13 +30,7 @@ fi
 
 
 def _target(host: TestHost, user: str, key: Path, tmp_path: Path) -> Target:
-    return Target(
-        "127.0.0.1",
-        host.port,
-        user,
-        load_private_key(path=str(key)),
-        HostKeyPolicy(known_hosts=tmp_path / "known_hosts", accept_new=True),
-    )
+    return loopback_target(host.port, user, key, tmp_path)
 
 
 def test_apply_waits_for_cloud_init_and_check_does_not(

@@ -4,24 +4,23 @@ lock, and later steps load the copy the lock kept; without that copy they are se
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from hardening import engine
 from hardening import facts as facts_mod
 from hardening.desired import Request
-from hardening.keys import load_private_key
 from hardening.plan import DROPIN_PATH, make_plan, staged_path
 from hardening.session import check_spec
 from hardening.transaction import Transaction
 from hardening.transport import (
     CLIENT_ALGORITHMS,
     Connection,
-    HostKeyPolicy,
     Result,
     Stats,
-    Target,
     connect,
 )
 from tests.conftest import HostFactory
+from tests.helpers.chroot_observe import loopback_target
 
 LOCK = "/var/lib/hardened-ecs/lock"
 # A line of txn.sh itself: in a command, it means the whole script went over the wire.
@@ -33,27 +32,13 @@ class Recording(Connection):
 
     sent: list[str]
 
-    def run(
-        self,
-        script: str,
-        *,
-        as_root: bool = True,
-        timeout: float | None = None,
-        step: str = "command",
-    ) -> Result:
+    def run(self, script: str, **options: Any) -> Result:
         self.sent.append(script)
-        return super().run(script, as_root=as_root, timeout=timeout, step=step)
+        return super().run(script, **options)
 
 
 def _open(port: int, key: Path, tmp_path: Path) -> Recording:
-    target = Target(
-        "127.0.0.1",
-        port,
-        "root",
-        load_private_key(path=str(key)),
-        HostKeyPolicy(known_hosts=tmp_path / "known_hosts", accept_new=True),
-    )
-    conn = connect(target, wait=20, stats=Stats())
+    conn = connect(loopback_target(port, "root", key, tmp_path), wait=20, stats=Stats())
     conn.__class__ = Recording
     assert isinstance(conn, Recording)
     conn.sent = []
@@ -129,13 +114,7 @@ def test_a_fresh_apply_is_two_logins_and_five_commands_in_this_order(
     """What a fresh apply as root costs on the wire (issue 12): the admin step and the staging
     ride with the lock, and the admin is proven by the verifying login, not one of its own."""
     host = host_factory()
-    target = Target(
-        "127.0.0.1",
-        host.port,
-        "root",
-        load_private_key(path=str(client_key)),
-        HostKeyPolicy(known_hosts=tmp_path / "known_hosts", accept_new=True),
-    )
+    target = loopback_target(host.port, "root", client_key, tmp_path)
 
     report = engine.apply(target, Request(), engine.Options(wait=20))
 

@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 
 from hardening.errors import ConnectError
-from hardening.keys import load_private_key
-from hardening.transport import MAX_INLINE, Connection, HostKeyPolicy, Stats, Target, connect
+from hardening.transport import MAX_INLINE, Connection, Stats, connect
 from tests.conftest import HostFactory
+from tests.helpers.chroot_observe import loopback_target
 
 # Quoting, expansions and a line that looks like a here-document delimiter: all must arrive as
 # written, none expanded by the login shell.
@@ -37,14 +37,7 @@ sleep 10
 
 
 def _connect(port: int, user: str, key: Path, tmp_path: Path) -> Connection:
-    target = Target(
-        "127.0.0.1",
-        port,
-        user,
-        load_private_key(path=str(key)),
-        HostKeyPolicy(known_hosts=tmp_path / "known_hosts", accept_new=True),
-    )
-    return connect(target, wait=20, stats=Stats())
+    return connect(loopback_target(port, user, key, tmp_path), wait=20, stats=Stats())
 
 
 def test_scripts_arrive_exactly_inline_and_on_stdin(
