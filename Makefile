@@ -5,12 +5,22 @@ VENV ?= venv
 PY := $(VENV)/bin/python
 STACK ?= dev
 
-.PHONY: up test lint unit deps testhosts validate bench demo pulumi-cli
+.PHONY: up test lint unit deps testhosts validate bench demo pulumi-cli lock
 
+# Every install is from a lock (*.txt: every package of the closure, pinned, with its hashes),
+# checked by pip; the inputs people edit are the *.in files, resolved by `make lock`.
+PIP_INSTALL = pip install -q --disable-pip-version-check --require-hashes
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	python3 -m venv $(VENV)
-	$(VENV)/bin/pip install -q --disable-pip-version-check -r requirements-dev.txt
+	$(VENV)/bin/$(PIP_INSTALL) -r requirements-dev.txt
 	touch $@
+
+# --- lock: resolve requirements.in, requirements-dev.in, bench/requirements.in into their
+# hashed locks (pip-tools from the dev venv; needs PyPI). `make test` fails while an input and
+# its lock disagree (tests/unit/test_locks.py). Options pass through: LOCK_ARGS="--upgrade".
+LOCK_ARGS ?=
+lock: $(VENV)/.installed
+	scripts/lock.sh $(LOCK_ARGS)
 
 # --- up: deploy one stack; one clear line instead when the Pulumi CLI is missing. No dev venv
 # here: scripts/up.sh checks for the CLI first, then makes the runtime venv if it is missing.
@@ -66,14 +76,15 @@ testhosts: $(VENV)/.installed
 
 # --- bench: CLI, fleet and program timings on its own fresh test hosts -> bench/RESULTS.md;
 # then round trips over a delay line beside pyinfra and Ansible (bench/latency.py), whose
-# bench-only tools (bench/requirements.txt) go into BENCH_VENV: `make test` never needs them.
-BENCH_VENV ?= $(VENV)
+# bench-only tools (bench/requirements.txt) go into BENCH_VENV, a venv of their own (pyinfra
+# wants an older paramiko than ours): `make test` never needs them.
+BENCH_VENV ?= venv-bench
 # e.g. LATENCY_ARGS="--before a75ca58": also the engine of that commit, for before/after
 LATENCY_ARGS ?=
 
 $(BENCH_VENV)/.bench-installed: bench/requirements.txt
 	[ -x $(BENCH_VENV)/bin/pip ] || python3 -m venv $(BENCH_VENV)
-	$(BENCH_VENV)/bin/pip install -q --disable-pip-version-check -r bench/requirements.txt
+	$(BENCH_VENV)/bin/$(PIP_INSTALL) -r bench/requirements.txt
 	touch $@
 
 bench: $(VENV)/.installed $(BENCH_VENV)/.bench-installed testhosts

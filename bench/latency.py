@@ -32,7 +32,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m bench.latency", description=__doc__)
     p.add_argument("--runs", type=int, default=3, help="runs per tool and RTT (default 3)")
     p.add_argument("--tools", default=",".join(TOOLS), help="comma-separated: " + ",".join(TOOLS))
-    p.add_argument("--bench-venv", default=os.environ.get("BENCH_VENV", "venv"))
+    p.add_argument("--bench-venv", default=os.environ.get("BENCH_VENV", "venv-bench"))
     p.add_argument("--no-write", action="store_true", help="print only; leave RESULTS.md")
     p.add_argument(
         "--engine",

@@ -27,7 +27,7 @@ cd "$root"
 if [[ ! -x venv/bin/python ]]; then
     echo "up: creating venv/ with the program's dependencies" >&2
     python3 -m venv venv
-    venv/bin/pip install -q --disable-pip-version-check -r requirements.txt
+    venv/bin/pip install -q --disable-pip-version-check --require-hashes -r requirements.txt
 fi
 
 # Keep whatever backend the user is logged in to (Pulumi Cloud, OSS, ...); else local files.

@@ -129,11 +129,14 @@ def test_checkout_never_persists_the_token() -> None:
                 assert step["with"]["persist-credentials"] is False, path.name
 
 
-def test_dependencies_are_installed_explicitly_with_pip() -> None:
+def test_dependencies_are_installed_from_the_lock_with_hashes_checked() -> None:
     setup = load(ROOT / ".github" / "actions" / "setup" / "action.yml")
     scripts = " ".join(s.get("run", "") for s in steps(setup))
     assert "pip install" in scripts and "-r requirements.txt" in scripts
-    assert "-r policy/requirements.txt" in scripts
+    assert "--require-hashes" in scripts
+    # The policy pack's requirements are the runtime lock itself: one install serves both.
+    policy = (ROOT / "policy" / "requirements.txt").read_text()
+    assert "-r ../requirements.txt" in policy.splitlines()
 
 
 def pulumi_steps(workflow: dict[Any, Any], job: str) -> list[dict[str, Any]]:
@@ -352,3 +355,19 @@ def test_docs_say_no_repository_secrets_and_gate_the_prod_preview() -> None:
         assert "preview-prod" in text and "drift-<stack>" in text
         assert "no secrets at repository level" in text.lower().replace("\n", " ")
         assert "PULUMI_RUNNER" in text and "self-hosted" in text
+
+
+def test_dependabot_proposes_updates_for_every_lock_and_pin() -> None:
+    # Updates arrive as pull requests (which run the pipeline) for each place a version is
+    # pinned: the pip inputs and their locks, the language host's go.sum, the actions' SHAs.
+    config = load(ROOT / ".github" / "dependabot.yml")
+    seen = {(u["package-ecosystem"], d) for u in config["updates"] for d in
+            u.get("directories", [u.get("directory")])}  # fmt: skip
+    for ecosystem, directory in seen:
+        if ecosystem == "pip":
+            assert list((ROOT / directory.lstrip("/")).glob("*.in")), directory
+        if ecosystem == "gomod":
+            assert (ROOT / directory.lstrip("/") / "go.sum").is_file(), directory
+    assert {("pip", "/"), ("pip", "/bench"), ("gomod", "/tools/langhost")} <= seen
+    assert ("github-actions", "/") in seen
+    assert all(u["cooldown"]["default-days"] >= 7 for u in config["updates"])
