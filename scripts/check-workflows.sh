@@ -20,8 +20,13 @@ fi
 if ((${#actions[@]})); then
     "$bin/check-jsonschema" --builtin-schema vendor.github-actions "${actions[@]}"
 fi
+dependabot=()
+[[ -f .github/dependabot.yml ]] && dependabot=(.github/dependabot.yml)
+if ((${#dependabot[@]})); then
+    "$bin/check-jsonschema" --builtin-schema vendor.dependabot "${dependabot[@]}"
+fi
 # --offline: no GitHub API (none is reachable here, and none is needed for these audits).
 # --persona=auditor: also the pedantic audits, e.g. secrets-outside-env (a job reading secrets
 # must run in a GitHub environment).
 "$bin/zizmor" --offline --no-progress --persona=auditor --config .github/zizmor.yml \
-    "${workflows[@]}" "${actions[@]}"
+    "${workflows[@]}" "${actions[@]}" "${dependabot[@]}"
