@@ -354,11 +354,14 @@ class TestHost(Lifetime, ChrootStaging, ChrootShell):
         self._pid_ns = os.readlink(f"/proc/{self.init_pid}/ns/pid")
         self._write_owner(init_pid=self.init_pid, init_start=self._init_start)
 
-    def _wait_namespace_empty(self, limit: float = 30.0) -> None:
+    def _wait_namespace_empty(self, limit: float = 60.0) -> None:
+        # The kernel kills the namespace's processes with its init, but under load (a CI
+        # machine with every core busy) reaping a dozen of them once took longer than 30 s.
         deadline = time.monotonic() + limit
-        while self.namespace_pids():
+        while pids := self.namespace_pids():
             if time.monotonic() > deadline:
-                raise TestHostError(f"processes survive in {self._pid_ns}: {self.namespace_pids()}")
+                seen = [f"{pid} {_state_and_name(pid)}" for pid in pids]
+                raise TestHostError(f"processes survive in {self._pid_ns}: {seen}")
             time.sleep(0.01)
 
     def namespace_pids(self) -> list[int]:
@@ -384,3 +387,12 @@ class TestHost(Lifetime, ChrootStaging, ChrootShell):
         with contextlib.suppress(Exception):
             parts.append("syslog:\n" + self.syslog())
         return "\n".join(parts)
+
+
+def _state_and_name(pid: int) -> str:
+    """'D (sshd)': what a survivor was doing, for the message (D: stuck in the kernel)."""
+    try:
+        data = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return "(gone)"
+    return f"{data[data.rindex(')') + 2]} {data[data.index('(') : data.rindex(')') + 1]}"
