@@ -58,7 +58,7 @@ def make_up(cwd: Path, env: dict[str, str], *args: str) -> subprocess.CompletedP
 
 def git_status() -> str:
     return subprocess.run(
-        ["git", "status", "--porcelain", "--ignored"],
+        ["git", "status", "--porcelain"],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -69,7 +69,7 @@ def git_status() -> str:
 def test_a_first_make_up_names_every_problem_and_changes_nothing(tmp_path: Path, cli: Path) -> None:
     home = tmp_path / "home"
     home.mkdir()
-    before = git_status()
+    before, local_state = git_status(), (ROOT / ".pulumi-state").exists()
     result = make_up(ROOT, clean_env(home, cli))
     assert result.returncode != 0
     assert result.stdout == ""
@@ -97,8 +97,9 @@ def test_a_first_make_up_names_every_problem_and_changes_nothing(tmp_path: Path,
         assert expected in text, text
     # No backend: the stack is not looked for (that would need one).
     assert "pulumi stack init" not in text
-    # Nothing changed: no tracked or untracked file (the stack file, .pulumi-state/), no login.
+    # Nothing changed: no tracked or untracked file (the stack file), no state, no login.
     assert git_status() == before
+    assert (ROOT / ".pulumi-state").exists() == local_state
     assert not (home / ".pulumi" / "credentials.json").exists()
     assert not (home / ".pulumi" / "workspaces").exists()
 
