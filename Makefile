@@ -23,9 +23,13 @@ lock: $(VENV)/.installed
 	scripts/lock.sh $(LOCK_ARGS)
 
 # --- up: deploy one stack; one clear line instead when the Pulumi CLI is missing. No dev venv
-# here: scripts/up.sh checks for the CLI first, then makes the runtime venv if it is missing.
+# here: scripts/up.sh checks for the CLI first, then everything the deployment needs (one block
+# of problems and fixes, nothing changed), then makes the runtime venv if it is missing.
+# Without a terminal `pulumi up` cannot ask: YES=1 confirms ahead (--yes); ARGS go to `pulumi up`.
+YES ?=
+ARGS ?=
 up:
-	scripts/up.sh $(STACK)
+	scripts/up.sh $(strip $(STACK) $(if $(filter 1 yes true,$(YES)),--yes) $(ARGS))
 
 # --- test: everything, from a fresh Debian machine -------------------------
 # The Pulumi CLI (installed, or built once with `go` and cached: scripts/pulumi-cli.sh) is on

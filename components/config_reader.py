@@ -40,6 +40,11 @@ def config_set(key: str, value: str, *, path: bool = False) -> str:
     return f"`pulumi config set {NAMESPACE}:{key} {value}`"
 
 
+def problem_text(key: str, what: str, fix: str) -> str:
+    """One configuration problem: the key, what is wrong and the command that fixes it."""
+    return f"{NAMESPACE}:{key} {what}. Fix: {fix}"
+
+
 class Reader:
     """Reads raw config values and collects problems instead of stopping at the first."""
 
@@ -48,7 +53,7 @@ class Reader:
         self.problems: list[str] = []
 
     def problem(self, key: str, what: str, fix: str) -> None:
-        self.problems.append(f"{NAMESPACE}:{key} {what}. Fix: {fix}")
+        self.problems.append(problem_text(key, what, fix))
 
     def raw(self, key: str) -> str | None:
         return self.config.get(key)

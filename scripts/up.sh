@@ -3,8 +3,11 @@
 #
 # The CLI comes from scripts/pulumi-cli.sh: an installed one, else the pinned version built
 # from its Go modules and cached. Neither: its one line on how to get one, and exit 127. Then
-# this makes sure the venv exists, uses a state backend (the one you are logged in to, else a
-# local file backend in .pulumi-state/), selects or creates the stack and runs `pulumi up`.
+# the preflight (tools/preflight.py) checks everything the deployment needs: credentials, the
+# state backend you chose, the passphrase, the provider plugin, the stack and its config. Any
+# problem: one block naming each with its fix, exit 1, nothing changed. This never logs in,
+# never creates a stack and never edits a file: those are your choices (README, "First real
+# deploy"). Then `pulumi up`; without a terminal only with --yes (`make up YES=1`).
 set -euo pipefail
 
 # First, with shell builtins only: without a CLI, its one line is all a user sees.
@@ -23,19 +26,15 @@ shift
 root="$(cd "$here/.." && pwd)"
 cd "$root"
 
+# Standard library only: runs before the venv exists (then without the config check).
+python3 -m tools.preflight "$stack" "$@" || exit
+
 # Pulumi.yaml runs the program with ./venv; `make` normally made it already.
 if [[ ! -x venv/bin/python ]]; then
     echo "up: creating venv/ with the program's dependencies" >&2
     python3 -m venv venv
     venv/bin/pip install -q --disable-pip-version-check --require-hashes -r requirements.txt
+    python3 -m tools.preflight "$stack" "$@" || exit  # now with the stack's config
 fi
 
-# Keep whatever backend the user is logged in to (Pulumi Cloud, OSS, ...); else local files.
-if ! pulumi whoami >/dev/null 2>&1; then
-    mkdir -p .pulumi-state
-    echo "up: not logged in to a Pulumi backend; using local state in $root/.pulumi-state" >&2
-    pulumi login "file://$root/.pulumi-state"
-fi
-
-pulumi stack select --create "$stack"
 exec pulumi up --stack "$stack" "$@"

@@ -7,6 +7,11 @@ Stacks are found by globbing `Pulumi.*.yaml` in the project directory, so a new 
 file is checked without any change here. Prints one line per stack (OK) or one line per
 problem, each naming the stack file; exits 1 when any stack fails. Advisory policy
 findings are printed but do not fail the gate (as in `pulumi preview`).
+
+What a stack needs for a deployment but not for a preview (a real value in place of a
+placeholder, components/config_placeholders.py; the sshPrivateKey secret) is a warning: the
+committed stacks hold placeholders by design, and pipelines preview them. With `--for-up`
+(what `make up` checks) each is an error, and the program runs as during `pulumi up`.
 """
 
 from __future__ import annotations
@@ -30,6 +35,8 @@ DEFAULT_PROJECT_DIR = Path(__file__).resolve().parent.parent
 class StackReport:
     stack_file: str
     failures: list[str] = field(default_factory=list)
+    # Fine for a preview, refused by a deployment (errors with --for-up).
+    warnings: list[str] = field(default_factory=list)
     advisories: list[str] = field(default_factory=list)
     resource_count: int = 0
     unchecked_secrets: tuple[str, ...] = ()
@@ -46,7 +53,9 @@ class StackReport:
             note = f"{self.resource_count} resources"
             if self.unchecked_secrets:
                 note += f"; encrypted, not checked offline: {', '.join(self.unchecked_secrets)}"
+            # Warnings only beside OK: a failing stack shows what to fix first.
             out = [f"{name}: OK ({note})"]
+            out += [f"{name}: warning {warning}" for warning in self.warnings]
         return out + [f"{name}: advisory {advisory}" for advisory in self.advisories]
 
 
@@ -72,18 +81,26 @@ def ssh_ports(project: str, config: dict[str, str]) -> frozenset[int]:
     return frozenset(ports)
 
 
-def check_stack(stack_file: Path, project_dir: Path) -> StackReport:
+def check_stack(stack_file: Path, project_dir: Path, *, for_up: bool = False) -> StackReport:
+    from components.config_placeholders import placeholder_problems
     from policy.guardrails.evaluate import evaluate
     from policy.guardrails.model import RuleContext
     from tools.offline_preview import read_stack_files, run_offline_preview
 
     report = StackReport(stack_file.name)
     try:
-        project, _stack, config, _secret, _enc = read_stack_files(stack_file, project_dir)
-        result: PreviewResult = run_offline_preview(stack_file, project_dir)
+        project, _stack, config, _secret, encrypted = read_stack_files(stack_file, project_dir)
+        # As during `pulumi up` for --for-up (a missing sshPrivateKey is then the program's
+        # error), unless the key is encrypted: offline it reads as missing, the CLI decrypts it.
+        as_up = for_up and f"{project}:sshPrivateKey" not in encrypted
+        result: PreviewResult = run_offline_preview(stack_file, project_dir, preview=not as_up)
     except Exception as exc:  # unreadable YAML, missing Pulumi.yaml, ...
         report.failures.append(f"[stack file] {exc}")
         return report
+    placeholders = [f"[placeholder] {problem}" for problem in placeholder_problems(config)]
+    (report.failures if for_up else report.warnings).extend(placeholders)
+    if not for_up:  # e.g. sshPrivateKey not set: the program's own warning for a preview
+        report.warnings += [f"[program] {m}" for level, m in result.messages if level == "WARNING"]
     report.failures += [f"[config] {problem}" for problem in result.config_problems]
     if result.error:
         last = result.error.strip().splitlines()[-1]
@@ -110,14 +127,19 @@ def _import_project(project_dir: Path) -> None:
         sys.path.insert(0, path)
 
 
-def run(project_dir: Path, files: Iterable[Path]) -> list[StackReport]:
+def run(project_dir: Path, files: Iterable[Path], *, for_up: bool = False) -> list[StackReport]:
     _import_project(project_dir)
-    return [check_stack(f, project_dir) for f in files]
+    return [check_stack(f, project_dir, for_up=for_up) for f in files]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--project-dir", type=Path, default=DEFAULT_PROJECT_DIR)
+    parser.add_argument(
+        "--for-up",
+        action="store_true",
+        help="placeholders and a missing sshPrivateKey are errors, as for `make up`",
+    )
     parser.add_argument("stack_files", nargs="*", type=Path)
     args = parser.parse_args(argv)
     project_dir: Path = args.project_dir.resolve()
@@ -125,13 +147,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not files:
         print(f"validate: no Pulumi.*.yaml in {project_dir}")
         return 1
-    reports = run(project_dir, files)
+    reports = run(project_dir, files, for_up=args.for_up)
     for report in reports:
         print("\n".join(report.lines()))
     failed = [r.stack_file for r in reports if not r.ok]
+    warned = [r.stack_file for r in reports if r.ok and r.warnings]
+    note = (
+        f"; {len(warned)} with warnings: fine for a preview, `make up` refuses them"
+        if warned
+        else ""
+    )
     print(
         f"validate: {len(reports)} stack(s), {len(failed)} failed{': ' if failed else ''}"
-        f"{', '.join(failed)}"
+        f"{', '.join(failed)}{note}"
     )
     return 1 if failed else 0
 

@@ -23,6 +23,9 @@ from tools.engine_stack import CliUnavailable, EngineStack, Step, cli_dir
 SUITES = {"web": "bookworm", "db": "trixie"}
 HARDENING_TYPE = "pulumi-python:dynamic/hardening:SshdHardening"
 DRIFT = "printf 'PasswordAuthentication yes\\n' > /etc/ssh/sshd_config.d/00-drift.conf"
+# The teardown removes the stack too (--remove): a later `pulumi stack rm` would leave the CLI
+# telling the user to run it themselves.
+DESTROY = ("destroy", "--yes", "--skip-preview", "--remove")
 
 
 class DemoFailed(RuntimeError):
@@ -142,9 +145,8 @@ def demo(work: Path, cli: Path) -> None:
         expect(True, "pulumi preview --expect-no-changes passes again")
 
         title("pulumi destroy (the hosts keep their hardened sshd)")
-        show(stack.run("destroy", "--yes", "--skip-preview"))
+        show(stack.run(*DESTROY))
         prove_hardened(hosts, key)
-        stack.run("stack", "rm", "--yes")
         title("stopping the test hosts")
 
 

@@ -122,3 +122,66 @@ def test_a_stack_without_a_key_pulumi_yaml_requires_fails_like_the_cli(project: 
     assert result.returncode == 1
     dev = lines_for(result.stdout, "Pulumi.dev.yaml")
     assert any("missing configuration values imageId" in line for line in dev), result.stdout
+
+
+# What a deployment needs and a preview does not: the committed stacks' placeholders and the
+# sshPrivateKey secret. A warning for a preview (pipelines preview the committed stacks), an
+# error with --for-up (what `make up` checks).
+PLACEHOLDER_LINES = (
+    "[placeholder] hardened-ecs:allowedSshCidrs item 0 '203.0.113.0/24' is a documentation range",
+    "[placeholder] hardened-ecs:sshPublicKey is the committed placeholder key",
+)
+
+
+def test_placeholders_and_the_missing_private_key_are_warnings_for_a_preview() -> None:
+    result = run_gate(ROOT, "Pulumi.dev.yaml")
+    assert result.returncode == 0, result.stdout + result.stderr
+    dev = lines_for(result.stdout, "Pulumi.dev.yaml")
+    warnings = [line for line in dev if line.startswith("Pulumi.dev.yaml: warning ")]
+    for expected in PLACEHOLDER_LINES:
+        assert any(expected in line for line in warnings), result.stdout
+    assert any("[program] hardened-ecs:sshPrivateKey is not set" in w for w in warnings)
+    assert "`make up` refuses them" in result.stdout.splitlines()[-1]
+
+
+def test_for_up_placeholders_and_the_missing_private_key_are_errors() -> None:
+    result = run_gate(ROOT, "--for-up", "Pulumi.dev.yaml")
+    assert result.returncode == 1, result.stdout + result.stderr
+    failures = [line for line in lines_for(result.stdout, "Pulumi.dev.yaml") if " FAIL " in line]
+    for expected in PLACEHOLDER_LINES:
+        assert any(expected in line for line in failures), result.stdout
+    assert any(
+        "[config] hardened-ecs:sshPrivateKey is missing" in line
+        and "pulumi config set --secret hardened-ecs:sshPrivateKey" in line
+        for line in failures
+    ), result.stdout
+    assert not [line for line in result.stdout.splitlines() if " warning " in line]
+
+
+def own_stack(project: Path, name: str, **config: object) -> Path:
+    """A stack made one's own: a real range and a fresh public key, nothing left to replace."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    public = (
+        rsa.generate_private_key(public_exponent=65537, key_size=3072)
+        .public_key()
+        .public_bytes(serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH)
+        .decode()
+    )
+    return add_stack(project, name, allowedSshCidrs=["81.2.69.0/24"], sshPublicKey=public, **config)
+
+
+def test_for_up_a_stack_of_ones_own_passes_and_only_the_key_is_missing(project: Path) -> None:
+    own_stack(project, "mine")
+    missing = run_gate(project, "--for-up", "Pulumi.mine.yaml")
+    assert missing.returncode == 1
+    failures = lines_for(missing.stdout, "Pulumi.mine.yaml")
+    assert len(failures) == 1 and "sshPrivateKey is missing" in failures[0], missing.stdout
+
+    # Encrypted (as `pulumi config set --secret` stores it): the CLI decrypts it, not the gate.
+    own_stack(project, "ready", sshPrivateKey={"secure": "v1:AAAA:BBBB"})
+    ready = run_gate(project, "--for-up", "Pulumi.ready.yaml")
+    assert ready.returncode == 0, ready.stdout + ready.stderr
+    (line,) = lines_for(ready.stdout, "Pulumi.ready.yaml")
+    assert " OK " in line and "not checked offline: hardened-ecs:sshPrivateKey" in line

@@ -54,25 +54,6 @@ def test_without_the_cli_up_prints_one_line_with_the_install_url(
     assert state.exists() == state_existed
 
 
-def test_with_a_cli_up_goes_on_to_the_stack(tmp_path: Path, path_without_pulumi: str) -> None:
-    # A stand-in installed CLI (new enough, helpers beside it) that records its calls: the
-    # check above must not trip when it exists.
-    bash = shutil.which("bash")
-    fake = Path(path_without_pulumi) / "pulumi"
-    log = tmp_path / "calls"
-    fake.write_text(
-        f'#!{bash}\nif [ "$1" = version ]; then echo v99.0.0; exit; fi\necho "$*" >> {log}\n'
-    )
-    for helper in ("pulumi-language-python", "pulumi-resource-pulumi-python"):
-        (fake.parent / helper).write_text(f"#!{bash}\n")
-        (fake.parent / helper).chmod(0o755)
-    fake.chmod(0o755)
-    result = run_up(f"{path_without_pulumi}:/usr/bin:/bin", tmp_path, "dev", "--yes")
-    assert result.returncode == 0, result.stderr
-    calls = log.read_text().splitlines()
-    assert calls == ["whoami", "stack select --create dev", "up --stack dev --yes"]
-
-
 def test_make_up_without_the_cli_does_no_venv_work_first(tmp_path: Path) -> None:
     # A copy of the project without a venv, and a PATH with make and bash but no pulumi, where
     # `python3` is a witness that records any call (a venv or pip install would need it).
