@@ -8,14 +8,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from hardening.transport import Connection, Stats, connect
 from tests.conftest import HostFactory
-from tests.helpers.chroot_observe import loopback_target
-from tests.helpers.tricky_script import TRICKY, TRICKY_OUT
-
-
-def _connect(port: int, user: str, key: Path, tmp_path: Path) -> Connection:
-    return connect(loopback_target(port, user, key, tmp_path), wait=20, stats=Stats())
+from tests.helpers.transport_cases import TRICKY, TRICKY_OUT, loopback_connection
 
 
 def test_sudo_gets_the_script_through_the_here_document(
@@ -23,7 +17,7 @@ def test_sudo_gets_the_script_through_the_here_document(
 ) -> None:
     host = host_factory()
     host.add_user("ecs-user", authorized_keys=[client_key], sudo_nopasswd=True)
-    with _connect(host.port, "ecs-user", client_key, tmp_path) as conn:
+    with loopback_connection(host.port, "ecs-user", client_key, tmp_path) as conn:
         result = conn.run(TRICKY)
         assert (result.stdout, result.stderr, result.status) == (TRICKY_OUT, "to-stderr\n", 7)
         assert conn.run("id -u\n").stdout == "0\n"

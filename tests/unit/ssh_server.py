@@ -18,7 +18,6 @@ import subprocess
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from types import TracebackType
 from typing import IO
 
 import paramiko
@@ -154,7 +153,7 @@ def _kill(proc: subprocess.Popen[bytes]) -> None:
 
 @dataclass
 class LoopbackServer:
-    """Serves SSH on 127.0.0.1:`port` until closed (use it as a context manager)."""
+    """Serves SSH on 127.0.0.1:`port` until closed."""
 
     host_keys: list[paramiko.PKey]
     authorized: list[paramiko.PKey]
@@ -213,14 +212,3 @@ class LoopbackServer:
             proc.wait()
         for thread in self._threads:
             thread.join(timeout=10)
-
-    def __enter__(self) -> LoopbackServer:
-        return self
-
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()

@@ -13,22 +13,17 @@ import pytest
 
 from hardening.channel import MAX_OUTPUT, HostMisbehaved
 from hardening.errors import ConnectError
-from hardening.transport import MAX_INLINE, Connection, Stats, connect
-from tests.helpers.chroot_observe import loopback_target
-from tests.helpers.tricky_script import TRICKY, TRICKY_OUT
+from hardening.transport import MAX_INLINE
+from tests.helpers.transport_cases import TRICKY, TRICKY_OUT, loopback_connection
 from tests.unit.conftest import ServerFactory
 from tests.unit.ssh_server import LoopbackServer, read_to_eof
-
-
-def _connect(port: int, user: str, key: Path, tmp_path: Path) -> Connection:
-    return connect(loopback_target(port, user, key, tmp_path), wait=20, stats=Stats())
 
 
 def test_scripts_arrive_exactly_inline_and_on_stdin(
     loopback_server: ServerFactory, client_key: Path, tmp_path: Path
 ) -> None:
     server = loopback_server()
-    with _connect(server.port, "root", client_key, tmp_path) as conn:
+    with loopback_connection(server.port, "root", client_key, tmp_path) as conn:
         assert conn.rtt > 0
         for _ in range(3):  # the second and third use channels opened ahead
             result = conn.run(TRICKY)
@@ -57,7 +52,7 @@ def test_a_connection_that_drops_mid_command_is_a_lost_connection_not_an_exit_st
     That is a lost connection, which the engine recovers from, never a command that "exited
     -1". (A real sshd whose session process is killed: the same, see tests/hosts/.)"""
     server = loopback_server(on_exec=_drop)
-    with _connect(server.port, "root", client_key, tmp_path) as conn:
+    with loopback_connection(server.port, "root", client_key, tmp_path) as conn:
         with pytest.raises(ConnectError, match=r"lost the connection to root@127\.0\.0\.1"):
             conn.run("sleep 10\n")
         assert not conn.alive
@@ -71,7 +66,7 @@ def test_a_flood_is_cut_off_past_the_output_limit(
 ) -> None:
     server = loopback_server()
     flood = f"head -c {MAX_OUTPUT + 4 * 65536} /dev/zero | tr '\\0' x\n"
-    with _connect(server.port, "root", client_key, tmp_path) as conn:
+    with loopback_connection(server.port, "root", client_key, tmp_path) as conn:
         with pytest.raises(HostMisbehaved, match=r"sent more than 16 MiB for one command"):
             conn.run(flood)
         assert conn.run("echo still-here\n").stdout == "still-here\n"
@@ -81,7 +76,7 @@ def test_a_trickle_is_given_up_on_after_the_total_command_timeout(
     loopback_server: ServerFactory, client_key: Path, tmp_path: Path
 ) -> None:
     server = loopback_server()
-    with _connect(server.port, "root", client_key, tmp_path) as conn:
+    with loopback_connection(server.port, "root", client_key, tmp_path) as conn:
         with pytest.raises(
             HostMisbehaved,
             match=re.escape(
@@ -105,7 +100,7 @@ def test_no_exit_status_within_the_timeout_is_a_misbehaving_host(
     loopback_server: ServerFactory, client_key: Path, tmp_path: Path
 ) -> None:
     server = loopback_server(on_exec=_eof_without_status)
-    with _connect(server.port, "root", client_key, tmp_path) as conn:
+    with loopback_connection(server.port, "root", client_key, tmp_path) as conn:
         with pytest.raises(HostMisbehaved, match=r"sent no exit status within 1s in total"):
             conn.run("true\n", timeout=1)
         assert conn.alive
