@@ -23,6 +23,7 @@ class ServerFactory(Protocol):
         authorized: list[Path] | None = None,
         users: frozenset[str] = frozenset({"root"}),
         on_exec: OnExec = run_in_shell,
+        auths: str = "publickey",
     ) -> LoopbackServer: ...
 
 
@@ -38,6 +39,7 @@ def loopback_server(client_keys: ClientKeys, tmp_path: Path) -> Iterator[ServerF
         authorized: list[Path] | None = None,
         users: frozenset[str] = frozenset({"root"}),
         on_exec: OnExec = run_in_shell,
+        auths: str = "publickey",
     ) -> LoopbackServer:
         keys = client_keys.installed if authorized is None else authorized
         server = LoopbackServer(
@@ -45,6 +47,7 @@ def loopback_server(client_keys: ClientKeys, tmp_path: Path) -> Iterator[ServerF
             authorized=[load_private_key(path=str(k)) for k in keys],
             users=users,
             on_exec=on_exec,
+            auths=auths,
             cwd=str(tmp_path),
         )
         made.append(server)

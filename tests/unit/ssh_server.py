@@ -59,11 +59,13 @@ class _Interface(paramiko.ServerInterface):
         self.server = server
 
     def get_allowed_auths(self, username: str) -> str:
-        return "publickey"
+        return self.server.auths
 
     def check_auth_publickey(self, username: str, key: paramiko.PKey) -> int:
-        ok = username in self.server.users and any(
-            key.asbytes() == k.asbytes() for k in self.server.authorized
+        ok = (
+            "publickey" in self.server.auths.split(",")
+            and username in self.server.users
+            and any(key.asbytes() == k.asbytes() for k in self.server.authorized)
         )
         self.server.auth_attempts.append(AuthAttempt(username, key.get_name(), ok))
         return AUTH_SUCCESSFUL if ok else AUTH_FAILED
@@ -159,6 +161,7 @@ class LoopbackServer:
     authorized: list[paramiko.PKey]
     users: frozenset[str] = frozenset({"root"})
     on_exec: OnExec = run_in_shell
+    auths: str = "publickey"  # the methods it offers, comma-separated
     cwd: str | None = None
     # What it saw and started, for tests to look at and close() to end.
     auth_attempts: list[AuthAttempt] = field(default_factory=list, init=False)
