@@ -9,14 +9,12 @@ bounded in size and time by the wrapper itself and by the CLI flags it runs with
 from __future__ import annotations
 
 import json
-import re
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import ClientKeys
 from tests.helpers.cli import PYTHON, ROOT, Outcome, run_cli
 from tests.helpers.fault_proofs import FaultCaseFactory, assert_old, snapshot
 from tests.testhosts.chroot import TestHost
@@ -141,24 +139,6 @@ def test_a_host_known_by_another_key_type_is_never_treated_as_new(
     assert "with a ecdsa-sha2-nistp256 key only" in out.stdout, out
     assert "--host-key-fingerprint SHA256:" in out.stdout, out
     assert cli.known_hosts.read_text() == entry  # nothing recorded next to it
-
-
-def test_a_known_host_that_stops_offering_its_known_key_is_a_changed_key(
-    client_keys: ClientKeys, tmp_path: Path
-) -> None:
-    import paramiko
-
-    from hardening.errors import HostKeyError
-    from hardening.trust import HostKeyPolicy, KnownHostsCheck
-
-    known = paramiko.Ed25519Key.from_private_key_file(str(client_keys.ed25519))
-    presented = paramiko.RSAKey.from_private_key_file(str(client_keys.rsa))
-    path = tmp_path / "known_hosts"
-    path.write_text(f"[192.0.2.7]:2222 {known.get_name()} {known.get_base64()}\n")
-    trust = KnownHostsCheck(HostKeyPolicy(known_hosts=path, accept_new=True), "192.0.2.7", 2222)
-    with pytest.raises(HostKeyError, match=re.escape("HOST KEY CHANGED for [192.0.2.7]:2222")):
-        trust.verify(presented)
-    assert path.read_text().count("\n") == 1
 
 
 # --------------------------------------------------------------------------- Banner
