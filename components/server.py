@@ -11,6 +11,9 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_alicloud as alicloud
 
+# The state's name for this component; components/hardened_server.py aliases what it parented.
+SERVER_TYPE = "hardened-ecs:server:Server"
+
 
 @dataclass(frozen=True)
 class ServerArgs:
@@ -73,7 +76,7 @@ class Server(pulumi.ComponentResource):
     def __init__(
         self, name: str, args: ServerArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
-        super().__init__("hardened-ecs:server:Server", name, None, opts)
+        super().__init__(SERVER_TYPE, name, None, opts)
         # These count at creation only (the instance's inputs after that are the state's):
         # - image_id: pulumi-alicloud 4.0 applies a new image_id by replacing the system disk
         #   in place (features.ecsInstance.replaceOnImageUpdate is off by default): same
