@@ -69,7 +69,7 @@ image_id: pulumi.Input[str] = (
 def ecs_instance(index: int) -> MachineFactory:
     """Server `index`'s ECS instance (components/server.py), booting from the given user data."""
 
-    def build(name: str, user_data: pulumi.Output[str], opts: pulumi.ResourceOptions) -> Server:
+    def build(name: str, user_data: pulumi.Output[str], parent: pulumi.Resource) -> Server:
         args = ServerArgs(
             instance_type=cfg.instance_type,
             image_id=image_id,
@@ -88,7 +88,7 @@ def ecs_instance(index: int) -> MachineFactory:
             deletion_protection=cfg.deletion_protection,
             elastic_ip=cfg.elastic_ip,
         )
-        return Server(name, args, opts)
+        return Server(name, args, parent)
 
     return build
 

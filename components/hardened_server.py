@@ -4,10 +4,11 @@ It owns, as its children: the boot host key (components/host_key.py), the instan
 with it (components/server.py: the ECS instance and, with ``elasticIp``, its EIP), and the sshd
 hardening pinned to it (components/sshd_hardening/). README "Boot sequence" tells the story.
 
-Stacks deployed before this component existed have the boot key and the ``Server`` at the top
-of the stack and the hardening under the ``Server``: the aliases below carry each of them (and,
-through the ``Server``, the instance and EIP) over to its place here, so that no resource of an
-existing stack is replaced or deleted (tests/pulumi/test_hardened_server_engine.py).
+Stacks deployed before this component had a ``hardened-ecs:server:Server`` component of the
+same name at the top of the stack, holding the instance, EIP and hardening, and the boot key
+beside it. This component takes over that URN (an alias of the old type), so its children keep
+theirs through it, and the boot key is aliased from the top of the stack: no resource of an
+existing stack is created, replaced or deleted (tests/pulumi/test_hardened_server_engine.py).
 """
 
 from __future__ import annotations
@@ -20,7 +21,6 @@ import pulumi
 
 from components.cloudinit import admin_user_data
 from components.host_key import BootHostKey
-from components.server import SERVER_TYPE
 from components.sshd_hardening import SshdHardening, SshdHardeningArgs
 from hardening.rekey import known_hosts_line
 
@@ -42,8 +42,12 @@ class Machine(Protocol):
     def ssh_command(self) -> pulumi.Output[str]: ...
 
 
-# Builds the instance: (resource name, its user data (a secret), options with its parent).
-MachineFactory = Callable[[str, pulumi.Output[str], pulumi.ResourceOptions], Machine]
+# Builds the instance: (resource name, its user data (a secret), the parent of its resources).
+MachineFactory = Callable[[str, pulumi.Output[str], pulumi.Resource], Machine]
+
+TYPE = "hardened-ecs:hardened_server:HardenedServer"
+# What stacks deployed before this component have at its URN (the Server component).
+FORMER_TYPE = "hardened-ecs:server:Server"
 
 
 @dataclass(frozen=True)
@@ -60,16 +64,11 @@ class HardenedServerArgs:
     admin_user: str
     operator_public_key: str
     private_key: pulumi.Input[str]
+    profile: str
     ssh_port: int = 22
-    profile: str = "baseline"
     overrides: Mapping[str, str] = field(default_factory=dict)
     adopt_admin_user: bool = False
     ssh_rules: Sequence[pulumi.Resource] = ()
-
-
-def _top_level() -> pulumi.ResourceOptions:
-    """For a child that stacks before this component had at the top of the stack."""
-    return pulumi.ResourceOptions(aliases=[pulumi.Alias(parent=pulumi.ROOT_STACK_RESOURCE)])
 
 
 class HardenedServer(pulumi.ComponentResource):
@@ -91,16 +90,14 @@ class HardenedServer(pulumi.ComponentResource):
     def __init__(
         self, name: str, args: HardenedServerArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
-        super().__init__("hardened-ecs:hardened_server:HardenedServer", name, None, opts)
-        child = pulumi.ResourceOptions(parent=self)
+        former = pulumi.ResourceOptions(aliases=[pulumi.Alias(type_=FORMER_TYPE)])
+        super().__init__(TYPE, name, None, pulumi.ResourceOptions.merge(opts, former))
+        # It was at the top of the stack, beside the former component.
+        top = pulumi.Alias(parent=pulumi.ROOT_STACK_RESOURCE)
         self.boot_key = BootHostKey(
-            f"{name}-boot-host-key", pulumi.ResourceOptions.merge(child, _top_level())
+            f"{name}-boot-host-key", pulumi.ResourceOptions(parent=self, aliases=[top])
         )
-        # The Server keeps its name (and so do the instance and EIP under it): only its parent
-        # is new.
-        self.server = args.machine(
-            name, self._user_data(args), pulumi.ResourceOptions.merge(child, _top_level())
-        )
+        self.server = args.machine(name, self._user_data(args), self)
         server = self.server
         # Post-deploy: harden the server's sshd over SSH once its public IP exists (with an EIP:
         # once it is bound, which server.public_ip carries), through the security-group rules
@@ -128,8 +125,6 @@ class HardenedServer(pulumi.ComponentResource):
                 parent=self,
                 depends_on=[server.instance, *args.ssh_rules],
                 replace_with=[server.instance] if server.eip is not None else None,
-                # Before this component, the hardening was the Server's child (at the top).
-                aliases=[pulumi.Alias(parent=pulumi.create_urn(name, SERVER_TYPE))],
             ),
         )
         self.public_ip = server.public_ip

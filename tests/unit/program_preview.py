@@ -30,9 +30,7 @@ KEY_PAIR = "alicloud:ecs/ecsKeyPair:EcsKeyPair"
 INSTANCE = "alicloud:ecs/instance:Instance"
 EIP = "alicloud:ecs/eipAddress:EipAddress"
 EIP_ASSOCIATION = "alicloud:ecs/eipAssociation:EipAssociation"
-SERVER = "hardened-ecs:server:Server"
-# components/hardened_server.py: the boot key, the Server and the hardening of one server.
-HARDENED_SERVER = "hardened-ecs:hardened_server:HardenedServer"
+SERVER = "hardened-ecs:hardened_server:HardenedServer"  # components/hardened_server.py
 # The dynamic resource of components/sshd_hardening/ (test_sshd_hardening_*.py cover it).
 HARDENING = "pulumi-python:dynamic/hardening:SshdHardening"
 # components/host_key.py: each server's boot host key (its provider runs under these mocks).
@@ -120,15 +118,6 @@ def component_of(result: PreviewResult, resource: RegisteredResource) -> str:
     if resource.parent == result.stack_urn:
         return "pulumi:pulumi:Stack"
     return result.by_urn(resource.parent).type
-
-
-def owner(result: PreviewResult, resource: RegisteredResource) -> RegisteredResource:
-    """The HardenedServer a resource belongs to (its parent, or an ancestor)."""
-    found = resource
-    while found.type != HARDENED_SERVER:
-        assert found.parent is not None and found.parent != result.stack_urn, resource.name
-        found = result.by_urn(found.parent)
-    return found
 
 
 def all_text(result: PreviewResult) -> str:

@@ -20,7 +20,6 @@ from tests.unit.program_preview import (
     EIP_ASSOCIATION,
     GET_IMAGES,
     GROUP,
-    HARDENED_SERVER,
     HARDENING,
     INSTANCE,
     KEY_PAIR,
@@ -34,7 +33,6 @@ from tests.unit.program_preview import (
     deploy,
     flag,
     one,
-    owner,
     rsa_pair,
     stack_config,
 )
@@ -156,7 +154,7 @@ def test_user_data_closes_root_and_passwords_at_boot_and_carries_the_boot_host_k
     assert len(keys) == len(instances) == len(hardenings)
     used = set()
     for instance in instances:
-        (sshd,) = [h for h in hardenings if h.parent == owner(result, instance).urn]
+        (sshd,) = [h for h in hardenings if h.parent == instance.parent]  # same Server
         assert "userData" in instance.secret_inputs
         document = yaml.safe_load(instance.inputs["userData"])
         (dropin,) = document["write_files"]
@@ -201,9 +199,9 @@ def test_children_belong_to_their_components(stack: tuple[Path, PreviewResult]) 
         GROUP: "hardened-ecs:ssh_access:SshAccess",
         RULE: "hardened-ecs:ssh_access:SshAccess",
         KEY_PAIR: "hardened-ecs:login_key:LoginKey",
-        BOOT_KEY: HARDENED_SERVER,
+        BOOT_KEY: SERVER,
         INSTANCE: SERVER,
-        HARDENING: HARDENED_SERVER,
+        HARDENING: SERVER,
         EIP: SERVER,
         EIP_ASSOCIATION: SERVER,
     }
@@ -212,14 +210,8 @@ def test_children_belong_to_their_components(stack: tuple[Path, PreviewResult]) 
     assert {r.type for r in custom} == set(expected) - eip_types
     for resource in custom:
         assert component_of(result, resource) == expected[resource.type], resource.name
-    # One HardenedServer per server owns its Server; every other component is at the top.
-    components = [r for r in result.resources if not r.custom]
-    assert len([c for c in components if c.type == HARDENED_SERVER]) == len(result.of_type(SERVER))
-    for component in components:
-        top = component.type != SERVER
-        assert component_of(result, component) == (
-            "pulumi:pulumi:Stack" if top else HARDENED_SERVER
-        )
+    for component in (r for r in result.resources if not r.custom):
+        assert component_of(result, component) == "pulumi:pulumi:Stack"
 
 
 def test_every_resource_is_tagged_with_the_stack_tags(stack: tuple[Path, PreviewResult]) -> None:
@@ -286,8 +278,7 @@ def test_each_server_gets_an_eip_bound_to_it_when_the_stack_asks(
     if not flag(path, "elasticIp"):
         assert not eips and not associations
         for instance in result.of_type(INSTANCE):
-            home = owner(result, instance).urn
-            (hardening,) = [h for h in result.of_type(HARDENING) if h.parent == home]
+            (hardening,) = [h for h in result.of_type(HARDENING) if h.parent == instance.parent]
             assert not hardening.replace_with
         return
 
@@ -297,7 +288,7 @@ def test_each_server_gets_an_eip_bound_to_it_when_the_stack_asks(
         server = result.by_urn(instance.parent or "")
         (eip,) = [e for e in eips if e.parent == server.urn]
         (association,) = [a for a in associations if a.parent == server.urn]
-        (hardening,) = [h for h in result.of_type(HARDENING) if h.parent == server.parent]
+        (hardening,) = [h for h in result.of_type(HARDENING) if h.parent == server.urn]
         # Billed like the instance, explicitly; the bandwidth moves from the instance to the EIP.
         assert eip.inputs["paymentType"] == "PayAsYouGo"
         assert eip.inputs["internetChargeType"] == "PayByTraffic"

@@ -18,7 +18,7 @@ from pulumi.output import Unknown
 from pulumi.runtime.mocks import MockResourceArgs
 
 from components.sshd_hardening.provider import SshdHardeningProvider
-from tests.unit.program_preview import BOOT_KEY, ecdsa_pair, owner
+from tests.unit.program_preview import BOOT_KEY, ecdsa_pair
 from tools.offline_preview import OfflineMocks, PreviewResult, run_offline_preview
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")  # pulumi_alicloud's own
@@ -31,7 +31,7 @@ STACK_FILES = sorted(ROOT.glob("Pulumi.*.yaml"))
 HARDENING = "pulumi-python:dynamic/hardening:SshdHardening"
 INSTANCE = "alicloud:ecs/instance:Instance"
 RULE = "alicloud:ecs/securityGroupRule:SecurityGroupRule"
-SERVER = "hardened-ecs:server:Server"
+SERVER = "hardened-ecs:hardened_server:HardenedServer"  # components/hardened_server.py
 EIP = "alicloud:ecs/eipAddress:EipAddress"
 EIP_ASSOCIATION = "alicloud:ecs/eipAssociation:EipAssociation"
 
@@ -92,9 +92,7 @@ def test_every_server_gets_one_hardening_fed_by_its_instance_after_the_ssh_rules
     for instance in instances:
         server = result.by_urn(instance.parent or "")
         assert server.type == SERVER
-        # Both are children of the server's HardenedServer (components/hardened_server.py).
-        (hardening,) = [h for h in hardenings if h.parent == server.parent]
-        assert owner(result, hardening).urn == server.parent
+        (hardening,) = [h for h in hardenings if h.parent == server.urn]
         assert hardening.name == f"{server.name}-sshd"
         # Fed by this server's publicIp: its value, and what gives it as an input dependency:
         # the instance, or with an EIP (elasticIp) the EIP and the association that binds it.
