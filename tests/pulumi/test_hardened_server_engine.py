@@ -19,11 +19,9 @@ from typing import Any
 import pytest
 
 from tests.conftest import ClientKeys
-from tests.testhosts.fixtures import unavailable_reason
-from tests.testhosts.gate import skip_or_fail
+from tests.helpers.first_boot_stack import first_boot
 from tests.testhosts.machine import SystemdHost
-from tests.testhosts.rootfs import Image
-from tools.engine_stack import CliUnavailable, EngineStack, Step, cli_dir
+from tools.engine_stack import EngineStack, Step
 
 pytestmark = [pytest.mark.host, pytest.mark.systemd]
 
@@ -34,7 +32,6 @@ SERVER = "hardened-ecs:server:Server"  # the component before HardenedServer
 KEY_TYPE = "pulumi-python:dynamic/hardening:BootHostKey"
 HARDENING_TYPE = "pulumi-python:dynamic/hardening:SshdHardening"
 INSTANCE_TYPE = "pulumi-python:dynamic/test:HostRecord"  # the test host, as the instance
-IMAGE = Image("trixie", cloud_init=True)
 
 
 @dataclass
@@ -62,30 +59,10 @@ def ops(step: Step) -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory, client_keys: ClientKeys) -> Iterator[World]:
-    reason = unavailable_reason()
-    if reason is not None:
-        skip_or_fail(reason)
-    if not IMAGE.path.is_dir():
-        skip_or_fail(f"no rootfs cache for {IMAGE.name}: run `make testhosts`")
-    try:
-        cli = cli_dir()
-    except CliUnavailable as exc:
-        pytest.fail(str(exc), pytrace=False)
-    key = client_keys.rsa
-    stack = EngineStack.create(tmp_path_factory.mktemp("hardened-server"), cli, source=PROJECT)
-    stack.set_config("publicKey", Path(f"{key}.pub").read_text().strip())
-    stack.run("up", "--yes")  # the boot key and its user data
-    shown = stack.run("stack", "output", "--show-secrets", "--json").stdout
-    host = SystemdHost(IMAGE, authorized_keys=[], user_data=json.loads(shown)["userData"])
-    try:
-        host.start()
-        stack.set_config("host", host.address)
-        stack.set_config("privateKey", key.read_text(), secret=True)
-        stack.run("up", "--yes")
-        fingerprint = stack.outputs()["hostKeyFingerprint"]
-        yield World(stack, host, by_type(stack), fingerprint)
-    finally:
-        host.stop()
+    workdir = tmp_path_factory.mktemp("hardened-server")
+    with first_boot(workdir, PROJECT, client_keys.rsa) as booted:
+        fingerprint = booted.stack.outputs()["hostKeyFingerprint"]
+        yield World(booted.stack, booted.host, by_type(booted.stack), fingerprint)
 
 
 def test_the_flat_state_is_the_layout_before_the_component(world: World) -> None:
