@@ -65,7 +65,7 @@ class HardenedServerArgs:
     operator_public_key: str
     private_key: pulumi.Input[str]
     profile: str
-    ssh_port: int = 22
+    ssh_port: int
     overrides: Mapping[str, str] = field(default_factory=dict)
     adopt_admin_user: bool = False
     ssh_rules: Sequence[pulumi.Resource] = ()
@@ -73,7 +73,8 @@ class HardenedServerArgs:
 
 class HardenedServer(pulumi.ComponentResource):
     """Outputs: ``public_ip``, ``private_ip``, ``instance_id``, ``ssh_command``, ``hardened``,
-    ``host_key_fingerprint``, ``known_hosts_line``; children ``boot_key``, ``server``, ``sshd``.
+    ``host_key_fingerprint``, ``known_hosts_line``; ``boot_key``, ``server`` (the instance, whose
+    resources are this component's children) and ``sshd``.
     """
 
     boot_key: BootHostKey

@@ -100,6 +100,7 @@ if config.get("layout") == "component":
             operator_public_key=public_key,
             private_key=private_key,
             profile=profile,
+            ssh_port=22,
         ),
     )
     pulumi.export("userData", made[0].user_data)
