@@ -96,7 +96,7 @@ def test_without_the_aliases_the_component_would_delete_and_recreate_everything(
 
 
 def test_with_the_aliases_nothing_is_replaced_or_deleted(world: World) -> None:
-    assert world.stack.run("config", "get", "layout").stdout.strip() == "component"
+    world.stack.set_config("layout", "component")  # set already, unless alone on a worker
     world.stack.run("preview", "--expect-no-changes")
     planned = ops(world.stack.run("preview", "--json"))
     assert set(planned.values()) == {"same"}, planned
