@@ -1,9 +1,9 @@
 """hardened-ecs: hardened SSH servers on Alibaba Cloud ECS, with one `pulumi up`.
 
 Order of work: check the whole stack configuration (nothing is registered if it is wrong), then
-network -> SSH security group and its rules -> login key pair (RSA/ECDSA only) -> per server a
-boot host key, the instance (closed from its first boot, README "Boot sequence") and its
-hardening, then the exports.
+network -> SSH security group and its rules -> login key pair (RSA/ECDSA only) -> N hardened
+servers (components/hardened_server.py: each a boot host key, the instance closed from its first
+boot, README "Boot sequence", and its sshd hardening) -> the exports.
 """
 
 from __future__ import annotations
@@ -12,16 +12,14 @@ from typing import Any
 
 import pulumi
 
-from components.cloudinit import admin_user_data
 from components.config import StackConfig, load_stack_config
-from components.host_key import BootHostKey
+from components.hardened_server import HardenedServer, HardenedServerArgs, MachineFactory
 from components.images import latest_system_image
 from components.login_key import LoginKey, LoginKeyArgs
 from components.network import Network, NetworkArgs
 from components.server import Server, ServerArgs
 from components.ssh_access import SshAccess, SshAccessArgs
-from components.sshd_hardening import SshdHardening, SshdHardeningArgs, key_or_unknown
-from hardening.rekey import known_hosts_line
+from components.sshd_hardening import key_or_unknown
 
 cfg: StackConfig = load_stack_config()
 tags = {"project": "hardened-ecs", "stack": cfg.stack, "managed-by": "pulumi", **cfg.tags}
@@ -68,35 +66,18 @@ image_id: pulumi.Input[str] = (
 )
 
 
-def _user_data(host_key: BootHostKey) -> pulumi.Output[str]:
-    """The server's cloud-config; it carries the boot host key's private half: a secret."""
+def ecs_instance(index: int) -> MachineFactory:
+    """Server `index`'s ECS instance (components/server.py), booting from the given user data."""
 
-    def render(keys: list[str]) -> str:
-        return admin_user_data(cfg.admin_user, cfg.ssh_public_key, keys[0], keys[1])
-
-    document = pulumi.Output.all(host_key.private_key, host_key.public_key).apply(render)
-    return pulumi.Output.secret(document)
-
-
-def _known_hosts(values: list[Any]) -> str | None:
-    address, public = values
-    return known_hosts_line(address, cfg.ssh_port, public) if public else None
-
-
-servers: dict[str, dict[str, Any]] = {}
-for index in range(cfg.instance_count):
-    name = f"server-{index}"
-    boot_key = BootHostKey(f"{name}-boot-host-key")
-    server = Server(
-        name,
-        ServerArgs(
+    def build(name: str, user_data: pulumi.Output[str], parent: pulumi.Resource) -> Server:
+        args = ServerArgs(
             instance_type=cfg.instance_type,
             image_id=image_id,
             image_pinned=cfg.image_id is not None,
             vswitch_id=network.vswitch_id,
             security_group_id=ssh_access.security_group_id,
             key_pair_name=login_key.key_pair_name if login_key is not None else None,
-            user_data=_user_data(boot_key),
+            user_data=user_data,
             admin_user=cfg.admin_user,
             internet_max_bandwidth_out=cfg.internet_max_bandwidth_out,
             system_disk_category=cfg.system_disk_category,
@@ -106,49 +87,37 @@ for index in range(cfg.instance_count):
             tags=tags,
             deletion_protection=cfg.deletion_protection,
             elastic_ip=cfg.elastic_ip,
+        )
+        return Server(name, args, parent)
+
+    return build
+
+
+servers: dict[str, dict[str, Any]] = {}
+for index in range(cfg.instance_count):
+    server = HardenedServer(
+        f"server-{index}",
+        HardenedServerArgs(
+            machine=ecs_instance(index),
+            admin_user=cfg.admin_user,
+            operator_public_key=cfg.ssh_public_key,
+            private_key=key_or_unknown(cfg.ssh_private_key),
+            ssh_port=cfg.ssh_port,
+            profile=cfg.hardening.profile,
+            overrides=cfg.hardening.overrides,
+            adopt_admin_user=cfg.hardening.adopt_admin,
+            ssh_rules=ssh_access.rules,
         ),
     )
-    exports: dict[str, Any] = {
+    servers[f"server-{index}"] = {
         "publicIp": server.public_ip,
         "privateIp": server.private_ip,
         "instanceId": server.instance_id,
         "sshCommand": server.ssh_command,
+        "hardened": server.hardened,
+        "hostKeyFingerprint": server.host_key_fingerprint,
+        "knownHostsLine": server.known_hosts_line,
     }
-    # Post-deploy: harden the server's sshd over SSH once its public IP exists (with an EIP:
-    # once it is bound, which server.public_ip carries), through the security-group rules that
-    # let us in (components/sshd_hardening/, docs/pulumi-flow.md). A replaced instance gets a new
-    # public IP, hence a new host, hence a new hardening from first contact; an EIP keeps the
-    # address, so there the hardening is replaced together with its instance.
-    sshd = SshdHardening(
-        f"{name}-sshd",
-        SshdHardeningArgs(
-            host=server.public_ip,
-            port=cfg.ssh_port,
-            private_key=key_or_unknown(cfg.ssh_private_key),
-            admin_user=cfg.admin_user,
-            profile=cfg.hardening.profile,
-            overrides=cfg.hardening.overrides,
-            adopt_admin_user=cfg.hardening.adopt_admin,
-            # Closed from the first boot: in as the admin user, pinned to the boot key, which
-            # is replaced by a fresh one right after the first apply.
-            bootstrap_user=cfg.admin_user,
-            expected_host_key_fingerprint=boot_key.fingerprint,
-            rotate_host_key=True,
-            instance_id=server.instance_id,
-        ),
-        opts=pulumi.ResourceOptions(
-            parent=server,
-            depends_on=[server.instance, *ssh_access.rules],
-            replace_with=[server.instance] if server.eip is not None else None,
-        ),
-    )
-    exports["hardened"] = sshd.compliant
-    exports["hostKeyFingerprint"] = sshd.host_key_fingerprint
-    # For `sshCommand`: append to ~/.ssh/known_hosts, and ssh checks the key from the start.
-    exports["knownHostsLine"] = pulumi.Output.all(server.public_ip, sshd.host_public_key).apply(
-        _known_hosts
-    )
-    servers[name] = exports
 
 pulumi.export("servers", servers)
 pulumi.export("securityGroupId", ssh_access.security_group_id)

@@ -1,6 +1,7 @@
 """Server: one pay-as-you-go ECS instance with a public IP, its admin user created on first boot.
 
 The public IP is the instance's own, or with ``elastic_ip`` an EIP bound to it (see Server).
+Its resources are children of the server's HardenedServer (components/hardened_server.py).
 """
 
 from __future__ import annotations
@@ -55,11 +56,14 @@ def _when_bound(
     return pulumi.Output.all(address, association.id).apply(first)
 
 
-class Server(pulumi.ComponentResource):
+class Server:
     """Outputs: ``instance_id``, ``public_ip``, ``private_ip``, ``ssh_command``; ``instance``.
 
     With ``elastic_ip``, also ``eip`` and ``eip_association`` (otherwise None), and
     ``public_ip`` is the EIP's address, known only once the association binds it.
+
+    Not a component of its own: its resources are children of ``parent``, the HardenedServer,
+    which took over the URN this component had before (so that no stack gains a resource).
     """
 
     instance: alicloud.ecs.Instance
@@ -70,10 +74,7 @@ class Server(pulumi.ComponentResource):
     private_ip: pulumi.Output[str]
     ssh_command: pulumi.Output[str]
 
-    def __init__(
-        self, name: str, args: ServerArgs, opts: pulumi.ResourceOptions | None = None
-    ) -> None:
-        super().__init__("hardened-ecs:server:Server", name, None, opts)
+    def __init__(self, name: str, args: ServerArgs, parent: pulumi.Resource) -> None:
         # These count at creation only (the instance's inputs after that are the state's):
         # - image_id: pulumi-alicloud 4.0 applies a new image_id by replacing the system disk
         #   in place (features.ecsInstance.replaceOnImageUpdate is off by default): same
@@ -115,7 +116,7 @@ class Server(pulumi.ComponentResource):
             # releases the instance's own public IP (see README "Known limits": elasticIp).
             tags=dict(args.tags),
             volume_tags=dict(args.tags),
-            opts=pulumi.ResourceOptions(parent=self, ignore_changes=ignored),
+            opts=pulumi.ResourceOptions(parent=parent, ignore_changes=ignored),
         )
         self.instance_id = self.instance.id
         self.eip = None
@@ -133,7 +134,7 @@ class Server(pulumi.ComponentResource):
                 # released by accident either (turn it off first, like the instances').
                 deletion_protection=args.deletion_protection,
                 tags=dict(args.tags),
-                opts=pulumi.ResourceOptions(parent=self),
+                opts=pulumi.ResourceOptions(parent=parent),
             )
             self.eip_association = alicloud.ecs.EipAssociation(
                 f"{name}-eip-association",
@@ -142,7 +143,7 @@ class Server(pulumi.ComponentResource):
                 instance_type="EcsInstance",
                 # An EIP is bound to one instance at a time: a new server's association can
                 # only be made once the old one is gone.
-                opts=pulumi.ResourceOptions(parent=self, delete_before_replace=True),
+                opts=pulumi.ResourceOptions(parent=parent, delete_before_replace=True),
             )
             # The address routes to the server only once it is bound: whatever uses it (the
             # sshd hardening, the ssh command) waits for the association.
@@ -159,12 +160,4 @@ class Server(pulumi.ComponentResource):
             self.public_ip,
             " -p ",
             str(args.ssh_port),
-        )
-        self.register_outputs(
-            {
-                "instanceId": self.instance_id,
-                "publicIp": self.public_ip,
-                "privateIp": self.private_ip,
-                "sshCommand": self.ssh_command,
-            }
         )

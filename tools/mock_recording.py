@@ -41,6 +41,18 @@ def unwrap_secrets(value: Any) -> tuple[Any, bool]:
     return value, False
 
 
+def _alias(alias: Any) -> dict[str, Any]:
+    """An alias as the engine receives it: a URN, or the spec fields the program set."""
+    if alias.WhichOneof("alias") == "urn":
+        return {"urn": alias.urn}
+    spec = alias.spec
+    found = {k: getattr(spec, k) for k in ("name", "type", "stack", "project") if getattr(spec, k)}
+    parent = spec.WhichOneof("parent")
+    if parent is not None:
+        found[parent] = getattr(spec, parent)
+    return found
+
+
 class RecordingMonitor(MockMonitor):
     """Pulumi's mock monitor, also keeping what the program asked for, in order."""
 
@@ -50,6 +62,7 @@ class RecordingMonitor(MockMonitor):
         self.registered: list[RegisteredResource] = []
         self.invoked: list[InvokeCall] = []
         self.stack_outputs: dict[str, Any] = {}
+        self.component_outputs: dict[str, dict[str, Any]] = {}
         self.stack_urn = ""
         # Event loops the SDK opens on executor threads; closed after the run, else their
         # garbage collection at exit prints "Invalid file descriptor" noise.
@@ -93,6 +106,7 @@ class RecordingMonitor(MockMonitor):
             replace_with=frozenset(request.replace_with),
             delete_before_replace=bool(request.deleteBeforeReplace),
             retain_on_delete=bool(request.HasField("retainOnDelete") and request.retainOnDelete),
+            aliases=tuple(_alias(a) for a in request.aliases),
         )
         with self.lock:
             self.registered.append(record)
@@ -103,6 +117,11 @@ class RecordingMonitor(MockMonitor):
         if "::" + _STACK_TYPE + "::" in request.urn:
             ensure_event_loop()
             self.stack_outputs = rpc.deserialize_properties(request.outputs)
+        else:
+            ensure_event_loop()
+            outputs = rpc.deserialize_properties(request.outputs)
+            with self.lock:
+                self.component_outputs[request.urn] = unwrap_secrets(outputs)[0]
         return super().RegisterResourceOutputs(request)  # type: ignore[no-untyped-call]
 
     def Invoke(self, request: Any) -> Any:

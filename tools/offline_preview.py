@@ -234,6 +234,7 @@ def run_offline_preview(
         messages=tuple(messages),
         encrypted_keys=still_encrypted,
         stack_urn=monitor.stack_urn,
+        component_outputs=dict(monitor.component_outputs),
     )
 
 

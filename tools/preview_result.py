@@ -32,6 +32,8 @@ class RegisteredResource:
     replace_with: frozenset[str] = frozenset()
     delete_before_replace: bool = False
     retain_on_delete: bool = False
+    # Each alias as the engine received it (spec fields: name, type, parentUrn, noParent, ...).
+    aliases: tuple[Mapping[str, Any], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -67,6 +69,8 @@ class PreviewResult:
     encrypted_keys: tuple[str, ...] = field(default=())
     # The root pulumi:pulumi:Stack resource (the parent of top-level resources; not in resources).
     stack_urn: str = ""
+    # Component URN -> the outputs it registered (secrets unwrapped).
+    component_outputs: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:

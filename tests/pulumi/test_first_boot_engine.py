@@ -5,7 +5,6 @@ as ciphertext, and nothing diffs afterwards."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,13 +15,11 @@ import pytest
 from hardening.keys import load_private_key
 from hardening.rekey import openssh_fingerprint
 from tests.conftest import ClientKeys
+from tests.helpers.first_boot_stack import first_boot
 from tests.helpers.firstboot_probe import SourcePool, probe_once
 from tests.testhosts.client import try_login
-from tests.testhosts.fixtures import unavailable_reason
-from tests.testhosts.gate import skip_or_fail
 from tests.testhosts.machine import SystemdHost
-from tests.testhosts.rootfs import Image
-from tools.engine_stack import CliUnavailable, EngineStack, cli_dir
+from tools.engine_stack import EngineStack
 
 pytestmark = [pytest.mark.host, pytest.mark.systemd]
 
@@ -30,7 +27,6 @@ PROJECT = Path(__file__).resolve().parent / "engine_first_boot"
 KEY_TYPE = "pulumi-python:dynamic/hardening:BootHostKey"
 HARDENING_TYPE = "pulumi-python:dynamic/hardening:SshdHardening"
 SECRET_SIG = "4dabf18193072939515e22adb298388d"
-IMAGE = Image("trixie", cloud_init=True)
 
 
 @dataclass
@@ -44,32 +40,14 @@ class World:
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory, client_keys: ClientKeys) -> Iterator[World]:
-    reason = unavailable_reason()
-    if reason is not None:
-        skip_or_fail(reason)
-    if not IMAGE.path.is_dir():
-        skip_or_fail(f"no rootfs cache for {IMAGE.name}: run `make testhosts`")
-    try:
-        cli = cli_dir()
-    except CliUnavailable as exc:
-        pytest.fail(str(exc), pytrace=False)
     key = client_keys.rsa
-    stack = EngineStack.create(tmp_path_factory.mktemp("firstboot"), cli, source=PROJECT)
-    stack.set_config("publicKey", Path(f"{key}.pub").read_text().strip())
-    stack.run("up", "--yes")
-    shown = stack.run("stack", "output", "--show-secrets", "--json").stdout
-    outputs = json.loads(shown)
-    host = SystemdHost(IMAGE, authorized_keys=[], user_data=outputs["userData"])
-    pool = SourcePool(host.bridge)
-    try:
-        host.start()
-        stack.set_config("host", host.address)
-        stack.set_config("privateKey", key.read_text(), secret=True)
-        stack.run("up", "--yes")
-        yield World(stack, host, pool, key, outputs["bootFingerprint"])
-    finally:
-        host.stop()
-        pool.close()
+    with first_boot(tmp_path_factory.mktemp("firstboot"), PROJECT, key) as booted:
+        pool = SourcePool(booted.host.bridge)
+        try:
+            fingerprint = booted.outputs["bootFingerprint"]
+            yield World(booted.stack, booted.host, pool, key, fingerprint)
+        finally:
+            pool.close()
 
 
 def _one(world: World, type_: str) -> dict[str, Any]:

@@ -30,7 +30,7 @@ KEY_PAIR = "alicloud:ecs/ecsKeyPair:EcsKeyPair"
 INSTANCE = "alicloud:ecs/instance:Instance"
 EIP = "alicloud:ecs/eipAddress:EipAddress"
 EIP_ASSOCIATION = "alicloud:ecs/eipAssociation:EipAssociation"
-SERVER = "hardened-ecs:server:Server"
+SERVER = "hardened-ecs:hardened_server:HardenedServer"  # components/hardened_server.py
 # The dynamic resource of components/sshd_hardening/ (test_sshd_hardening_*.py cover it).
 HARDENING = "pulumi-python:dynamic/hardening:SshdHardening"
 # components/host_key.py: each server's boot host key (its provider runs under these mocks).

@@ -199,7 +199,7 @@ def test_children_belong_to_their_components(stack: tuple[Path, PreviewResult]) 
         GROUP: "hardened-ecs:ssh_access:SshAccess",
         RULE: "hardened-ecs:ssh_access:SshAccess",
         KEY_PAIR: "hardened-ecs:login_key:LoginKey",
-        BOOT_KEY: "pulumi:pulumi:Stack",
+        BOOT_KEY: SERVER,
         INSTANCE: SERVER,
         HARDENING: SERVER,
         EIP: SERVER,

@@ -31,7 +31,7 @@ STACK_FILES = sorted(ROOT.glob("Pulumi.*.yaml"))
 HARDENING = "pulumi-python:dynamic/hardening:SshdHardening"
 INSTANCE = "alicloud:ecs/instance:Instance"
 RULE = "alicloud:ecs/securityGroupRule:SecurityGroupRule"
-SERVER = "hardened-ecs:server:Server"
+SERVER = "hardened-ecs:hardened_server:HardenedServer"  # components/hardened_server.py
 EIP = "alicloud:ecs/eipAddress:EipAddress"
 EIP_ASSOCIATION = "alicloud:ecs/eipAssociation:EipAssociation"
 
@@ -172,6 +172,13 @@ def test_a_state_recorded_before_the_provider_moved_still_loads() -> None:
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "components.sshd_hardening.provider SshdHardeningProvider"
+    # components/hardening.py is what keeps it loadable: without it the same state fails.
+    blocked = "import sys\nsys.modules['components.hardening'] = None\n" + probe
+    done = subprocess.run(
+        [sys.executable, "-c", blocked], cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode != 0
+    assert "ModuleNotFoundError: import of components.hardening halted" in done.stderr
 
 
 def test_a_preview_without_the_private_key_still_shows_every_hardening() -> None:

@@ -1,0 +1,85 @@
+"""The real program under mocks: one HardenedServer per server, named as its Server was, with
+exactly the aliases that keep an existing stack's resources (the engine's proof:
+tests/pulumi/test_hardened_server_engine.py), and the server's exports as its outputs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pulumi.runtime.mocks import MockResourceArgs
+
+from tests.unit.program_preview import (
+    BOOT_KEY,
+    HARDENING,
+    ROOT,
+    SERVER,
+    STACK_FILES,
+    ecdsa_pair,
+    ed25519_public,
+)
+from tests.unit.test_sshd_hardening_graph import ProvidedMocks
+from tools.offline_preview import PreviewResult, run_offline_preview
+
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")  # pulumi_alicloud's own
+
+# What stacks deployed before components/hardened_server.py have at the HardenedServer's URN.
+FORMER_SERVER = "hardened-ecs:server:Server"
+
+
+class HardenedMocks(ProvidedMocks):
+    """What the hardening's provider returns after a create, its new host key included."""
+
+    def new_resource(self, args: MockResourceArgs) -> tuple[str | None, dict[Any, Any]]:
+        resource_id, state = super().new_resource(args)
+        if args.typ == HARDENING:
+            state["hostPublicKey"] = ed25519_public()
+        return resource_id, state
+
+
+@pytest.fixture(scope="module", params=STACK_FILES, ids=lambda p: p.name)
+def stack(request: pytest.FixtureRequest) -> tuple[Path, PreviewResult]:
+    path: Path = request.param
+    public, private = ecdsa_pair()
+    result = run_offline_preview(
+        path,
+        ROOT,
+        config={"sshPublicKey": public},
+        secrets={"sshPrivateKey": private},
+        mocks=HardenedMocks(),
+    )
+    assert result.ok, (result.config_problems, result.error)
+    return path, result
+
+
+def test_the_component_takes_over_the_former_server_and_the_boot_key_comes_from_the_top(
+    stack: tuple[Path, PreviewResult],
+) -> None:
+    _, result = stack
+    servers = result.of_type(SERVER)
+    assert [s.name for s in servers] == [f"server-{i}" for i in range(len(servers))]
+    for server in servers:
+        assert server.parent == result.stack_urn
+        assert server.aliases == ({"type": FORMER_SERVER, "parentUrn": ""},), server.aliases
+    keys = result.of_type(BOOT_KEY)
+    assert {k.parent for k in keys} == {s.urn for s in servers}
+    for key in keys:
+        assert key.aliases == ({"noParent": True},), key.aliases
+    # Everything else keeps its URN by itself, or through its component's alias.
+    aliased = {r.urn for r in result.resources if r.aliases}
+    assert aliased == {r.urn for r in (*servers, *keys)}
+
+
+def test_each_server_export_is_its_component_outputs(stack: tuple[Path, PreviewResult]) -> None:
+    _, result = stack
+    exported = result.outputs["servers"].value
+    assert set(exported) == {s.name for s in result.of_type(SERVER)}
+    for server in result.of_type(SERVER):
+        outputs = result.component_outputs[server.urn]
+        assert set(outputs) == {
+            *("publicIp", "privateIp", "instanceId", "sshCommand"),
+            *("hardened", "hostKeyFingerprint", "knownHostsLine"),
+        }
+        assert outputs == exported[server.name]
+        assert outputs["knownHostsLine"].startswith(outputs["publicIp"] + " ssh-ed25519 ")
