@@ -21,7 +21,7 @@ from components.network import Network, NetworkArgs
 from components.server import Server, ServerArgs
 from components.ssh_access import SshAccess, SshAccessArgs
 from components.sshd_hardening import SshdHardening, SshdHardeningArgs, key_or_unknown
-from hardening.rekey import known_hosts_line
+from hardening.change.rekey import known_hosts_line
 
 cfg: StackConfig = load_stack_config()
 tags = {"project": "hardened-ecs", "stack": cfg.stack, "managed-by": "pulumi", **cfg.tags}

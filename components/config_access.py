@@ -8,7 +8,7 @@ import pulumi
 
 from components import sshkeys
 from components.config_reader import NAMESPACE, Reader, config_set
-from hardening.validation import admin_name_problem
+from hardening.model.validation import admin_name_problem
 
 SUPPORTED_SSH_PORT = 22
 # A source range this wide is "anywhere", not "your own ranges": no organisation's network is

@@ -19,7 +19,7 @@ from typing import Any, cast
 import pulumi
 import pulumi.dynamic as dynamic
 
-from hardening.rekey import new_host_key
+from hardening.change.rekey import new_host_key
 
 KEY_TYPE = "ed25519"
 

@@ -24,7 +24,7 @@ from typing import Any
 # The project root, for the shared `hardening` package (this file runs as scripts/drift_check.py).
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from hardening.values import directive_text  # after the path above
+from hardening.model.values import directive_text  # after the path above
 
 NAMESPACE = "hardened-ecs"
 

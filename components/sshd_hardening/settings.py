@@ -12,10 +12,10 @@ from typing import Any
 
 from pulumi.output import Unknown
 
-from hardening import api
-from hardening.profiles import DEFAULT_PROFILE, Request
-from hardening.transaction import STAGE_LEASE
-from hardening.values import directive_text
+from hardening.change.transaction import STAGE_LEASE
+from hardening.model.profiles import DEFAULT_PROFILE, Request
+from hardening.model.values import directive_text
+from hardening.ops import api
 
 # What the engine sends for a value not known yet (preview). pulumi.dynamic hands Check and Diff
 # an `Unknown` object for it (keep_unknowns); the raw string is accepted too.

@@ -13,12 +13,12 @@ import functools
 from dataclasses import dataclass
 from pathlib import Path
 
-from hardening import sshd_config
-from hardening.desired import Request
-from hardening.directives import Version
-from hardening.facts import DROPIN_DIR, MAIN_CONFIG, HostFacts, parse_facts
-from hardening.plan import DROPIN_PATH, SYSCONFIG_SSHD, Plan, make_plan
-from hardening.transport import CLIENT_ALGORITHMS
+from hardening.host.facts import DROPIN_DIR, MAIN_CONFIG, HostFacts, parse_facts
+from hardening.model.desired import Request
+from hardening.model.directives import Version
+from hardening.planning import sshd_config
+from hardening.planning.plan import DROPIN_PATH, SYSCONFIG_SSHD, Plan, make_plan
+from hardening.ssh.transport import CLIENT_ALGORITHMS
 
 FACTS_DIR = Path(__file__).resolve().parent
 

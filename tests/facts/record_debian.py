@@ -18,7 +18,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from hardening.facts import facts_script
+from hardening.host.facts import facts_script
 
 ROOTFS_CACHE = Path("/var/cache/hardened-ecs/rootfs")
 SUITES = {"bullseye": "debian-11", "bookworm": "debian-12", "trixie": "debian-13"}

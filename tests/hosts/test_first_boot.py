@@ -23,11 +23,11 @@ import pytest
 
 from components.cloudinit import BOOT_DROPIN, admin_user_data
 from components.sshd_hardening.provider import SshdHardeningProvider
-from hardening import engine
-from hardening.desired import Request
-from hardening.keys import load_private_key
-from hardening.rekey import known_hosts_line, new_host_key, openssh_fingerprint
-from hardening.transport import HostKeyPolicy, Target
+from hardening.change.rekey import known_hosts_line, new_host_key, openssh_fingerprint
+from hardening.model.desired import Request
+from hardening.ops import engine
+from hardening.ssh.keys import load_private_key
+from hardening.ssh.transport import HostKeyPolicy, Target
 from tests.conftest import ClientKeys
 from tests.helpers.firstboot_probe import Prober, Round, SourcePool, probe_once
 from tests.helpers.systemd_observe import assert_healthy, poll

@@ -10,11 +10,11 @@ from pathlib import Path
 
 import paramiko
 
-from hardening import engine
-from hardening.desired import Request
-from hardening.keys import load_private_key
-from hardening.rekey import HOST_KEY_PATH, openssh_fingerprint
-from hardening.transport import HostKeyPolicy, Target
+from hardening.change.rekey import HOST_KEY_PATH, openssh_fingerprint
+from hardening.model.desired import Request
+from hardening.ops import engine
+from hardening.ssh.keys import load_private_key
+from hardening.ssh.transport import HostKeyPolicy, Target
 from tests.conftest import HostFactory
 from tests.helpers.fault_proofs import poll
 from tests.testhosts.chroot import TestHost, server_host_key, try_login

@@ -148,8 +148,8 @@ def test_a_known_host_that_stops_offering_its_known_key_is_a_changed_key(
 ) -> None:
     import paramiko
 
-    from hardening.errors import HostKeyError
-    from hardening.trust import HostKeyPolicy, KnownHostsCheck
+    from hardening.model.errors import HostKeyError
+    from hardening.ssh.trust import HostKeyPolicy, KnownHostsCheck
 
     known = paramiko.Ed25519Key.from_private_key_file(str(client_keys.ed25519))
     presented = paramiko.RSAKey.from_private_key_file(str(client_keys.rsa))

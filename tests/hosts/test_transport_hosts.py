@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from hardening.errors import ConnectError
-from hardening.transport import MAX_INLINE, Connection, Stats, connect
+from hardening.model.errors import ConnectError
+from hardening.ssh.transport import MAX_INLINE, Connection, Stats, connect
 from tests.conftest import HostFactory
 from tests.helpers.chroot_observe import loopback_target
 

@@ -8,8 +8,8 @@ import socket
 import paramiko
 import pytest
 
-from hardening import userauth
-from hardening.keys import load_private_key
+from hardening.ssh import userauth
+from hardening.ssh.keys import load_private_key
 from tests.conftest import ClientKeys, HostFactory
 from tests.testhosts.chroot import LOOPBACK
 

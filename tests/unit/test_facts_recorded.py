@@ -9,8 +9,8 @@ import re
 
 import pytest
 
-from hardening.facts import FactsError, HostFacts, Service, facts_script, parse_facts
-from hardening.plan import service_commands
+from hardening.host.facts import FactsError, HostFacts, Service, facts_script, parse_facts
+from hardening.planning.plan import service_commands
 from tests.facts import EXPECTED, SLUGS, WITH_INCLUDE, WITHOUT_INCLUDE, facts_text, load_facts
 from tests.facts.assemble import DISTROS, Distro, build
 from tests.facts.record_debian import SUITES

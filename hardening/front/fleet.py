@@ -16,14 +16,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from hardening import validation
-from hardening.display import printable
-from hardening.errors import UsageError
-from hardening.inventory import HostEntry, load_inventory
-from hardening.profiles import Request
+from hardening.front.display import printable
+from hardening.front.inventory import HostEntry, load_inventory
+from hardening.model import validation
+from hardening.model.errors import UsageError
+from hardening.model.profiles import Request
 
 if TYPE_CHECKING:  # api pulls in paramiko: only `run` pays for it
-    from hardening.api import LoginKey, Report
+    from hardening.ops.api import LoginKey, Report
 
 
 @dataclass(frozen=True)
@@ -97,7 +97,7 @@ class _Bar:
 
 def _load_keys(entries: list[HostEntry]) -> dict[tuple[str, str | None], LoginKey]:
     """Every entry's key, each file once, before any host: a bad key file is exit 2."""
-    from hardening import api
+    from hardening.ops import api
 
     keys: dict[tuple[str, str | None], LoginKey] = {}
     for e in entries:
@@ -123,7 +123,7 @@ def run(
     options: FleetOptions, request: Request, progress: Callable[[str], None] | None
 ) -> list[Report]:
     """Run options.action on every inventory host; reports in inventory order."""
-    from hardening import api
+    from hardening.ops import api
 
     entries = load_inventory(options.inventory, _cli_defaults(options, request))
     keys = _load_keys(entries)

@@ -15,17 +15,17 @@ from dataclasses import dataclass, field
 
 import paramiko
 
-from hardening import userauth
-from hardening.channel import (
+from hardening.model.errors import ConnectError
+from hardening.ssh import userauth
+from hardening.ssh.channel import (
     MAX_INLINE,
     ChannelAhead,
     HostMisbehaved,
     collect,
     exec_script,
 )
-from hardening.errors import ConnectError
-from hardening.keys import fingerprint
-from hardening.trust import HOST_KEY_ALGORITHMS, HostKeyPolicy, KnownHostsCheck
+from hardening.ssh.keys import fingerprint
+from hardening.ssh.trust import HOST_KEY_ALGORITHMS, HostKeyPolicy, KnownHostsCheck
 
 # Names importers found here before trust.py and channel.py took them.
 __all__ = ["MAX_INLINE", "HostKeyPolicy"]

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
-from hardening.plan import FileChange
+from hardening.planning.plan import FileChange
 
 HOST_KEY_PATH = "/etc/ssh/ssh_host_ed25519_key"
 

@@ -10,7 +10,7 @@ import paramiko
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 
-from hardening.errors import UsageError
+from hardening.model.errors import UsageError
 
 
 def _key_class(data: bytes, password: bytes | None) -> type[paramiko.PKey]:

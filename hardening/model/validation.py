@@ -30,8 +30,8 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-from hardening.directives import CATALOGUE, HOST_OWNED, BadValue, lookup
-from hardening.profiles import CRYPTO, DEFAULT_PROFILE, PROFILES, Request, profile_settings
+from hardening.model.directives import CATALOGUE, HOST_OWNED, BadValue, lookup
+from hardening.model.profiles import CRYPTO, DEFAULT_PROFILE, PROFILES, Request, profile_settings
 
 # --- shapes -------------------------------------------------------------------------------
 
@@ -203,7 +203,7 @@ def _user_allowed(user: str, allow: str | None, deny: str | None) -> bool:
 
 def client_algorithms() -> Mapping[str, Sequence[str]]:
     """What our own SSH client speaks (paramiko: imported only when a crypto list is checked)."""
-    from hardening.transport import CLIENT_ALGORITHMS
+    from hardening.ssh.transport import CLIENT_ALGORITHMS
 
     return CLIENT_ALGORITHMS
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from hardening.errors import EXIT_OK
-from hardening.plan import effective_matches
-from hardening.transport import COMMAND_TIMEOUT, Stats
+from hardening.model.errors import EXIT_OK
+from hardening.planning.plan import effective_matches
+from hardening.ssh.transport import COMMAND_TIMEOUT, Stats
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ import paramiko
 from paramiko.common import cMSG_CHANNEL_REQUEST
 from paramiko.message import Message
 
-from hardening.errors import ConnectError
+from hardening.model.errors import ConnectError
 
 
 class ChannelAhead:

@@ -13,11 +13,13 @@ from dataclasses import dataclass, field
 
 import paramiko
 
-from hardening import engine, keys, validation
-from hardening.engine import Options, Report
-from hardening.profiles import Request
-from hardening.transport import Progress, Target
-from hardening.trust import HostKeyPolicy
+from hardening.model import validation
+from hardening.model.profiles import Request
+from hardening.ops import engine
+from hardening.ops.engine import Options, Report
+from hardening.ssh import keys
+from hardening.ssh.transport import Progress, Target
+from hardening.ssh.trust import HostKeyPolicy
 
 __all__ = [
     "HostKeyPolicy",

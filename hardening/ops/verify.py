@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import time
 
-from hardening import facts as facts_mod
-from hardening.errors import ApplyFailed, HardeningError
-from hardening.plan import Plan, Setting, effective_matches, make_plan
-from hardening.session import Session, banner_of
-from hardening.transaction import Transaction
-from hardening.transport import CLIENT_ALGORITHMS, Connection, scaled
+from hardening.change.transaction import Transaction
+from hardening.host import facts as facts_mod
+from hardening.model.errors import ApplyFailed, HardeningError
+from hardening.ops.session import Session, banner_of
+from hardening.planning.plan import Plan, Setting, effective_matches, make_plan
+from hardening.ssh.transport import CLIENT_ALGORITHMS, Connection, scaled
 
 ROLLBACK_SAYS = {
     "rolled-back": "rolled back to the previous configuration",

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 # The name rule lives with every other input rule; re-exported for existing importers.
-from hardening.validation import admin_name_problem as admin_name_problem
+from hardening.model.validation import admin_name_problem as admin_name_problem
 
 # Shells that mean "this account does not log in".
 _NO_LOGIN_SHELLS = ("nologin", "false", "sync", "halt", "shutdown")

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import paramiko
 
-from hardening.errors import ConnectError, HostKeyError
-from hardening.keys import fingerprint
+from hardening.model.errors import ConnectError, HostKeyError
+from hardening.ssh.keys import fingerprint
 
 # Host key algorithms we accept: the ones the hardened server keeps offering, so the key we
 # record on first contact is still the one it presents afterwards.

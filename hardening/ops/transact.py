@@ -6,15 +6,15 @@ from __future__ import annotations
 
 import time
 
-from hardening.admin_setup import admin_ready, undo_failed
-from hardening.errors import ApplyFailed, ConnectError, UsageError
-from hardening.facts import HostFacts
-from hardening.keys import public_line
-from hardening.plan import Plan
-from hardening.session import Session, check_spec
-from hardening.transaction import BusyError, Transaction, admin_script, admin_undo_script
-from hardening.transport import Connection, Result, SudoError
-from hardening.verify import ROLLBACK_SAYS, mismatches, verify
+from hardening.change.transaction import BusyError, Transaction, admin_script, admin_undo_script
+from hardening.host.facts import HostFacts
+from hardening.model.errors import ApplyFailed, ConnectError, UsageError
+from hardening.ops.admin_setup import admin_ready, undo_failed
+from hardening.ops.session import Session, check_spec
+from hardening.ops.verify import ROLLBACK_SAYS, mismatches, verify
+from hardening.planning.plan import Plan
+from hardening.ssh.keys import public_line
+from hardening.ssh.transport import Connection, Result, SudoError
 
 
 def rotate(run: Session, conn: Connection, facts: HostFacts, p: Plan, new_pin: str) -> None:

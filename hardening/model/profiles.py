@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from hardening.directives import Version
+from hardening.model.directives import Version
 
 PROFILES = ("baseline", "minimal")
 DEFAULT_PROFILE = "baseline"

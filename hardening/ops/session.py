@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-from hardening import facts as facts_mod
-from hardening.admin_account import admin_account_problem
-from hardening.desired import Request
-from hardening.directives import BadValue, banner_on_host_problem, lookup
-from hardening.errors import ApplyFailed, ConnectError, UsageError
-from hardening.facts import HostFacts
-from hardening.plan import Plan, make_plan
-from hardening.report import Options, Report
-from hardening.sshd_config import BrokenBlock
-from hardening.transport import (
+from hardening.host import facts as facts_mod
+from hardening.host.facts import HostFacts
+from hardening.model.admin_account import admin_account_problem
+from hardening.model.desired import Request
+from hardening.model.directives import BadValue, banner_on_host_problem, lookup
+from hardening.model.errors import ApplyFailed, ConnectError, UsageError
+from hardening.ops.report import Options, Report
+from hardening.planning.plan import Plan, make_plan
+from hardening.planning.sshd_config import BrokenBlock
+from hardening.ssh.transport import (
     CLIENT_ALGORITHMS,
     Connection,
     HostKeyPolicy,

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from hardening.errors import ApplyFailed
-from hardening.keys import public_line
-from hardening.session import Session
-from hardening.transaction import admin_script, admin_undo_script
-from hardening.transport import Connection, Result
+from hardening.change.transaction import admin_script, admin_undo_script
+from hardening.model.errors import ApplyFailed
+from hardening.ops.session import Session
+from hardening.ssh.keys import public_line
+from hardening.ssh.transport import Connection, Result
 
 
 def undo_failed(result: Result) -> str:

@@ -12,13 +12,13 @@ import dataclasses
 import time
 from collections.abc import Callable
 
-from hardening import rekey
-from hardening.change import rotate, transact
-from hardening.desired import Request
-from hardening.errors import EXIT_DRIFT, ApplyFailed, HardeningError
-from hardening.report import Options, Report
-from hardening.session import PENDING, Session
-from hardening.transport import Progress, Target
+from hardening.change import rekey
+from hardening.model.desired import Request
+from hardening.model.errors import EXIT_DRIFT, ApplyFailed, HardeningError
+from hardening.ops.report import Options, Report
+from hardening.ops.session import PENDING, Session
+from hardening.ops.transact import rotate, transact
+from hardening.ssh.transport import Progress, Target
 
 __all__ = ["Options", "Report", "apply", "check", "plan", "rotate_host_key"]
 

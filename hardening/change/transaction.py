@@ -16,10 +16,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import resources
 
-from hardening.errors import ApplyFailed, ConnectError
-from hardening.facts import STATE_DIR, parse_sshd_T
-from hardening.plan import BACKUP_SUFFIX, CANDIDATE_SUFFIX, Plan
-from hardening.transport import Connection, Result
+from hardening.host.facts import STATE_DIR, parse_sshd_T
+from hardening.model.errors import ApplyFailed, ConnectError
+from hardening.planning.plan import BACKUP_SUFFIX, CANDIDATE_SUFFIX, Plan
+from hardening.ssh.transport import Connection, Result
 
 CHECK_FILE = "/etc/ssh/.sshd_config.hardened-ecs-check"
 STAGE_LEASE = 120  # seconds a staged-but-uncommitted lock survives a vanished tool
@@ -29,7 +29,7 @@ _EXIT_INVALID, _EXIT_NOT_BACK, _EXIT_BUSY, _EXIT_LOST, _EXIT_IO = 10, 11, 12, 13
 
 
 def _script(name: str) -> str:
-    return resources.files("hardening").joinpath(f"scripts/{name}").read_text()
+    return resources.files("hardening.change").joinpath(f"scripts/{name}").read_text()
 
 
 def _b64(text: str) -> str:

@@ -14,10 +14,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from hardening import validation
-from hardening.display import printable
-from hardening.errors import EXIT_USAGE, UsageError
-from hardening.profiles import DEFAULT_PROFILE, PROFILES, Request
+from hardening.front.display import printable
+from hardening.model import validation
+from hardening.model.errors import EXIT_USAGE, UsageError
+from hardening.model.profiles import DEFAULT_PROFILE, PROFILES, Request
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -220,7 +220,7 @@ def _main(args: argparse.Namespace, progress: Any) -> int:
     try:
         request = _check_args(args)
         if args.inventory:
-            from hardening import fleet  # only fleet runs pay for its imports
+            from hardening.front import fleet  # only fleet runs pay for its imports
 
             reports = fleet.run(_fleet_options(args), request, progress)
         else:
@@ -238,14 +238,14 @@ def _main(args: argparse.Namespace, progress: Any) -> int:
         for d in dicts:
             render(d, sys.stdout)
         if args.inventory:
-            from hardening.fleet import summary
+            from hardening.front.fleet import summary
 
             print(summary(reports))
     return max(r.exit_code for r in reports) if reports else 0
 
 
 def _fleet_options(args: argparse.Namespace) -> Any:
-    from hardening.fleet import FleetOptions
+    from hardening.front.fleet import FleetOptions
 
     return FleetOptions(
         action=args.action,
@@ -266,7 +266,7 @@ def _fleet_options(args: argparse.Namespace) -> Any:
 
 def _run_one(args: argparse.Namespace, request: Request, progress: Any) -> Any:
     # Imported here so `--help` and usage errors stay fast (paramiko is slow to import).
-    from hardening import api
+    from hardening.ops import api
 
     passphrase = os.environ.get(args.passphrase_env) if args.passphrase_env else None
     key = api.load_key(api.KeySource(path=args.identity, passphrase=passphrase))

@@ -12,9 +12,9 @@ import shlex
 from dataclasses import dataclass, field
 from importlib import resources
 
-from hardening.admin_account import Account
-from hardening.desired import HostCapabilities
-from hardening.directives import Version
+from hardening.model.admin_account import Account
+from hardening.model.desired import HostCapabilities
+from hardening.model.directives import Version
 
 STATE_DIR = "/var/lib/hardened-ecs"
 MAIN_CONFIG = "/etc/ssh/sshd_config"
@@ -24,7 +24,7 @@ DROPIN_DIR = "/etc/ssh/sshd_config.d"
 def facts_script(admin_user: str, cloud_init_wait: int = 0, banner: str = "") -> str:
     """The facts script; `cloud_init_wait` > 0 first lets a running cloud-init finish;
     `banner`: the Banner file the request sets (its type, mode and owner are read)."""
-    text = resources.files("hardening").joinpath("scripts/facts.sh").read_text()
+    text = resources.files("hardening.host").joinpath("scripts/facts.sh").read_text()
     return (
         text.replace("@ADMIN_USER@", shlex.quote(admin_user))
         .replace("@BANNER@", shlex.quote(banner))

@@ -11,9 +11,16 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from hardening import validation
-from hardening.directives import CATALOGUE, BadValue, Directive, Version, format_version, lookup
-from hardening.profiles import (
+from hardening.model import validation
+from hardening.model.directives import (
+    CATALOGUE,
+    BadValue,
+    Directive,
+    Version,
+    format_version,
+    lookup,
+)
+from hardening.model.profiles import (
     ALGORITHM_SINCE,
     CRYPTO,
     DEFAULT_PROFILE,

@@ -13,10 +13,10 @@ import posixpath
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from hardening import sshd_config
-from hardening.desired import Request, desired_settings
-from hardening.directives import CATALOGUE
-from hardening.facts import DROPIN_DIR, MAIN_CONFIG, HostFacts
+from hardening.host.facts import DROPIN_DIR, MAIN_CONFIG, HostFacts
+from hardening.model.desired import Request, desired_settings
+from hardening.model.directives import CATALOGUE
+from hardening.planning import sshd_config
 
 DROPIN_PATH = posixpath.join(DROPIN_DIR, sshd_config.DROPIN_NAME)
 

@@ -13,10 +13,10 @@ from typing import Any
 
 import yaml
 
-from hardening import validation
-from hardening.errors import UsageError
-from hardening.profiles import PROFILES, Request
-from hardening.values import directive_text
+from hardening.model import validation
+from hardening.model.errors import UsageError
+from hardening.model.profiles import PROFILES, Request
+from hardening.model.values import directive_text
 
 _HOST_KEYS = {
     "host", "port", "user", "identity", "passphrase_env", "admin_user", "profile", "set",
