@@ -23,7 +23,7 @@ import shlex
 
 import yaml
 
-from hardening.host.facts import STATE_DIR
+from hardening.host.paths import STATE_DIR
 
 # Alibaba passes user data to cloud-init; the API limit is 16 KB (before base64).
 MAX_USER_DATA_BYTES = 16 * 1024

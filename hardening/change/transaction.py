@@ -14,11 +14,13 @@ import shlex
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from importlib import resources
 
-from hardening.host.facts import STATE_DIR, parse_sshd_T
+from hardening.change.onhost import assign as _assign
+from hardening.change.onhost import script as _script
+from hardening.host.facts import parse_sshd_T
+from hardening.host.paths import BACKUP_SUFFIX, CANDIDATE_SUFFIX, STATE_DIR
 from hardening.model.errors import ApplyFailed, ConnectError
-from hardening.planning.plan import BACKUP_SUFFIX, CANDIDATE_SUFFIX, Plan
+from hardening.planning.plan import Plan
 from hardening.ssh.transport import Connection, Result
 
 CHECK_FILE = "/etc/ssh/.sshd_config.hardened-ecs-check"
@@ -28,16 +30,8 @@ STAGE_LEASE = 120  # seconds a staged-but-uncommitted lock survives a vanished t
 _EXIT_INVALID, _EXIT_NOT_BACK, _EXIT_BUSY, _EXIT_LOST, _EXIT_IO = 10, 11, 12, 13, 14
 
 
-def _script(name: str) -> str:
-    return resources.files("hardening.change").joinpath(f"scripts/{name}").read_text()
-
-
 def _b64(text: str) -> str:
     return base64.b64encode(text.encode()).decode()
-
-
-def _assign(**values: object) -> str:
-    return "".join(f"{k}={shlex.quote(str(v))}\n" for k, v in values.items())
 
 
 # The marker line of txn.sh's heredoc: the script itself never holds this line.
@@ -278,15 +272,3 @@ class Transaction:
                 return "rolled-back" if self.state(conn) == "none" else "unknown"
         except ConnectError:
             return "unknown"
-
-
-def admin_script(admin: str, key_line: str, *, adopt: bool) -> str:
-    values = _assign(
-        ADMIN=admin, KEY_LINE=key_line, STATE=STATE_DIR, ADOPT="yes" if adopt else "no"
-    )
-    return values + _script("admin.sh")
-
-
-def admin_undo_script(admin: str, key_line: str, did: list[str]) -> str:
-    values = _assign(ADMIN=admin, KEY_LINE=key_line, STATE=STATE_DIR, DID=" ".join(reversed(did)))
-    return values + _script("admin_undo.sh")

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from hardening.front.display import printable
-from hardening.model import validation
+from hardening.model import defaults, validation
 from hardening.model.errors import EXIT_USAGE, UsageError
 from hardening.model.profiles import DEFAULT_PROFILE, PROFILES, Request
 
@@ -34,7 +34,9 @@ def build_parser() -> argparse.ArgumentParser:
         p = sub.add_parser(action, help=text, description=text)
         target = p.add_argument_group("target")
         target.add_argument("--host", help="host name or IP address")
-        target.add_argument("--port", type=int, default=22, help="SSH port (default 22)")
+        target.add_argument(
+            "--port", type=int, default=defaults.PORT, help=f"SSH port (default {defaults.PORT})"
+        )
         target.add_argument("--user", help="user to log in as (root on a fresh Alibaba image)")
         target.add_argument("--identity", metavar="KEYFILE", help="private key file")
         target.add_argument(
@@ -43,7 +45,9 @@ def build_parser() -> argparse.ArgumentParser:
             help="environment variable holding the key's passphrase (never on the command line)",
         )
         target.add_argument("--inventory", metavar="FILE", help="YAML list of hosts (fleet mode)")
-        target.add_argument("--parallel", type=int, default=10, help="hosts at once (fleet mode)")
+        target.add_argument(
+            "--parallel", type=int, default=defaults.PARALLEL, help="hosts at once (fleet mode)"
+        )
         keys = p.add_argument_group("host key (checked like OpenSSH)")
         keys.add_argument("--known-hosts", metavar="FILE", help="default ~/.ssh/known_hosts")
         trust = keys.add_mutually_exclusive_group()
@@ -58,8 +62,8 @@ def build_parser() -> argparse.ArgumentParser:
         settings = p.add_argument_group("settings")
         settings.add_argument(
             "--admin-user",
-            default="ops",
-            help="sudo user that keeps access when root is closed (default ops)",
+            default=defaults.ADMIN_USER,
+            help=f"sudo user that keeps access when root is closed (default {defaults.ADMIN_USER})",
         )
         settings.add_argument(
             "--adopt-admin-user",
@@ -80,20 +84,21 @@ def build_parser() -> argparse.ArgumentParser:
         timing.add_argument(
             "--confirm-timeout",
             type=int,
-            default=120,
+            default=defaults.CONFIRM_TIMEOUT,
             help="seconds after which the host rolls back an unconfirmed change",
         )
         timing.add_argument(
             "--wait",
             type=float,
-            default=300,
-            help="seconds to wait for a booting host (default 300)",
+            default=defaults.WAIT,
+            help=f"seconds to wait for a booting host (default {defaults.WAIT:g})",
         )
         timing.add_argument(
             "--command-timeout",
             type=float,
-            default=180,
-            help="seconds one command on the host may take in total (default 180)",
+            default=defaults.COMMAND_TIMEOUT,
+            help="seconds one command on the host may take in total "
+            f"(default {defaults.COMMAND_TIMEOUT:g})",
         )
         p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     return parser

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from hardening.front.display import printable
 from hardening.front.inventory import HostEntry, load_inventory
-from hardening.model import validation
+from hardening.model import defaults, validation
 from hardening.model.errors import UsageError
 from hardening.model.profiles import Request
 
@@ -34,11 +34,11 @@ class FleetOptions:
 
     action: str
     inventory: str
-    parallel: int = 10
-    wait: float = 300.0
-    confirm_timeout: int = 120
-    command_timeout: float = 180.0
-    port: int = 22
+    parallel: int = defaults.PARALLEL
+    wait: float = defaults.WAIT
+    confirm_timeout: int = defaults.CONFIRM_TIMEOUT
+    command_timeout: float = defaults.COMMAND_TIMEOUT
+    port: int = defaults.PORT
     user: str | None = None
     identity: str | None = None
     passphrase_env: str | None = None

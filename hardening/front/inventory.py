@@ -13,7 +13,7 @@ from typing import Any
 
 import yaml
 
-from hardening.model import validation
+from hardening.model import defaults, validation
 from hardening.model.errors import UsageError
 from hardening.model.profiles import PROFILES, Request
 from hardening.model.values import directive_text
@@ -223,7 +223,7 @@ def _entry(m: dict[str, Any], where: str) -> tuple[HostEntry | None, list[str]]:
             )
         else:
             overrides[str(name)] = directive_text(value)
-    admin = str(m.get("admin_user", "ops"))
+    admin = str(m.get("admin_user", defaults.ADMIN_USER))
     if problems:
         return None, problems
     request = Request(str(profile), overrides, admin, bool(m.get("adopt_admin_user")))

@@ -12,13 +12,10 @@ import shlex
 from dataclasses import dataclass, field
 from importlib import resources
 
+from hardening.host.paths import DROPIN_DIR, MAIN_CONFIG, STATE_DIR
 from hardening.model.admin_account import Account
-from hardening.model.desired import HostCapabilities
+from hardening.model.capabilities import HostCapabilities
 from hardening.model.directives import Version
-
-STATE_DIR = "/var/lib/hardened-ecs"
-MAIN_CONFIG = "/etc/ssh/sshd_config"
-DROPIN_DIR = "/etc/ssh/sshd_config.d"
 
 
 def facts_script(admin_user: str, cloud_init_wait: int = 0, banner: str = "") -> str:

@@ -9,14 +9,13 @@ ask for is checked in hardening.validation.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 
 from hardening.model import validation
+from hardening.model.capabilities import HostCapabilities
 from hardening.model.directives import (
     CATALOGUE,
     BadValue,
     Directive,
-    Version,
     format_version,
     lookup,
 )
@@ -39,18 +38,6 @@ __all__ = [
     "Request",
     "desired_settings",
 ]
-
-
-@dataclass(frozen=True)
-class HostCapabilities:
-    """What the desired state depends on, read from the host (see hardening.facts)."""
-
-    version: Version
-    # `ssh -Q kex|cipher|mac|key` on the host; empty when the client is not installed.
-    algorithms: Mapping[str, frozenset[str]] = field(default_factory=dict)
-    host_key_types: frozenset[str] = frozenset({"ed25519", "rsa"})
-    # Keys the host's `sshd -T` prints; decides build-optional directives.
-    sshd_keys: frozenset[str] = frozenset()
 
 
 _QUERY_FOR = {

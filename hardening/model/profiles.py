@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from hardening.model import defaults
 from hardening.model.directives import Version
 
 PROFILES = ("baseline", "minimal")
@@ -116,7 +117,7 @@ class Request:
 
     profile: str = DEFAULT_PROFILE
     overrides: Mapping[str, str] = field(default_factory=dict)
-    admin_user: str = "ops"
+    admin_user: str = defaults.ADMIN_USER
     # An existing account of that name that hardened-ecs did not create may be given our key
     # and sudo only when the operator says it is theirs.
     adopt_admin: bool = False

@@ -30,6 +30,7 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
+from hardening.model import defaults
 from hardening.model.directives import CATALOGUE, HOST_OWNED, BadValue, lookup
 from hardening.model.profiles import CRYPTO, DEFAULT_PROFILE, PROFILES, Request, profile_settings
 
@@ -56,7 +57,7 @@ WAITS = (0, 86400)  # seconds
 COMMAND_TIMEOUTS = (30, 3600)  # seconds
 PARALLEL = (1, 200)  # hosts at once
 
-DEFAULT_ADMIN_USER = "ops"
+DEFAULT_ADMIN_USER = defaults.ADMIN_USER
 
 # Accounts that exist on Debian/Ubuntu/RHEL-family images and Alibaba's own images: a daemon's
 # account, or an image's default user that someone else may already use.
@@ -203,7 +204,7 @@ def _user_allowed(user: str, allow: str | None, deny: str | None) -> bool:
 
 def client_algorithms() -> Mapping[str, Sequence[str]]:
     """What our own SSH client speaks (paramiko: imported only when a crypto list is checked)."""
-    from hardening.ssh.transport import CLIENT_ALGORITHMS
+    from hardening.model.client import CLIENT_ALGORITHMS
 
     return CLIENT_ALGORITHMS
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from hardening.change.transaction import admin_script, admin_undo_script
+from hardening.change.admin import admin_script, admin_undo_script
 from hardening.model.errors import ApplyFailed
 from hardening.ops.session import Session
 from hardening.ssh.keys import public_line

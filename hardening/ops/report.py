@@ -5,17 +5,18 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from hardening.model import defaults
 from hardening.model.errors import EXIT_OK
 from hardening.planning.plan import effective_matches
-from hardening.ssh.transport import COMMAND_TIMEOUT, Stats
+from hardening.ssh.stats import Stats
 
 
 @dataclass(frozen=True)
 class Options:
-    wait: float = 300.0  # how long to wait for a booting host (connect retries)
-    confirm_timeout: int = 120  # the host rolls back by itself after this many seconds
-    verify_wait: float = 20.0  # how long a fresh connection may take after the reload
-    command_timeout: float = COMMAND_TIMEOUT  # seconds one remote command may take in total
+    wait: float = defaults.WAIT  # how long to wait for a booting host (connect retries)
+    confirm_timeout: int = defaults.CONFIRM_TIMEOUT  # the host then rolls back by itself
+    verify_wait: float = defaults.VERIFY_WAIT  # for a fresh connection after the reload
+    command_timeout: float = defaults.COMMAND_TIMEOUT  # for one remote command in total
 
 
 @dataclass

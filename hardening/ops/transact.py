@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import time
 
-from hardening.change.transaction import BusyError, Transaction, admin_script, admin_undo_script
+from hardening.change.admin import admin_script, admin_undo_script
+from hardening.change.transaction import BusyError, Transaction
 from hardening.host.facts import HostFacts
 from hardening.model.errors import ApplyFailed, ConnectError, UsageError
 from hardening.ops.admin_setup import admin_ready, undo_failed

@@ -13,24 +13,13 @@ import posixpath
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from hardening.host.facts import DROPIN_DIR, MAIN_CONFIG, HostFacts
+from hardening.host.facts import HostFacts
+from hardening.host.paths import DROPIN_DIR, MAIN_CONFIG, staged_path
 from hardening.model.desired import Request, desired_settings
 from hardening.model.directives import CATALOGUE
 from hardening.planning import sshd_config
 
 DROPIN_PATH = posixpath.join(DROPIN_DIR, sshd_config.DROPIN_NAME)
-
-
-# Beside each file it replaces: the staged candidate, and the backup the rollback restores
-# (hard links). One definition: scripts/txn.sh gets both in its header (transaction.py).
-CANDIDATE_SUFFIX = ".hardened-ecs-new"
-BACKUP_SUFFIX = ".hardened-ecs-old"
-
-
-def staged_path(path: str) -> str:
-    """Where a candidate waits beside its target (same filesystem: the rename is atomic)."""
-    head, tail = posixpath.split(path)
-    return posixpath.join(head, f".{tail}{CANDIDATE_SUFFIX}")
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 
 import paramiko
 
+from hardening.model.client import CLIENT_ALGORITHMS, HOST_KEY_ALGORITHMS, paramiko_list
+from hardening.model.defaults import COMMAND_TIMEOUT
 from hardening.model.errors import ConnectError
 from hardening.ssh import userauth
 from hardening.ssh.channel import (
@@ -25,32 +27,25 @@ from hardening.ssh.channel import (
     exec_script,
 )
 from hardening.ssh.keys import fingerprint
-from hardening.ssh.trust import HOST_KEY_ALGORITHMS, HostKeyPolicy, KnownHostsCheck
+from hardening.ssh.stats import Stats
+from hardening.ssh.trust import HostKeyPolicy, KnownHostsCheck
 
 # Names importers found here before trust.py and channel.py took them.
-__all__ = ["MAX_INLINE", "HostKeyPolicy"]
-
-
-def _paramiko_list(name: str) -> tuple[str, ...]:
-    """paramiko's own preference lists (class attributes it keeps private)."""
-    return tuple(getattr(paramiko.Transport, name))
+__all__ = [
+    "CLIENT_ALGORITHMS",
+    "COMMAND_TIMEOUT",
+    "HOST_KEY_ALGORITHMS",
+    "MAX_INLINE",
+    "HostKeyPolicy",
+    "Stats",
+]
 
 
 DISABLED_ALGORITHMS = {
-    "keys": [k for k in _paramiko_list("_preferred_keys") if k not in HOST_KEY_ALGORITHMS]
-}
-
-# What our client speaks, by sshd_config directive; the desired state must keep an overlap.
-CLIENT_ALGORITHMS: dict[str, tuple[str, ...]] = {
-    "KexAlgorithms": _paramiko_list("_preferred_kex"),
-    "Ciphers": _paramiko_list("_preferred_ciphers"),
-    "MACs": _paramiko_list("_preferred_macs"),
-    "HostKeyAlgorithms": HOST_KEY_ALGORITHMS,
+    "keys": [k for k in paramiko_list("_preferred_keys") if k not in HOST_KEY_ALGORITHMS]
 }
 
 Progress = Callable[[str], None]
-
-COMMAND_TIMEOUT = 180.0  # seconds one remote command may take in total (--command-timeout)
 
 
 @dataclass(frozen=True)
@@ -67,18 +62,6 @@ class Target:
 
     def as_user(self, user: str) -> Target:
         return Target(self.host, self.port, user, self.key, self.host_keys)
-
-
-@dataclass
-class Stats:
-    """Counted, not guessed: what an operation cost on the wire (see bench/)."""
-
-    connections: int = 0
-    commands: int = 0
-    # (step, started, ended) on time.monotonic(): each login and each remote command, so a
-    # report shows where the time went (bench/ turns it into round trips per step).
-    timeline: list[tuple[str, float, float]] = field(default_factory=list)
-    origin: float = field(default_factory=time.monotonic)
 
 
 @dataclass(frozen=True)

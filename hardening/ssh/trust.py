@@ -13,12 +13,9 @@ from pathlib import Path
 
 import paramiko
 
+from hardening.model.client import HOST_KEY_ALGORITHMS
 from hardening.model.errors import ConnectError, HostKeyError
 from hardening.ssh.keys import fingerprint
-
-# Host key algorithms we accept: the ones the hardened server keeps offering, so the key we
-# record on first contact is still the one it presents afterwards.
-HOST_KEY_ALGORITHMS = ("ssh-ed25519", "rsa-sha2-512", "rsa-sha2-256")
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,8 @@ import functools
 from dataclasses import dataclass
 from pathlib import Path
 
-from hardening.host.facts import DROPIN_DIR, MAIN_CONFIG, HostFacts, parse_facts
+from hardening.host.facts import HostFacts, parse_facts
+from hardening.host.paths import DROPIN_DIR, MAIN_CONFIG
 from hardening.model.desired import Request
 from hardening.model.directives import Version
 from hardening.planning import sshd_config

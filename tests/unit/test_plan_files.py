@@ -8,7 +8,7 @@ import dataclasses
 
 import pytest
 
-from hardening.host.facts import MAIN_CONFIG
+from hardening.host.paths import MAIN_CONFIG
 from hardening.model.desired import Request
 from hardening.planning import sshd_config
 from hardening.planning.plan import DROPIN_PATH, SYSCONFIG_SSHD, cmdline_overrides
