@@ -23,7 +23,7 @@ from hardening.model.errors import UsageError
 from hardening.model.profiles import Request
 
 if TYPE_CHECKING:  # api pulls in paramiko: only `run` pays for it
-    from hardening.ops.api import LoginKey, Report
+    from hardening.ops.api import LoadedKey, Report
 
 
 @dataclass(frozen=True)
@@ -95,11 +95,11 @@ class _Bar:
             sys.stderr.write("\n")
 
 
-def _load_keys(entries: list[HostEntry]) -> dict[tuple[str, str | None], LoginKey]:
+def _load_keys(entries: list[HostEntry]) -> dict[tuple[str, str | None], LoadedKey]:
     """Every entry's key, each file once, before any host: a bad key file is exit 2."""
     from hardening.ops import api
 
-    keys: dict[tuple[str, str | None], LoginKey] = {}
+    keys: dict[tuple[str, str | None], LoadedKey] = {}
     for e in entries:
         if (e.identity, e.passphrase_env) not in keys:
             passphrase = None

@@ -24,7 +24,7 @@ from hardening.ssh.trust import HostKeyPolicy
 __all__ = [
     "HostKeyPolicy",
     "KeySource",
-    "LoginKey",
+    "LoadedKey",
     "Options",
     "Report",
     "TargetSpec",
@@ -49,7 +49,7 @@ class KeySource:
     passphrase_hint: str = "--passphrase-env NAME"
 
 
-class LoginKey:
+class LoadedKey:
     """A loaded login key: what it can log in with, and the overrides that would refuse it."""
 
     def __init__(self, pkey: paramiko.PKey) -> None:
@@ -72,7 +72,7 @@ class LoginKey:
         return validation.own_key_problems(overrides, self.algorithms, self.rsa_bits)
 
 
-def load_key(source: KeySource) -> LoginKey:
+def load_key(source: KeySource) -> LoadedKey:
     """Read and decrypt the key; a UsageError (exit 2) names `source.setting` and the fix."""
     pkey = keys.load_private_key(
         path=source.path,
@@ -81,7 +81,7 @@ def load_key(source: KeySource) -> LoginKey:
         setting=source.setting,
         passphrase_hint=source.passphrase_hint,
     )
-    return LoginKey(pkey)
+    return LoadedKey(pkey)
 
 
 @dataclass(frozen=True)
@@ -91,13 +91,13 @@ class TargetSpec:
     host: str
     port: int
     user: str
-    key: KeySource | LoginKey
+    key: KeySource | LoadedKey
     trust: HostKeyPolicy = field(default_factory=HostKeyPolicy)
 
 
 def ssh_target(spec: TargetSpec) -> Target:
     """The transport's target for `spec` (loads the key when given as a KeySource)."""
-    key = spec.key if isinstance(spec.key, LoginKey) else load_key(spec.key)
+    key = spec.key if isinstance(spec.key, LoadedKey) else load_key(spec.key)
     return Target(spec.host, spec.port, spec.user, key._pkey, spec.trust)
 
 

@@ -19,6 +19,9 @@ class Options:
     command_timeout: float = defaults.COMMAND_TIMEOUT  # for one remote command in total
 
 
+DEFAULTS = Options()  # frozen: one instance serves every call
+
+
 @dataclass
 class Report:
     host: str

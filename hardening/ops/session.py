@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
+
 from hardening.host import facts as facts_mod
 from hardening.host.facts import HostFacts
 from hardening.model.admin_account import admin_account_problem
 from hardening.model.desired import Request
 from hardening.model.directives import BadValue, banner_on_host_problem, lookup
-from hardening.model.errors import ApplyFailed, ConnectError, UsageError
+from hardening.model.errors import ApplyFailed, ConnectError, HardeningError, UsageError
 from hardening.ops.report import Options, Report
 from hardening.planning.plan import Plan, make_plan
 from hardening.planning.sshd_config import BrokenBlock
@@ -88,13 +91,8 @@ class Session:
     def gather(self, conn: Connection, *, settle: bool = False) -> HostFacts:
         """Facts in one round trip; `settle` (apply) first waits for a running cloud-init."""
         wait = int(min(self.options.wait, 600)) if settle else 0
-        result = conn.run(
-            facts_mod.facts_script(self.request.admin_user, wait, banner_of(self.request)),
-            timeout=wait + conn.command_timeout,
-            step="facts",
-        )
         try:
-            facts = facts_mod.parse_facts(result.stdout)
+            facts = self.read_facts(conn, wait=wait)
         except facts_mod.FactsError as exc:
             raise ApplyFailed(f"cannot read facts from {self.target.host}: {exc}") from None
         r = self.report
@@ -112,6 +110,13 @@ class Session:
                 f"fix it first: {facts.sshd_test_error}"
             )
         return facts
+
+    def read_facts(self, conn: Connection, *, wait: int = 0) -> HostFacts:
+        """The host's facts in one round trip, for the gather and for the fresh login after a
+        commit; `wait` > 0 first lets a running cloud-init finish. Raises FactsError."""
+        script = facts_mod.facts_script(self.request.admin_user, wait, banner_of(self.request))
+        result = conn.run(script, timeout=wait + conn.command_timeout, step="facts")
+        return facts_mod.parse_facts(result.stdout)
 
     def plan(self, conn: Connection, facts: HostFacts) -> Plan:
         try:
@@ -153,6 +158,34 @@ class Session:
     def finish_read_only(self) -> None:
         r = self.report
         r.compliant = not r.drift
+
+
+def run_operation(
+    action: str,
+    body: Callable[[Session], None],
+    target: Target,
+    request: Request,
+    options: Options,
+    progress: Progress | None,
+) -> Report:
+    """Run `body` on a fresh Session; every outcome, failures and bugs included, is its Report."""
+    run = Session(action, target, request, options, progress)
+    started = time.monotonic()
+    try:
+        body(run)
+    except HardeningError as exc:
+        run.report.error = str(exc)
+        run.report.exit_code = exc.exit_code
+        if isinstance(exc, ApplyFailed):
+            run.report.rolled_back = exc.rolled_back
+    except Exception as exc:  # a bug must not hide what happened to the host
+        run.report.error = (
+            f"internal error ({type(exc).__name__}: {exc}); if a change was under way, the "
+            f"host rolls back by itself within {options.confirm_timeout}s"
+        )
+        run.report.exit_code = ApplyFailed.exit_code
+    run.report.seconds = time.monotonic() - started
+    return run.report
 
 
 def banner_of(request: Request) -> str:

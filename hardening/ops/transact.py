@@ -1,5 +1,5 @@
 """Changing the host: lock, (admin user), stage + validate, commit, verify + confirm; undo on
-failure. Also the host key rotation, which goes through the same transaction.
+failure. The host key rotation (rotation.py) takes the lock the same way.
 """
 
 from __future__ import annotations
@@ -12,42 +12,10 @@ from hardening.host.facts import HostFacts
 from hardening.model.errors import ApplyFailed, ConnectError, UsageError
 from hardening.ops.admin_setup import admin_ready, undo_failed
 from hardening.ops.session import Session, check_spec
-from hardening.ops.verify import ROLLBACK_SAYS, mismatches, verify
+from hardening.ops.verify import mismatches, verify
 from hardening.planning.plan import Plan
 from hardening.ssh.keys import public_line
 from hardening.ssh.transport import Connection, Result, SudoError
-
-
-def rotate(run: Session, conn: Connection, facts: HostFacts, p: Plan, new_pin: str) -> None:
-    """Lock, stage + validate, commit, then a fresh login pinned to `new_pin` confirms."""
-    old_pin = conn.host_key_fingerprint
-    txn = Transaction(conn, p, check_spec(conn.target.user, facts), run.options.confirm_timeout)
-    committed_at: float | None = None
-    try:
-        waited, _, _ = take_lock(run, txn)
-        if waited:
-            txn.abort()
-            raise ApplyFailed("another apply ran meanwhile; rotate again", untouched=True)
-        # sshd -t with the live configuration; no sshd_config file changes here, so the
-        # candidate's sshd -T is not compared (the fresh login re-plans the live one instead).
-        txn.stage()
-        committed_at = time.monotonic()
-        txn.commit()
-        run.report.rolled_back = False
-        verify(run, txn, conn.target.user, new_pin, committed_at + run.options.confirm_timeout)
-    except ApplyFailed as exc:
-        if exc.untouched and conn.alive:
-            txn.abort()
-        raise
-    except ConnectError as exc:
-        until = None if committed_at is None else committed_at + run.options.confirm_timeout
-        # Either key may answer now: the host's own rollback restores the old one.
-        outcome = txn.recover(lambda: run.reopen(old_pin), until)
-        raise ApplyFailed(
-            f"{exc} while rotating the host key; " + ROLLBACK_SAYS.get(outcome, outcome),
-            rolled_back=outcome in ("rolled-back", "gone"),
-            untouched=outcome == "aborted",
-        ) from None
 
 
 def take_lock(

@@ -7,7 +7,7 @@ import time
 from hardening.change.transaction import Transaction
 from hardening.host import facts as facts_mod
 from hardening.model.errors import ApplyFailed, HardeningError
-from hardening.ops.session import Session, banner_of
+from hardening.ops.session import Session
 from hardening.planning.plan import Plan, Setting, effective_matches, make_plan
 from hardening.ssh.transport import CLIENT_ALGORITHMS, Connection, scaled
 
@@ -49,10 +49,8 @@ def verify(run: Session, txn: Transaction, user: str, pin: str, deadline: float)
 
 
 def _replan(run: Session, conn: Connection) -> Plan:
-    script = facts_mod.facts_script(run.request.admin_user, 0, banner_of(run.request))
-    result = conn.run(script, step="facts")
     try:
-        facts = facts_mod.parse_facts(result.stdout)
+        facts = run.read_facts(conn)
     except facts_mod.FactsError as exc:
         raise ApplyFailed(f"cannot read facts after the change: {exc}") from None
     if facts.sshd_test_error:
