@@ -43,7 +43,7 @@ CLOSING_LINES = (
 )
 _MARK = "# hardened-ecs: closed from the first boot"
 
-# The same record hardening/scripts/admin.sh writes for the accounts it creates.
+# The same record hardening/change/scripts/admin.sh writes for the accounts it creates.
 _RECORDS = f"{STATE_DIR}/admin-users"
 _RECORD_ADMIN = f'mkdir -p -m 700 {_RECORDS} && id -u "$1" > "{_RECORDS}/$1"'
 

@@ -1,4 +1,4 @@
-"""hardening.validation: every problem carries the stable key adapters map it by."""
+"""hardening.model.validation: every problem carries the stable key adapters map it by."""
 
 from __future__ import annotations
 

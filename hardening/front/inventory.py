@@ -1,7 +1,7 @@
 """The fleet's inventory: a YAML list of hosts, read safely and checked whole before any host.
 
 Every problem names the entry and the key (`hosts.yaml: hosts[2].port: ...`), in the
-inventory's words; the rules themselves are hardening.validation's.
+inventory's words; the rules themselves are hardening.model.validation's.
 """
 
 from __future__ import annotations

@@ -2,8 +2,8 @@
 
 Like the Ansible role's defaults, this module is data plus the rules for picking from it. It
 knows nothing about a particular host beyond the facts it is handed (version, the algorithms the
-host's OpenSSH knows, its host key types). The data is in hardening.profiles; what a request may
-ask for is checked in hardening.validation.
+host's OpenSSH knows, its host key types). The data is in hardening.model.profiles; what a request
+may ask for is checked in hardening.model.validation.
 """
 
 from __future__ import annotations

@@ -50,7 +50,7 @@ def record(suite: str) -> str:
             raise SystemExit(f"facts script failed on {suite}: {result.stderr}")
         shutil.rmtree(root)
     header = (
-        f"# Recorded: hardening/scripts/facts.sh run in a copy of the pristine Debian {suite} "
+        f"# Recorded: hardening/host/scripts/facts.sh run in a copy of the pristine Debian {suite} "
         "root (chroot, no systemd, sshd not running), plus 50-cloud-init.conf "
         "(PasswordAuthentication yes). Regenerate: python -m tests.facts.record_debian\n"
     )

@@ -3,9 +3,9 @@ first contact, rotated right after the first apply, any operator key.
 
 Each case boots a Debian trixie with systemd and Debian's cloud-init (tests/testhosts/) from a
 NoCloud seed holding exactly what the program puts in the user data (components/cloudinit.py,
-with a boot host key from hardening/rekey.py as the BootHostKey resource makes it). Root holds
-the operator's key too, as Alibaba's key pair would give it: a root login that got through would
-be a real one. While the host boots and `pulumi up`'s hardening step (the SshdHardening
+with a boot host key from hardening/change/rekey.py as the BootHostKey resource makes it). Root
+holds the operator's key too, as Alibaba's key pair would give it: a root login that got through
+would be a real one. While the host boots and `pulumi up`'s hardening step (the SshdHardening
 provider's create, then a check and an update, as the engine calls them) runs, a prober makes
 one SSH connection every fraction of a second from its own address and records what it is
 offered. What counts is what the host presents, never the provider's own report alone.

@@ -1,4 +1,4 @@
-"""Public-key authentication one round trip shorter (hardening/userauth.py), against a real
+"""Public-key authentication one round trip shorter (hardening/ssh/userauth.py), against a real
 sshd: the signed request goes before the server accepted the service, and still logs in."""
 
 from __future__ import annotations

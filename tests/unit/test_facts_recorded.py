@@ -30,7 +30,7 @@ def _section(text: str, name: str) -> str:
 def test_first_line_says_how_the_file_was_made(slug: str) -> None:
     first = facts_text(slug).splitlines()[0]
     if EXPECTED[slug].recorded:
-        assert first.startswith("# Recorded: hardening/scripts/facts.sh run in a copy")
+        assert first.startswith("# Recorded: hardening/host/scripts/facts.sh run in a copy")
     else:
         assert first.startswith("# constructed from the distribution's defaults, not recorded"), (
             first
