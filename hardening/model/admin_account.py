@@ -1,16 +1,13 @@
 """Which account may be the admin user: one rule for the CLI, the inventory and the stack.
 
 The admin user gets our key and passwordless sudo, so it is root in all but name. Two halves:
-the name (checked before connecting, by everyone who takes one) and the account on the host
-(checked from the facts, before anything changes).
+the name (checked before connecting, by everyone who takes one: validation.admin_name_problem)
+and the account on the host (checked from the facts, before anything changes; here).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-
-# The name rule lives with every other input rule; re-exported for existing importers.
-from hardening.model.validation import admin_name_problem as admin_name_problem
 
 # Shells that mean "this account does not log in".
 _NO_LOGIN_SHELLS = ("nologin", "false", "sync", "halt", "shutdown")

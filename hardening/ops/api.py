@@ -15,7 +15,7 @@ import paramiko
 
 from hardening.model import validation
 from hardening.model.profiles import Request
-from hardening.ops import engine
+from hardening.ops import engine, rotation
 from hardening.ops.engine import Options, Report
 from hardening.ssh import keys
 from hardening.ssh.transport import Progress, Target
@@ -113,7 +113,7 @@ def operation(action: str) -> Operation:
         "apply": engine.apply,
         "check": engine.check,
         "plan": engine.plan,
-        "rotate-host-key": engine.rotate_host_key,
+        "rotate-host-key": rotation.rotate_host_key,
     }
     return table[action]
 

@@ -11,12 +11,11 @@ from __future__ import annotations
 from hardening.model.desired import Request
 from hardening.model.errors import EXIT_DRIFT, ApplyFailed
 from hardening.ops.report import DEFAULTS, Options, Report
-from hardening.ops.rotation import rotate_host_key
 from hardening.ops.session import PENDING, Session, run_operation
 from hardening.ops.transact import transact
 from hardening.ssh.transport import Progress, Target
 
-__all__ = ["Options", "Report", "apply", "check", "plan", "rotate_host_key"]
+__all__ = ["Options", "Report", "apply", "check", "plan"]
 
 
 def check(
