@@ -103,7 +103,7 @@ METHOD = (
     "as the admin user) asked DNS for the name, and concurrent look-ups here sometimes waited "
     "out the resolver's 5 s timeout (seen as 6.6 s instead of 1.6 s hosts in 8-host fleets).",
     "SSH connections and remote commands are the engine's own counters (`--json`: "
-    "`connections`, `commands`; hardening/transport.py counts a connection once TCP is up). "
+    "`connections`, `commands`; hardening/ssh/transport.py counts a connection once TCP is up). "
     "`SSH logins accepted by sshd` counts `Accepted publickey` in the test host's own "
     "syslog: the server's view of the same apply, as a cross-check.",
     "Peak RSS and CPU (user + system) are each child's own, from wait4() (not "

@@ -84,7 +84,7 @@ def parse_args(argv: Sequence[str] | None) -> Settings:
 
 def _warm_up(python: str) -> None:
     sample = run_process(
-        [python, "-c", "import hardening.engine, hardening.fleet, tools.offline_preview"],
+        [python, "-c", "import hardening.ops.engine, hardening.front.fleet, tools.offline_preview"],
         cwd=ROOT,
     )
     if sample.exit_code != 0:

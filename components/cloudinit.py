@@ -23,7 +23,7 @@ import shlex
 
 import yaml
 
-from hardening.facts import STATE_DIR
+from hardening.host.paths import STATE_DIR
 
 # Alibaba passes user data to cloud-init; the API limit is 16 KB (before base64).
 MAX_USER_DATA_BYTES = 16 * 1024
@@ -43,7 +43,7 @@ CLOSING_LINES = (
 )
 _MARK = "# hardened-ecs: closed from the first boot"
 
-# The same record hardening/scripts/admin.sh writes for the accounts it creates.
+# The same record hardening/change/scripts/admin.sh writes for the accounts it creates.
 _RECORDS = f"{STATE_DIR}/admin-users"
 _RECORD_ADMIN = f'mkdir -p -m 700 {_RECORDS} && id -u "$1" > "{_RECORDS}/$1"'
 

@@ -8,7 +8,8 @@ import pulumi
 
 from components import sshkeys
 from components.config_reader import NAMESPACE, Reader, config_set
-from hardening.validation import admin_name_problem
+from hardening.model import defaults
+from hardening.model.validation import admin_name_problem
 
 SUPPORTED_SSH_PORT = 22
 # A source range this wide is "anywhere", not "your own ranges": no organisation's network is
@@ -95,7 +96,7 @@ def read_ssh_port(r: Reader) -> int:
 
 def read_admin_user(r: Reader) -> tuple[str, bool]:
     user = r.text("adminUser")
-    fix = config_set("adminUser", "ops")
+    fix = config_set("adminUser", defaults.ADMIN_USER)
     before = len(r.problems)
     problem = admin_name_problem(user)  # the engine's own rule, also for --admin-user
     if problem:

@@ -6,10 +6,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from components.config_reader import NAMESPACE, Reader, config_set
-from hardening.directives import lookup
-from hardening.profiles import Request
-from hardening.validation import check_request
-from hardening.values import directive_text, is_scalar
+from hardening.model.directives import lookup
+from hardening.model.profiles import Request
+from hardening.model.validation import check_request
+from hardening.model.values import directive_text, is_scalar
 
 
 @dataclass(frozen=True)

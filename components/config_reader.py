@@ -12,11 +12,13 @@ from typing import Any
 
 import pulumi
 
+from hardening.model import defaults
+
 NAMESPACE = "hardened-ecs"
 
 # Defaults; Pulumi.yaml declares the same ones (a test keeps the two in step).
 DEFAULTS: dict[str, Any] = {
-    "adminUser": "ops",
+    "adminUser": defaults.ADMIN_USER,
     "instanceCount": 1,
     "instanceType": "ecs.t6-c1m2.large",
     "image": "ubuntu-22.04",

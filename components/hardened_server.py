@@ -22,7 +22,7 @@ import pulumi
 from components.cloudinit import admin_user_data
 from components.host_key import BootHostKey
 from components.sshd_hardening import SshdHardening, SshdHardeningArgs
-from hardening.rekey import known_hosts_line
+from hardening.change.rekey import known_hosts_line
 
 
 class Machine(Protocol):

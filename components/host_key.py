@@ -3,12 +3,13 @@
 The program knows this key before the server exists: cloud-init installs it (user data
 ``ssh_keys``), and the hardening step's first connection pins its fingerprint, so no step of
 `pulumi up` trusts whatever key it is shown. It is only a boot key: right after the first
-apply the server gets fresh host keys over that pinned channel (hardening/rekey.py), so the
-copy in the user data (readable through the ECS API) authenticates nothing afterwards.
+apply the server gets fresh host keys over that pinned channel (hardening/ops/rotation.py, the
+key from hardening/change/rekey.py), so the copy in the user data (readable through the ECS API)
+authenticates nothing afterwards.
 
 A small dynamic resource rather than pulumi-tls: the key comes from ``cryptography`` (already
-here as paramiko's dependency, hardening/rekey.py), no provider plugin to download, and the
-fingerprint is computed the way OpenSSH prints it. Stateless provider, importable module
+here as paramiko's dependency, hardening/change/rekey.py), no provider plugin to download, and
+the fingerprint is computed the way OpenSSH prints it. Stateless provider, importable module
 (dill pickles it by reference, like components/sshd_hardening/provider.py).
 """
 
@@ -19,7 +20,7 @@ from typing import Any, cast
 import pulumi
 import pulumi.dynamic as dynamic
 
-from hardening.rekey import new_host_key
+from hardening.change.rekey import new_host_key
 
 KEY_TYPE = "ed25519"
 

@@ -1,13 +1,13 @@
 """hardened-ecs sshd hardening engine: pure Python + paramiko, no Pulumi.
 
-Layers, each in its own module:
-  validation           - every input rule once, as structured Problems (no host needed)
-  directives, profiles, desired - the desired state (data, per OpenSSH version)
-  facts                - what the host says (one remote script)
-  plan, sshd_config    - desired vs facts: drift, files, reload
-  transaction          - stage, validate, arm rollback, commit, confirm/roll back
-  transport, trust, channel, userauth, keys - SSH: host keys, logins, retries, scripts
-  engine (+ session, change, admin_setup, verify, report) - apply/check/plan for one host
-  api                  - the facade adapters call: a TargetSpec in, a Report out
-  cli, fleet           - the command line, one host or an inventory
+Layers, one subpackage each; a module imports only from its own layer and the ones listed before
+it (tests/unit/test_layers.py):
+  model     - directives, profiles, desired state, validation (every input rule), errors
+  host      - facts (one remote script) and the host's paths
+  planning  - desired vs facts: drift, files, reload (plan, sshd_config)
+  ssh       - transport, trust, channel, userauth, keys: host keys, logins, retries, scripts
+  change    - the transaction and its on-host scripts, admin account scripts, host keys
+  ops       - apply/check/plan/rotate for one host (engine, session, transact, verify), report,
+              and api, the facade adapters call: a TargetSpec in, a Report out
+  front     - cli, fleet (+ inventory), display
 """

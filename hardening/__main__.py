@@ -2,6 +2,6 @@
 
 import sys
 
-from hardening.cli import main
+from hardening.front.cli import main
 
 sys.exit(main())

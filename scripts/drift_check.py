@@ -24,7 +24,8 @@ from typing import Any
 # The project root, for the shared `hardening` package (this file runs as scripts/drift_check.py).
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from hardening.values import directive_text  # after the path above
+from hardening.model import defaults  # after the path above
+from hardening.model.values import directive_text
 
 NAMESPACE = "hardened-ecs"
 
@@ -59,10 +60,10 @@ def settings_from(outputs: Mapping[str, Any], config: Mapping[str, Any]) -> Sett
     if isinstance(hardening, str):  # older CLIs give structured values as JSON text only
         hardening = json.loads(hardening)
     hardening = hardening if isinstance(hardening, Mapping) else {}
-    admin = outputs.get("adminUser") or config_value(config, "adminUser") or "ops"
+    admin = outputs.get("adminUser") or config_value(config, "adminUser") or defaults.ADMIN_USER
     return Settings(
         admin_user=str(admin),
-        port=int(config_value(config, "sshPort") or 22),
+        port=int(config_value(config, "sshPort") or defaults.PORT),
         profile=str(hardening.get("profile") or "baseline"),
         # `X11Forwarding: false` -> no, `MaxAuthTries: 3.0` -> 3: what sshd and the engine take.
         overrides={str(k): directive_text(v) for k, v in (hardening.get("set") or {}).items()},

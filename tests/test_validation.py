@@ -1,10 +1,9 @@
-"""hardening.validation: every problem carries the stable key adapters map it by."""
+"""hardening.model.validation: every problem carries the stable key adapters map it by."""
 
 from __future__ import annotations
 
-from hardening.profiles import Request
-from hardening.transport import CLIENT_ALGORITHMS
-from hardening.validation import (
+from hardening.model.profiles import Request
+from hardening.model.validation import (
     Problem,
     check_request,
     own_key_problems,
@@ -12,6 +11,7 @@ from hardening.validation import (
     target_problems,
     timing_problems,
 )
+from hardening.ssh.transport import CLIENT_ALGORITHMS
 
 
 def keys(problems: list[Problem] | tuple[Problem, ...]) -> list[tuple[str, str]]:

@@ -20,10 +20,11 @@ from components.sshd_hardening.settings import (
     is_unknown,
     same_server,
 )
-from hardening import api, validation
-from hardening.errors import UsageError
-from hardening.profiles import DEFAULT_PROFILE, Request
-from hardening.values import directive_text
+from hardening.model import validation
+from hardening.model.errors import UsageError
+from hardening.model.profiles import DEFAULT_PROFILE, Request
+from hardening.model.values import directive_text
+from hardening.ops import api
 
 Fail = Callable[[str, str], None]
 

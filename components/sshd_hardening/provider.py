@@ -41,10 +41,10 @@ from components.sshd_hardening.settings import (
     Settings,
     is_unknown,
 )
-from hardening import api
-from hardening.api import HostKeyPolicy
-from hardening.display import printable
-from hardening.errors import EXIT_CONNECT
+from hardening.front.display import printable
+from hardening.model.errors import EXIT_CONNECT
+from hardening.ops import api
+from hardening.ops.api import HostKeyPolicy
 
 
 class SshdHardeningError(Exception):

@@ -19,7 +19,7 @@ from components.sshd_hardening.settings import (
     DEFAULT_WAIT,
     OUTPUT_NAMES,
 )
-from hardening.desired import DEFAULT_PROFILE
+from hardening.model.desired import DEFAULT_PROFILE
 
 
 def key_or_unknown(private_key: pulumi.Output[str] | None) -> pulumi.Output[str]:

@@ -12,18 +12,19 @@ from typing import Any
 
 from pulumi.output import Unknown
 
-from hardening import api
-from hardening.profiles import DEFAULT_PROFILE, Request
-from hardening.transaction import STAGE_LEASE
-from hardening.values import directive_text
+from hardening.change.transaction import STAGE_LEASE
+from hardening.model import defaults
+from hardening.model.profiles import DEFAULT_PROFILE, Request
+from hardening.model.values import directive_text
+from hardening.ops import api
 
 # What the engine sends for a value not known yet (preview). pulumi.dynamic hands Check and Diff
 # an `Unknown` object for it (keep_unknowns); the raw string is accepted too.
 UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"
 
-DEFAULT_PORT = 22
+DEFAULT_PORT = defaults.PORT
 DEFAULT_BOOTSTRAP_USER = "root"
-DEFAULT_WAIT = 300.0  # seconds a booting instance gets to answer SSH with our key
+DEFAULT_WAIT = defaults.WAIT  # seconds a booting instance gets to answer SSH with our key
 MAX_WAIT = 3600.0
 # `update` and `read` talk to a server that is already up: a refused key or a dead server
 # should fail within minutes, not after the 5 minutes a booting instance gets. But a `pulumi up`

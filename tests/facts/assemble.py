@@ -6,7 +6,7 @@ Each distribution's data is a folder under constructed/ (README.md says where it
 etc/ holds the files its image ships (os-release, ssh/sshd_config, ssh/sshd_config.d/*.conf,
 sysconfig/sshd), sshd-T what `sshd -T` prints with them, distro.toml what else the facts
 script sees (`sshd -V`, the service units, the listener's command line, which `ssh -Q` lists of
-constructed/ssh-Q.toml). `build` renders it in the exact form of hardening/scripts/facts.sh
+constructed/ssh-Q.toml). `build` renders it in the exact form of hardening/host/scripts/facts.sh
 (it reproduces the recorded Debian files byte for byte from their sections) under a first line
 saying it is constructed; `main` writes tests/facts/SLUG.txt.
 """

@@ -14,7 +14,7 @@ from typing import Any
 
 import yaml
 
-from hardening.directives import Version
+from hardening.model.directives import Version
 
 EXPECT_FILE = "expect.yaml"
 

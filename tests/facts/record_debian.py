@@ -18,7 +18,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from hardening.facts import facts_script
+from hardening.host.facts import facts_script
 
 ROOTFS_CACHE = Path("/var/cache/hardened-ecs/rootfs")
 SUITES = {"bullseye": "debian-11", "bookworm": "debian-12", "trixie": "debian-13"}
@@ -50,7 +50,7 @@ def record(suite: str) -> str:
             raise SystemExit(f"facts script failed on {suite}: {result.stderr}")
         shutil.rmtree(root)
     header = (
-        f"# Recorded: hardening/scripts/facts.sh run in a copy of the pristine Debian {suite} "
+        f"# Recorded: hardening/host/scripts/facts.sh run in a copy of the pristine Debian {suite} "
         "root (chroot, no systemd, sshd not running), plus 50-cloud-init.conf "
         "(PasswordAuthentication yes). Regenerate: python -m tests.facts.record_debian\n"
     )

@@ -14,7 +14,7 @@ from __future__ import annotations
 import difflib
 import sys
 
-from hardening import sshd_config
+from hardening.planning import sshd_config
 from tests.facts import FACTS_DIR, SLUGS, load_facts, plan_for
 
 DROPIN_FILE = "expected-dropin.conf"

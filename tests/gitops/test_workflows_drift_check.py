@@ -132,7 +132,7 @@ def test_hardening_cli_accepts_the_command_the_job_builds(tmp_path: Path) -> Non
         drift_check.targets_from(OUTPUTS)[1], settings, tmp_path / "id", tmp_path / "kh"
     )
     sys.path.insert(0, str(ROOT))
-    from hardening.cli import build_parser
+    from hardening.front.cli import build_parser
 
     args = build_parser().parse_args(command[3:])
     assert (args.action, args.host, args.user) == ("check", "192.0.2.11", "ops")

@@ -17,8 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
-from hardening.keys import load_private_key
-from hardening.transport import HostKeyPolicy, Target
+from hardening.ssh.keys import load_private_key
+from hardening.ssh.transport import HostKeyPolicy, Target
 from tests.helpers.cli import Outcome, run_cli
 from tests.testhosts.chroot import (
     LOOPBACK,

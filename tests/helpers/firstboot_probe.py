@@ -20,7 +20,7 @@ from typing import Final
 
 import paramiko
 
-from hardening.keys import load_private_key
+from hardening.ssh.keys import load_private_key
 from tests.testhosts.network import Bridge
 
 POOL_SIZE: Final = 200

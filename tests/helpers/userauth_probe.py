@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 import paramiko
 
-from hardening import userauth
+from hardening.ssh import userauth
 from tests.testhosts.chroot import LOOPBACK
 
 SERVICE_ACCEPT, USERAUTH_REQUEST = 6, 50  # RFC 4253 / 4252 message numbers

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from hardening import engine
-from hardening.desired import Request
-from hardening.transport import Target
+from hardening.model.desired import Request
+from hardening.ops import engine
+from hardening.ssh.transport import Target
 from tests.conftest import ClientKeys, HostFactory
 from tests.helpers.chroot_observe import loopback_target
 from tests.testhosts.chroot import TestHost, try_login

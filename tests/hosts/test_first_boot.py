@@ -3,9 +3,9 @@ first contact, rotated right after the first apply, any operator key.
 
 Each case boots a Debian trixie with systemd and Debian's cloud-init (tests/testhosts/) from a
 NoCloud seed holding exactly what the program puts in the user data (components/cloudinit.py,
-with a boot host key from hardening/rekey.py as the BootHostKey resource makes it). Root holds
-the operator's key too, as Alibaba's key pair would give it: a root login that got through would
-be a real one. While the host boots and `pulumi up`'s hardening step (the SshdHardening
+with a boot host key from hardening/change/rekey.py as the BootHostKey resource makes it). Root
+holds the operator's key too, as Alibaba's key pair would give it: a root login that got through
+would be a real one. While the host boots and `pulumi up`'s hardening step (the SshdHardening
 provider's create, then a check and an update, as the engine calls them) runs, a prober makes
 one SSH connection every fraction of a second from its own address and records what it is
 offered. What counts is what the host presents, never the provider's own report alone.
@@ -23,11 +23,11 @@ import pytest
 
 from components.cloudinit import BOOT_DROPIN, admin_user_data
 from components.sshd_hardening.provider import SshdHardeningProvider
-from hardening import engine
-from hardening.desired import Request
-from hardening.keys import load_private_key
-from hardening.rekey import known_hosts_line, new_host_key, openssh_fingerprint
-from hardening.transport import HostKeyPolicy, Target
+from hardening.change.rekey import known_hosts_line, new_host_key, openssh_fingerprint
+from hardening.model.desired import Request
+from hardening.ops import engine
+from hardening.ssh.keys import load_private_key
+from hardening.ssh.transport import HostKeyPolicy, Target
 from tests.conftest import ClientKeys
 from tests.helpers.firstboot_probe import Prober, Round, SourcePool, probe_once
 from tests.helpers.systemd_observe import assert_healthy, poll

@@ -1,7 +1,7 @@
-"""engine.rotate_host_key on real OpenSSH test hosts (chroots, tests/testhosts/chroot.py): the fresh
-key is what the host presents afterwards and nothing of the old one is left; on a host that is
-not compliant nothing happens; and when the fresh login cannot meet the new key (this sshd
-reads its host key from elsewhere) the host is back to its old key file, as it was."""
+"""rotation.rotate_host_key on real OpenSSH test hosts (chroots, tests/testhosts/chroot.py): the
+fresh key is what the host presents afterwards and nothing of the old one is left; on a host
+that is not compliant nothing happens; and when the fresh login cannot meet the new key (this
+sshd reads its host key from elsewhere) the host is back to its old key file, as it was."""
 
 from __future__ import annotations
 
@@ -10,11 +10,11 @@ from pathlib import Path
 
 import paramiko
 
-from hardening import engine
-from hardening.desired import Request
-from hardening.keys import load_private_key
-from hardening.rekey import HOST_KEY_PATH, openssh_fingerprint
-from hardening.transport import HostKeyPolicy, Target
+from hardening.change.rekey import HOST_KEY_PATH, openssh_fingerprint
+from hardening.model.desired import Request
+from hardening.ops import engine, rotation
+from hardening.ssh.keys import load_private_key
+from hardening.ssh.transport import HostKeyPolicy, Target
 from tests.conftest import HostFactory
 from tests.helpers.fault_proofs import poll
 from tests.testhosts.chroot import TestHost, server_host_key, try_login
@@ -64,7 +64,7 @@ def test_rotation_replaces_the_key_the_host_presents(
     host = host_factory("bookworm")
     old = _presented(host)
     _applied(host, client_key, old)
-    report = engine.rotate_host_key(_target(host, ADMIN, client_key, old), REQUEST)
+    report = rotation.rotate_host_key(_target(host, ADMIN, client_key, old), REQUEST)
     assert report.exit_code == 0, report.error
     new = report.host_key_fingerprint
     assert new and new != old and _presented(host) == new
@@ -86,7 +86,7 @@ def test_rotation_on_a_host_that_is_not_compliant_changes_nothing(
     host = host_factory("bookworm")
     before = _key_files(host)
     pin = _presented(host)
-    report = engine.rotate_host_key(_target(host, "root", client_key, pin), REQUEST)
+    report = rotation.rotate_host_key(_target(host, "root", client_key, pin), REQUEST)
     assert report.exit_code == 4 and "apply first" in (report.error or ""), report.as_dict()
     assert _key_files(host) == before and _presented(host) == pin
 
@@ -102,7 +102,7 @@ def test_a_new_key_the_fresh_login_does_not_meet_is_rolled_back(
     pin = _presented(host, "rsa-sha2-512")
     _applied(host, client_key, pin)
     before = _key_files(host)
-    report = engine.rotate_host_key(
+    report = rotation.rotate_host_key(
         _target(host, ADMIN, client_key, pin), REQUEST, engine.Options(verify_wait=5)
     )
     assert report.exit_code == 4 and report.rolled_back, report.as_dict()

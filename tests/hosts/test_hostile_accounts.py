@@ -141,7 +141,7 @@ def test_the_admin_user_the_stacks_cloud_init_creates_is_the_tools_own(
     import yaml
 
     from components.cloudinit import admin_user_data
-    from hardening.rekey import new_host_key
+    from hardening.change.rekey import new_host_key
 
     host, key, cli = fault_case("bookworm")
     boot = new_host_key()

@@ -31,11 +31,11 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
 
 from components.sshd_hardening.provider import SshdHardeningError, SshdHardeningProvider
-from hardening import engine
-from hardening.desired import Request
-from hardening.errors import UsageError
-from hardening.keys import load_private_key
-from hardening.transport import HostKeyPolicy, Target
+from hardening.model.desired import Request
+from hardening.model.errors import UsageError
+from hardening.ops import engine
+from hardening.ssh.keys import load_private_key
+from hardening.ssh.transport import HostKeyPolicy, Target
 from tests.conftest import HostFactory
 from tests.helpers.cli import Cli, Outcome, run_cli
 from tests.helpers.fault_proofs import stalled_server

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from components.cloudinit import admin_user_data
-from hardening.rekey import new_host_key
+from hardening.change.rekey import new_host_key
 from tests.conftest import ClientKeys
 from tests.helpers.systemd_observe import (
     ADMIN,

@@ -6,13 +6,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from hardening import engine
-from hardening import facts as facts_mod
-from hardening.desired import Request
-from hardening.plan import DROPIN_PATH, make_plan, staged_path
-from hardening.session import check_spec
-from hardening.transaction import Transaction
-from hardening.transport import (
+from hardening.change.transaction import Transaction
+from hardening.host import facts as facts_mod
+from hardening.host.paths import staged_path
+from hardening.model.desired import Request
+from hardening.ops import engine
+from hardening.ops.session import check_spec
+from hardening.planning.plan import DROPIN_PATH, make_plan
+from hardening.ssh.transport import (
     CLIENT_ALGORITHMS,
     Connection,
     Result,

@@ -1,4 +1,4 @@
-"""Public-key authentication one round trip shorter (hardening/userauth.py), against a real
+"""Public-key authentication one round trip shorter (hardening/ssh/userauth.py), against a real
 sshd: the signed request goes before the server accepted the service, and OpenSSH still logs it
 in (it handles the request once the service is accepted, auth2.c). The rest (RSA waits, an
 unknown key is refused) needs no real host: tests/unit/test_userauth_loopback.py."""
@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from hardening.keys import load_private_key
+from hardening.ssh.keys import load_private_key
 from tests.conftest import ClientKeys, HostFactory
 from tests.helpers.userauth_probe import assert_early_and_once, probe_login
 

@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from components.cloudinit import admin_user_data
-from hardening.rekey import new_host_key
+from hardening.change.rekey import new_host_key
 from policy.guardrails.first_boot import check_closed_from_first_boot
 from policy.guardrails.model import Resource, RuleContext
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from hardening.rekey import openssh_fingerprint
+from hardening.change.rekey import openssh_fingerprint
 from tools.engine_stack import CliUnavailable, EngineStack, cli_dir
 
 KEY_TYPE = "pulumi-python:dynamic/hardening:BootHostKey"

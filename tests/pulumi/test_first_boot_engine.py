@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
-from hardening.keys import load_private_key
-from hardening.rekey import openssh_fingerprint
+from hardening.change.rekey import openssh_fingerprint
+from hardening.ssh.keys import load_private_key
 from tests.conftest import ClientKeys
 from tests.helpers.first_boot_stack import first_boot
 from tests.helpers.firstboot_probe import SourcePool, probe_once

@@ -27,7 +27,7 @@ from typing import Any
 
 import pytest
 
-from hardening.facts import STATE_DIR
+from hardening.host.paths import STATE_DIR
 from tests.conftest import ClientKeys, _skip_or_fail, hosts_unavailable_reason
 from tests.helpers.chroot_observe import (
     HARDENED_ACCESS,

@@ -10,7 +10,7 @@ from typing import Protocol
 import paramiko
 import pytest
 
-from hardening.keys import load_private_key
+from hardening.ssh.keys import load_private_key
 from tests.conftest import ClientKeys
 from tests.unit.ssh_server import LoopbackServer, OnExec, new_ed25519_key, run_in_shell
 

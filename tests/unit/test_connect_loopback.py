@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from hardening.errors import ConnectError
-from hardening.transport import Stats, connect
+from hardening.model.errors import ConnectError
+from hardening.ssh.transport import Stats, connect
 from tests.helpers.chroot_observe import loopback_target
 from tests.unit.conftest import ServerFactory
 

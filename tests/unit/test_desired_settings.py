@@ -8,9 +8,15 @@ import dataclasses
 
 import pytest
 
-from hardening.desired import ALGORITHM_SINCE, CRYPTO, HostCapabilities, Request, desired_settings
-from hardening.directives import CATALOGUE, BadValue, lookup
-from hardening.transport import CLIENT_ALGORITHMS
+from hardening.model.desired import (
+    ALGORITHM_SINCE,
+    CRYPTO,
+    HostCapabilities,
+    Request,
+    desired_settings,
+)
+from hardening.model.directives import CATALOGUE, BadValue, lookup
+from hardening.ssh.transport import CLIENT_ALGORITHMS
 from tests.facts import EXPECTED, SLUGS, load_facts
 
 QUERY = {"KexAlgorithms": "kex", "Ciphers": "cipher", "MACs": "mac", "HostKeyAlgorithms": "key-sig"}

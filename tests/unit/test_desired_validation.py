@@ -6,9 +6,9 @@ import re
 
 import pytest
 
-from hardening.directives import lookup
-from hardening.profiles import Request
-from hardening.validation import check_request, parse_set_items
+from hardening.model.directives import lookup
+from hardening.model.profiles import Request
+from hardening.model.validation import check_request, parse_set_items
 
 
 def problems(overrides: dict[str, str], admin: str = "ops", profile: str = "baseline") -> list[str]:

@@ -9,8 +9,8 @@ import re
 
 import pytest
 
-from hardening.facts import FactsError, HostFacts, Service, facts_script, parse_facts
-from hardening.plan import service_commands
+from hardening.host.facts import FactsError, HostFacts, Service, facts_script, parse_facts
+from hardening.planning.plan import service_commands
 from tests.facts import EXPECTED, SLUGS, WITH_INCLUDE, WITHOUT_INCLUDE, facts_text, load_facts
 from tests.facts.assemble import DISTROS, Distro, build
 from tests.facts.record_debian import SUITES
@@ -30,7 +30,7 @@ def _section(text: str, name: str) -> str:
 def test_first_line_says_how_the_file_was_made(slug: str) -> None:
     first = facts_text(slug).splitlines()[0]
     if EXPECTED[slug].recorded:
-        assert first.startswith("# Recorded: hardening/scripts/facts.sh run in a copy")
+        assert first.startswith("# Recorded: hardening/host/scripts/facts.sh run in a copy")
     else:
         assert first.startswith("# constructed from the distribution's defaults, not recorded"), (
             first

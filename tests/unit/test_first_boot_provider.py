@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from components.sshd_hardening.provider import SshdHardeningProvider
-from hardening.rekey import known_hosts_line, new_host_key, openssh_fingerprint
+from hardening.change.rekey import known_hosts_line, new_host_key, openssh_fingerprint
 from tests.unit.program_preview import ecdsa_pair, rsa_pair
 
 FP = new_host_key().fingerprint

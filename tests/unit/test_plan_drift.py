@@ -6,8 +6,8 @@ import dataclasses
 
 import pytest
 
-from hardening.desired import Request
-from hardening.plan import Setting, effective_matches
+from hardening.model.desired import Request
+from hardening.planning.plan import Setting, effective_matches
 from tests.facts import SLUGS, applied, load_facts, plan_for
 
 # --- needs_admin, drift and what "compliant" means ---------------------------------------------

@@ -8,10 +8,10 @@ import dataclasses
 
 import pytest
 
-from hardening import sshd_config
-from hardening.desired import Request
-from hardening.facts import MAIN_CONFIG
-from hardening.plan import DROPIN_PATH, SYSCONFIG_SSHD, cmdline_overrides
+from hardening.host.paths import MAIN_CONFIG
+from hardening.model.desired import Request
+from hardening.planning import sshd_config
+from hardening.planning.plan import DROPIN_PATH, SYSCONFIG_SSHD, cmdline_overrides
 from tests.facts import EXPECTED, SLUGS, applied, load_facts, plan_for
 
 # --- mode, files, service ------------------------------------------------------------------

@@ -8,9 +8,10 @@ import dataclasses
 
 import pytest
 
-from hardening import sshd_config
-from hardening.facts import DROPIN_DIR, MAIN_CONFIG, HostFacts
-from hardening.plan import DROPIN_PATH, FileChange, staged_path
+from hardening.host.facts import HostFacts
+from hardening.host.paths import DROPIN_DIR, MAIN_CONFIG, staged_path
+from hardening.planning import sshd_config
+from hardening.planning.plan import DROPIN_PATH, FileChange
 from tests.facts import WITH_INCLUDE, WITHOUT_INCLUDE, load_facts, plan_for
 
 STAGED_DROPIN = "/etc/ssh/sshd_config.d/.00-hardened-ecs.conf.hardened-ecs-new"

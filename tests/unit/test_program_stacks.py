@@ -13,7 +13,7 @@ import pytest
 import yaml
 from cryptography.hazmat.primitives import serialization
 
-from hardening.rekey import openssh_fingerprint
+from hardening.change.rekey import openssh_fingerprint
 from tests.unit.program_preview import (
     BOOT_KEY,
     EIP,

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from hardening import sshd_config
-from hardening.sshd_config import (
+from hardening.planning import sshd_config
+from hardening.planning.sshd_config import (
     BEGIN,
     DROPIN_NAME,
     END,

@@ -22,8 +22,8 @@ from components.sshd_hardening.settings import (
     RUNNING_WAIT,
     UNKNOWN,
 )
-from hardening import engine
-from hardening.transaction import STAGE_LEASE
+from hardening.change.transaction import STAGE_LEASE
+from hardening.ops import engine
 from tests.unit.program_preview import ecdsa_pair
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")  # pulumi_alicloud's own
@@ -260,7 +260,7 @@ def test_engine_failures_fail_the_operation_with_the_engines_message() -> None:
 
 def test_check_refuses_overrides_that_would_refuse_the_login_key() -> None:
     """The stack's key (see key_pair) must stay acceptable to the hardened server."""
-    from hardening.keys import load_private_key
+    from hardening.ssh.keys import load_private_key
 
     pkey = load_private_key(text=KEY, setting="privateKey")
     other = "ssh-ed25519" if pkey.get_name() != "ssh-ed25519" else "ecdsa-sha2-nistp256"

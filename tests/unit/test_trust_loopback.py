@@ -11,10 +11,10 @@ from pathlib import Path
 import paramiko
 import pytest
 
-from hardening.errors import HostKeyError
-from hardening.keys import fingerprint, load_private_key
-from hardening.transport import Stats, Target, connect
-from hardening.trust import HostKeyPolicy, KnownHostsCheck
+from hardening.model.errors import HostKeyError
+from hardening.ssh.keys import fingerprint, load_private_key
+from hardening.ssh.transport import Stats, Target, connect
+from hardening.ssh.trust import HostKeyPolicy, KnownHostsCheck
 from tests.conftest import ClientKeys
 from tests.testhosts.chroot import LOOPBACK
 from tests.unit.conftest import ServerFactory

@@ -10,8 +10,8 @@ import threading
 import paramiko
 import pytest
 
-from hardening import userauth
-from hardening.keys import load_private_key
+from hardening.ssh import userauth
+from hardening.ssh.keys import load_private_key
 from tests.conftest import ClientKeys
 from tests.helpers.userauth_probe import USERAUTH_REQUEST, assert_early_and_once, probe_login
 from tests.unit.conftest import ServerFactory
@@ -49,12 +49,6 @@ def test_a_key_the_server_does_not_know_is_refused(
     assert [(a.user, a.accepted) for a in server.auth_attempts] == [("root", False)]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known bug in hardening/userauth.py: _EarlyRequest sets _sent_early only after the "
-    "key has signed, so a SERVICE_ACCEPT parsed meanwhile sends a second USERAUTH_REQUEST (one "
-    "more auth attempt against MaxAuthTries); fix: set the flag before super()._request_auth()",
-)
 def test_an_accept_that_comes_while_the_key_signs_is_not_answered_again(
     loopback_server: ServerFactory, client_keys: ClientKeys, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -1,0 +1,1 @@
+"""Front ends: the command line, fleet mode and its inventory, terminal display."""

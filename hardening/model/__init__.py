@@ -1,0 +1,1 @@
+"""The model: directives, profiles, the desired state, every input rule; errors and defaults."""

@@ -1,0 +1,1 @@
+"""Operations on one host: apply, check, plan, rotate-host-key; what they report."""

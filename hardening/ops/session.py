@@ -1,0 +1,208 @@
+"""The state one operation on one host shares between its steps: connections, facts, plan."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+from hardening.host import facts as facts_mod
+from hardening.host.facts import HostFacts
+from hardening.model.admin_account import admin_account_problem
+from hardening.model.desired import Request
+from hardening.model.directives import BadValue, banner_on_host_problem, lookup
+from hardening.model.errors import ApplyFailed, ConnectError, HardeningError, UsageError
+from hardening.ops.report import Options, Report
+from hardening.planning.plan import Plan, make_plan
+from hardening.planning.sshd_config import BrokenBlock
+from hardening.ssh.transport import (
+    CLIENT_ALGORITHMS,
+    Connection,
+    HostKeyPolicy,
+    Progress,
+    Stats,
+    Target,
+    connect,
+    scaled,
+)
+
+
+def _noop(_: str) -> None:
+    return None
+
+
+class Session:
+    """State shared by the steps of one operation on one host."""
+
+    def __init__(
+        self,
+        action: str,
+        target: Target,
+        request: Request,
+        options: Options,
+        progress: Progress | None,
+    ) -> None:
+        self.target = target
+        self.request = request
+        self.options = options
+        self.say: Progress = progress or _noop
+        self.report = Report(target.host, target.port, action)
+        self.stats = self.report.stats
+        self.rtt = 0.0  # the first connection's measured round trip (time-outs scale with it)
+
+    def open(
+        self,
+        user: str | None = None,
+        *,
+        wait: float | None = None,
+        pin: str | None = None,
+        fallback_user: str | None = None,
+        stats: Stats | None = None,
+    ) -> Connection:
+        target = self.target if user is None else self.target.as_user(user)
+        if pin is not None:  # fresh connections must meet the very server we changed
+            target = Target(
+                target.host,
+                target.port,
+                target.user,
+                target.key,
+                HostKeyPolicy(pinned_fingerprint=pin),
+            )
+        conn = connect(
+            target,
+            wait=self.options.wait if wait is None else wait,
+            stats=self.stats if stats is None else stats,
+            progress=self.say,
+            fallback_user=fallback_user,
+            command_timeout=self.options.command_timeout,
+        )
+        self.rtt = self.rtt or conn.rtt
+        return conn
+
+    def reopen(self, pin: str) -> Connection:
+        """After a failure: the original user (or the admin), same server, short wait."""
+        wait, admin = scaled(30.0, self.rtt, 150), self.request.admin_user
+        return self.open(self.target.user, wait=wait, pin=pin, fallback_user=admin)
+
+    def open_first(self) -> Connection:
+        """Connect as --user; after a first apply root is closed, so fall back to the admin."""
+        admin = self.request.admin_user
+        return self.open(fallback_user=admin if self.target.user == "root" else None)
+
+    def gather(self, conn: Connection, *, settle: bool = False) -> HostFacts:
+        """Facts in one round trip; `settle` (apply) first waits for a running cloud-init."""
+        wait = int(min(self.options.wait, 600)) if settle else 0
+        try:
+            facts = self.read_facts(conn, wait=wait)
+        except facts_mod.FactsError as exc:
+            raise ApplyFailed(f"cannot read facts from {self.target.host}: {exc}") from None
+        r = self.report
+        r.openssh, r.os = facts.version_text, facts.os_name
+        r.host_key_fingerprint = conn.host_key_fingerprint
+        r.user = conn.target.user
+        if facts.uid != 0:
+            raise ConnectError(
+                f"commands on {self.target.host} run as uid {facts.uid}, not root, even through "
+                "sudo; connect as root or as a user with passwordless sudo"
+            )
+        if facts.sshd_test_error:
+            raise ApplyFailed(
+                "the host's current sshd configuration is already invalid, nothing changed; "
+                f"fix it first: {facts.sshd_test_error}"
+            )
+        return facts
+
+    def read_facts(self, conn: Connection, *, wait: int = 0) -> HostFacts:
+        """The host's facts in one round trip, for the gather and for the fresh login after a
+        commit; `wait` > 0 first lets a running cloud-init finish. Raises FactsError."""
+        script = facts_mod.facts_script(self.request.admin_user, wait, banner_of(self.request))
+        result = conn.run(script, timeout=wait + conn.command_timeout, step="facts")
+        return facts_mod.parse_facts(result.stdout)
+
+    def plan(self, conn: Connection, facts: HostFacts) -> Plan:
+        try:
+            plan = make_plan(self.request, facts, CLIENT_ALGORITHMS, conn.target.user)
+        except BadValue as exc:
+            raise UsageError(f"{exc} (nothing changed)") from None
+        except BrokenBlock as exc:
+            raise ApplyFailed(f"{exc} (nothing changed)", untouched=True) from None
+        self.report.mode = plan.mode
+        self.report.files = [f.path for f in plan.files]
+        self.report.notes.append(plan.mode_reason)
+        self.report.notes.extend(plan.notes)
+        for s in plan.settings:
+            self.report.settings[s.directive] = {
+                "wanted": s.wanted,
+                "before": s.effective,
+                "after": s.effective,
+            }
+        return plan
+
+    def preflight(self, facts: HostFacts, plan: Plan) -> None:
+        """Before anything changes: what the change would hand out must be safe to hand out.
+
+        The account the admin step would make root-capable, and the file sshd would show to
+        every client before login.
+        """
+        request = self.request
+        problems = []
+        if plan.needs_admin:
+            account = facts.admin.account
+            problems.append(admin_account_problem(request.admin_user, account, request.adopt_admin))
+        banner = banner_of(request)
+        if banner:
+            problems.append(banner_on_host_problem(banner, facts.banner_file))
+        found = [p for p in problems if p]
+        if found:
+            raise UsageError("; ".join(found) + " (nothing changed)")
+
+    def finish_read_only(self) -> None:
+        r = self.report
+        r.compliant = not r.drift
+
+
+def run_operation(
+    action: str,
+    body: Callable[[Session], None],
+    target: Target,
+    request: Request,
+    options: Options,
+    progress: Progress | None,
+) -> Report:
+    """Run `body` on a fresh Session; every outcome, failures and bugs included, is its Report."""
+    run = Session(action, target, request, options, progress)
+    started = time.monotonic()
+    try:
+        body(run)
+    except HardeningError as exc:
+        run.report.error = str(exc)
+        run.report.exit_code = exc.exit_code
+        if isinstance(exc, ApplyFailed):
+            run.report.rolled_back = exc.rolled_back
+    except Exception as exc:  # a bug must not hide what happened to the host
+        run.report.error = (
+            f"internal error ({type(exc).__name__}: {exc}); if a change was under way, the "
+            f"host rolls back by itself within {options.confirm_timeout}s"
+        )
+        run.report.exit_code = ApplyFailed.exit_code
+    run.report.seconds = time.monotonic() - started
+    return run.report
+
+
+def banner_of(request: Request) -> str:
+    """The Banner file the request sets ("" for none or not set)."""
+    for name, value in request.overrides.items():
+        directive = lookup(name)
+        if directive is not None and directive.name == "Banner":
+            try:
+                path = directive.normalize(value)
+            except BadValue:
+                return ""  # the plan reports the value itself
+            return "" if path == "none" else path
+    return ""
+
+
+PENDING = "an apply holds the host lock; its rollback may still run: check again later"
+
+
+def check_spec(user: str, facts: HostFacts) -> str:
+    return f"user={user},host={facts.client_addr},addr={facts.client_addr}"

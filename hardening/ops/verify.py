@@ -1,0 +1,79 @@
+"""The proof after a commit: a fresh login re-plans from fresh facts, then confirms."""
+
+from __future__ import annotations
+
+import time
+
+from hardening.change.transaction import Transaction
+from hardening.host import facts as facts_mod
+from hardening.model.errors import ApplyFailed, HardeningError
+from hardening.ops.session import Session
+from hardening.planning.plan import Plan, Setting, effective_matches, make_plan
+from hardening.ssh.transport import CLIENT_ALGORITHMS, Connection, scaled
+
+ROLLBACK_SAYS = {
+    "rolled-back": "rolled back to the previous configuration",
+    "gone": "the host had already rolled back by itself (the confirm timeout had passed)",
+    "aborted": "nothing had changed",
+    "unknown": "the host's own rollback should have restored it by now; check the host",
+}
+
+
+def verify(run: Session, txn: Transaction, user: str, pin: str, deadline: float) -> Plan:
+    """A fresh login under the new configuration: re-plan from fresh facts, then confirm."""
+    # Never outlive the host's own rollback: a login after it would meet the old config.
+    # A slow link gets more (100 round trips at least), never beyond the rollback.
+    verify_wait = scaled(run.options.verify_wait, run.rtt, 100)
+    wait = max(scaled(3.0, run.rtt, 20), min(verify_wait, deadline - time.monotonic() - 5))
+    try:
+        with run.open(user, wait=wait, pin=pin) as fresh:
+            # The proof: fresh facts, planned again, must leave nothing to do.
+            again = _replan(run, fresh)
+            wrong = [f"{s.directive} is {s.effective} instead of {s.wanted}" for s in again.drift]
+            wrong += [f"{f.path} would still change" for f in again.files]
+            wrong += _negotiated_outside(fresh, txn.plan)
+            if wrong or again.restart_needed:
+                raise ApplyFailed("verification failed: " + "; ".join(wrong or again.notes))
+            txn.confirm(fresh)
+            return again
+    except HardeningError as exc:
+        outcome = txn.rollback()
+        if outcome == "unreachable":
+            run.say(f"{run.target.host}: lost the original connection; the host rolls back itself")
+            outcome = txn.recover(lambda: run.reopen(pin), deadline)
+        raise ApplyFailed(
+            f"the new configuration failed the fresh-connection check as {user} ({exc}); "
+            + ROLLBACK_SAYS[outcome],
+            rolled_back=outcome in ("rolled-back", "gone"),
+        ) from None
+
+
+def _replan(run: Session, conn: Connection) -> Plan:
+    try:
+        facts = run.read_facts(conn)
+    except facts_mod.FactsError as exc:
+        raise ApplyFailed(f"cannot read facts after the change: {exc}") from None
+    if facts.sshd_test_error:
+        raise ApplyFailed(f"sshd -T fails after the change: {facts.sshd_test_error}")
+    return make_plan(run.request, facts, CLIENT_ALGORITHMS, conn.target.user)
+
+
+def mismatches(settings: list[Setting], effective: dict[str, str]) -> list[str]:
+    return [
+        f"{s.directive} would be {effective.get(s.key)!s} instead of {s.wanted}"
+        for s in settings
+        if not effective_matches(s.directive, s.wanted, effective.get(s.key))
+    ]
+
+
+def _negotiated_outside(conn: Connection, p: Plan) -> list[str]:
+    """The fresh connection itself must have used only algorithms we allowed."""
+    wanted = p.wanted()
+    out = []
+    for name, used in conn.negotiated.items():
+        allowed = wanted.get(name)
+        if not used or used == "None":  # AEAD ciphers (GCM) carry no separate MAC
+            continue
+        if allowed and used not in allowed.split(","):
+            out.append(f"the server negotiated {name} {used}, which is not in the hardened list")
+    return out

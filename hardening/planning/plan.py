@@ -1,0 +1,265 @@
+"""The plan: desired settings against host facts -> drift, files to write, how to reload.
+
+Pure: no I/O. `make_plan` decides where our settings must live to win (a drop-in that sorts
+first, or a block at the top of the main file), which files change, and what `sshd -T` must
+show afterwards. "Effective" means one thing throughout: a value as the host's `sshd -T` prints
+it (HostFacts.effective, Setting.effective, effective_matches).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import posixpath
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+from hardening.host.facts import HostFacts
+from hardening.host.paths import DROPIN_DIR, MAIN_CONFIG, staged_path
+from hardening.model.desired import Request, desired_settings
+from hardening.model.directives import CATALOGUE
+from hardening.planning import sshd_config
+
+DROPIN_PATH = posixpath.join(DROPIN_DIR, sshd_config.DROPIN_NAME)
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One managed directive: what we want, what `sshd -T` shows now."""
+
+    directive: str
+    wanted: str
+    effective: str | None  # None: sshd -T does not print it (unset, e.g. AllowUsers)
+
+    @property
+    def key(self) -> str:
+        return self.directive.lower()
+
+    @property
+    def compliant(self) -> bool:
+        return effective_matches(self.directive, self.wanted, self.effective)
+
+
+def effective_matches(directive: str, wanted: str, effective: str | None) -> bool:
+    """Does the value `sshd -T` shows (`effective`; None: not printed) mean `wanted`?"""
+    if effective is None:
+        return False
+    d = CATALOGUE[directive.lower()]
+    return d.comparable(wanted) == d.fold(effective)
+
+
+@dataclass(frozen=True)
+class FileChange:
+    path: str
+    content: str | None  # None: remove the file
+
+
+@dataclass(frozen=True)
+class ServiceCommands:
+    reload: str
+    restart: str  # when the listener did not come back
+    # How the on-host rollback watcher outlives our SSH session: "systemd-run" (a transient
+    # unit of its own, which logind's KillUserProcesses= cannot reach) or "setsid".
+    watcher: str = "setsid"
+
+
+@dataclass(frozen=True)
+class Plan:
+    settings: list[Setting]
+    mode: str  # "dropin" or "inplace"
+    mode_reason: str
+    files: list[FileChange]
+    validation_main: str  # what `sshd -t -f` checks (equals the candidate configuration)
+    needs_admin: bool  # connected as root and root is about to lose key login
+    service: ServiceCommands
+    restart_needed: bool  # the daemon's own command line must change (files alone won't do)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def drift(self) -> list[Setting]:
+        return [s for s in self.settings if not s.compliant]
+
+    @property
+    def compliant(self) -> bool:
+        return not self.drift
+
+    @property
+    def changes(self) -> bool:
+        return bool(self.files) or self.restart_needed
+
+    def wanted(self) -> dict[str, str]:
+        return {s.directive: s.wanted for s in self.settings}
+
+
+def service_commands(facts: HostFacts) -> ServiceCommands:
+    """`ssh` vs `sshd`, systemd vs init script vs a bare daemon: reload the way the host does."""
+    svc = facts.service
+    name = svc.name
+    # Outside our SSH session: logind (KillUserProcesses=yes) kills what a session leaves.
+    watcher = "systemd-run" if svc.manager == "systemd" else "setsid"
+    if svc.manager == "systemd" and any(u.endswith(".service") for u in svc.units):
+        unit = f"{name}.service"
+        if svc.socket_activated:
+            # The socket unit owns the listener and hands it to sshd at start. A SIGHUP makes
+            # sshd re-exec and lose it (Debian: "fatal: Cannot bind any address", unit
+            # failed); restarting the service hands it over again, and connections wait in
+            # the socket meanwhile. An inactive service (Accept=yes: sshd per connection)
+            # has nothing to reload: try-restart leaves it alone.
+            running = svc.units.get(unit, ("", ""))[1] == "active"
+            return ServiceCommands(
+                reload=f"systemctl try-restart {unit}",
+                restart=f"systemctl {'restart' if running else 'try-restart'} {unit}",
+                watcher=watcher,
+            )
+        return ServiceCommands(
+            reload=f"systemctl reload {unit}", restart=f"systemctl restart {unit}", watcher=watcher
+        )
+    if name in svc.init_scripts:
+        return ServiceCommands(
+            reload=f"/etc/init.d/{name} reload",
+            restart=f"/etc/init.d/{name} restart",
+            watcher=watcher,
+        )
+    pid_file = svc.pid_file or "/run/sshd.pid"
+    return ServiceCommands(
+        reload=f'kill -HUP "$(cat {pid_file})"', restart='"$(command -v sshd)"', watcher=watcher
+    )
+
+
+SYSCONFIG_SSHD = "/etc/sysconfig/sshd"
+_CRYPTO_OPT_OUT = (
+    "# hardened-ecs: sshd_config's crypto lists, not the system-wide crypto policy\n"
+    "CRYPTO_POLICY=\n"
+)
+
+
+def cmdline_overrides(cmdline: str, keys: set[str]) -> dict[str, str]:
+    """Managed keys set with -o on sshd's command line (key -> value): they beat sshd_config."""
+    found: dict[str, str] = {}
+    tokens = cmdline.split()
+    for i, token in enumerate(tokens):
+        if token == "-o" and i + 1 < len(tokens):
+            option = tokens[i + 1]
+        elif token.startswith("-o"):
+            option = token[2:]
+        else:
+            continue
+        name, _, value = option.partition("=")
+        if name.lower() in keys:
+            found[name.lower()] = value
+    return found
+
+
+def _crypto_policy_fix(facts: HostFacts, keys: set[str]) -> FileChange | None:
+    """RHEL 8 / Alibaba Cloud Linux 3 start sshd with $CRYPTO_POLICY (-oCiphers=...): opt out."""
+    if not cmdline_overrides(facts.listener_cmdline, keys) or facts.sysconfig_sshd is None:
+        return None
+    active = [
+        ln.strip()
+        for ln in facts.sysconfig_sshd.splitlines()
+        if ln.strip().startswith("CRYPTO_POLICY=")
+    ]
+    if active == ["CRYPTO_POLICY="]:
+        return None  # already opted out; the daemon only needs a restart to drop the options
+    text = facts.sysconfig_sshd
+    kept = "".join(
+        ln for ln in text.splitlines(keepends=True) if not ln.strip().startswith("CRYPTO_POLICY=")
+    )
+    if kept and not kept.endswith("\n"):
+        kept += "\n"
+    return FileChange(SYSCONFIG_SSHD, kept + _CRYPTO_OPT_OUT)
+
+
+def _choose_mode(main: str, dropins: Mapping[str, str], keys: set[str]) -> tuple[str, str]:
+    include = sshd_config.covering_include(main, DROPIN_DIR)
+    if include is None:
+        return "inplace", f"{MAIN_CONFIG} has no Include of {DROPIN_DIR}: edited in place"
+    earlier = sshd_config.keywords_before(main, include.number) & keys
+    if earlier:
+        return "inplace", (
+            f"{MAIN_CONFIG} sets {', '.join(sorted(earlier))} before its Include line, which "
+            "a drop-in cannot override: managed block at the top of the main file"
+        )
+    for name in sshd_config.included_in_order(include, DROPIN_DIR, dropins):
+        if name == sshd_config.DROPIN_NAME:
+            break
+        clash = {ln.keyword for ln in sshd_config.global_lines(dropins[name])} & keys
+        if clash:
+            return "inplace", (
+                f"{DROPIN_DIR}/{name} sorts before our drop-in and sets "
+                f"{', '.join(sorted(clash))}: managed block at the top of the main file"
+            )
+    return "dropin", f"{DROPIN_PATH} (read first through {MAIN_CONFIG}'s Include)"
+
+
+def make_plan(
+    request: Request,
+    facts: HostFacts,
+    client_algorithms: Mapping[str, Sequence[str]],
+    connected_user: str,
+) -> Plan:
+    """Raises directives.BadValue when the request cannot be met on this host's OpenSSH."""
+    wanted = desired_settings(request, facts.capabilities, client_algorithms)
+    keys = {name.lower() for name in wanted}
+    if "kbdinteractiveauthentication" in keys:
+        # Its alias (8.7+) in an earlier file would win just the same.
+        keys.add("challengeresponseauthentication")
+    # What the running daemon really uses: its command line beats every file.
+    on_cmdline = cmdline_overrides(facts.listener_cmdline, keys)
+    live = {**facts.effective, **on_cmdline}
+    settings = [Setting(name, value, live.get(name.lower())) for name, value in wanted.items()]
+
+    main_now = facts.main_config
+    main_clean = sshd_config.strip_block(main_now)
+    mode, reason = _choose_mode(main_clean, facts.dropins, keys)
+    files: list[FileChange] = []
+    if mode == "dropin":
+        content = sshd_config.render_dropin(wanted)
+        if facts.dropins.get(sshd_config.DROPIN_NAME) != content:
+            files.append(FileChange(DROPIN_PATH, content))
+        if main_clean != main_now:  # an earlier in-place apply left a block: drop it
+            files.append(FileChange(MAIN_CONFIG, main_clean))
+        include = sshd_config.covering_include(main_clean, DROPIN_DIR)
+        assert include is not None  # _choose_mode picked dropin because it exists
+        check_main = sshd_config.validation_main(
+            main_clean, include, DROPIN_DIR, facts.dropins, staged_path(DROPIN_PATH)
+        )
+    else:
+        content = sshd_config.with_block(main_now, wanted)
+        if content != main_now:
+            files.append(FileChange(MAIN_CONFIG, content))
+        if sshd_config.DROPIN_NAME in facts.dropins:
+            files.append(FileChange(DROPIN_PATH, None))
+        check_main = content
+
+    service = service_commands(facts)
+    notes: list[str] = []
+    restart = bool(on_cmdline) and facts.sysconfig_sshd is not None
+    if on_cmdline:
+        fix = _crypto_policy_fix(facts, keys)
+        if fix is not None:
+            files.append(fix)
+        if facts.sysconfig_sshd is not None:
+            # Options come from the unit's environment, read only when sshd starts.
+            service = dataclasses.replace(service, reload=service.restart)
+            notes.append(
+                f"the running sshd gets {', '.join(sorted(on_cmdline))} on its command line "
+                f"(system-wide crypto policy): {SYSCONFIG_SSHD} opts out and sshd is restarted"
+            )
+        else:
+            notes.append(
+                f"the running sshd gets {', '.join(sorted(on_cmdline))} on its command line, "
+                "which beats sshd_config; remove them from its service definition"
+            )
+
+    root_loses_login = wanted.get("PermitRootLogin") in ("no", "forced-commands-only")
+    return Plan(
+        settings=settings,
+        mode=mode,
+        mode_reason=reason,
+        files=files,
+        validation_main=check_main,
+        needs_admin=connected_user == "root" and root_loses_login and (bool(files) or restart),
+        service=service,
+        restart_needed=restart,
+        notes=notes,
+    )

@@ -1,0 +1,1 @@
+"""SSH: connections, host-key trust, logins, remote commands (paramiko)."""
