@@ -8,13 +8,12 @@ from __future__ import annotations
 
 import base64
 import re
-import shlex
 from dataclasses import dataclass, field
-from importlib import resources
 
 from hardening.admin_account import Account
 from hardening.desired import HostCapabilities
 from hardening.directives import Version
+from hardening.protocol import SECTION, SSHD_RC, assign, script_text, shared_shell
 
 STATE_DIR = "/var/lib/hardened-ecs"
 MAIN_CONFIG = "/etc/ssh/sshd_config"
@@ -24,15 +23,17 @@ DROPIN_DIR = "/etc/ssh/sshd_config.d"
 def facts_script(admin_user: str, cloud_init_wait: int = 0, banner: str = "") -> str:
     """The facts script; `cloud_init_wait` > 0 first lets a running cloud-init finish;
     `banner`: the Banner file the request sets (its type, mode and owner are read)."""
-    text = resources.files("hardening").joinpath("scripts/facts.sh").read_text()
-    return (
-        text.replace("@ADMIN_USER@", shlex.quote(admin_user))
-        .replace("@BANNER@", shlex.quote(banner))
-        .replace("@STATE_DIR@", STATE_DIR)
-        .replace("@MAIN_CONFIG@", MAIN_CONFIG)
-        .replace("@DROPIN_DIR@", DROPIN_DIR)
-        .replace("@CLOUD_INIT_WAIT@", str(int(cloud_init_wait)))
-    )
+    values = {
+        "ADMIN": admin_user,
+        "STATE": STATE_DIR,
+        "CLOUD_INIT_WAIT": int(cloud_init_wait),
+        "BANNER": banner,
+        "MAIN_CONFIG": MAIN_CONFIG,
+        "DROPIN_DIR": DROPIN_DIR,
+        "SECTION": SECTION,
+        "SSHD_RC": SSHD_RC,
+    }
+    return assign(values) + shared_shell() + script_text("facts.sh")
 
 
 @dataclass(frozen=True)
@@ -118,11 +119,11 @@ def _sections(text: str) -> dict[str, str]:
     name: str | None = None
     lines: list[str] = []
     for line in text.splitlines():
-        if line.startswith("@@ "):
+        if line.startswith(f"{SECTION} "):
             if name is not None:
                 # The first section of a name wins: file contents printed later cannot fake one.
                 out.setdefault(name, "\n".join(lines).strip("\n"))
-            name, lines = line[3:].strip(), []
+            name, lines = line[len(SECTION) + 1 :].strip(), []
         elif name is not None:
             lines.append(line)
     if name is not None:
@@ -138,7 +139,7 @@ def parse_sshd_T(text: str) -> dict[str, str]:
     out: dict[str, str] = {}
     for line in text.splitlines():
         key, _, value = line.strip().partition(" ")
-        if not key or key.startswith("@rc="):
+        if not key or key.startswith(SSHD_RC):
             continue
         key = key.lower()
         out[key] = f"{out[key]} {value.strip()}" if key in out else value.strip()
@@ -184,10 +185,12 @@ def parse_facts(text: str) -> HostFacts:
     version = (int(m.group(1)), int(m.group(2)))
 
     sshd_t_text = s.get("sshd-T", "")
-    rc_match = re.search(r"^@rc=(\d+)$", sshd_t_text, re.M)
+    rc_match = re.search(rf"^{re.escape(SSHD_RC)}(\d+)$", sshd_t_text, re.M)
     sshd_ok = rc_match is not None and rc_match.group(1) == "0"
     effective = parse_sshd_T(sshd_t_text) if sshd_ok else {}
-    test_error = None if sshd_ok else re.sub(r"\n?@rc=\d+$", "", sshd_t_text).strip()
+    test_error = (
+        None if sshd_ok else re.sub(rf"\n?{re.escape(SSHD_RC)}\d+$", "", sshd_t_text).strip()
+    )
 
     dropins: dict[str, str] = {}
     for line in s.get("dropins", "").splitlines():
