@@ -4,8 +4,6 @@
 # directory), CLOUD_INIT_WAIT, BANNER, MAIN_CONFIG, DROPIN_DIR, and SECTION, SSHD_RC
 # (hardening/protocol.py).
 # Output: sections "@@ name" followed by their text; files are base64 so nothing is mangled.
-admin=$ADMIN
-state=$STATE
 sec() { printf '\n%s %s\n' "$SECTION" "$1"; }
 client_addr=${SSH_CONNECTION%% *}
 [ -n "$client_addr" ] || client_addr=127.0.0.1
@@ -25,7 +23,7 @@ sec os-release; cat /etc/os-release 2>/dev/null || cat /usr/lib/os-release 2>/de
 sec sshd-version; "$SSHD" -V 2>&1 | head -n 3
 sec client-addr; echo "$client_addr"
 sec sshd-T
-sshd_check -T -C "user=$admin,host=$client_addr,addr=$client_addr"; echo "$SSHD_RC$?"
+sshd_check -T -C "user=$ADMIN,host=$client_addr,addr=$client_addr"; echo "$SSHD_RC$?"
 for q in kex cipher mac key-sig; do sec "ssh-Q-$q"; ssh -Q "$q" 2>/dev/null; done
 sec main-config; base64 < "$MAIN_CONFIG"
 sec dropins
@@ -69,30 +67,29 @@ sec sysconfig-sshd
 [ -f /etc/sysconfig/sshd ] && base64 < /etc/sysconfig/sshd
 sec banner
 # Only when the request sets a Banner: sshd shows that file to every client before login.
-banner=$BANNER
-if [ -n "$banner" ]; then
-  if [ -L "$banner" ]; then echo link
-  elif [ ! -e "$banner" ]; then echo missing
-  elif [ ! -f "$banner" ]; then echo not-regular
-  else echo "file $(stat -c '%a %u' "$banner")"; fi
+if [ -n "$BANNER" ]; then
+  if [ -L "$BANNER" ]; then echo link
+  elif [ ! -e "$BANNER" ]; then echo missing
+  elif [ ! -f "$BANNER" ]; then echo not-regular
+  else echo "file $(stat -c '%a %u' "$BANNER")"; fi
 fi
 sec lock
-if [ -d "$state/lock" ]; then
-  echo "held $(cat "$state/lock/owner" 2>/dev/null)"
-  o=$(cut -d' ' -f1 "$state/lock/owner" 2>/dev/null)
+if [ -d "$STATE/lock" ]; then
+  echo "held $(cat "$STATE/lock/owner" 2>/dev/null)"
+  o=$(cut -d' ' -f1 "$STATE/lock/owner" 2>/dev/null)
   [ -n "$o" ] && kill -0 "$o" 2>/dev/null && echo alive
 fi
 # Last: a user-writable file comes after every section the plan relies on (first one wins).
 sec admin
-if id "$admin" >/dev/null 2>&1; then
-  home=$(getent passwd "$admin" | cut -d: -f6)
+if id "$ADMIN" >/dev/null 2>&1; then
+  home=$(getent passwd "$ADMIN" | cut -d: -f6)
   echo "exists yes"; echo "home $home"
-  echo "uid $(id -u "$admin")"
-  echo "shell $(getent passwd "$admin" | cut -d: -f7)"
+  echo "uid $(id -u "$ADMIN")"
+  echo "shell $(getent passwd "$ADMIN" | cut -d: -f7)"
   echo "uid_min $(awk '$1 == "UID_MIN" { print $2 }' /etc/login.defs 2>/dev/null)"
   # Ours only if our root-only record names this very account (a re-made name is not ours).
-  [ "$(cat "$state/admin-users/$admin" 2>/dev/null)" = "$(id -u "$admin")" ] && echo "ours"
-  echo "groups $(id -Gn "$admin")"
+  [ "$(cat "$STATE/admin-users/$ADMIN" 2>/dev/null)" = "$(id -u "$ADMIN")" ] && echo "ours"
+  echo "groups $(id -Gn "$ADMIN")"
   # Never through a link the user made (it could point at /etc/shadow), and bounded.
   ak="$home/.ssh/authorized_keys"
   if [ ! -L "$home/.ssh" ] && [ ! -L "$ak" ] && [ -f "$ak" ]; then

@@ -7,7 +7,8 @@
 #   the transaction (Header), in front of every step: STATE TOKEN CHECK CHECK_SPEC RELOAD
 #     RESTART WATCHER CONFIRM_TIMEOUT LEASE NEW_SUFFIX OLD_SUFFIX (candidate and backup beside
 #     each file), and WATCH_HEAD_B64 for the commit.
-# A step is lines `txn MODE ARGS...` (protocol.py, Mode). Modes:
+# A step is lines `txn MODE ARGS...` (protocol.py, Mode; each is a function below).
+# Modes:
 #   lock | then_step B64 | acquire | stage_write PATH B64 | stage_delete PATH | stage_check B64
 #   | validate | commit | confirm | rollback | abort | state | watch
 # This text arrives as $_body (protocol.py): the lock keeps it as $lock/txn.sh for the later
