@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from enum import IntEnum, StrEnum
 from importlib import resources
+from typing import NamedTuple
 
 
 class Exit(IntEnum):
@@ -165,8 +166,7 @@ def command(header: str, body: str, *, whole: bool, shell: HostShell = HostShell
     return header + inline + body
 
 
-@dataclass(frozen=True)
-class StepExit:
+class StepExit(NamedTuple):
     """The step run under the lock (Mode.THEN_STEP): what it printed and its exit status."""
 
     stdout: str
