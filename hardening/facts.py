@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from hardening.admin_account import Account
 from hardening.desired import HostCapabilities
 from hardening.directives import Version
-from hardening.protocol import SECTION, SSHD_RC, assign, script_text, shared_shell
+from hardening.protocol import SECTION, SSHD_RC, assign, shared_shell, shipped
 
 STATE_DIR = "/var/lib/hardened-ecs"
 MAIN_CONFIG = "/etc/ssh/sshd_config"
@@ -33,7 +33,7 @@ def facts_script(admin_user: str, cloud_init_wait: int = 0, banner: str = "") ->
         "SECTION": SECTION,
         "SSHD_RC": SSHD_RC,
     }
-    return assign(values) + shared_shell() + script_text("facts.sh")
+    return assign(values) + shared_shell() + shipped("facts.sh")
 
 
 @dataclass(frozen=True)

@@ -112,6 +112,13 @@ def script_text(name: str) -> str:
     return resources.files("hardening").joinpath(f"scripts/{name}").read_text()
 
 
+def shipped(name: str) -> str:
+    """A script as it goes over the wire: without its comment lines (the source keeps them,
+    the host does not need them: fewer bytes in the first flight of every command)."""
+    lines = script_text(name).splitlines(keepends=True)
+    return "".join(ln for ln in lines if not ln.lstrip().startswith("#"))
+
+
 def assign(values: Mapping[str, object]) -> str:
     """The one templating scheme: `NAME='value'` lines in front of a script's text."""
     return "".join(f"{k}={shlex.quote(str(v))}\n" for k, v in values.items())
@@ -123,16 +130,14 @@ def b64(text: str) -> str:
 
 def shared_shell(shell: HostShell = HostShell()) -> str:
     """common.sh with what it takes from the host: the start of facts.sh and of txn.sh."""
-    return assign({f.name: getattr(shell, f.name) for f in fields(shell)}) + script_text(
-        "common.sh"
-    )
+    return assign({f.name: getattr(shell, f.name) for f in fields(shell)}) + shipped("common.sh")
 
 
 def library(shell: HostShell = HostShell()) -> str:
     """txn.sh as the lock keeps it: the protocol's constants, the shared shell, the modes."""
     constants: dict[str, object] = {f"EXIT_{e.name}": e.value for e in Exit}
     constants |= {f"MARK_{m.name}": m.value for m in Marker}
-    return assign(constants) + shared_shell(shell) + script_text("txn.sh")
+    return assign(constants) + shared_shell(shell) + shipped("txn.sh")
 
 
 def call(mode: Mode, *args: str) -> str:

@@ -73,13 +73,12 @@ def test_the_shell_sees_every_constant_and_every_header_value() -> None:
         OLD_SUFFIX=".old",
     )
     head = header.text(writes_watcher=True)
-    constants = protocol.library().split("\n# shellcheck shell=sh\n", 1)[0]
     probe = (
         'printf "%s|" "$EXIT_INVALID" "$EXIT_IO" "$MARK_CANDIDATE" "$MARK_THEN_EXIT" '
         '"$RESTART" "$CONFIRM_TIMEOUT"; printf "%s" "$WATCH_HEAD_B64"\n'
     )
     shown = subprocess.run(
-        ["sh", "-s"], input=head + constants + "\n" + probe, capture_output=True, text=True
+        ["sh", "-s"], input=head + protocol.library() + probe, capture_output=True, text=True
     ).stdout
     *values, watch_head = shown.split("|")
     assert values == [

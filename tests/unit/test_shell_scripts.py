@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import os
 import re
+import subprocess
 from pathlib import Path
 
-from hardening.protocol import Marker, Mode, script_text
+import pytest
+
+from hardening.protocol import Marker, Mode, script_text, shipped
 
 ROOT = Path(__file__).resolve().parents[2]
 _SKIP = {".git", "node_modules", "__pycache__", ".mypy_cache", ".ruff_cache", ".pytest_cache"}
@@ -62,3 +65,13 @@ def test_txn_sh_says_no_marker_and_no_exit_code_of_its_own() -> None:
     for marker in Marker:
         assert marker.value not in code, marker
     assert not re.search(r"\b(exit|die) 1[0-4]\b", code)
+
+
+@pytest.mark.parametrize("name", ["common.sh", "facts.sh", "txn.sh"])
+def test_a_script_without_its_comments_is_still_whole_shell(name: str) -> None:
+    """What goes over the wire drops comment lines: none of them sat inside a string."""
+    text = shipped(name)
+    assert "#" not in "".join(ln.lstrip()[:1] for ln in text.splitlines())
+    assert subprocess.run(["sh", "-n"], input=text, text=True, check=False).returncode == 0
+    code = [ln for ln in script_text(name).splitlines() if not ln.lstrip().startswith("#")]
+    assert text.splitlines() == code
