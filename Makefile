@@ -55,10 +55,17 @@ pulumi-cli:
 demo: deps $(VENV)/.installed testhosts
 	cli="$$(scripts/pulumi-cli.sh)" && PATH="$$cli:$$PATH" $(PY) -m tools.demo
 
+# Every shell script of the repository (tests/unit/test_shell_scripts.py keeps this list whole);
+# the on-host scripts name their dialect (POSIX sh) themselves.
+SHELL_SCRIPTS = $(wildcard hardening/*/scripts/*.sh scripts/*.sh) .ci/run
+
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy .
+	@command -v shellcheck >/dev/null || \
+	  { echo "lint: shellcheck is missing; install it: sudo scripts/install-test-deps.sh" >&2; exit 1; }
+	shellcheck $(SHELL_SCRIPTS)
 
 # --- validate: offline gate, every Pulumi.*.yaml through config validation, the program
 # under mocks and the policy pack's rules (no cloud credentials, no Pulumi CLI)

@@ -3,7 +3,8 @@
 # Test hosts need debootstrap (rootfs cache), util-linux (unshare, nsenter, setpriv),
 # mount (overlay, proc) and the OpenSSH client (real-login proof); python3-venv builds the venv.
 # systemd-booted hosts (tests/testhosts/) need systemd-nspawn (systemd-container) and iproute2
-# (their bridge); nft for network faults runs from each host's own rootfs.
+# (their bridge); nft for network faults runs from each host's own rootfs. `make lint` needs
+# the shellcheck package for every shell script.
 set -euo pipefail
 
 packages=(
@@ -15,6 +16,7 @@ packages=(
     openssh-client
     python3
     python3-venv
+    shellcheck
     systemd-container
     util-linux
 )

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
-from hardening.change.onhost import assign, script
 from hardening.host.paths import STATE_DIR
+from hardening.host.shell import assign, script_text
 
 
 def admin_script(admin: str, key_line: str, *, adopt: bool) -> str:
-    values = assign(ADMIN=admin, KEY_LINE=key_line, STATE=STATE_DIR, ADOPT="yes" if adopt else "no")
-    return values + script("admin.sh")
+    values = {"ADMIN": admin, "KEY_LINE": key_line, "STATE": STATE_DIR}
+    return assign(values | {"ADOPT": "yes" if adopt else "no"}) + _script("admin.sh")
 
 
 def admin_undo_script(admin: str, key_line: str, did: list[str]) -> str:
-    values = assign(ADMIN=admin, KEY_LINE=key_line, STATE=STATE_DIR, DID=" ".join(reversed(did)))
-    return values + script("admin_undo.sh")
+    values = {"ADMIN": admin, "KEY_LINE": key_line, "STATE": STATE_DIR}
+    return assign(values | {"DID": " ".join(reversed(did))}) + _script("admin_undo.sh")
+
+
+def _script(name: str) -> str:
+    return script_text(name, "hardening.change")

@@ -8,56 +8,22 @@ the restore is a rename).
 
 from __future__ import annotations
 
-import base64
 import secrets
-import shlex
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from hardening.change.onhost import assign as _assign
-from hardening.change.onhost import script as _script
+from hardening.change import protocol
+from hardening.change.protocol import Exit, Mode, Reply, TxnState, call
 from hardening.host.facts import parse_sshd_T
 from hardening.host.paths import BACKUP_SUFFIX, CANDIDATE_SUFFIX, STATE_DIR
+from hardening.host.shell import b64
 from hardening.model.errors import ApplyFailed, ConnectError
 from hardening.planning.plan import Plan
 from hardening.ssh.transport import Connection, Result
 
 CHECK_FILE = "/etc/ssh/.sshd_config.hardened-ecs-check"
 STAGE_LEASE = 120  # seconds a staged-but-uncommitted lock survives a vanished tool
-
-# Exit codes of scripts/txn.sh, handed to it in its header (EXIT_INVALID=10 ...).
-_EXIT_INVALID, _EXIT_NOT_BACK, _EXIT_BUSY, _EXIT_LOST, _EXIT_IO = 10, 11, 12, 13, 14
-
-
-def _b64(text: str) -> str:
-    return base64.b64encode(text.encode()).decode()
-
-
-# The marker line of txn.sh's heredoc: the script itself never holds this line.
-_END_OF_LIBRARY = "HARDENED_ECS_TXN_LIBRARY_END"
-_RESEND = "@resend"
-# The admin step ran under the lock; its exit status follows (with our token: no output of
-# the step can fake it).
-_THEN_DONE = "@then-exit"
-# Load the copy the lock left, if the lock is still ours (its owner line ends in our token).
-_LOAD_KEPT = f"""\
-_kept="$STATE/lock/txn.sh"
-if [ "$(cut -d' ' -f3 "$STATE/lock/owner" 2>/dev/null)" = "$TOKEN" ] \\
-   && _body=$(cat "$_kept" 2>/dev/null) && [ -n "$_body" ]; then
-  eval "$_body"
-else
-  echo {_RESEND}; exit 0
-fi
-"""
-
-
-def _inline_library() -> str:
-    """txn.sh carried in the command itself, as `_body` (the lock keeps a copy of it)."""
-    text = _script("txn.sh")
-    if _END_OF_LIBRARY in text:
-        raise RuntimeError(f"scripts/txn.sh holds its own end marker {_END_OF_LIBRARY}")
-    return f"_body=$(cat <<'{_END_OF_LIBRARY}'\n{text}{_END_OF_LIBRARY}\n)\neval \"$_body\"\n"
 
 
 class BusyError(ApplyFailed):
@@ -77,39 +43,31 @@ class Transaction:
     def __post_init__(self) -> None:
         self.token = self.token or secrets.token_hex(8)
 
-    def _header(self) -> str:
-        return (
-            _assign(
-                STATE=STATE_DIR,
-                TOKEN=self.token,
-                CHECK=CHECK_FILE,
-                CHECK_SPEC=self.check_spec,
-                RELOAD=self.plan.service.reload,
-                RESTART=self.plan.service.restart,
-                WATCHER=self.plan.service.watcher,
-                CONFIRM_TIMEOUT=self.confirm_timeout,
-                LEASE=STAGE_LEASE,
-                NEW_SUFFIX=CANDIDATE_SUFFIX,
-                OLD_SUFFIX=BACKUP_SUFFIX,
-                EXIT_INVALID=_EXIT_INVALID,
-                EXIT_NOT_BACK=_EXIT_NOT_BACK,
-                EXIT_BUSY=_EXIT_BUSY,
-                EXIT_LOST=_EXIT_LOST,
-                EXIT_IO=_EXIT_IO,
-            )
-            + "SSHD=$(command -v sshd || echo /usr/sbin/sshd)\n"
+    def _header(self) -> protocol.Header:
+        return protocol.Header(
+            STATE=STATE_DIR,
+            TOKEN=self.token,
+            CHECK=CHECK_FILE,
+            CHECK_SPEC=self.check_spec,
+            RELOAD=self.plan.service.reload,
+            RESTART=self.plan.service.restart,
+            WATCHER=self.plan.service.watcher,
+            CONFIRM_TIMEOUT=self.confirm_timeout,
+            LEASE=STAGE_LEASE,
+            NEW_SUFFIX=CANDIDATE_SUFFIX,
+            OLD_SUFFIX=BACKUP_SUFFIX,
         )
 
     def _run(
         self,
         body: str,
         conn: Connection | None = None,
-        step: str = "",
         *,
+        step: str,
         whole: bool = False,
         writes_watcher: bool = False,
-    ) -> tuple[int, str, str]:
-        """Run `body` (txn.sh's modes) with txn.sh's functions defined.
+    ) -> Reply:
+        """Run `body` (txn.sh's modes, `call` lines) with txn.sh's functions defined.
 
         The lock carries txn.sh itself and leaves a copy in the lock directory; every later
         step sends only the header and a few lines that load that copy, and is sent again
@@ -119,20 +77,15 @@ class Transaction:
         the rollback watcher (the commit's), which starts with this same header.
         """
         conn = conn or self.conn
-        step = step or body.split()[0]
-        header = self._header()
-        if writes_watcher:
-            header += f"WATCH_HEAD_B64={shlex.quote(_b64(header))}\n"
-        if whole:
-            return self._result(conn.run(header + _inline_library() + body, step=step))
-        result = conn.run(header + _LOAD_KEPT + body, step=step)
-        if result.stdout.startswith(_RESEND):
-            result = conn.run(header + _inline_library() + body, step=f"{step} (sent whole)")
-        return self._result(result)
+        header = self._header().text(writes_watcher=writes_watcher)
+        reply = self._read(conn.run(protocol.command(header, body, whole=whole), step=step))
+        if reply.resend:
+            again = protocol.command(header, body, whole=True)
+            reply = self._read(conn.run(again, step=f"{step} (sent whole)"))
+        return reply
 
-    @staticmethod
-    def _result(result: Result) -> tuple[int, str, str]:
-        return result.status, result.stdout, result.stderr.strip()
+    def _read(self, result: Result) -> Reply:
+        return protocol.parse(result.stdout, result.stderr, result.status, self.token)
 
     def lock(self, then: str = "", *, stage: bool = False) -> tuple[Result | None, Result | None]:
         """Take the host's transaction lock (the admin user step and staging happen under it).
@@ -142,93 +95,96 @@ class Transaction:
         was not asked or did not run (staging does not run when `then` failed); `staged`
         reads the staging's. A lock that is not taken raises here.
         """
-        body = "lock\n"
+        body = call(Mode.LOCK)
         if then:
-            body += (
-                f"printf '%s' {_b64(then)} | base64 -d | sh; _then=$?\n"
-                f'say "{_THEN_DONE}-$TOKEN $_then"\n[ "$_then" = 0 ] || exit "$_then"\n'
-            )
+            body += call(Mode.THEN_STEP, b64(then))
         if stage:
             body += self._stage_body()
         steps = ["lock"] + (["admin"] if then else []) + (["stage"] if stage else [])
-        status, out, err = self._run(body, step=" + ".join(steps), whole=True)
-        if "@locked" not in out:
-            if status == _EXIT_BUSY:
+        reply = self._run(body, step=" + ".join(steps), whole=True)
+        status, err = reply.status, reply.stderr
+        if not reply.locked:
+            if reply.exit is Exit.BUSY:
                 raise BusyError(f"another apply is in progress on the host ({err})", untouched=True)
-            raise ApplyFailed(f"cannot take the host lock: {err or out}", untouched=True)
-        rest = out.split("@locked\n", 1)[-1]
+            raise ApplyFailed(f"cannot take the host lock: {err or reply.stdout}", untouched=True)
         then_result: Result | None = None
         if then:
-            head, mark, tail = rest.partition(f"{_THEN_DONE}-{self.token} ")
-            if not mark:  # the step never ended (its shell died): a failure, nothing staged
-                return Result(rest, err, status or 1), None
-            code, _, rest = tail.partition("\n")
-            then_result = Result(head, err, int(code))
+            if (
+                reply.then is None
+            ):  # the step never ended (its shell died): a failure, nothing staged
+                return Result(reply.rest, err, status or 1), None
+            then_result = Result(reply.then.stdout, err, reply.then.status)
             if then_result.status != 0:
                 return then_result, None
         elif not stage and status != 0:
-            raise ApplyFailed(f"cannot take the host lock: {err or out}", untouched=True)
-        return then_result, Result(rest, err, status) if stage else None
+            raise ApplyFailed(f"cannot take the host lock: {err or reply.stdout}", untouched=True)
+        return then_result, Result(reply.rest, err, status) if stage else None
 
     def _stage_body(self) -> str:
-        lines = ["acquire"]
+        lines = [call(Mode.ACQUIRE)]
         for change in self.plan.files:
             if change.content is None:
-                lines.append(f"stage_delete {shlex.quote(change.path)}")
+                lines.append(call(Mode.STAGE_DELETE, change.path))
             else:
-                lines.append(f"stage_write {shlex.quote(change.path)} {_b64(change.content)}")
-        lines += [f"stage_check {_b64(self.plan.validation_main)}", "validate"]
-        return "\n".join(lines) + "\n"
+                lines.append(call(Mode.STAGE_WRITE, change.path, b64(change.content)))
+        lines += [call(Mode.STAGE_CHECK, b64(self.plan.validation_main))]
+        return "".join(lines) + call(Mode.VALIDATE)
 
     def stage(self) -> dict[str, str]:
         """Write candidates beside their targets, validate; return the candidate `sshd -T`."""
-        status, out, err = self._run(self._stage_body(), step="stage")
-        return self.staged(Result(out, err, status))
+        return self._staged(self._run(self._stage_body(), step="stage"))
 
     def staged(self, result: Result) -> dict[str, str]:
         """The staging's outcome: the candidate `sshd -T`, or why nothing changed."""
-        status, out, err = result.status, result.stdout, result.stderr
-        if status == _EXIT_BUSY:
+        return self._staged(self._read(result))
+
+    @staticmethod
+    def _staged(reply: Reply) -> dict[str, str]:
+        err = reply.stderr
+        if reply.exit is Exit.BUSY:
             raise BusyError(f"another apply is in progress on the host ({err})", untouched=True)
-        if status == _EXIT_INVALID:
+        if reply.exit is Exit.INVALID:
             raise ApplyFailed(
                 f"sshd -t rejected the new configuration, nothing changed: {err}", untouched=True
             )
-        if status == _EXIT_IO:
+        if reply.exit is Exit.IO:
             raise ApplyFailed(
                 f"could not stage the new configuration, nothing changed: {err}", untouched=True
             )
-        if status != 0 or "@@ candidate" not in out:
+        if reply.status != 0 or reply.candidate is None:
             raise ApplyFailed(
-                f"staging failed (exit {status}), nothing changed: {err or out}", untouched=True
+                f"staging failed (exit {reply.status}), nothing changed: {err or reply.stdout}",
+                untouched=True,
             )
-        return parse_sshd_T(out.split("@@ candidate", 1)[1])
+        return parse_sshd_T(reply.candidate)
 
     def abort(self, conn: Connection | None = None) -> None:
         """Drop staged files and our lock (nothing live was changed); idempotent."""
-        self._run("abort\n", conn)
+        self._run(call(Mode.ABORT), conn, step="abort")
 
     def commit(self) -> int:
         """Arm the rollback, install, reload. Returns the host's rollback deadline (its epoch)."""
-        status, out, err = self._run("commit\n", writes_watcher=True)
-        if status == _EXIT_NOT_BACK:
+        reply = self._run(call(Mode.COMMIT), step="commit", writes_watcher=True)
+        status, err, out = reply.status, reply.stderr, reply.stdout
+        if reply.exit is Exit.NOT_BACK:
             raise ApplyFailed(err, rolled_back=True)
-        if status in (_EXIT_LOST, _EXIT_IO):  # both stop before any live file is renamed
+        if reply.exit in (Exit.LOST, Exit.IO):  # both stop before any live file is renamed
             raise ApplyFailed(f"commit refused, nothing changed: {err or out}", untouched=True)
-        if status != 0 or "@committed" not in out:
+        if status != 0 or reply.committed is None:
             # Not one of ours: whether the new files are live is unknown, so claim neither.
             raise ApplyFailed(f"commit failed (exit {status}): {err or out}; check the host")
-        return int(out.split("@committed", 1)[1].split()[0])
+        return reply.committed
 
     def confirm(self, conn: Connection) -> None:
-        status, out, err = self._run("confirm\n", conn)
-        if status != 0 or "@confirmed" not in out:
-            raise ApplyFailed(f"could not confirm: {err or out}", rolled_back=True)
+        reply = self._run(call(Mode.CONFIRM), conn, step="confirm")
+        if reply.status != 0 or not reply.confirmed:
+            raise ApplyFailed(
+                f"could not confirm: {reply.stderr or reply.stdout}", rolled_back=True
+            )
 
-    def state(self, conn: Connection | None = None) -> str:
+    def state(self, conn: Connection | None = None) -> TxnState:
         """What is left of this transaction on the host: none, staged or installed."""
-        _, out, _ = self._run("state\n", conn)
-        return out.split("@state", 1)[1].split()[0] if "@state" in out else "unknown"
+        return self._run(call(Mode.STATE), conn, step="state").state
 
     def rollback(self) -> str:
         """Roll back now over the original connection.
@@ -238,12 +194,12 @@ class Transaction:
         if not self.conn.alive:
             return "unreachable"
         try:
-            status, out, _ = self._run("rollback\n")
+            reply = self._run(call(Mode.ROLLBACK), step="rollback")
         except ConnectError:
             return "unreachable"
-        if status == 0 and "@rolled-back" in out:
+        if reply.status == 0 and reply.rolled_back:
             return "rolled-back"
-        return "gone" if status == _EXIT_LOST else "unreachable"
+        return "gone" if reply.exit is Exit.LOST else "unreachable"
 
     def recover(self, reconnect: Callable[[], Connection], deadline: float | None) -> str:
         """After losing the original connection: clean up or wait out the host's own rollback.
@@ -257,10 +213,10 @@ class Transaction:
         try:
             with reconnect() as conn:
                 left = self.state(conn)
-                if left == "staged":
+                if left is TxnState.STAGED:
                     self.abort(conn)
                     return "aborted"
-                if left == "none":
+                if left is TxnState.NONE:
                     return "rolled-back" if deadline is not None else "aborted"
         except ConnectError:
             pass
@@ -269,6 +225,6 @@ class Transaction:
         time.sleep(max(0.0, deadline - time.monotonic()) + 2)
         try:
             with reconnect() as conn:
-                return "rolled-back" if self.state(conn) == "none" else "unknown"
+                return "rolled-back" if self.state(conn) is TxnState.NONE else "unknown"
         except ConnectError:
             return "unknown"

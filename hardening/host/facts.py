@@ -8,11 +8,10 @@ from __future__ import annotations
 
 import base64
 import re
-import shlex
 from dataclasses import dataclass, field
-from importlib import resources
 
 from hardening.host.paths import DROPIN_DIR, MAIN_CONFIG, STATE_DIR
+from hardening.host.shell import SECTION, SSHD_RC, assign, shared_shell, shipped
 from hardening.model.admin_account import Account
 from hardening.model.capabilities import HostCapabilities
 from hardening.model.directives import Version
@@ -21,15 +20,17 @@ from hardening.model.directives import Version
 def facts_script(admin_user: str, cloud_init_wait: int = 0, banner: str = "") -> str:
     """The facts script; `cloud_init_wait` > 0 first lets a running cloud-init finish;
     `banner`: the Banner file the request sets (its type, mode and owner are read)."""
-    text = resources.files("hardening.host").joinpath("scripts/facts.sh").read_text()
-    return (
-        text.replace("@ADMIN_USER@", shlex.quote(admin_user))
-        .replace("@BANNER@", shlex.quote(banner))
-        .replace("@STATE_DIR@", STATE_DIR)
-        .replace("@MAIN_CONFIG@", MAIN_CONFIG)
-        .replace("@DROPIN_DIR@", DROPIN_DIR)
-        .replace("@CLOUD_INIT_WAIT@", str(int(cloud_init_wait)))
-    )
+    values = {
+        "ADMIN": admin_user,
+        "STATE": STATE_DIR,
+        "CLOUD_INIT_WAIT": int(cloud_init_wait),
+        "BANNER": banner,
+        "MAIN_CONFIG": MAIN_CONFIG,
+        "DROPIN_DIR": DROPIN_DIR,
+        "SECTION": SECTION,
+        "SSHD_RC": SSHD_RC,
+    }
+    return assign(values) + shared_shell() + shipped("facts.sh")
 
 
 @dataclass(frozen=True)
@@ -115,11 +116,11 @@ def _sections(text: str) -> dict[str, str]:
     name: str | None = None
     lines: list[str] = []
     for line in text.splitlines():
-        if line.startswith("@@ "):
+        if line.startswith(f"{SECTION} "):
             if name is not None:
                 # The first section of a name wins: file contents printed later cannot fake one.
                 out.setdefault(name, "\n".join(lines).strip("\n"))
-            name, lines = line[3:].strip(), []
+            name, lines = line[len(SECTION) + 1 :].strip(), []
         elif name is not None:
             lines.append(line)
     if name is not None:
@@ -135,7 +136,7 @@ def parse_sshd_T(text: str) -> dict[str, str]:
     out: dict[str, str] = {}
     for line in text.splitlines():
         key, _, value = line.strip().partition(" ")
-        if not key or key.startswith("@rc="):
+        if not key or key.startswith(SSHD_RC):
             continue
         key = key.lower()
         out[key] = f"{out[key]} {value.strip()}" if key in out else value.strip()
@@ -181,10 +182,12 @@ def parse_facts(text: str) -> HostFacts:
     version = (int(m.group(1)), int(m.group(2)))
 
     sshd_t_text = s.get("sshd-T", "")
-    rc_match = re.search(r"^@rc=(\d+)$", sshd_t_text, re.M)
+    rc_match = re.search(rf"^{re.escape(SSHD_RC)}(\d+)$", sshd_t_text, re.M)
     sshd_ok = rc_match is not None and rc_match.group(1) == "0"
     effective = parse_sshd_T(sshd_t_text) if sshd_ok else {}
-    test_error = None if sshd_ok else re.sub(r"\n?@rc=\d+$", "", sshd_t_text).strip()
+    test_error = (
+        None if sshd_ok else re.sub(rf"\n?{re.escape(SSHD_RC)}\d+$", "", sshd_t_text).strip()
+    )
 
     dropins: dict[str, str] = {}
     for line in s.get("dropins", "").splitlines():

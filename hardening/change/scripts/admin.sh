@@ -1,7 +1,8 @@
+# shellcheck shell=sh
 # Make sure the admin user can log in with our key and become root without a password, so
 # that closing root's SSH login never locks the operator out. Header sets ADMIN, KEY_LINE,
 # STATE and ADOPT (yes: the operator accepts an account hardened-ecs did not create).
-# Prints one "@did WHAT" line per change, so that hardening/transaction.py can undo them.
+# Prints one "@did WHAT" line per change, so that hardening/ops/admin_setup.py can undo them.
 # Nothing in the user's home is touched as root: a link there could point anywhere.
 PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 export PATH LC_ALL=C
@@ -16,6 +17,7 @@ if ! id "$ADMIN" >/dev/null 2>&1; then
   # password at all while keeping the account usable with a key.
   usermod -p '*' "$ADMIN" 2>/dev/null || true
   # Root-only record of the accounts we made (by uid): the next run knows them as ours.
+  # shellcheck disable=SC2174  # only the last needs 700: the lock made $STATE 700
   { mkdir -p -m 700 "$marks" && id -u "$ADMIN" > "$marks/$ADMIN"; } || exit 20
 elif [ "$ADOPT" != yes ] && [ "$(cat "$marks/$ADMIN" 2>/dev/null)" != "$(id -u "$ADMIN")" ]; then
   echo "admin user $ADMIN already exists and was not created by hardened-ecs" >&2
@@ -32,6 +34,7 @@ as_admin() {
     HOME="$home" su -s /bin/sh "$ADMIN" -c "$1"
   fi
 }
+# shellcheck disable=SC2016  # expanded by the user's shell, not this one
 as_admin '
   umask 077
   cd "$HOME" || { echo "cannot enter the home directory $HOME as its user" >&2; exit 21; }

@@ -1,3 +1,4 @@
+# shellcheck shell=sh
 # Undo what admin.sh did (header sets ADMIN, KEY_LINE, STATE, DID = the "@did" words it
 # printed, last first). The user's home is only ever touched as that user.
 PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
@@ -12,6 +13,7 @@ as_admin() {
     HOME="$home" su -s /bin/sh "$ADMIN" -c "$1"
   fi
 }
+# shellcheck disable=SC2016  # as_admin's scripts expand in the user's shell, not this one
 for what in $DID; do
   case "$what" in
     sudoers) rm -f "/etc/sudoers.d/90-hardened-ecs-$ADMIN" ;;

@@ -1,13 +1,18 @@
-# The on-host half of the transaction. Sourced after a header that sets:
-#   STATE TOKEN SSHD CHECK CHECK_SPEC RELOAD RESTART WATCHER CONFIRM_TIMEOUT LEASE WATCH_HEAD_B64
-#   NEW_SUFFIX OLD_SUFFIX (candidate and backup beside each file)
-#   EXIT_INVALID (invalid config) EXIT_NOT_BACK (sshd did not come back) EXIT_BUSY
-#   EXIT_LOST (lock lost) EXIT_IO: the exit codes, defined in hardening/transaction.py
-# Modes: stage | commit | confirm | rollback | abort | watch (see hardening/transaction.py).
-# This text arrives as $_body (transaction.py): the lock keeps it as $lock/txn.sh for the
-# later steps, and the commit writes it, under the header, into the rollback watcher.
-PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
-export PATH LC_ALL=C
+# shellcheck shell=sh
+# The on-host half of the transaction (hardening/change/transaction.py), after common.sh. Python sets,
+# in the assignments before them (hardening/change/protocol.py, the one definition of each):
+#   the protocol: EXIT_INVALID EXIT_NOT_BACK EXIT_BUSY EXIT_LOST EXIT_IO (Exit), MARK_LOCKED
+#     MARK_THEN_EXIT MARK_CANDIDATE MARK_COMMITTED MARK_CONFIRMED MARK_ROLLED_BACK MARK_STATE
+#     (Marker), in front of this text;
+#   the transaction (Header), in front of every step: STATE TOKEN CHECK CHECK_SPEC RELOAD
+#     RESTART WATCHER CONFIRM_TIMEOUT LEASE NEW_SUFFIX OLD_SUFFIX (candidate and backup beside
+#     each file), and WATCH_HEAD_B64 for the commit.
+# A step is lines `txn MODE ARGS...` (protocol.py, Mode; each is a function below).
+# Modes:
+#   lock | then_step B64 | acquire | stage_write PATH B64 | stage_delete PATH | stage_check B64
+#   | validate | commit | confirm | rollback | abort | state | watch
+# This text arrives as $_body (protocol.py): the lock keeps it as $lock/txn.sh for the later
+# steps, and the commit writes it, under the header, into the rollback watcher.
 umask 077
 lock="$STATE/lock"
 
@@ -22,14 +27,13 @@ owns() { [ -d "$lock" ] && [ "$(owner_field 3)" = "$TOKEN" ]; }
 
 # Inodes of the LISTEN sockets the sshd listener holds: a reload (re-exec) makes new ones.
 listen_inodes() {
-  pid=$(cat /run/sshd.pid /var/run/sshd.pid 2>/dev/null | head -n 1)
+  pid=$(listener_pid)
   [ -n "$pid" ] || return 0
+  # shellcheck disable=SC2012  # the names in /proc/PID/fd are numbers
   for s in $(ls -l "/proc/$pid/fd" 2>/dev/null | sed -n 's/.*socket:\[\([0-9]*\)\].*/\1/p'); do
     awk -v i="$s" '$4 == "0A" && $10 == i { print i }' /proc/net/tcp /proc/net/tcp6 2>/dev/null
   done | sort -u | tr '\n' ' '
 }
-
-listener_pid() { cat /run/sshd.pid /var/run/sshd.pid 2>/dev/null | head -n 1; }
 
 # Readiness poll, best effort (the caller still retries its fresh connection): new listening
 # sockets after a re-exec, or a new sshd holding systemd's socket after a restart under
@@ -46,7 +50,7 @@ wait_listener() {
 }
 
 listener_alive() {
-  pid=$(cat /run/sshd.pid /var/run/sshd.pid 2>/dev/null | head -n 1)
+  pid=$(listener_pid)
   [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null
 }
 
@@ -85,28 +89,37 @@ take_stale_lock() {
 
 acquire() {
   if owns; then return 0; fi
-  mkdir -p "$STATE" && chmod 700 "$STATE" || die "$EXIT_IO" "cannot create $STATE"
+  { mkdir -p "$STATE" && chmod 700 "$STATE"; } || die "$EXIT_IO" "cannot create $STATE"
   take_stale_lock || die "$EXIT_BUSY" "busy: another apply holds $lock ($(cat "$lock/owner" 2>/dev/null))"
   mkdir "$lock" 2>/dev/null || die "$EXIT_BUSY" "busy: another apply just took $lock"
   say "0 $(( $(now) + LEASE )) $TOKEN" > "$lock/owner" || { rm -rf "$lock"; die "$EXIT_IO" "cannot write $lock"; }
   : > "$lock/manifest"
 }
 
-# stage_write PATH BASE64 / stage_delete PATH: candidates next to their targets (same
-# filesystem, so the later rename is atomic), root:root 0600.
 # Lock only; staging and the admin user come after, under it. The lock keeps this script.
-lock() {
+mode_lock() {
   acquire
+  # shellcheck disable=SC2154  # _body: this very text (protocol.py)
   printf '%s\n' "$_body" > "$lock/txn.sh" || { rm -rf "$lock"; die "$EXIT_IO" "cannot write $lock/txn.sh"; }
-  say "@locked"
+  say "$MARK_LOCKED"
+}
+
+# A step under the lock (the admin user's): its exit status follows its output, with our
+# token (no output of the step can fake it); staging runs only after a step that succeeded.
+then_step() {
+  printf '%s' "$1" | base64 -d | sh; rc=$?
+  say "$MARK_THEN_EXIT-$TOKEN $rc"
+  [ "$rc" = 0 ] || exit "$rc"
 }
 
 # What is left of our transaction: none | staged | installed.
 state() {
-  if ! owns; then say "@state none"; elif [ -f "$lock/installed" ]; then say "@state installed"
-  else say "@state staged"; fi
+  if ! owns; then say "$MARK_STATE none"; elif [ -f "$lock/installed" ]; then say "$MARK_STATE installed"
+  else say "$MARK_STATE staged"; fi
 }
 
+# stage_write PATH BASE64 / stage_delete PATH: candidates next to their targets (same
+# filesystem, so the later rename is atomic), root:root 0600.
 stage_write() {
   tmp=$(new_name "$1")
   if ! printf '%s' "$2" | base64 -d > "$tmp" 2>"$lock/err" || ! sync "$tmp" 2>>"$lock/err"; then
@@ -125,28 +138,12 @@ stage_check() {
   fi
 }
 
-# sshd -t/-T need the privilege separation directory. Under Debian 11's ssh.socket
-# (Accept=yes) every connection's ssh@.service removes /run/sshd when it ends, at any moment
-# (our own earlier sessions too): make it again and retry when it vanished under us.
-sshd_check() {
-  n=0
-  while :; do
-    [ -d /run/sshd ] || mkdir -p -m0755 /run/sshd 2>/dev/null
-    out=$("$SSHD" "$@" 2>&1); rc=$?
-    case $out in
-      *"Missing privilege separation directory"*) [ "$n" -lt 20 ] && { n=$((n + 1)); continue; } ;;
-    esac
-    printf '%s\n' "$out"
-    return "$rc"
-  done
-}
-
 validate() {
   if ! out=$(sshd_check -t -f "$CHECK"); then
     drop_temps; rm -rf "$lock"
     die "$EXIT_INVALID" "$out"
   fi
-  say "@@ candidate"
+  say "$MARK_CANDIDATE"
   sshd_check -T -f "$CHECK" -C "$CHECK_SPEC"
 }
 
@@ -162,15 +159,15 @@ commit() {
     fi
   done < "$lock/manifest"
   # Arm the rollback before anything changes: if we die from here on, the host heals itself.
-  if ! { { printf '%s' "$WATCH_HEAD_B64" | base64 -d && printf '%s\n' "$_body" && say 'watch'; } > "$lock/watch.sh" \
+  if ! { { printf '%s' "$WATCH_HEAD_B64" | base64 -d && printf '%s\n' "$_body" && say 'txn watch'; } > "$lock/watch.sh" \
          && sh -n "$lock/watch.sh"; }; then
     drop_temps; rm -rf "$lock"; die "$EXIT_IO" "cannot write the rollback watcher in $lock"
   fi
   deadline=$(( $(now) + CONFIRM_TIMEOUT ))
-  if ! start_watcher || ! kill -0 "$watcher" 2>/dev/null; then
+  if ! start_watcher || ! kill -0 "$watcher_pid" 2>/dev/null; then
     drop_temps; rm -rf "$lock"; die "$EXIT_IO" "the rollback watcher did not start; nothing changed"
   fi
-  say "$watcher $(( deadline + 30 )) $TOKEN" > "$lock/owner"
+  say "$watcher_pid $(( deadline + 30 )) $TOKEN" > "$lock/owner"
   : > "$lock/installed"
   while read -r action target; do
     if [ "$action" = write ]; then mv -f "$(new_name "$target")" "$target"
@@ -183,7 +180,7 @@ commit() {
     die "$EXIT_NOT_BACK" "reload failed ($RELOAD): $out; previous configuration restored"
   fi
   wait_listener "$before" "$before_pid" || true
-  say "@committed $deadline"
+  say "$MARK_COMMITTED $deadline"
 }
 
 # The watcher outlives our SSH session. Under systemd it is a transient unit of its own:
@@ -198,11 +195,11 @@ start_watcher() {
     || systemd-run --unit="$unit" --description="$desc" \
       /bin/sh "$lock/watch.sh" </dev/null >/dev/null 2>&1 || return 1
     say "$unit" > "$lock/unit"
-    watcher=$(systemctl show -p MainPID "$unit" 2>/dev/null | cut -d= -f2)  # no --value on 219
-    [ -n "$watcher" ] && [ "$watcher" != 0 ]
+    watcher_pid=$(systemctl show -p MainPID "$unit" 2>/dev/null | cut -d= -f2)  # no --value on 219
+    [ -n "$watcher_pid" ] && [ "$watcher_pid" != 0 ]
   else
     setsid sh "$lock/watch.sh" </dev/null >/dev/null 2>&1 &
-    watcher=$!
+    watcher_pid=$!
   fi
 }
 
@@ -226,7 +223,7 @@ confirm() {
   stop_watcher
   while read -r was target; do rm -f "$(old_name "$target")"; done < "$lock/backup"
   rm -rf "$lock"
-  say "@confirmed"
+  say "$MARK_CONFIRMED"
 }
 
 rollback() {
@@ -235,7 +232,7 @@ rollback() {
   stop_watcher
   restore
   rm -rf "$lock"
-  say "@rolled-back"
+  say "$MARK_ROLLED_BACK"
 }
 
 abort() {
@@ -253,4 +250,25 @@ watch() {
   trap '' TERM
   restore
   rm -rf "$lock"
+}
+
+# The one entry point: each line of a step is `txn MODE ARGS...`.
+txn() {
+  mode=$1; shift
+  case $mode in
+    lock) mode_lock ;;
+    then_step) then_step "$1" ;;
+    acquire) acquire ;;
+    stage_write) stage_write "$1" "$2" ;;
+    stage_delete) stage_delete "$1" ;;
+    stage_check) stage_check "$1" ;;
+    validate) validate ;;
+    commit) commit ;;
+    confirm) confirm ;;
+    rollback) rollback ;;
+    abort) abort ;;
+    state) state ;;
+    watch) watch ;;
+    *) die 2 "txn.sh: no mode $mode" ;;
+  esac
 }

@@ -1,15 +1,10 @@
-# Gather every fact the plan needs in one round trip. Read-only.
-# Placeholders filled in by hardening.facts: @ADMIN_USER@, @STATE_DIR@, @CLOUD_INIT_WAIT@,
-# @BANNER@, @MAIN_CONFIG@, @DROPIN_DIR@.
+# shellcheck shell=sh
+# Gather every fact the plan needs in one round trip. Read-only. After common.sh; Python
+# (hardening/host/facts.py) sets, in the assignments before them: ADMIN, STATE (the state
+# directory), CLOUD_INIT_WAIT, BANNER, MAIN_CONFIG, DROPIN_DIR, and SECTION, SSHD_RC
+# (hardening/host/shell.py).
 # Output: sections "@@ name" followed by their text; files are base64 so nothing is mangled.
-PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
-export PATH LC_ALL=C
-admin=@ADMIN_USER@
-state='@STATE_DIR@'
-sec() { printf '\n@@ %s\n' "$1"; }
-sshd_bin=$(command -v sshd || echo /usr/sbin/sshd)
-# `sshd -t`/`-T` refuse to run until the privilege separation directory exists.
-[ -d /run/sshd ] || mkdir -p -m0755 /run/sshd 2>/dev/null
+sec() { printf '\n%s %s\n' "$SECTION" "$1"; }
 client_addr=${SSH_CONNECTION%% *}
 [ -n "$client_addr" ] || client_addr=127.0.0.1
 
@@ -18,33 +13,22 @@ client_addr=${SSH_CONNECTION%% *}
 # cloud-init's last stage links /run/cloud-init/result.json, and its first stage of each boot
 # removes it: when it is there, this boot's cloud-init is done, and asking `cloud-init status`
 # (a Python program, a third of a second) would only say so.
-ci_wait='@CLOUD_INIT_WAIT@'
+ci_wait=$CLOUD_INIT_WAIT
 if [ "$ci_wait" -gt 0 ] && [ ! -e /run/cloud-init/result.json ] && [ ! -e /run/cloud-init/disabled ] \
    && command -v cloud-init >/dev/null 2>&1; then
   timeout "$ci_wait" cloud-init status --wait >/dev/null 2>&1
 fi
 sec uid; id -u
 sec os-release; cat /etc/os-release 2>/dev/null || cat /usr/lib/os-release 2>/dev/null
-sec sshd-version; "$sshd_bin" -V 2>&1 | head -n 3
+sec sshd-version; "$SSHD" -V 2>&1 | head -n 3
 sec client-addr; echo "$client_addr"
 sec sshd-T
-# Debian 11's per-connection ssh@.service (ssh.socket, Accept=yes) removes /run/sshd when any
-# connection ends: make it again and retry if it vanished under us.
-n=0
-while :; do
-  [ -d /run/sshd ] || mkdir -p -m0755 /run/sshd 2>/dev/null
-  out=$("$sshd_bin" -T -C "user=$admin,host=$client_addr,addr=$client_addr" 2>&1); rc=$?
-  case $out in
-    *"Missing privilege separation directory"*) [ "$n" -lt 20 ] && { n=$((n + 1)); continue; } ;;
-  esac
-  break
-done
-printf '%s\n' "$out"; echo "@rc=$rc"
+sshd_check -T -C "user=$ADMIN,host=$client_addr,addr=$client_addr"; echo "$SSHD_RC$?"
 for q in kex cipher mac key-sig; do sec "ssh-Q-$q"; ssh -Q "$q" 2>/dev/null; done
-sec main-config; base64 < @MAIN_CONFIG@
+sec main-config; base64 < "$MAIN_CONFIG"
 sec dropins
-if [ -d @DROPIN_DIR@ ]; then
-  for f in @DROPIN_DIR@/*; do
+if [ -d "$DROPIN_DIR" ]; then
+  for f in "$DROPIN_DIR"/*; do
     [ -f "$f" ] || continue
     # name and content both base64: names may hold spaces, files may be empty
     printf '%s %s\n' "$(printf '%s' "${f##*/}" | base64 | tr -d '\n')" "$(base64 < "$f" | tr -d '\n')"
@@ -67,13 +51,14 @@ else
   echo "manager none"
 fi
 for s in ssh sshd; do [ -x "/etc/init.d/$s" ] && echo "initscript $s"; done
-for p in /run/sshd.pid /var/run/sshd.pid; do
+# shellcheck disable=SC2086  # a list of paths without spaces
+for p in $PID_FILES; do
   [ -s "$p" ] && { echo "pidfile $p $(cat "$p")"; break; }
 done
 sec listener-cmdline
 # Options on sshd's own command line beat sshd_config (RHEL 8 / Alibaba Cloud Linux 3 pass the
 # system-wide crypto policy this way).
-pid=$(cat /run/sshd.pid /var/run/sshd.pid 2>/dev/null | head -n 1)
+pid=$(listener_pid)
 if [ -z "$pid" ] && command -v systemctl >/dev/null; then
   pid=$(systemctl show -p MainPID --value sshd.service ssh.service 2>/dev/null | grep -v '^0$' | head -n 1)
 fi
@@ -82,30 +67,29 @@ sec sysconfig-sshd
 [ -f /etc/sysconfig/sshd ] && base64 < /etc/sysconfig/sshd
 sec banner
 # Only when the request sets a Banner: sshd shows that file to every client before login.
-banner=@BANNER@
-if [ -n "$banner" ]; then
-  if [ -L "$banner" ]; then echo link
-  elif [ ! -e "$banner" ]; then echo missing
-  elif [ ! -f "$banner" ]; then echo not-regular
-  else echo "file $(stat -c '%a %u' "$banner")"; fi
+if [ -n "$BANNER" ]; then
+  if [ -L "$BANNER" ]; then echo link
+  elif [ ! -e "$BANNER" ]; then echo missing
+  elif [ ! -f "$BANNER" ]; then echo not-regular
+  else echo "file $(stat -c '%a %u' "$BANNER")"; fi
 fi
 sec lock
-if [ -d "$state/lock" ]; then
-  echo "held $(cat "$state/lock/owner" 2>/dev/null)"
-  o=$(cut -d' ' -f1 "$state/lock/owner" 2>/dev/null)
+if [ -d "$STATE/lock" ]; then
+  echo "held $(cat "$STATE/lock/owner" 2>/dev/null)"
+  o=$(cut -d' ' -f1 "$STATE/lock/owner" 2>/dev/null)
   [ -n "$o" ] && kill -0 "$o" 2>/dev/null && echo alive
 fi
 # Last: a user-writable file comes after every section the plan relies on (first one wins).
 sec admin
-if id "$admin" >/dev/null 2>&1; then
-  home=$(getent passwd "$admin" | cut -d: -f6)
+if id "$ADMIN" >/dev/null 2>&1; then
+  home=$(getent passwd "$ADMIN" | cut -d: -f6)
   echo "exists yes"; echo "home $home"
-  echo "uid $(id -u "$admin")"
-  echo "shell $(getent passwd "$admin" | cut -d: -f7)"
+  echo "uid $(id -u "$ADMIN")"
+  echo "shell $(getent passwd "$ADMIN" | cut -d: -f7)"
   echo "uid_min $(awk '$1 == "UID_MIN" { print $2 }' /etc/login.defs 2>/dev/null)"
   # Ours only if our root-only record names this very account (a re-made name is not ours).
-  [ "$(cat "$state/admin-users/$admin" 2>/dev/null)" = "$(id -u "$admin")" ] && echo "ours"
-  echo "groups $(id -Gn "$admin")"
+  [ "$(cat "$STATE/admin-users/$ADMIN" 2>/dev/null)" = "$(id -u "$ADMIN")" ] && echo "ours"
+  echo "groups $(id -Gn "$ADMIN")"
   # Never through a link the user made (it could point at /etc/shadow), and bounded.
   ak="$home/.ssh/authorized_keys"
   if [ ! -L "$home/.ssh" ] && [ ! -L "$ak" ] && [ -f "$ak" ]; then
