@@ -11,6 +11,7 @@ from hardening.errors import ApplyFailed, ConnectError, UsageError
 from hardening.facts import HostFacts
 from hardening.keys import public_line
 from hardening.plan import Plan
+from hardening.progress import Status, plural
 from hardening.session import Session, check_spec
 from hardening.transaction import BusyError, Transaction, admin_script, admin_undo_script
 from hardening.transport import Connection, Result, SudoError
@@ -71,7 +72,8 @@ def take_lock(
                 raise ApplyFailed(
                     f"{exc}; gave up after --wait {run.options.wait:g}s", untouched=True
                 ) from None
-            run.say(f"{run.target.host}: {exc}; waiting")
+            shown = run.target.shown
+            run.say(Status(f"{shown}: {exc}; waiting", host=shown, state=f"{shown}: {exc}"))
             time.sleep(2)
 
 
@@ -90,7 +92,7 @@ def transact(run: Session, conn: Connection, facts: HostFacts, p: Plan) -> bool:
 
     Returns False when, read again under the lock, the host needs no change after all.
     """
-    host, pin = run.target.host, conn.host_key_fingerprint
+    host, pin = run.target.shown, conn.host_key_fingerprint
     txn = Transaction(conn, p, check_spec(conn.target.user, facts), run.options.confirm_timeout)
     undo = ""
     committed_at: float | None = None
@@ -184,5 +186,5 @@ def transact(run: Session, conn: Connection, facts: HostFacts, p: Plan) -> bool:
         run.report.settings[s.directive]["after"] = s.effective
     run.report.changed = True
     run.report.compliant = not run.report.drift
-    run.say(f"{host}: hardened and confirmed ({len(p.drift)} settings changed)")
+    run.say(f"{host}: hardened and confirmed ({plural(len(p.drift), 'setting')} changed)")
     return True

@@ -6,35 +6,141 @@ Everything that can be checked without the host is checked before connecting (ex
 from __future__ import annotations
 
 import argparse
+import difflib
+import io
 import json
 import logging
 import os
+import re
 import sys
+import tomllib
 from collections.abc import Sequence
+from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from hardening import validation
 from hardening.display import printable
 from hardening.errors import EXIT_USAGE, UsageError
 from hardening.profiles import DEFAULT_PROFILE, PROFILES, Request
+from hardening.progress import plural
+from hardening.terminal import Terminal
+
+EXAMPLES = """\
+examples:
+  python -m hardening plan  --host 203.0.113.10 --user root --identity ~/.ssh/id_ed25519 \\
+                            --accept-new-host-key
+  python -m hardening apply --host 203.0.113.10 --user root --identity ~/.ssh/id_ed25519
+  python -m hardening check --host 203.0.113.10 --user ops --identity ~/.ssh/id_ed25519
+  python -m hardening apply --host 203.0.113.10 --user root --identity KEY --wait 300
+                            (a server still booting: retry for up to 5 minutes)
+  python -m hardening check --inventory hosts.yaml --parallel 20 --json
+                            (a fleet; the inventory format is in README.md)
+
+exit codes:
+  0  done / compliant           1  check found drift
+  2  bad usage or settings, found before connecting
+  3  cannot connect or log in, host key unknown or changed
+  4  apply failed and the host is back as it was
+  130  interrupted
+"""
+
+PROFILE_HELP = (
+    "minimal: PermitRootLogin no, PasswordAuthentication no, KbdInteractiveAuthentication no, "
+    "PubkeyAuthentication yes; baseline: minimal plus AuthenticationMethods publickey, "
+    "MaxAuthTries 3, LoginGraceTime 30, MaxStartups 10:30:60, forwarding off, LogLevel VERBOSE "
+    "and crypto lists chosen for the host's OpenSSH (default %(default)s)"
+)
+
+
+# The standalone CLI's waits when --wait is not given: connect once (a mistyped port or host
+# fails at once), but let a running cloud-init or another apply's lock finish.
+LONG_WAIT = 300.0
+
+
+def version_text() -> str:
+    """`--version`: the project's version (pyproject.toml) and what it runs on."""
+    project, version = "hardened-ecs", "unknown"
+    for parent in Path(__file__).resolve().parents:
+        pyproject = parent / "pyproject.toml"
+        if pyproject.is_file():
+            meta = tomllib.loads(pyproject.read_text()).get("project", {})
+            project, version = meta.get("name", project), meta.get("version", version)
+            break
+    try:
+        paramiko = metadata.version("paramiko")
+    except metadata.PackageNotFoundError:
+        paramiko = "not installed"
+    python = ".".join(map(str, sys.version_info[:3]))
+    return f"{project} {version} (python -m hardening; Python {python}, paramiko {paramiko})"
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with "did you mean" for a mistyped flag, subcommand or choice."""
+
+    def parse_args(  # type: ignore[override]
+        self, args: Sequence[str] | None = None, namespace: None = None
+    ) -> argparse.Namespace:
+        parsed, extras = self.parse_known_args(args, namespace)
+        if extras:
+            # argparse reports a subcommand's unknown flag with the top-level usage; the
+            # subcommand's own usage and flags are the helpful ones.
+            sub = self._subcommand(getattr(parsed, "action", None)) or self
+            flags = [o for a in sub._actions for o in a.option_strings if o.startswith("--")]
+            # A mistyped flag leaves its value behind too: name the flags, not their values.
+            shown = [x for x in extras if x.startswith("-")] or extras
+            sub.error("; ".join(_unknown(extra, flags) for extra in shown))
+        return parsed
+
+    def _subcommand(self, name: str | None) -> argparse.ArgumentParser | None:
+        for action in self._actions:
+            if isinstance(action, argparse._SubParsersAction) and name in action.choices:
+                parser: argparse.ArgumentParser = action.choices[name]
+                return parser
+        return None
+
+    def error(self, message: str) -> NoReturn:
+        bad = re.search(r"invalid choice: '([^']*)' \(choose from (.*)\)", message)
+        if bad:
+            choices = re.findall(r"'([^']*)'", bad.group(2))
+            close = difflib.get_close_matches(bad.group(1), choices, n=1, cutoff=0.5)
+            if close:
+                message += f"; did you mean {close[0]!r}?"
+        super().error(message)
+
+
+def _unknown(extra: str, flags: list[str]) -> str:
+    if not extra.startswith("-"):
+        return f"unrecognized argument: {extra}"
+    close = difflib.get_close_matches(extra.split("=", 1)[0], flags, n=1, cutoff=0.6)
+    hint = f"; did you mean {close[0]}?" if close else "; see --help"
+    return f"unrecognized argument: {extra}{hint}"
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="python -m hardening",
         description="Harden sshd on a host over SSH: validated, verified, rolled back on failure.",
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    parser.add_argument("--version", action="version", version=version_text())
     sub = parser.add_subparsers(dest="action", required=True, metavar="apply|check|plan")
     for action, text in (
         ("apply", "harden the host (idempotent)"),
         ("check", "read-only: exit 1 and a table when the host drifted"),
         ("plan", "read-only: show what apply would change"),
     ):
-        p = sub.add_parser(action, help=text, description=text)
+        p = sub.add_parser(
+            action,
+            help=text,
+            description=text,
+            epilog=EXAMPLES,
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
         target = p.add_argument_group("target")
         target.add_argument("--host", help="host name or IP address")
-        target.add_argument("--port", type=int, default=22, help="SSH port (default 22)")
+        target.add_argument("--port", type=int, default=22, help="SSH port (default %(default)s)")
         target.add_argument("--user", help="user to log in as (root on a fresh Alibaba image)")
         target.add_argument("--identity", metavar="KEYFILE", help="private key file")
         target.add_argument(
@@ -42,10 +148,21 @@ def build_parser() -> argparse.ArgumentParser:
             metavar="NAME",
             help="environment variable holding the key's passphrase (never on the command line)",
         )
-        target.add_argument("--inventory", metavar="FILE", help="YAML list of hosts (fleet mode)")
-        target.add_argument("--parallel", type=int, default=10, help="hosts at once (fleet mode)")
+        target.add_argument(
+            "--inventory",
+            metavar="FILE",
+            help="YAML list of hosts (fleet mode; format in README.md)",
+        )
+        target.add_argument(
+            "--parallel",
+            type=int,
+            default=10,
+            help="hosts at once (fleet mode; default %(default)s)",
+        )
         keys = p.add_argument_group("host key (checked like OpenSSH)")
-        keys.add_argument("--known-hosts", metavar="FILE", help="default ~/.ssh/known_hosts")
+        keys.add_argument(
+            "--known-hosts", metavar="FILE", help="known_hosts file (default ~/.ssh/known_hosts)"
+        )
         trust = keys.add_mutually_exclusive_group()
         trust.add_argument(
             "--accept-new-host-key",
@@ -59,7 +176,7 @@ def build_parser() -> argparse.ArgumentParser:
         settings.add_argument(
             "--admin-user",
             default="ops",
-            help="sudo user that keeps access when root is closed (default ops)",
+            help="sudo user that keeps access when root is closed (default %(default)s)",
         )
         settings.add_argument(
             "--adopt-admin-user",
@@ -67,7 +184,9 @@ def build_parser() -> argparse.ArgumentParser:
             help="the admin user already exists and is yours: give it our key and sudo "
             "(without this an account hardened-ecs did not create is refused)",
         )
-        settings.add_argument("--profile", default=DEFAULT_PROFILE, choices=PROFILES)
+        settings.add_argument(
+            "--profile", default=DEFAULT_PROFILE, choices=PROFILES, help=PROFILE_HELP
+        )
         settings.add_argument(
             "--set",
             action="append",
@@ -81,13 +200,17 @@ def build_parser() -> argparse.ArgumentParser:
             "--confirm-timeout",
             type=int,
             default=120,
-            help="seconds after which the host rolls back an unconfirmed change",
+            help="seconds after which the host rolls back an unconfirmed change "
+            "(default %(default)s)",
         )
         timing.add_argument(
             "--wait",
             type=float,
-            default=300,
-            help="seconds to wait for a booting host (default 300)",
+            metavar="SECONDS",
+            help="retry an unreachable host (refused, no banner, key not yet accepted) for this "
+            f"long, e.g. while it boots; also how long to wait for cloud-init and for another "
+            f"apply's lock (default: connect once and fail at once; wait {LONG_WAIT:g}s for "
+            "cloud-init and a lock)",
         )
         timing.add_argument(
             "--command-timeout",
@@ -95,7 +218,12 @@ def build_parser() -> argparse.ArgumentParser:
             default=180,
             help="seconds one command on the host may take in total (default 180)",
         )
-        p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+        p.add_argument(
+            "--json",
+            action="store_true",
+            help="print the report as JSON on stdout instead of text, and no progress: one "
+            "object for --host, an array of them (inventory order) for --inventory",
+        )
     return parser
 
 
@@ -126,6 +254,15 @@ def _flag_problem(problem: validation.Problem, args: argparse.Namespace) -> str:
     return f"{flag} {shown}: {problem.message}"
 
 
+def _wait(args: argparse.Namespace) -> float:
+    return LONG_WAIT if args.wait is None else float(args.wait)
+
+
+def _connect_wait(args: argparse.Namespace) -> float | None:
+    """No --wait: connect once (the long wait belongs to `pulumi up` and an explicit --wait)."""
+    return 0.0 if args.wait is None else None
+
+
 def _check_args(args: argparse.Namespace) -> Request:
     """Every problem found without the host, all at once."""
     found = [
@@ -133,7 +270,7 @@ def _check_args(args: argparse.Namespace) -> Request:
             args.host, args.port, args.user, args.identity, args.host_key_fingerprint or None
         ),
         *validation.timing_problems(
-            args.confirm_timeout, args.wait, args.command_timeout, args.parallel
+            args.confirm_timeout, _wait(args), args.command_timeout, args.parallel
         ),
         *validation.passphrase_problems(args.passphrase_env, os.environ),
     ]
@@ -161,9 +298,12 @@ def _print_table(rows: list[tuple[str, str, str]], out: Any) -> None:
         out.write("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() + "\n")
 
 
-def render(report: dict[str, Any], out: Any) -> None:
-    """Human-readable result of one host."""
+def render(report: dict[str, Any], out: Any, name: str | None = None) -> None:
+    """Human-readable result of one host (`name`: the inventory's, shown before the address)."""
     action, host = report["action"], f"{report['host']}:{report['port']}"
+    if name:
+        host = f"{name} ({host})"
+    used = f" (as {report['user']})" if report.get("user") else ""
     settings: dict[str, dict[str, str | None]] = report["settings"]
     if report["error"]:
         error = printable(report["error"])  # it quotes what the host said
@@ -176,10 +316,10 @@ def render(report: dict[str, Any], out: Any) -> None:
             if n in report.get("drift", [])
         ]
         if drift:
-            out.write(f"{host}: drift in {len(drift)} setting(s)\n")
+            out.write(f"{host}: drift in {len(drift)} setting(s){used}\n")
             _print_table([("directive", "wanted", "effective"), *drift], out)
         else:
-            out.write(f"{host}: compliant ({len(settings)} settings)\n")
+            out.write(f"{host}: compliant ({plural(len(settings), 'setting')}){used}\n")
     elif action == "plan":
         todo = [
             (n, s["before"] or "(unset)", s["wanted"] or "")
@@ -187,12 +327,12 @@ def render(report: dict[str, Any], out: Any) -> None:
             if n in report.get("drift", [])
         ]
         files = printable(", ".join(report["files"]) or "none", indent=False)
-        out.write(f"{host}: {len(todo)} setting(s) to change; files to write: {files}\n")
+        out.write(f"{host}: {len(todo)} setting(s) to change; files to write: {files}{used}\n")
         if todo:
             _print_table([("directive", "effective now", "wanted"), *todo], out)
     else:
         state = "changed" if report["changed"] else "unchanged"
-        out.write(f"{host}: {state}, compliant={str(report['compliant']).lower()}\n")
+        out.write(f"{host}: {state}, compliant={str(report['compliant']).lower()}{used}\n")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -202,11 +342,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.getLogger("paramiko").propagate = False
     parser = build_parser()
     args = parser.parse_args(argv)
-    progress = (
-        None if args.json else (lambda msg: print(printable(msg), file=sys.stderr, flush=True))
-    )
+    terminal = Terminal()
     try:
-        return _main(args, progress)
+        with terminal:
+            return _main(args, None if args.json else terminal, terminal)
     except KeyboardInterrupt:
         print(
             "interrupted: a change already committed rolls back by itself after "
@@ -216,7 +355,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
 
 
-def _main(args: argparse.Namespace, progress: Any) -> int:
+def _main(args: argparse.Namespace, progress: Terminal | None, terminal: Terminal) -> int:
     try:
         request = _check_args(args)
         if args.inventory:
@@ -235,12 +374,14 @@ def _main(args: argparse.Namespace, progress: Any) -> int:
     if args.json:
         print(json.dumps(dicts[0] if len(dicts) == 1 and not args.inventory else dicts, indent=2))
     else:
-        for d in dicts:
-            render(d, sys.stdout)
+        for r, d in zip(reports, dicts, strict=True):
+            text = io.StringIO()
+            render(d, text, r.name)
+            terminal.result(text.getvalue(), r.exit_code)
         if args.inventory:
             from hardening.fleet import summary
 
-            print(summary(reports))
+            terminal.plain(summary(reports))
     return max(r.exit_code for r in reports) if reports else 0
 
 
@@ -251,7 +392,8 @@ def _fleet_options(args: argparse.Namespace) -> Any:
         action=args.action,
         inventory=args.inventory,
         parallel=args.parallel,
-        wait=args.wait,
+        wait=_wait(args),
+        connect_wait=_connect_wait(args),
         confirm_timeout=args.confirm_timeout,
         command_timeout=args.command_timeout,
         port=args.port,
@@ -281,7 +423,8 @@ def _run_one(args: argparse.Namespace, request: Request, progress: Any) -> Any:
     )
     target = api.TargetSpec(args.host, args.port, args.user, key, trust)
     options = api.Options(
-        wait=args.wait,
+        wait=_wait(args),
+        connect_wait=_connect_wait(args),
         confirm_timeout=args.confirm_timeout,
         command_timeout=args.command_timeout,
     )

@@ -115,7 +115,7 @@ def apply(
                     + ", ".join(f"{n}={run.report.settings[n]['after']}" for n in run.report.drift)
                     + " (a Match block or a setting sshd reads elsewhere?)"
                 )
-            run.say(f"{target.host}: compliant, nothing to change")
+            run.say(f"{target.shown}: compliant, nothing to change")
 
     return _run("apply", body, target, request, options, progress)
 
@@ -146,6 +146,6 @@ def rotate_host_key(
             run.report.host_public_key = key.public
             run.report.files = [f.path for f in p.files]
             run.report.changed = True
-            run.say(f"{target.host}: new host key {key.fingerprint} confirmed")
+            run.say(f"{target.shown}: new host key {key.fingerprint} confirmed")
 
     return _run("rotate-host-key", body, target, request, options, progress)

@@ -14,12 +14,13 @@ from typing import Any
 import yaml
 
 from hardening import validation
+from hardening.display import printable
 from hardening.errors import UsageError
 from hardening.profiles import PROFILES, Request
 from hardening.values import directive_text
 
 _HOST_KEYS = {
-    "host", "port", "user", "identity", "passphrase_env", "admin_user", "profile", "set",
+    "name", "host", "port", "user", "identity", "passphrase_env", "admin_user", "profile", "set",
     "known_hosts", "accept_new_host_key", "host_key_fingerprint", "adopt_admin_user",
 }  # fmt: skip
 
@@ -75,6 +76,7 @@ def _cut(text: str, limit: int = 300) -> str:
 
 @dataclass(frozen=True)
 class HostEntry:
+    name: str | None  # what progress lines and the table call it (default: host:port)
     host: str
     port: int
     user: str
@@ -205,7 +207,7 @@ def _entry(m: dict[str, Any], where: str) -> tuple[HostEntry | None, list[str]]:
     for flag in ("accept_new_host_key", "adopt_admin_user"):
         if not isinstance(m.get(flag, False), bool):
             problems.append(f"{where}.{flag}: must be true or false (not quoted)")
-    for key in ("passphrase_env", "known_hosts", "admin_user"):
+    for key in ("name", "passphrase_env", "known_hosts", "admin_user"):
         if m.get(key) is not None and not isinstance(m[key], str):
             problems.append(f"{where}.{key}: must be a string")
     profile = m.get("profile", "baseline")
@@ -231,6 +233,7 @@ def _entry(m: dict[str, Any], where: str) -> tuple[HostEntry | None, list[str]]:
     if problems:
         return None, problems
     return HostEntry(
+        name=printable(m["name"], indent=False) if m.get("name") else None,
         host=m["host"],
         port=m.get("port", 22),
         user=m["user"],

@@ -12,10 +12,17 @@ from hardening.transport import COMMAND_TIMEOUT, Stats
 
 @dataclass(frozen=True)
 class Options:
-    wait: float = 300.0  # how long to wait for a booting host (connect retries)
+    wait: float = 300.0  # how long to wait for a booting host (connect retries, cloud-init, lock)
+    # Connect retries alone, when they should end sooner: the standalone CLI without --wait
+    # tries once, so a mistyped port fails at once (None: `wait`).
+    connect_wait: float | None = None
     confirm_timeout: int = 120  # the host rolls back by itself after this many seconds
     verify_wait: float = 20.0  # how long a fresh connection may take after the reload
     command_timeout: float = COMMAND_TIMEOUT  # seconds one remote command may take in total
+
+    @property
+    def connect_budget(self) -> float:
+        return self.wait if self.connect_wait is None else self.connect_wait
 
 
 @dataclass
@@ -40,6 +47,7 @@ class Report:
     notes: list[str] = field(default_factory=list)
     stats: Stats = field(default_factory=Stats)
     seconds: float = 0.0
+    name: str | None = None  # an inventory entry's name (the text output's; not in --json)
 
     def as_dict(self) -> dict[str, Any]:
         return {
