@@ -344,8 +344,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     terminal = Terminal()
     try:
+        if args.json:  # the report alone: no progress, no live line
+            return _main(args, None, terminal)
         with terminal:
-            return _main(args, None if args.json else terminal, terminal)
+            return _main(args, terminal, terminal)
     except KeyboardInterrupt:
         print(
             "interrupted: a change already committed rolls back by itself after "
