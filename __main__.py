@@ -122,6 +122,7 @@ for index in range(cfg.instance_count):
     sshd = SshdHardening(
         f"{name}-sshd",
         SshdHardeningArgs(
+            label=name,
             host=server.public_ip,
             port=cfg.ssh_port,
             private_key=key_or_unknown(cfg.ssh_private_key),
