@@ -6,6 +6,7 @@ Everything that can be checked without the host is checked before connecting (ex
 from __future__ import annotations
 
 import argparse
+import contextlib
 import difflib
 import io
 import json
@@ -17,14 +18,16 @@ import tomllib
 from collections.abc import Sequence
 from importlib import metadata
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from hardening import validation
 from hardening.display import printable
 from hardening.errors import EXIT_USAGE, UsageError
 from hardening.profiles import DEFAULT_PROFILE, PROFILES, Request
 from hardening.progress import plural
-from hardening.terminal import Terminal
+
+if TYPE_CHECKING:  # rich is imported only once the arguments are good (help stays fast)
+    from hardening.terminal import Terminal
 
 EXAMPLES = """\
 examples:
@@ -342,12 +345,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.getLogger("paramiko").propagate = False
     parser = build_parser()
     args = parser.parse_args(argv)
+    from hardening.terminal import Terminal
+
     terminal = Terminal()
     try:
-        if args.json:  # the report alone: no progress, no live line
-            return _main(args, None, terminal)
-        with terminal:
-            return _main(args, terminal, terminal)
+        # --json: the report alone, no progress and no live line.
+        return _main(args, None if args.json else terminal, terminal)
     except KeyboardInterrupt:
         print(
             "interrupted: a change already committed rolls back by itself after "
@@ -360,12 +363,14 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _main(args: argparse.Namespace, progress: Terminal | None, terminal: Terminal) -> int:
     try:
         request = _check_args(args)
-        if args.inventory:
-            from hardening import fleet  # only fleet runs pay for its imports
+        # The live line ends before the results are printed (they go to the same screen).
+        with progress if progress is not None else contextlib.nullcontext():
+            if args.inventory:
+                from hardening import fleet  # only fleet runs pay for its imports
 
-            reports = fleet.run(_fleet_options(args), request, progress)
-        else:
-            reports = [_run_one(args, request, progress)]
+                reports = fleet.run(_fleet_options(args), request, progress)
+            else:
+                reports = [_run_one(args, request, progress)]
     except UsageError as exc:
         if args.json:
             print(json.dumps({"error": str(exc), "exit_code": EXIT_USAGE}))

@@ -31,7 +31,9 @@ def _console(stream: IO[str]) -> Console:
 
 
 def live_capable(console: Console) -> bool:
-    return console.is_terminal and not console.is_dumb_terminal
+    # The stream itself must be a terminal: rich would also believe FORCE_COLOR, and a pipe
+    # gets no escape code, whatever the environment says.
+    return console.file.isatty() and console.is_terminal and not console.is_dumb_terminal
 
 
 class Terminal:

@@ -80,6 +80,15 @@ def test_wait_n_waits_n_and_says_so_once_in_a_pipe(closed_port: int, key: Path) 
     assert ESCAPE not in out.stdout + out.stderr, out
 
 
+def test_a_pipe_gets_no_escape_code_even_when_the_environment_forces_colour(
+    closed_port: int, key: Path
+) -> None:
+    env = {**os.environ, "FORCE_COLOR": "1", "TTY_COMPATIBLE": "1", "TERM": "xterm-256color"}
+    out = run_cli(_apply(closed_port, key, "--wait", "1"), env=env)
+    assert out.code == 3 and "retrying" in out.stderr, out
+    assert ESCAPE not in out.stdout + out.stderr, out
+
+
 def test_help_has_examples_exit_codes_and_every_default() -> None:
     top = run_cli(["--help"])
     assert top.code == 0 and "examples:" in top.stdout and "exit codes:" in top.stdout, top
