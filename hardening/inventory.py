@@ -131,7 +131,9 @@ def load_inventory(path: str, defaults: Mapping[str, Any]) -> list[HostEntry]:
     problems += [
         f"{path}: defaults.{_cut(str(k), 60)}: unknown key" for k in set(file_defaults) - _HOST_KEYS
     ]
-    base.update({k: v for k, v in file_defaults.items() if k != "set"})
+    if "name" in file_defaults:
+        problems.append(f"{path}: defaults.name: a name belongs to one host; give it in its entry")
+    base.update({k: v for k, v in file_defaults.items() if k not in ("set", "name")})
     base["set"] = _merge_set(
         base.get("set", {}), file_defaults.get("set"), f"{path}: defaults", problems
     )
