@@ -160,6 +160,7 @@ def build_parser() -> argparse.ArgumentParser:
             "--parallel",
             type=int,
             default=10,
+            metavar="N",
             help="hosts at once (fleet mode; default %(default)s)",
         )
         keys = p.add_argument_group("host key (checked like OpenSSH)")
@@ -179,6 +180,7 @@ def build_parser() -> argparse.ArgumentParser:
         settings.add_argument(
             "--admin-user",
             default="ops",
+            metavar="USER",
             help="sudo user that keeps access when root is closed (default %(default)s)",
         )
         settings.add_argument(
@@ -203,6 +205,7 @@ def build_parser() -> argparse.ArgumentParser:
             "--confirm-timeout",
             type=int,
             default=120,
+            metavar="SECONDS",
             help="seconds after which the host rolls back an unconfirmed change "
             "(default %(default)s)",
         )
@@ -219,6 +222,7 @@ def build_parser() -> argparse.ArgumentParser:
             "--command-timeout",
             type=float,
             default=180,
+            metavar="SECONDS",
             help="seconds one command on the host may take in total (default 180)",
         )
         p.add_argument(
