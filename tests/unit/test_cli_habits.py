@@ -245,3 +245,23 @@ def test_counts_read_as_english() -> None:
     assert plural(1, "setting") == "1 setting"
     assert plural(2, "setting") == "2 settings"
     assert plural(0, "attempt") == "0 attempts"
+
+
+def test_a_fleet_on_a_terminal_counts_the_hosts_done_in_the_live_line(
+    tmp_path: Path, key: Path
+) -> None:
+    ports = []
+    for _ in range(2):
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            ports.append(int(s.getsockname()[1]))
+    inventory = tmp_path / "hosts.yaml"
+    entries = "".join(f"  - {{name: h{p}, host: 127.0.0.1, port: {p}}}\n" for p in ports)
+    inventory.write_text(f"defaults: {{user: root, identity: {key}}}\nhosts:\n{entries}")
+    shown = _in_a_terminal(
+        ["check", "--inventory", str(inventory), "--wait", "1", "--known-hosts", str(key) + ".kh"],
+        {"TERM": "xterm-256color"},
+    )
+    assert "0/2 hosts done" in shown or "1/2 hosts done" in shown, shown
+    for p in ports:
+        assert f"h{p} (127.0.0.1:{p}): check started" in shown, shown
