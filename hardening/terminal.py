@@ -89,7 +89,7 @@ class Terminal:
                 self._states.pop(host, None)
                 self._latest.pop(host, None)
                 self._latest[host] = text
-            self._print_err(text, style="yellow" if isinstance(message, Status) else None)
+            self._print_err(text)
 
     def done(self, host: str) -> None:
         """`host` has finished: it leaves the live line."""
@@ -102,9 +102,9 @@ class Terminal:
         with self._lock:
             self._count = (done, total)
 
-    def _print_err(self, text: str, style: str | None) -> None:
+    def _print_err(self, text: str) -> None:
         if self.live:
-            self._err.print(_host_style(text, style))
+            self._err.print(_with_host_in_bold(text))
         else:
             self._err_stream.write(text + "\n")
             self._err_stream.flush()
@@ -141,11 +141,8 @@ class Terminal:
         self._out_stream.flush()
 
 
-def _host_style(text: str, style: str | None) -> Text:
-    """The host in bold, the rest in `style`."""
+def _with_host_in_bold(text: str) -> Text:
     host, sep, rest = text.partition(": ")
-    if not sep:
-        return Text(text, style=style or "")
-    line = Text(host + sep, style="bold")
-    line.append(rest, style=style or "")
+    line = Text(host + sep, style="bold" if sep else "")
+    line.append(rest)
     return line
