@@ -108,6 +108,7 @@ class HardenedServer(pulumi.ComponentResource):
         self.sshd = SshdHardening(
             f"{name}-sshd",
             SshdHardeningArgs(
+                label=name,
                 host=server.public_ip,
                 port=args.ssh_port,
                 private_key=args.private_key,

@@ -43,6 +43,7 @@ from components.sshd_hardening.settings import (
 )
 from hardening.front.display import printable
 from hardening.model.errors import EXIT_CONNECT
+from hardening.model.progress import Progress, Status
 from hardening.ops import api
 from hardening.ops.api import HostKeyPolicy
 
@@ -56,6 +57,21 @@ def _say(message: str) -> None:
     # address), so pulumi.log writes "info: ..." to stderr, which the engine shows as a
     # diagnostic of the `pulumi up`/`refresh` run.
     pulumi.log.info(f"sshd hardening: {printable(message)}")  # it may quote the host
+
+
+def _progress() -> Progress:
+    """One operation's progress: a wait (a retry, a held lock) is said once per change of what
+    it is waiting on, not once per retry (the engine's terminal does the same)."""
+    said: dict[str, str] = {}
+
+    def say(message: str) -> None:
+        if isinstance(message, Status):
+            if said.get(message.host) == message.state:
+                return
+            said[message.host] = message.state
+        _say(message)
+
+    return say
 
 
 def _succeeded(action: str, s: Settings, report: api.Report, accept: tuple[int, ...]) -> None:
@@ -93,7 +109,7 @@ def _on_running_server(action: str, s: Settings, pin: str) -> api.Report:
     """`action` on a server that is up and hardened: as the admin user (root's login is closed),
     its host key pinned to `pin`, waiting no longer than RUNNING_WAIT."""
     target = s.target(s.admin_user, HostKeyPolicy(pinned_fingerprint=pin))
-    return api.run(action, target, s.request, s.options(min(s.wait, RUNNING_WAIT)), _say)
+    return api.run(action, target, s.request, s.options(min(s.wait, RUNNING_WAIT)), _progress())
 
 
 class SshdHardeningProvider(dynamic.ResourceProvider):
@@ -134,7 +150,11 @@ class SshdHardeningProvider(dynamic.ResourceProvider):
                 else HostKeyPolicy(known_hosts=Path(tmp) / "known_hosts", accept_new=True)
             )
             report = api.run(
-                "apply", s.target(s.bootstrap_user, host_keys), s.request, s.options(), _say
+                "apply",
+                s.target(s.bootstrap_user, host_keys),
+                s.request,
+                s.options(),
+                _progress(),
             )
         # Cannot connect, key refused, another host key: what a server looks like whose user
         # data did not take effect.
@@ -156,7 +176,7 @@ class SshdHardeningProvider(dynamic.ResourceProvider):
         The boot key came through the user data, which anyone who may read the instance's
         attributes can see; once this returns it opens nothing.
         """
-        _say(f"{s.host}: replacing the boot host key {pin} with a fresh one")
+        _say(f"{s.shown}: replacing the boot host key {pin} with a fresh one")
         report = _on_running_server("rotate-host-key", s, pin)
         _succeeded("host key rotation", s, report, accept=(0,))
         if not (report.host_key_fingerprint and report.host_public_key):
@@ -202,8 +222,11 @@ class SshdHardeningProvider(dynamic.ResourceProvider):
     def delete(self, _id: str, props: dict[str, Any]) -> None:
         port = props.get("port", DEFAULT_PORT)
         port = int(port) if isinstance(port, int | float) else port  # numbers arrive as floats
+        server = f"{props.get('host')}:{port}"
+        if props.get("label"):
+            server = f"{props['label']} ({server})"
         _say(
-            f"{props.get('host')}:{port} is no longer managed; "
+            f"{server} is no longer managed; "
             "its sshd keeps the hardened configuration (nothing on the server was changed)"
         )
 

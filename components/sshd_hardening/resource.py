@@ -60,6 +60,9 @@ class SshdHardeningArgs:
     rotate_host_key: bool = False
     # The ECS instance this hardens: a new address of the same instance is an update.
     instance_id: pulumi.Input[str] | None = None
+    # What the progress lines of `pulumi up`/`refresh` call this server (default: the
+    # resource's name): servers that share an address (or have none yet) stay apart.
+    label: str | None = None
 
 
 class SshdHardening(dynamic.Resource, module="hardening", name="SshdHardening"):
@@ -86,6 +89,7 @@ class SshdHardening(dynamic.Resource, module="hardening", name="SshdHardening"):
             "adoptAdminUser": args.adopt_admin_user,
             "rotateHostKey": args.rotate_host_key,
             "instanceId": args.instance_id,
+            "label": args.label or name,
             **dict.fromkeys(OUTPUT_NAMES),
         }
         # The engine keeps an output secret when the input of that name was; say so anyway.

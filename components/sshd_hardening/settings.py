@@ -50,6 +50,7 @@ INPUT_NAMES = (
     "adoptAdminUser",
     "rotateHostKey",
     "instanceId",
+    "label",
 )
 OUTPUT_NAMES = (
     "hostKeyFingerprint",
@@ -104,6 +105,7 @@ class Settings:
     expected_fingerprint: str | None
     wait: float
     rotate_host_key: bool = False
+    label: str | None = None  # progress lines' name for the server (no diff: display only)
 
     @classmethod
     def of(cls, props: Mapping[str, Any]) -> Settings:
@@ -124,12 +126,19 @@ class Settings:
             expected_fingerprint=str(expected) if expected else None,
             wait=float(props.get("wait", DEFAULT_WAIT)),
             rotate_host_key=props.get("rotateHostKey") is True,
+            label=str(props["label"]) if props.get("label") else None,
         )
 
     def target(self, user: str, trust: api.HostKeyPolicy) -> api.TargetSpec:
         """This server, logged in to as `user` with privateKey, its host key trusted by `trust`."""
         key = api.KeySource(text=self.private_key, setting="privateKey")
-        return api.TargetSpec(self.host, self.port, user, key, trust)
+        return api.TargetSpec(self.host, self.port, user, key, trust, self.label)
+
+    @property
+    def shown(self) -> str:
+        """The server in progress lines: its label and address, or its address."""
+        address = f"{self.host}:{self.port}"
+        return f"{self.label} ({address})" if self.label else address
 
     def options(self, wait: float | None = None) -> api.Options:
         return api.Options(wait=self.wait if wait is None else wait)

@@ -6,103 +6,27 @@ Everything that can be checked without the host is checked before connecting (ex
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
 import json
 import logging
 import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from hardening.front.arguments import LONG_WAIT, build_parser
 from hardening.front.display import printable
-from hardening.model import defaults, validation
+from hardening.model import validation
 from hardening.model.errors import EXIT_USAGE, UsageError
-from hardening.model.profiles import DEFAULT_PROFILE, PROFILES, Request
+from hardening.model.profiles import Request
+from hardening.model.progress import plural
 
+if TYPE_CHECKING:  # rich is imported only once the arguments are good (help stays fast)
+    from hardening.front.terminal import Terminal
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="python -m hardening",
-        description="Harden sshd on a host over SSH: validated, verified, rolled back on failure.",
-    )
-    sub = parser.add_subparsers(dest="action", required=True, metavar="apply|check|plan")
-    for action, text in (
-        ("apply", "harden the host (idempotent)"),
-        ("check", "read-only: exit 1 and a table when the host drifted"),
-        ("plan", "read-only: show what apply would change"),
-    ):
-        p = sub.add_parser(action, help=text, description=text)
-        target = p.add_argument_group("target")
-        target.add_argument("--host", help="host name or IP address")
-        target.add_argument(
-            "--port", type=int, default=defaults.PORT, help=f"SSH port (default {defaults.PORT})"
-        )
-        target.add_argument("--user", help="user to log in as (root on a fresh Alibaba image)")
-        target.add_argument("--identity", metavar="KEYFILE", help="private key file")
-        target.add_argument(
-            "--passphrase-env",
-            metavar="NAME",
-            help="environment variable holding the key's passphrase (never on the command line)",
-        )
-        target.add_argument("--inventory", metavar="FILE", help="YAML list of hosts (fleet mode)")
-        target.add_argument(
-            "--parallel", type=int, default=defaults.PARALLEL, help="hosts at once (fleet mode)"
-        )
-        keys = p.add_argument_group("host key (checked like OpenSSH)")
-        keys.add_argument("--known-hosts", metavar="FILE", help="default ~/.ssh/known_hosts")
-        trust = keys.add_mutually_exclusive_group()
-        trust.add_argument(
-            "--accept-new-host-key",
-            action="store_true",
-            help="record the key of a host not yet known (never a changed one)",
-        )
-        trust.add_argument(
-            "--host-key-fingerprint", metavar="SHA256:...", help="accept only this host key"
-        )
-        settings = p.add_argument_group("settings")
-        settings.add_argument(
-            "--admin-user",
-            default=defaults.ADMIN_USER,
-            help=f"sudo user that keeps access when root is closed (default {defaults.ADMIN_USER})",
-        )
-        settings.add_argument(
-            "--adopt-admin-user",
-            action="store_true",
-            help="the admin user already exists and is yours: give it our key and sudo "
-            "(without this an account hardened-ecs did not create is refused)",
-        )
-        settings.add_argument("--profile", default=DEFAULT_PROFILE, choices=PROFILES)
-        settings.add_argument(
-            "--set",
-            action="append",
-            default=[],
-            metavar="Directive=value",
-            dest="overrides",
-            help="override one directive (repeatable)",
-        )
-        timing = p.add_argument_group("timing")
-        timing.add_argument(
-            "--confirm-timeout",
-            type=int,
-            default=defaults.CONFIRM_TIMEOUT,
-            help="seconds after which the host rolls back an unconfirmed change",
-        )
-        timing.add_argument(
-            "--wait",
-            type=float,
-            default=defaults.WAIT,
-            help=f"seconds to wait for a booting host (default {defaults.WAIT:g})",
-        )
-        timing.add_argument(
-            "--command-timeout",
-            type=float,
-            default=defaults.COMMAND_TIMEOUT,
-            help="seconds one command on the host may take in total "
-            f"(default {defaults.COMMAND_TIMEOUT:g})",
-        )
-        p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
-    return parser
-
+__all__ = ["build_parser", "main", "render"]  # build_parser: the parser lives in arguments.py
 
 # Flags in the order their problems are listed; the key is validation's name for the input.
 _FLAG_ORDER = (
@@ -131,6 +55,15 @@ def _flag_problem(problem: validation.Problem, args: argparse.Namespace) -> str:
     return f"{flag} {shown}: {problem.message}"
 
 
+def _wait(args: argparse.Namespace) -> float:
+    return LONG_WAIT if args.wait is None else float(args.wait)
+
+
+def _connect_wait(args: argparse.Namespace) -> float | None:
+    """No --wait: connect once (the long wait belongs to `pulumi up` and an explicit --wait)."""
+    return 0.0 if args.wait is None else None
+
+
 def _check_args(args: argparse.Namespace) -> Request:
     """Every problem found without the host, all at once."""
     found = [
@@ -138,7 +71,7 @@ def _check_args(args: argparse.Namespace) -> Request:
             args.host, args.port, args.user, args.identity, args.host_key_fingerprint or None
         ),
         *validation.timing_problems(
-            args.confirm_timeout, args.wait, args.command_timeout, args.parallel
+            args.confirm_timeout, _wait(args), args.command_timeout, args.parallel
         ),
         *validation.passphrase_problems(args.passphrase_env, os.environ),
     ]
@@ -166,9 +99,12 @@ def _print_table(rows: list[tuple[str, str, str]], out: Any) -> None:
         out.write("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() + "\n")
 
 
-def render(report: dict[str, Any], out: Any) -> None:
-    """Human-readable result of one host."""
+def render(report: dict[str, Any], out: Any, name: str | None = None) -> None:
+    """Human-readable result of one host (`name`: the inventory's, shown before the address)."""
     action, host = report["action"], f"{report['host']}:{report['port']}"
+    if name:
+        host = f"{name} ({host})"
+    used = f" (as {report['user']})" if report.get("user") else ""
     settings: dict[str, dict[str, str | None]] = report["settings"]
     if report["error"]:
         error = printable(report["error"])  # it quotes what the host said
@@ -181,10 +117,10 @@ def render(report: dict[str, Any], out: Any) -> None:
             if n in report.get("drift", [])
         ]
         if drift:
-            out.write(f"{host}: drift in {len(drift)} setting(s)\n")
+            out.write(f"{host}: drift in {len(drift)} setting(s){used}\n")
             _print_table([("directive", "wanted", "effective"), *drift], out)
         else:
-            out.write(f"{host}: compliant ({len(settings)} settings)\n")
+            out.write(f"{host}: compliant ({plural(len(settings), 'setting')}){used}\n")
     elif action == "plan":
         todo = [
             (n, s["before"] or "(unset)", s["wanted"] or "")
@@ -192,12 +128,12 @@ def render(report: dict[str, Any], out: Any) -> None:
             if n in report.get("drift", [])
         ]
         files = printable(", ".join(report["files"]) or "none", indent=False)
-        out.write(f"{host}: {len(todo)} setting(s) to change; files to write: {files}\n")
+        out.write(f"{host}: {len(todo)} setting(s) to change; files to write: {files}{used}\n")
         if todo:
             _print_table([("directive", "effective now", "wanted"), *todo], out)
     else:
         state = "changed" if report["changed"] else "unchanged"
-        out.write(f"{host}: {state}, compliant={str(report['compliant']).lower()}\n")
+        out.write(f"{host}: {state}, compliant={str(report['compliant']).lower()}{used}\n")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -207,11 +143,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.getLogger("paramiko").propagate = False
     parser = build_parser()
     args = parser.parse_args(argv)
-    progress = (
-        None if args.json else (lambda msg: print(printable(msg), file=sys.stderr, flush=True))
-    )
+    from hardening.front.terminal import Terminal
+
+    terminal = Terminal()
     try:
-        return _main(args, progress)
+        # --json: the report alone, no progress and no live line.
+        return _main(args, None if args.json else terminal, terminal)
     except KeyboardInterrupt:
         print(
             "interrupted: a change already committed rolls back by itself after "
@@ -221,15 +158,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
 
 
-def _main(args: argparse.Namespace, progress: Any) -> int:
+def _main(args: argparse.Namespace, progress: Terminal | None, terminal: Terminal) -> int:
     try:
         request = _check_args(args)
-        if args.inventory:
-            from hardening.front import fleet  # only fleet runs pay for its imports
+        # The live line ends before the results are printed (they go to the same screen).
+        with progress if progress is not None else contextlib.nullcontext():
+            if args.inventory:
+                from hardening.front import fleet  # only fleet runs pay for its imports
 
-            reports = fleet.run(_fleet_options(args), request, progress)
-        else:
-            reports = [_run_one(args, request, progress)]
+                reports = fleet.run(_fleet_options(args), request, progress)
+            else:
+                reports = [_run_one(args, request, progress)]
     except UsageError as exc:
         if args.json:
             print(json.dumps({"error": str(exc), "exit_code": EXIT_USAGE}))
@@ -240,12 +179,14 @@ def _main(args: argparse.Namespace, progress: Any) -> int:
     if args.json:
         print(json.dumps(dicts[0] if len(dicts) == 1 and not args.inventory else dicts, indent=2))
     else:
-        for d in dicts:
-            render(d, sys.stdout)
+        for r, d in zip(reports, dicts, strict=True):
+            text = io.StringIO()
+            render(d, text, r.name)
+            terminal.result(text.getvalue(), r.exit_code)
         if args.inventory:
             from hardening.front.fleet import summary
 
-            print(summary(reports))
+            terminal.plain(summary(reports))
     return max(r.exit_code for r in reports) if reports else 0
 
 
@@ -256,7 +197,8 @@ def _fleet_options(args: argparse.Namespace) -> Any:
         action=args.action,
         inventory=args.inventory,
         parallel=args.parallel,
-        wait=args.wait,
+        wait=_wait(args),
+        connect_wait=_connect_wait(args),
         confirm_timeout=args.confirm_timeout,
         command_timeout=args.command_timeout,
         port=args.port,
@@ -286,7 +228,8 @@ def _run_one(args: argparse.Namespace, request: Request, progress: Any) -> Any:
     )
     target = api.TargetSpec(args.host, args.port, args.user, key, trust)
     options = api.Options(
-        wait=args.wait,
+        wait=_wait(args),
+        connect_wait=_connect_wait(args),
         confirm_timeout=args.confirm_timeout,
         command_timeout=args.command_timeout,
     )

@@ -8,13 +8,12 @@ corrupts the others. The exit code is the worst host's.
 from __future__ import annotations
 
 import os
-import sys
+import textwrap
 import threading
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from hardening.front.display import printable
 from hardening.front.inventory import HostEntry, load_inventory
@@ -36,6 +35,7 @@ class FleetOptions:
     inventory: str
     parallel: int = defaults.PARALLEL
     wait: float = defaults.WAIT
+    connect_wait: float | None = None  # api.Options.connect_wait
     confirm_timeout: int = defaults.CONFIRM_TIMEOUT
     command_timeout: float = defaults.COMMAND_TIMEOUT
     port: int = defaults.PORT
@@ -63,36 +63,17 @@ def _cli_defaults(options: FleetOptions, request: Request) -> dict[str, Any]:
     }
 
 
-class _Bar:
-    """A one-line progress bar on a terminal; silent elsewhere (progress lines say enough)."""
+class FleetDisplay(Protocol):
+    """Where the fleet's progress goes (the CLI's terminal.Terminal)."""
 
-    def __init__(self, total: int) -> None:
-        self.total, self.done = total, 0
-        self.enabled = sys.stderr.isatty()
-        self.lock = threading.Lock()
+    def __call__(self, message: str) -> None: ...
+    def count(self, done: int, total: int) -> None: ...
+    def done(self, host: str) -> None: ...
 
-    def line(self, text: str) -> None:
-        text = printable(text)  # progress quotes what hosts said
-        with self.lock:
-            if self.enabled:
-                sys.stderr.write("\r\033[K")
-            sys.stderr.write(text + "\n")
-            self._draw()
 
-    def advance(self) -> None:
-        with self.lock:
-            self.done += 1
-            self._draw()
-
-    def _draw(self) -> None:
-        if self.enabled:
-            filled = int(30 * self.done / self.total)
-            sys.stderr.write(f"\r[{'#' * filled}{'.' * (30 - filled)}] {self.done}/{self.total}")
-            sys.stderr.flush()
-
-    def close(self) -> None:
-        if self.enabled:
-            sys.stderr.write("\n")
+def label(e: HostEntry) -> str:
+    """An entry in the fleet's lines and table: its name and address, or its address."""
+    return f"{e.name} ({e.host}:{e.port})" if e.name else f"{e.host}:{e.port}"
 
 
 def _load_keys(entries: list[HostEntry]) -> dict[tuple[str, str | None], LoadedKey]:
@@ -119,9 +100,7 @@ def _load_keys(entries: list[HostEntry]) -> dict[tuple[str, str | None], LoadedK
     return keys
 
 
-def run(
-    options: FleetOptions, request: Request, progress: Callable[[str], None] | None
-) -> list[Report]:
+def run(options: FleetOptions, request: Request, progress: FleetDisplay | None) -> list[Report]:
     """Run options.action on every inventory host; reports in inventory order."""
     from hardening.ops import api
 
@@ -134,11 +113,13 @@ def run(
     ]
     if refused:  # still before any host is contacted
         raise UsageError("\n".join(refused))
-    bar = _Bar(len(entries)) if progress is not None else None
-    say = bar.line if bar is not None else None
-    action = options.action
+    action, total, finished = options.action, len(entries), [0]
+    lock = threading.Lock()
+    if progress is not None:
+        progress.count(0, total)
     engine_options = api.Options(
         wait=options.wait,
+        connect_wait=options.connect_wait,
         confirm_timeout=options.confirm_timeout,
         command_timeout=options.command_timeout,
     )
@@ -154,37 +135,53 @@ def run(
                 accept_new=e.accept_new_host_key,
                 pinned_fingerprint=e.host_key_fingerprint,
             ),
+            e.name,
         )
-        if say:
-            say(f"{e.host}:{e.port}: {action} started")
+        if progress is not None:
+            progress(f"{label(e)}: {action} started")
         try:
-            report = api.run(action, target, e.request, engine_options, say)
+            report = api.run(action, target, e.request, engine_options, progress)
         except Exception as exc:  # a bug for one host must not take the fleet down
-            report = api.Report(e.host, e.port, action, error=f"internal error: {exc}")
+            report = api.Report(e.host, e.port, action, error=f"internal error: {exc}", name=e.name)
             report.exit_code = 4
-        if say:
+        if progress is not None:
             outcome = report.error or ("changed" if report.changed else "no change")
-            say(f"{e.host}:{e.port}: {action} finished (exit {report.exit_code}): {outcome}")
-        if bar is not None:
-            bar.advance()
+            progress(f"{label(e)}: {action} finished (exit {report.exit_code}): {outcome}")
+            with lock:
+                finished[0] += 1
+                progress.count(finished[0], total)
+            for shown in (label(e), target_shown(e)):
+                progress.done(shown)
         return report
 
     with ThreadPoolExecutor(max_workers=min(options.parallel, len(entries))) as pool:
-        reports = list(pool.map(one, entries))
-    if bar is not None:
-        bar.close()
-    return reports
+        return list(pool.map(one, entries))
+
+
+def target_shown(e: HostEntry) -> str:
+    """What the engine's own progress lines call the entry (transport.Target.shown)."""
+    if e.name:
+        return e.name
+    return e.host if e.port == 22 else f"{e.host}:{e.port}"
+
+
+ERROR_WIDTH = 60  # the table's error column wraps here, between words
 
 
 def summary(reports: list[Any]) -> str:
-    """The closing table: one row per host."""
+    """The closing table: one row per host; a long error wraps within its column."""
     rows = [("host", "exit", "changed", "compliant", "seconds", "error")]
     for r in reports:
+        error = printable(r.error or "", indent=False).replace("\n", " ")
+        wrapped = textwrap.wrap(
+            error, ERROR_WIDTH, break_long_words=False, break_on_hyphens=False
+        ) or [""]
+        host = f"{r.name} ({r.host}:{r.port})" if r.name else f"{r.host}:{r.port}"
         rows.append((
-            f"{r.host}:{r.port}", str(r.exit_code), str(r.changed).lower(),
-            str(r.compliant).lower(), f"{r.seconds:.2f}",
-            printable(r.error or "", indent=False).replace("\n", " ")[:80],
+            host, str(r.exit_code), str(r.changed).lower(),
+            str(r.compliant).lower(), f"{r.seconds:.2f}", wrapped[0],
         ))  # fmt: skip
+        rows.extend(("", "", "", "", "", more) for more in wrapped[1:])
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     return "\n".join(
         "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in rows

@@ -13,13 +13,14 @@ from typing import Any
 
 import yaml
 
+from hardening.front.display import printable
 from hardening.model import defaults, validation
 from hardening.model.errors import UsageError
 from hardening.model.profiles import PROFILES, Request
 from hardening.model.values import directive_text
 
 _HOST_KEYS = {
-    "host", "port", "user", "identity", "passphrase_env", "admin_user", "profile", "set",
+    "name", "host", "port", "user", "identity", "passphrase_env", "admin_user", "profile", "set",
     "known_hosts", "accept_new_host_key", "host_key_fingerprint", "adopt_admin_user",
 }  # fmt: skip
 
@@ -75,6 +76,7 @@ def _cut(text: str, limit: int = 300) -> str:
 
 @dataclass(frozen=True)
 class HostEntry:
+    name: str | None  # what progress lines and the table call it (default: host:port)
     host: str
     port: int
     user: str
@@ -129,7 +131,9 @@ def load_inventory(path: str, defaults: Mapping[str, Any]) -> list[HostEntry]:
     problems += [
         f"{path}: defaults.{_cut(str(k), 60)}: unknown key" for k in set(file_defaults) - _HOST_KEYS
     ]
-    base.update({k: v for k, v in file_defaults.items() if k != "set"})
+    if "name" in file_defaults:
+        problems.append(f"{path}: defaults.name: a name belongs to one host; give it in its entry")
+    base.update({k: v for k, v in file_defaults.items() if k not in ("set", "name")})
     base["set"] = _merge_set(
         base.get("set", {}), file_defaults.get("set"), f"{path}: defaults", problems
     )
@@ -205,7 +209,7 @@ def _entry(m: dict[str, Any], where: str) -> tuple[HostEntry | None, list[str]]:
     for flag in ("accept_new_host_key", "adopt_admin_user"):
         if not isinstance(m.get(flag, False), bool):
             problems.append(f"{where}.{flag}: must be true or false (not quoted)")
-    for key in ("passphrase_env", "known_hosts", "admin_user"):
+    for key in ("name", "passphrase_env", "known_hosts", "admin_user"):
         if m.get(key) is not None and not isinstance(m[key], str):
             problems.append(f"{where}.{key}: must be a string")
     profile = m.get("profile", "baseline")
@@ -231,6 +235,7 @@ def _entry(m: dict[str, Any], where: str) -> tuple[HostEntry | None, list[str]]:
     if problems:
         return None, problems
     return HostEntry(
+        name=printable(m["name"], indent=False) if m.get("name") else None,
         host=m["host"],
         port=m.get("port", 22),
         user=m["user"],

@@ -93,12 +93,13 @@ class TargetSpec:
     user: str
     key: KeySource | LoadedKey
     trust: HostKeyPolicy = field(default_factory=HostKeyPolicy)
+    name: str | None = None  # what progress lines call the host (default: its address)
 
 
 def ssh_target(spec: TargetSpec) -> Target:
     """The transport's target for `spec` (loads the key when given as a KeySource)."""
     key = spec.key if isinstance(spec.key, LoadedKey) else load_key(spec.key)
-    return Target(spec.host, spec.port, spec.user, key._pkey, spec.trust)
+    return Target(spec.host, spec.port, spec.user, key._pkey, spec.trust, spec.name)
 
 
 Operation = Callable[[Target, Request, Options, Progress | None], Report]

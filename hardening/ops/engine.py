@@ -81,6 +81,6 @@ def apply(
                     + ", ".join(f"{n}={run.report.settings[n]['after']}" for n in run.report.drift)
                     + " (a Match block or a setting sshd reads elsewhere?)"
                 )
-            run.say(f"{target.host}: compliant, nothing to change")
+            run.say(f"{target.shown}: compliant, nothing to change")
 
     return run_operation("apply", body, target, request, options, progress)

@@ -13,10 +13,18 @@ from hardening.ssh.stats import Stats
 
 @dataclass(frozen=True)
 class Options:
-    wait: float = defaults.WAIT  # how long to wait for a booting host (connect retries)
+    # How long to wait for a booting host (connect retries, cloud-init, another apply's lock).
+    wait: float = defaults.WAIT
+    # Connect retries alone, when they should end sooner: the standalone CLI without --wait
+    # tries once, so a mistyped port fails at once (None: `wait`).
+    connect_wait: float | None = None
     confirm_timeout: int = defaults.CONFIRM_TIMEOUT  # the host then rolls back by itself
     verify_wait: float = defaults.VERIFY_WAIT  # for a fresh connection after the reload
     command_timeout: float = defaults.COMMAND_TIMEOUT  # for one remote command in total
+
+    @property
+    def connect_budget(self) -> float:
+        return self.wait if self.connect_wait is None else self.connect_wait
 
 
 DEFAULTS = Options()  # frozen: one instance serves every call
@@ -44,6 +52,7 @@ class Report:
     notes: list[str] = field(default_factory=list)
     stats: Stats = field(default_factory=Stats)
     seconds: float = 0.0
+    name: str | None = None  # an inventory entry's name (the text output's; not in --json)
 
     def as_dict(self) -> dict[str, Any]:
         return {

@@ -49,7 +49,7 @@ def rotate_host_key(
             run.report.host_public_key = key.public
             run.report.files = [f.path for f in p.files]
             run.report.changed = True
-            run.say(f"{target.host}: new host key {key.fingerprint} confirmed")
+            run.say(f"{target.shown}: new host key {key.fingerprint} confirmed")
 
     return run_operation("rotate-host-key", body, target, request, options, progress)
 

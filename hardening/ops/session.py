@@ -45,7 +45,7 @@ class Session:
         self.request = request
         self.options = options
         self.say: Progress = progress or _noop
-        self.report = Report(target.host, target.port, action)
+        self.report = Report(target.host, target.port, action, name=target.name)
         self.stats = self.report.stats
         self.rtt = 0.0  # the first connection's measured round trip (time-outs scale with it)
 
@@ -69,7 +69,7 @@ class Session:
             )
         conn = connect(
             target,
-            wait=self.options.wait if wait is None else wait,
+            wait=self.options.connect_budget if wait is None else wait,
             stats=self.stats if stats is None else stats,
             progress=self.say,
             fallback_user=fallback_user,

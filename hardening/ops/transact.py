@@ -10,6 +10,7 @@ from hardening.change.admin import admin_script, admin_undo_script
 from hardening.change.transaction import BusyError, Transaction
 from hardening.host.facts import HostFacts
 from hardening.model.errors import ApplyFailed, ConnectError, UsageError
+from hardening.model.progress import Status, plural
 from hardening.ops.admin_setup import admin_ready, undo_failed
 from hardening.ops.session import Session, check_spec
 from hardening.ops.verify import mismatches, verify
@@ -40,7 +41,8 @@ def take_lock(
                 raise ApplyFailed(
                     f"{exc}; gave up after --wait {run.options.wait:g}s", untouched=True
                 ) from None
-            run.say(f"{run.target.host}: {exc}; waiting")
+            shown = run.target.shown
+            run.say(Status(f"{shown}: {exc}; waiting", host=shown, state=f"{shown}: {exc}"))
             time.sleep(2)
 
 
@@ -59,7 +61,7 @@ def transact(run: Session, conn: Connection, facts: HostFacts, p: Plan) -> bool:
 
     Returns False when, read again under the lock, the host needs no change after all.
     """
-    host, pin = run.target.host, conn.host_key_fingerprint
+    host, pin = run.target.shown, conn.host_key_fingerprint
     txn = Transaction(conn, p, check_spec(conn.target.user, facts), run.options.confirm_timeout)
     undo = ""
     committed_at: float | None = None
@@ -153,5 +155,5 @@ def transact(run: Session, conn: Connection, facts: HostFacts, p: Plan) -> bool:
         run.report.settings[s.directive]["after"] = s.effective
     run.report.changed = True
     run.report.compliant = not run.report.drift
-    run.say(f"{host}: hardened and confirmed ({len(p.drift)} settings changed)")
+    run.say(f"{host}: hardened and confirmed ({plural(len(p.drift), 'setting')} changed)")
     return True

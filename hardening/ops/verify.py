@@ -39,7 +39,7 @@ def verify(run: Session, txn: Transaction, user: str, pin: str, deadline: float)
     except HardeningError as exc:
         outcome = txn.rollback()
         if outcome == "unreachable":
-            run.say(f"{run.target.host}: lost the original connection; the host rolls back itself")
+            run.say(f"{run.target.shown}: lost the original connection; the host rolls back itself")
             outcome = txn.recover(lambda: run.reopen(pin), deadline)
         raise ApplyFailed(
             f"the new configuration failed the fresh-connection check as {user} ({exc}); "

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import socket
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import paramiko
@@ -18,6 +17,7 @@ import paramiko
 from hardening.model.client import CLIENT_ALGORITHMS, HOST_KEY_ALGORITHMS, paramiko_list
 from hardening.model.defaults import COMMAND_TIMEOUT
 from hardening.model.errors import ConnectError
+from hardening.model.progress import Progress, Status, plural
 from hardening.ssh import userauth
 from hardening.ssh.channel import (
     MAX_INLINE,
@@ -37,6 +37,7 @@ __all__ = [
     "HOST_KEY_ALGORITHMS",
     "MAX_INLINE",
     "HostKeyPolicy",
+    "Progress",
     "Stats",
 ]
 
@@ -44,8 +45,6 @@ __all__ = [
 DISABLED_ALGORITHMS = {
     "keys": [k for k in paramiko_list("_preferred_keys") if k not in HOST_KEY_ALGORITHMS]
 }
-
-Progress = Callable[[str], None]
 
 
 @dataclass(frozen=True)
@@ -55,13 +54,23 @@ class Target:
     user: str
     key: paramiko.PKey
     host_keys: HostKeyPolicy = field(default_factory=HostKeyPolicy)
+    # What the operator calls the host (an inventory entry's `name`), for progress lines.
+    name: str | None = None
 
     @property
     def label(self) -> str:
         return f"{self.user}@{self.host}:{self.port}"
 
+    @property
+    def shown(self) -> str:
+        """The host in progress lines: its name, else the address (and a port other than 22,
+        so two hosts on one address stay apart)."""
+        if self.name:
+            return self.name
+        return self.host if self.port == 22 else f"{self.host}:{self.port}"
+
     def as_user(self, user: str) -> Target:
-        return Target(self.host, self.port, user, self.key, self.host_keys)
+        return Target(self.host, self.port, user, self.key, self.host_keys, self.name)
 
 
 @dataclass(frozen=True)
@@ -288,11 +297,13 @@ def connect(
     started = time.monotonic()
     deadline = started + wait
     delay = 0.2
+    attempts = 0
     last = "no attempt made"
     users = [target] + ([target.as_user(fallback_user)] if fallback_user else [])
     while True:
         remaining = deadline - time.monotonic()
         refused: list[str] = []
+        attempts += 1
         for candidate in users:
             try:
                 timeout = max(5.0, min(30.0, remaining))
@@ -305,10 +316,25 @@ def connect(
             except _Retry as exc:
                 last = str(exc)
                 break  # the host itself is not ready: no point trying another user
-        if time.monotonic() + delay > deadline:
-            raise ConnectError(f"cannot reach {target.label} within {wait:g}s (--wait): {last}")
+        now = time.monotonic()
+        if now >= deadline:
+            raise ConnectError(_gave_up(target, wait, last, attempts, now - started))
         if progress is not None:
-            left = max(0, int(deadline - time.monotonic()))
-            progress(f"{target.host}:{target.port}: {last}; retrying ({left}s left)")
-        time.sleep(delay)
+            state = f"{target.shown}: {last}"
+            left = max(0, int(deadline - now))
+            progress(Status(f"{state}; retrying ({left}s left)", host=target.shown, state=state))
+        # The last attempt is made at the deadline itself: --wait N waits N seconds.
+        time.sleep(min(delay, deadline - now))
         delay = min(delay * 1.6, 5.0)
+
+
+def _gave_up(target: Target, wait: float, last: str, attempts: int, seconds: float) -> str:
+    if wait <= 0:
+        return (
+            f"cannot reach {target.label}: {last} (tried once: to wait for a booting host, "
+            "give --wait SECONDS)"
+        )
+    return (
+        f"cannot reach {target.label} within {wait:g}s (--wait): {last} "
+        f"({plural(attempts, 'attempt')} in {seconds:.1f}s)"
+    )

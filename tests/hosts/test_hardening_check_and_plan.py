@@ -27,7 +27,7 @@ def test_check_reports_drift_then_compliance(case: Case) -> None:
 
     lines = drift.stdout.splitlines()
     rows = table_rows(drift.stdout)
-    assert lines[0] == f"{case.prefix}: drift in {len(rows)} setting(s)"
+    assert lines[0] == f"{case.prefix}: drift in {len(rows)} setting(s) (as root)"
     assert re.split(r"\s{2,}", lines[1].strip()) == ["directive", "wanted", "effective"]
     table = {r[0]: r[1:] for r in rows}
     assert table["PermitRootLogin"] == ["no", "yes"]
@@ -48,7 +48,8 @@ def test_check_reports_drift_then_compliance(case: Case) -> None:
     must(case.cli("apply"))
     for user in ("ops", "root"):  # root is refused now and falls back to ops
         ok = must(case.cli("check", user=user))
-        assert ok.stdout == f"{case.prefix}: compliant ({len(as_json['settings'])} settings)\n"
+        count = len(as_json["settings"])
+        assert ok.stdout == f"{case.prefix}: compliant ({count} settings) (as ops)\n"
     assert cli_json(must(case.cli("check", "--json")))["drift"] == []
 
 
@@ -65,7 +66,8 @@ def test_plan_changes_nothing_and_lists_what_apply_will_change(case: Case) -> No
     rows = table_rows(shown.stdout)
     lines = shown.stdout.splitlines()
     assert lines[0] == (
-        f"{case.prefix}: {len(rows)} setting(s) to change; files to write: {case.variant.written}"
+        f"{case.prefix}: {len(rows)} setting(s) to change; files to write: "
+        f"{case.variant.written} (as root)"
     )
     assert re.split(r"\s{2,}", lines[1].strip()) == ["directive", "effective now", "wanted"]
     table = {r[0]: r[1:] for r in rows}
@@ -94,4 +96,6 @@ def test_plan_changes_nothing_and_lists_what_apply_will_change(case: Case) -> No
     changed = {n for n, s in applied["settings"].items() if s["before"] != s["after"]}
     assert changed == set(as_json["drift"])
     after = must(case.cli("plan"))
-    assert after.stdout == f"{case.prefix}: 0 setting(s) to change; files to write: none\n"
+    assert after.stdout == (
+        f"{case.prefix}: 0 setting(s) to change; files to write: none (as ops)\n"
+    )

@@ -187,9 +187,11 @@ def test_preview_plans_two_creates_and_opens_no_ssh_connection(world: World) -> 
 
 def test_up_hardens_both_hosts(world: World) -> None:
     logs = {n: h.syslog() for n, h in world.hosts.items()}
-    world.stack.run("up", "--yes", "--skip-preview")
+    up = world.stack.run("up", "--yes", "--skip-preview")
     outputs = world.stack.outputs()
     for name, host in world.hosts.items():
+        # Both hosts are on 127.0.0.1: the progress lines tell them apart by name.
+        assert f"sshd hardening: {name}: hardened and confirmed (" in up.output, up.describe()
         # The proof is on the host: sshd -T, root refused, the admin user in with sudo.
         assert access(host, world.key) == HARDENED_ACCESS, name
         eff = host.sshd_effective("ops")
@@ -362,7 +364,9 @@ def test_destroy_removes_the_resources_and_leaves_the_hosts_hardened(world: Worl
     for name, host in world.hosts.items():
         assert access(host, world.key) == HARDENED_ACCESS, name
         assert effective(world, name, "maxauthtries") == "4", name
-        assert f"127.0.0.1:{host.port} is no longer managed" in step.output, step.describe()
+        # Named by the program's label: two hosts on one address stay apart.
+        said = f"{name} (127.0.0.1:{host.port}) is no longer managed"
+        assert said in step.output, step.describe()
 
 
 def test_no_step_printed_the_private_key(world: World) -> None:

@@ -217,6 +217,11 @@ CASES = [
          drop=FLEET, add=("--inventory", "{inv_unknown}")),
     Case("inventory unknown top-level key", ("{inv_top}: unknown key(s) hostz",),
          drop=FLEET, add=("--inventory", "{inv_top}")),
+    Case("inventory name in defaults",
+         ("{inv_default_name}: defaults.name: a name belongs to one host; give it in its entry",),
+         drop=FLEET, add=("--inventory", "{inv_default_name}")),
+    Case("inventory name not a string", ("{inv_name}: hosts[1].name: must be a string",),
+         drop=FLEET, add=("--inventory", "{inv_name}")),
     Case("inventory defaults not a mapping", ("{inv_defaults}: defaults must be a mapping",),
          drop=FLEET, add=("--inventory", "{inv_defaults}")),
     Case("inventory entry without identity", ("hosts[1].identity: required (in the entry, "

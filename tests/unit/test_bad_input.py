@@ -96,6 +96,8 @@ def files(tmp_path_factory: pytest.TempPathFactory, witness: socket.socket) -> F
         "inv_host_owned": f"defaults: {{set: {{Port: 2222}}}}\nhosts: [{entry}]\n",
         "inv_defaults": f"defaults: [1, 2]\nhosts: [{entry}]\n",
         "inv_top": f"hosts: [{entry}]\nhostz: []\n",
+        "inv_default_name": f"defaults: {{name: web}}\nhosts: [{entry}]\n",
+        "inv_name": f"- {{name: [web], host: 127.0.0.1, port: {port}, user: root}}\n",
         "inv_enc": f"- {{host: 127.0.0.1, port: {port}, user: root, identity: {d / 'enc'}}}\n",
         "inv_pass_env": (
             f"- {{host: 127.0.0.1, port: {port}, user: root, identity: {d / 'enc'},"

@@ -22,6 +22,7 @@ for entry in hosts:
     sshd = SshdHardening(
         f"{name}-sshd",
         SshdHardeningArgs(
+            label=name,
             host=str(entry.get("address", "127.0.0.1")),
             port=int(entry["port"]),
             private_key=key_or_unknown(config.get_secret("privateKey")),
