@@ -17,6 +17,7 @@ from typing import Any
 from hardening import validation
 from hardening.display import printable
 from hardening.errors import EXIT_USAGE, UsageError
+from hardening.evidence_output import DEFAULT_REPORT_FORMAT, REPORT_FORMATS, report_path_problem
 from hardening.profiles import DEFAULT_PROFILE, PROFILES, Request
 
 
@@ -95,6 +96,18 @@ def build_parser() -> argparse.ArgumentParser:
             default=180,
             help="seconds one command on the host may take in total (default 180)",
         )
+        if action == "check":
+            evidence = p.add_argument_group("evidence for auditors (CIS 5.1, dev-sec ssh-baseline)")
+            evidence.add_argument(
+                "--report",
+                metavar="FILE",
+                help="write every control's result to FILE ('-': standard output)",
+            )
+            evidence.add_argument(
+                "--format",
+                choices=REPORT_FORMATS,
+                help=f"the --report format (default {DEFAULT_REPORT_FORMAT}: a table to read)",
+            )
         p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     return parser
 
@@ -143,9 +156,20 @@ def _check_args(args: argparse.Namespace) -> Request:
     problems.extend(p.message for p in malformed)
     asked = Request(args.profile, overrides, args.admin_user, args.adopt_admin_user)
     problems.extend(p.message for p in validation.check_request(asked).problems)
+    problems.extend(_report_problems(args))
     if problems:
         raise UsageError("\n".join(problems))
     return asked
+
+
+def _report_problems(args: argparse.Namespace) -> list[str]:
+    report, fmt = getattr(args, "report", None), getattr(args, "format", None)
+    if report is None:
+        return [f"--format {fmt}: needs --report FILE"] if fmt else []
+    if report == "-" and args.json:
+        return ["--report -: standard output already carries --json; give a file name"]
+    problem = report_path_problem(report)
+    return [problem] if problem else []
 
 
 def _short(value: str, limit: int = 60) -> str:
@@ -231,6 +255,8 @@ def _main(args: argparse.Namespace, progress: Any) -> int:
         else:
             print(f"error: {printable(str(exc), indent=False)}", file=sys.stderr)
         return EXIT_USAGE
+    if getattr(args, "report", None):
+        _write_report(args, reports)
     dicts = [r.as_dict() | {"drift": r.drift} for r in reports]
     if args.json:
         print(json.dumps(dicts[0] if len(dicts) == 1 and not args.inventory else dicts, indent=2))
@@ -242,6 +268,17 @@ def _main(args: argparse.Namespace, progress: Any) -> int:
 
             print(summary(reports))
     return max(r.exit_code for r in reports) if reports else 0
+
+
+def _write_report(args: argparse.Namespace, reports: Sequence[Any]) -> None:
+    """The evidence of every host in one report; a fleet run says each host's counts."""
+    from hardening import evidence_output, evidence_table
+
+    evidence = evidence_output.gather(reports)
+    evidence_output.write(args.report, args.format or DEFAULT_REPORT_FORMAT, evidence)
+    if args.inventory and not args.json:
+        for host in evidence.hosts:
+            print(evidence_table.summary_line(host), file=sys.stderr)
 
 
 def _fleet_options(args: argparse.Namespace) -> Any:

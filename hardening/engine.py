@@ -16,6 +16,7 @@ from hardening import rekey
 from hardening.change import rotate, transact
 from hardening.desired import Request
 from hardening.errors import EXIT_DRIFT, ApplyFailed, HardeningError
+from hardening.evidence import host_evidence
 from hardening.report import Options, Report
 from hardening.session import PENDING, Session
 from hardening.transport import Progress, Target
@@ -60,6 +61,7 @@ def check(
     def body(run: Session) -> None:
         with run.open_first() as conn:
             facts = run.gather(conn)
+            run.report.evidence = host_evidence(run.target.host, run.target.port, facts)
             run.plan(conn, facts)
         run.finish_read_only()
         if facts.lock_holder is not None:

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from hardening.errors import EXIT_OK
+from hardening.evidence import HostEvidence
 from hardening.plan import effective_matches
 from hardening.transport import COMMAND_TIMEOUT, Stats
 
@@ -40,6 +41,8 @@ class Report:
     notes: list[str] = field(default_factory=list)
     stats: Stats = field(default_factory=Stats)
     seconds: float = 0.0
+    # check: the control results (hardening.controls), for `check --report`; not in as_dict.
+    evidence: HostEvidence | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {

@@ -238,3 +238,32 @@ def test_summary_line_per_host() -> None:
     assert "permit-root-login" in line
     down = unreachable("203.0.113.9", 22, "timed out", AT)
     assert evidence_table.summary_line(down) == "203.0.113.9:22: not checked (timed out)"
+
+
+# --- check --report: what is refused before connecting ---------------------------------------
+
+
+def test_report_to_stdout_with_json_is_refused(capsys: pytest.CaptureFixture[str]) -> None:
+    from hardening import cli
+
+    argv = ["check", "--host", "192.0.2.1", "--user", "root", "--identity", "/dev/null"]
+    assert cli.main([*argv, "--report", "-", "--json"]) == 2
+    out = json.loads(capsys.readouterr().out)
+    assert out["error"] == "--report -: standard output already carries --json; give a file name"
+
+
+def test_report_path_problems(tmp_path: Path) -> None:
+    from hardening.evidence_output import report_path_problem
+
+    assert report_path_problem("-") is None
+    assert report_path_problem(str(tmp_path / "r.xml")) is None
+    assert not (tmp_path / "r.xml").exists()  # the probe leaves nothing behind
+    assert list(tmp_path.iterdir()) == []
+    assert (
+        report_path_problem(str(tmp_path))
+        == f"--report {tmp_path}: is a directory; give a file name"
+    )
+    missing = tmp_path / "no" / "r.xml"
+    assert report_path_problem(str(missing)) == (
+        f"--report {missing}: no directory {missing.parent}; create it or choose another path"
+    )
