@@ -4,6 +4,7 @@
 # mount (overlay, proc) and the OpenSSH client (real-login proof); python3-venv builds the venv.
 # systemd-booted hosts (tests/testhosts/) need systemd-nspawn (systemd-container) and iproute2
 # (their bridge); nft for network faults runs from each host's own rootfs.
+# openscap-scanner + ssg-debderived: the independent check of the evidence report (issue 23).
 set -euo pipefail
 
 packages=(
@@ -12,9 +13,11 @@ packages=(
     debootstrap
     iproute2
     mount
+    openscap-scanner
     openssh-client
     python3
     python3-venv
+    ssg-debderived
     systemd-container
     util-linux
 )
