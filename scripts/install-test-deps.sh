@@ -5,6 +5,7 @@
 # systemd-booted hosts (tests/testhosts/) need systemd-nspawn (systemd-container) and iproute2
 # (their bridge); nft for network faults runs from each host's own rootfs. `make lint` needs
 # the shellcheck package for every shell script.
+# openscap-scanner + ssg-debderived: the independent check of the evidence report (issue 23).
 set -euo pipefail
 
 packages=(
@@ -13,10 +14,12 @@ packages=(
     debootstrap
     iproute2
     mount
+    openscap-scanner
     openssh-client
     python3
     python3-venv
     shellcheck
+    ssg-debderived
     systemd-container
     util-linux
 )

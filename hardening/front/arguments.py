@@ -8,14 +8,14 @@ import argparse
 import difflib
 import re
 import sys
-import tomllib
 from collections.abc import Sequence
 from importlib import metadata
-from pathlib import Path
 from typing import NoReturn
 
+from hardening.front.evidence_output import DEFAULT_REPORT_FORMAT, REPORT_FORMATS
 from hardening.model import defaults
 from hardening.model.profiles import DEFAULT_PROFILE, PROFILES
+from hardening.model.version import TOOL_NAME, tool_version
 
 EXAMPLES = """\
 examples:
@@ -51,19 +51,14 @@ LONG_WAIT = defaults.WAIT
 
 def version_text() -> str:
     """`--version`: the project's version (pyproject.toml) and what it runs on."""
-    project, version = "hardened-ecs", "unknown"
-    for parent in Path(__file__).resolve().parents:
-        pyproject = parent / "pyproject.toml"
-        if pyproject.is_file():
-            meta = tomllib.loads(pyproject.read_text()).get("project", {})
-            project, version = meta.get("name", project), meta.get("version", version)
-            break
     try:
         paramiko = metadata.version("paramiko")
     except metadata.PackageNotFoundError:
         paramiko = "not installed"
     python = ".".join(map(str, sys.version_info[:3]))
-    return f"{project} {version} (python -m hardening; Python {python}, paramiko {paramiko})"
+    return (
+        f"{TOOL_NAME} {tool_version()} (python -m hardening; Python {python}, paramiko {paramiko})"
+    )
 
 
 class _Parser(argparse.ArgumentParser):
@@ -215,6 +210,18 @@ def build_parser() -> argparse.ArgumentParser:
             metavar="SECONDS",
             help="seconds one command on the host may take in total (default %(default)g)",
         )
+        if action == "check":
+            evidence = p.add_argument_group("evidence for auditors (CIS 5.1, dev-sec ssh-baseline)")
+            evidence.add_argument(
+                "--report",
+                metavar="FILE",
+                help="write every control's result to FILE ('-': standard output)",
+            )
+            evidence.add_argument(
+                "--format",
+                choices=REPORT_FORMATS,
+                help=f"the --report format (default {DEFAULT_REPORT_FORMAT}: a table to read)",
+            )
         p.add_argument(
             "--json",
             action="store_true",

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from hardening.front.arguments import LONG_WAIT, build_parser
 from hardening.front.display import printable
+from hardening.front.evidence_output import report_path_problem
 from hardening.model import validation
 from hardening.model.errors import EXIT_USAGE, UsageError
 from hardening.model.profiles import Request
@@ -81,9 +82,20 @@ def _check_args(args: argparse.Namespace) -> Request:
     problems.extend(p.message for p in malformed)
     asked = Request(args.profile, overrides, args.admin_user, args.adopt_admin_user)
     problems.extend(p.message for p in validation.check_request(asked).problems)
+    problems.extend(_report_problems(args))
     if problems:
         raise UsageError("\n".join(problems))
     return asked
+
+
+def _report_problems(args: argparse.Namespace) -> list[str]:
+    report, fmt = getattr(args, "report", None), getattr(args, "format", None)
+    if report is None:
+        return [f"--format {fmt}: needs --report FILE"] if fmt else []
+    if report == "-" and args.json:
+        return ["--report -: standard output already carries --json; give a file name"]
+    problem = report_path_problem(report)
+    return [problem] if problem else []
 
 
 def _short(value: str, limit: int = 60) -> str:
@@ -175,6 +187,8 @@ def _main(args: argparse.Namespace, progress: Terminal | None, terminal: Termina
         else:
             print(f"error: {printable(str(exc), indent=False)}", file=sys.stderr)
         return EXIT_USAGE
+    if getattr(args, "report", None):
+        _write_report(args, reports)
     dicts = [r.as_dict() | {"drift": r.drift} for r in reports]
     if args.json:
         print(json.dumps(dicts[0] if len(dicts) == 1 and not args.inventory else dicts, indent=2))
@@ -188,6 +202,19 @@ def _main(args: argparse.Namespace, progress: Terminal | None, terminal: Termina
 
             terminal.plain(summary(reports))
     return max(r.exit_code for r in reports) if reports else 0
+
+
+def _write_report(args: argparse.Namespace, reports: Sequence[Any]) -> None:
+    """The evidence of every host in one report; a fleet run says each host's counts."""
+    from hardening.front import evidence_output, evidence_table
+
+    evidence = evidence_output.gather(reports)
+    evidence_output.write(
+        args.report, args.format or evidence_output.DEFAULT_REPORT_FORMAT, evidence
+    )
+    if args.inventory and not args.json:
+        for host in evidence.hosts:
+            print(evidence_table.summary_line(host), file=sys.stderr)
 
 
 def _fleet_options(args: argparse.Namespace) -> Any:

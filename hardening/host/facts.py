@@ -96,6 +96,8 @@ class HostFacts:
     sysconfig_sshd: str | None = None  # /etc/sysconfig/sshd (RHEL family), if present
     # The requested Banner file: "file MODE UID", "link", "missing" or "not-regular".
     banner_file: str | None = None
+    # path -> (octal mode, owner, group) of sshd_config and the host keys; None: not read.
+    file_modes: dict[str, tuple[str, str, str]] | None = None
 
     @property
     def capabilities(self) -> HostCapabilities:
@@ -170,6 +172,15 @@ def _account(exists: bool, lines: list[str]) -> Account:
         uid_min=int(uid_min) if uid_min.isdigit() else 1000,
         ours="ours" in head,
     )
+
+
+def _file_modes(text: str) -> dict[str, tuple[str, str, str]]:
+    out: dict[str, tuple[str, str, str]] = {}
+    for line in text.splitlines():
+        parts = line.split(" ", 3)
+        if len(parts) == 4:
+            out[parts[3]] = (parts[0], parts[1], parts[2])
+    return out
 
 
 def parse_facts(text: str) -> HostFacts:
@@ -267,4 +278,5 @@ def parse_facts(text: str) -> HostFacts:
         listener_cmdline=s.get("listener-cmdline", "").strip(),
         sysconfig_sshd=_b64(s["sysconfig-sshd"]) if s.get("sysconfig-sshd", "").strip() else None,
         banner_file=s.get("banner", "").strip() or None,
+        file_modes=_file_modes(s["file-modes"]) if "file-modes" in s else None,
     )

@@ -7,6 +7,7 @@ from typing import Any
 
 from hardening.model import defaults
 from hardening.model.errors import EXIT_OK
+from hardening.ops.evidence import HostEvidence
 from hardening.planning.plan import effective_matches
 from hardening.ssh.stats import Stats
 
@@ -53,6 +54,8 @@ class Report:
     stats: Stats = field(default_factory=Stats)
     seconds: float = 0.0
     name: str | None = None  # an inventory entry's name (the text output's; not in --json)
+    # check: the control results (hardening.controls), for `check --report`; not in as_dict.
+    evidence: HostEvidence | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {

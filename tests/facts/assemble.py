@@ -51,6 +51,9 @@ class Distro:
     service: str = ""
     listener_cmdline: str = ""  # /proc/PID/cmdline with NULs as spaces (no newline)
     sysconfig_sshd: str | None = None  # /etc/sysconfig/sshd (RHEL family)
+    # "debian": sshd_config 0644, private host keys 0600 root:root (Debian, Ubuntu);
+    # "rhel": sshd_config 0600, private host keys 0640 root:ssh_keys (openssh.spec, sshd-keygen)
+    file_modes: str = "debian"
 
 
 @functools.cache
@@ -87,6 +90,7 @@ def load(slug: str) -> Distro:
         service=meta["service"],
         listener_cmdline=meta["listener_cmdline"],
         sysconfig_sshd=sysconfig.read_text() if sysconfig.is_file() else None,
+        file_modes=meta.get("file_modes", "debian"),
     )
 
 
@@ -107,6 +111,19 @@ def _lines(items: list[str]) -> str:
     return "".join(f"{i}\n" for i in items)
 
 
+def _file_modes(d: Distro) -> str:
+    """`stat -c '%a %U %G %n'` of sshd_config, then the private, then the public host keys."""
+    config, key_group, key_mode = (
+        ("600", "ssh_keys", "640") if d.file_modes == "rhel" else ("644", "root", "600")
+    )
+    keys = [f"/etc/ssh/ssh_host_{t}_key" for t in sorted(d.host_keys)]
+    return _lines(
+        [f"{config} root root /etc/ssh/sshd_config"]
+        + [f"{key_mode} root {key_group} {k}" for k in keys]
+        + [f"644 root root {k}.pub" for k in keys]
+    )
+
+
 def sections(d: Distro) -> list[tuple[str, str]]:
     dropins = "".join(
         f"{base64.b64encode(name.encode()).decode()} {base64.b64encode(text.encode()).decode()}\n"
@@ -125,6 +142,7 @@ def sections(d: Distro) -> list[tuple[str, str]]:
         ("main-config", _b64_wrapped(d.main_config)),
         ("dropins", dropins if d.dropin_dir else ""),
         ("host-keys", _lines([f"/etc/ssh/ssh_host_{t}_key" for t in sorted(d.host_keys)])),
+        ("file-modes", _file_modes(d)),
         ("service", d.service),
         ("listener-cmdline", d.listener_cmdline),
         ("sysconfig-sshd", "" if d.sysconfig_sshd is None else _b64_wrapped(d.sysconfig_sshd)),

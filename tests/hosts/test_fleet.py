@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import jsonschema
 import pytest
 import yaml
 
@@ -88,6 +89,7 @@ class Fleet:
     apply: Outcome
     reports: list[dict[str, Any]]
     check: Outcome
+    evidence: Path  # the check's `--report FILE --format json` (issue 23)
 
     def report(self, port: int) -> dict[str, Any]:
         (found,) = [r for r in self.reports if r["port"] == port]
@@ -153,7 +155,11 @@ def fleet(client_keys: ClientKeys, tmp_path_factory: pytest.TempPathFactory) -> 
         except ValueError:
             pytest.fail(f"no JSON from apply (exit {apply.code}):\n{apply.stderr}")
         # After the apply root is closed: the same inventory goes on through the admin user.
-        check = hardening("check", "--inventory", str(inventory), "--wait", str(WAIT))
+        evidence = work / "evidence.json"
+        check = hardening(
+            "check", "--inventory", str(inventory), "--wait", str(WAIT),
+            "--report", str(evidence), "--format", "json",
+        )  # fmt: skip
         yield Fleet(
             good=good,
             wrong_key=wrong_key,
@@ -165,6 +171,7 @@ def fleet(client_keys: ClientKeys, tmp_path_factory: pytest.TempPathFactory) -> 
             apply=apply,
             reports=reports,
             check=check,
+            evidence=evidence,
         )
 
 
@@ -271,6 +278,42 @@ def test_progress_per_host_on_stderr_and_summary_table_on_stdout(fleet: Fleet) -
         assert row[1] == str(EXIT_CONNECT), row
     assert "\x1b[" not in err, "no progress bar when stderr is not a terminal"
     assert " started" not in out and " finished" not in out
+
+
+def test_check_report_holds_every_host_in_inventory_order(fleet: Fleet) -> None:
+    """One evidence report for the fleet: the results of the hosts checked, and why the others
+    were not; one summary line per host on stderr."""
+    report = json.loads(fleet.evidence.read_text())
+    schema = json.loads(
+        (Path(__file__).resolve().parents[2] / "docs" / "evidence-report.schema.json").read_text()
+    )
+    jsonschema.validators.validator_for(schema)(schema).validate(report)
+    assert [h["port"] for h in report["hosts"]] == fleet.order
+    by_port = {h["port"]: h for h in report["hosts"]}
+    for port in (fleet.dead, fleet.wrong_key.port, fleet.hanging_port):
+        assert by_port[port]["error"] and by_port[port]["controls"] == [], by_port[port]
+        assert f"127.0.0.1:{port}: not checked (" in fleet.check.stderr
+    for host in fleet.good:
+        checked = by_port[host.port]
+        assert checked["error"] is None and checked["openssh"].startswith("OpenSSH_")
+        status = {c["id"]: c["status"] for c in checked["controls"]}
+        assert status["permit-root-login"] == "pass"
+        # ClientAliveInterval 120 for every host: CIS (above 0) passes, dev-sec (300) does not.
+        assert (status["client-alive"], status["client-alive-interval-devsec"]) == ("pass", "fail")
+        summary = next(
+            ln
+            for ln in fleet.check.stderr.splitlines()
+            if ln.startswith(f"127.0.0.1:{host.port}: ") and " pass, " in ln
+        )
+        assert "client-alive-interval-devsec" in summary
+    # The inventory's MaxAuthTries 5 for the first host only: above CIS's 4.
+    first = {c["id"]: c for c in by_port[fleet.good[0].port]["controls"]}
+    assert (first["max-auth-tries-cis"]["status"], first["max-auth-tries-cis"]["actual"]) == (
+        "fail",
+        "5",
+    )
+    second = {c["id"]: c for c in by_port[fleet.good[1].port]["controls"]}
+    assert second["max-auth-tries-cis"]["status"] == "pass"
 
 
 # --------------------------------------------------------------------------- no host needed

@@ -9,6 +9,7 @@ nothing fatal in the journal) and take a fresh connection 30 s later.
 
 from __future__ import annotations
 
+import json
 import re
 import time
 from collections.abc import Iterator
@@ -126,8 +127,17 @@ def test_apply_noop_check_on_systemd_host(
     log = ssh_journal(host, since)
     for job in ("Reloading", "Stopping", "Starting", "Received SIGHUP"):
         assert job not in log, log
-    check = cli_for(host, key, tmp_path, user=ADMIN).run("check")
+    evidence = tmp_path / "evidence.json"
+    check = cli_for(host, key, tmp_path, user=ADMIN).run(
+        "check", "--report", str(evidence), "--format", "json"
+    )
     assert check.code == 0, check
+    # The evidence (issue 23) on Debian 11-14 under systemd: every control baseline enforces.
+    (report,) = json.loads(evidence.read_text())["hosts"]
+    assert report["openssh"] == f"OpenSSH_{EXPECTED_OPENSSH[suite]}", report["openssh"]
+    assert report["os"]["id"] == "debian"
+    failing = {c["id"]: c["actual"] for c in report["controls"] if c["status"] == "fail"}
+    assert failing == {}, failing
     login_later(host, ADMIN, key, since=run.at)
     assert_healthy(host, run.since)
 

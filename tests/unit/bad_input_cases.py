@@ -240,6 +240,21 @@ CASES = [
          "passphrase_env"), drop=FLEET, add=("--inventory", "{inv_enc}")),
     Case("inventory passphrase variable not set", (f"passphrase_env {UNSET}: that variable is "
          "not set",), drop=FLEET, add=("--inventory", "{inv_pass_env}")),
+    # --- check --report/--format (issue 23)
+    Case("report format unknown", ("argument --format: invalid choice: 'nope'",),
+         add=("--report", "{dir}/r.json", "--format", "nope"), action="check"),
+    Case("report in a missing directory", ("--report {dir}/none/r.json: no directory "
+         "{dir}/none; create it",), add=("--report", "{dir}/none/r.json"), action="check"),
+    Case("report path not writable", ("--report /proc/hardened-ecs-report.json: cannot write "
+         "there", "choose a writable path"),
+         add=("--report", "/proc/hardened-ecs-report.json"), action="check"),
+    Case("report path a directory", ("--report {dir}: is a directory; give a file name",),
+         add=("--report", "{dir}"), action="check"),
+    Case("report format without a report", ("--format junit: needs --report FILE",),
+         add=("--format", "junit"), action="check"),
+    Case("inventory report not writable", ("--report /proc/r.xml: cannot write there",),
+         drop=FLEET, add=("--inventory", "{inv_twice}", "--report", "/proc/r.xml",
+                          "--format", "junit"), action="check"),
 ]
 
 # fmt: on

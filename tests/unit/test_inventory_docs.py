@@ -14,7 +14,7 @@ README = Path(__file__).resolve().parents[2] / "README.md"
 def _section() -> str:
     text = README.read_text()
     start = text.index("### Inventory (`--inventory hosts.yaml`)")
-    return text[start : text.index("\n## ", start)]
+    return text[start : text.index("\n##", start + 1)]
 
 
 def test_the_readme_example_loads(tmp_path: Path) -> None:

@@ -35,6 +35,11 @@ if [ -d "$DROPIN_DIR" ]; then
   done
 fi
 sec host-keys; for f in /etc/ssh/ssh_host_*_key; do [ -f "$f" ] && echo "$f"; done
+sec file-modes
+# Who may read or change sshd_config and the host keys (CIS 5.1.1-5.1.3): "MODE OWNER GROUP PATH".
+for f in @MAIN_CONFIG@ /etc/ssh/ssh_host_*_key /etc/ssh/ssh_host_*_key.pub; do
+  [ -f "$f" ] && stat -c '%a %U %G %n' "$f"
+done
 sec service
 if [ -d /run/systemd/system ] && command -v systemctl >/dev/null; then
   echo "manager systemd"
