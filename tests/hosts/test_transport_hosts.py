@@ -12,7 +12,7 @@ import pytest
 
 from hardening.errors import ConnectError
 from hardening.transport import MAX_INLINE, Connection, Stats, connect
-from tests.conftest import HostFactory
+from tests.conftest import ClientKeys, HostFactory
 from tests.helpers.chroot_observe import loopback_target
 
 # Quoting, expansions and a line that looks like a here-document delimiter: all must arrive as
@@ -78,3 +78,39 @@ def test_a_connection_that_drops_mid_command_is_a_lost_connection_not_an_exit_st
         with pytest.raises(ConnectError, match=r"lost the connection to root@127\.0\.0\.1"):
             conn.run(KILL_OWN_SESSION)
         assert not conn.alive
+
+
+@pytest.mark.parametrize("kind", ["ed25519", "ecdsa", "rsa"])
+def test_every_key_type_logs_in_and_runs_a_command(
+    host_factory: HostFactory, client_keys: ClientKeys, tmp_path: Path, kind: str
+) -> None:
+    """Each key type through connect() (issue 22: RSA's request goes early too, to an OpenSSH
+    that says 7.2 or later), once; and a key the server refuses is refused."""
+    host = host_factory()
+    with _connect(host.port, "root", getattr(client_keys, kind), tmp_path) as conn:
+        assert conn.run("echo ok").stdout == "ok\n"
+        assert conn.stats.connections == 1
+    assert host.syslog().count("Accepted publickey for root") == 1
+    with pytest.raises(ConnectError, match="refused the key"):
+        connect(
+            loopback_target(host.port, "root", client_keys.stranger, tmp_path),
+            wait=2,
+            stats=Stats(),
+        )
+
+
+def test_an_rsa_key_logs_in_where_rsa_sha2_512_is_refused(
+    host_factory: HostFactory, client_keys: ClientKeys, tmp_path: Path
+) -> None:
+    """The early request signs with rsa-sha2-512; this server refuses it, and the login falls
+    back to rsa-sha2-256 on the same connection."""
+    host = host_factory()
+    conf = "/etc/ssh/sshd_config.d/05-no-rsa-sha2-512.conf"
+    host.run(f"echo 'PubkeyAcceptedAlgorithms -rsa-sha2-512' > {conf}", check=True)
+    host.reload()
+    with _connect(host.port, "root", client_keys.rsa, tmp_path) as conn:
+        assert conn.run("echo ok").stdout == "ok\n"
+        assert conn.stats.connections == 1
+    log = host.syslog()
+    assert "rsa-sha2-512 not in PubkeyAcceptedAlgorithms" in log
+    assert log.count("Accepted publickey for root") == 1

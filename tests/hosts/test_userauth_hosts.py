@@ -4,6 +4,8 @@ sshd: the signed request goes before the server accepted the service, and still 
 from __future__ import annotations
 
 import socket
+import subprocess
+from pathlib import Path
 
 import paramiko
 import pytest
@@ -31,7 +33,7 @@ def _handshake(port: int) -> tuple[paramiko.Transport, list[int]]:
     return transport, sent
 
 
-@pytest.mark.parametrize("kind", ["ed25519", "ecdsa"])
+@pytest.mark.parametrize("kind", ["ed25519", "ecdsa", "rsa"])
 def test_the_request_goes_before_the_service_is_accepted_and_logs_in(
     host_factory: HostFactory, client_keys: ClientKeys, kind: str
 ) -> None:
@@ -57,20 +59,63 @@ def test_the_request_goes_before_the_service_is_accepted_and_logs_in(
     assert accepted_after and sent.index(USERAUTH_REQUEST) < accepted_after[0]
 
 
-def test_an_rsa_key_waits_for_the_accept_and_logs_in(
+def test_an_rsa_key_waits_for_the_accept_unless_the_server_says_openssh_7_2_and_logs_in(
     host_factory: HostFactory, client_keys: ClientKeys
 ) -> None:
-    """RSA's signature algorithm follows the server's EXT_INFO: paramiko's own order."""
+    """RSA's signature algorithm follows the server's EXT_INFO: paramiko's own order, unless
+    the version string promises rsa-sha2-512 (OpenSSH 7.2+)."""
     host = host_factory()
     key = load_private_key(path=str(client_keys.rsa))
-    assert not userauth.pipelines(key)
+    assert userauth.pipelines(key, host.banner.strip())  # the test host's own OpenSSH
+    for version in ("SSH-2.0-OpenSSH_7.1p2", "SSH-2.0-dropbear_2022.83", ""):
+        assert not userauth.pipelines(key, version), version
     transport, sent = _handshake(host.port)
+    transport.remote_version = "SSH-2.0-OpenSSH_7.1p2"  # as an older server would say
     try:
         userauth.auth_publickey(transport, "root", key)
         assert transport.is_authenticated()
     finally:
         transport.close()
     assert sent.count(USERAUTH_REQUEST) == 1
+
+
+def test_a_server_that_refuses_rsa_sha2_512_still_logs_an_rsa_key_in(
+    host_factory: HostFactory, client_keys: ClientKeys
+) -> None:
+    """The early request signs with rsa-sha2-512; a server that refuses it (its
+    PubkeyAcceptedAlgorithms) refuses the attempt, and the request is made again with
+    rsa-sha2-256 (its server-sig-algs list both: it cannot tell us)."""
+    host = host_factory()
+    conf = "/etc/ssh/sshd_config.d/05-no-rsa-sha2-512.conf"
+    host.run(f"echo 'PubkeyAcceptedAlgorithms -rsa-sha2-512' > {conf}", check=True)
+    host.reload()
+    key = load_private_key(path=str(client_keys.rsa))
+    transport, sent = _handshake(host.port)
+    try:
+        userauth.auth_publickey(transport, "root", key)
+        assert transport.is_authenticated()
+        assert getattr(transport, "_agreed_pubkey_algorithm", None) == "rsa-sha2-256"
+    finally:
+        transport.close()
+    assert sent.count(USERAUTH_REQUEST) == 2  # the early one, refused, and the usual one
+    assert "Accepted publickey for root" in host.syslog()
+
+
+def test_an_rsa_key_the_server_does_not_know_is_refused(
+    host_factory: HostFactory, tmp_path: Path
+) -> None:
+    """Refused with rsa-sha2-512 and again with rsa-sha2-256: still refused, no more asked."""
+    host = host_factory()
+    path = tmp_path / "id_rsa_stranger"
+    subprocess.run(["ssh-keygen", "-q", "-N", "", "-t", "rsa", "-b", "3072", "-f", str(path)])
+    transport, sent = _handshake(host.port)
+    try:
+        with pytest.raises(paramiko.AuthenticationException):
+            userauth.auth_publickey(transport, "root", load_private_key(path=str(path)))
+        assert not transport.is_authenticated()
+    finally:
+        transport.close()
+    assert sent.count(USERAUTH_REQUEST) == 2
 
 
 def test_a_key_the_server_does_not_know_is_refused(
