@@ -39,6 +39,7 @@ KEYS: Final = {  # name -> ssh-keygen arguments
     "rsa-3072": ("-t", "rsa", "-b", "3072"),
 }
 GOALS: Final = {"fresh": 14, "noop": 6, "check": 6}  # issue 22: round trips at most
+SECTION: Final = "## Round trips counted from packet captures (issue 22)"
 STEPS: Final = ("ssh true", "naive fresh", "naive noop", "fresh", "noop", "check")
 
 
@@ -238,10 +239,34 @@ def main(argv: Sequence[str] | None = None) -> int:
     lines = table(results, kinds, keys)
     print("\n".join(lines))
     if a.output:
-        with open(a.output, "a") as out:
-            out.write("\n## Round trips from packet captures (issue 22)\n\n")
-            out.write("\n".join(lines) + "\n\n```\n" + "\n".join(results.samples) + "\n```\n")
+        load = " ".join(Path("/proc/loadavg").read_text().split()[:3])
+        write_section(Path(a.output), [*method(a.suite, load), "", *lines], results.samples)
+        print(f"wrote {a.output}")
     return 0
+
+
+def method(suite: str, load: str) -> list[str]:
+    return [
+        f"Each cell: one run on a fresh Debian {suite} host per tool (systemd: booted by "
+        "systemd-nspawn; chroot: tests/testhosts/chroot.py, sshd started and reloaded by its "
+        "init script, no systemd), in its own network namespace behind the packet delay line "
+        f"at {CAPTURE_RTT * 1000:.0f} ms; tshark captures on the client's side. Round trips: "
+        "the times the client waited for the server before it could send again "
+        "(bench/capture.py): a send on the server's answer, data our kernel held for the "
+        "server's ACK (Nagle), server data held for our ACK. Counted, not timed: CPU time on "
+        "either side adds none; a server answer that comes late by chance can add one.",
+        "`ssh true`: OpenSSH's client, `ssh -F /dev/null root@host true`. naive: "
+        "bench/peers/naive.py (paramiko's SSHClient, one command), fresh then again. "
+        f"Load average at the end: {load} (2 cores, shared).",
+    ]
+
+
+def write_section(path: Path, body: Sequence[str], samples: Sequence[str]) -> None:
+    """Replace this section of RESULTS.md (it follows the latency section)."""
+    text = path.read_text() if path.exists() else "# Benchmark results\n"
+    text = text.split("\n" + SECTION, 1)[0].rstrip() + "\n\n"
+    out = [SECTION, "", *body, "", "Every capture:", "", "```", *samples, "```", ""]
+    path.write_text(text + "\n".join(out))
 
 
 if __name__ == "__main__":
