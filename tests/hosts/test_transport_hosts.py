@@ -6,6 +6,7 @@ opened ahead serve the next command; stdout, stderr and the exit status stay apa
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
@@ -14,6 +15,7 @@ from hardening.errors import ConnectError
 from hardening.transport import MAX_INLINE, Connection, Stats, connect
 from tests.conftest import ClientKeys, HostFactory
 from tests.helpers.chroot_observe import loopback_target
+from tests.testhosts.chroot import TestHost
 
 # Quoting, expansions and a line that looks like a here-document delimiter: all must arrive as
 # written, none expanded by the login shell.
@@ -90,7 +92,7 @@ def test_every_key_type_logs_in_and_runs_a_command(
     with _connect(host.port, "root", getattr(client_keys, kind), tmp_path) as conn:
         assert conn.run("echo ok").stdout == "ok\n"
         assert conn.stats.connections == 1
-    assert host.syslog().count("Accepted publickey for root") == 1
+    assert _logged(host, "Accepted publickey for root").count("Accepted publickey for root") == 1
     with pytest.raises(ConnectError, match="refused the key"):
         connect(
             loopback_target(host.port, "root", client_keys.stranger, tmp_path),
@@ -111,6 +113,15 @@ def test_an_rsa_key_logs_in_where_rsa_sha2_512_is_refused(
     with _connect(host.port, "root", client_keys.rsa, tmp_path) as conn:
         assert conn.run("echo ok").stdout == "ok\n"
         assert conn.stats.connections == 1
-    log = host.syslog()
+    log = _logged(host, "Accepted publickey for root")
     assert "rsa-sha2-512 not in PubkeyAcceptedAlgorithms" in log
     assert log.count("Accepted publickey for root") == 1
+
+
+def _logged(host: TestHost, text: str, limit: float = 30) -> str:
+    """The host's syslog once it holds `text` (its sink reads the socket in a thread of its
+    own, so a line may come a moment after the login it tells of)."""
+    deadline = time.monotonic() + limit
+    while text not in (log := host.syslog()) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return log

@@ -59,6 +59,22 @@ def test_the_request_goes_before_the_service_is_accepted_and_logs_in(
     assert accepted_after and sent.index(USERAUTH_REQUEST) < accepted_after[0]
 
 
+@pytest.mark.parametrize("suite", ["bullseye", "trixie"])  # OpenSSH 8.4, 10.0 (bookworm above)
+def test_an_rsa_keys_early_request_logs_in_to_other_openssh_releases(
+    host_factory: HostFactory, client_keys: ClientKeys, suite: str
+) -> None:
+    host = host_factory(suite)
+    key = load_private_key(path=str(client_keys.rsa))
+    transport, sent = _handshake(host.port)
+    try:
+        userauth.auth_publickey(transport, "root", key)
+        assert transport.is_authenticated()
+        assert getattr(transport, "_agreed_pubkey_algorithm", None) == "rsa-sha2-512"
+    finally:
+        transport.close()
+    assert sent.count(USERAUTH_REQUEST) == 1
+
+
 def test_an_rsa_key_waits_for_the_accept_unless_the_server_says_openssh_7_2_and_logs_in(
     host_factory: HostFactory, client_keys: ClientKeys
 ) -> None:
@@ -98,7 +114,6 @@ def test_a_server_that_refuses_rsa_sha2_512_still_logs_an_rsa_key_in(
     finally:
         transport.close()
     assert sent.count(USERAUTH_REQUEST) == 2  # the early one, refused, and the usual one
-    assert "Accepted publickey for root" in host.syslog()
 
 
 def test_an_rsa_key_the_server_does_not_know_is_refused(
