@@ -69,7 +69,9 @@ def captured(netns: str, pcap: Path) -> Iterator[None]:
         # command started at once was missed.
         time.sleep(1.0)
         yield
-        time.sleep(CAPTURE_RTT)  # the last packets (FIN, ACK) are in flight on the line
+        # The last packets are in flight on the line, and tshark stopped at once drops what it
+        # has not read yet (seen: a check's last wait missing, under load).
+        time.sleep(1.0 + CAPTURE_RTT)
     finally:
         proc.send_signal(signal.SIGINT)
         try:
