@@ -133,3 +133,29 @@ def test_recorded_ssh_true_is_ten_waits() -> None:
     assert [round(t, 3) for t in got.waits] == [
         0.154, 0.353, 0.674, 0.881, 1.011, 1.163, 1.316, 1.467, 1.620, 1.922
     ]  # fmt: skip
+
+
+def test_the_table_marks_each_goal_and_sits_beside_the_slope() -> None:
+    from bench.capture import Count
+    from bench.capture_run import Results, beside_the_slope, table
+
+    def n(k: int) -> Count:
+        return Count(k, 1, (), 0, 0, 0.0)
+
+    results = Results()
+    for step, k in {"ssh true": 11, "naive fresh": 9, "naive noop": 9}.items():
+        results.counts[("systemd", "ed25519", step)] = n(k)
+    for step, k in {"fresh": 15, "noop": 6, "check": 7}.items():
+        results.counts[("systemd", "ed25519", step)] = n(k)
+    lines = table(results, ["systemd"], ["ed25519"])
+    assert "| systemd | ed25519 | 11 | 9 | 9 | 15 | 6 | 7 |" in lines
+    assert "- MISS: systemd ed25519 fresh ≤ 14: 15" in lines
+    assert "- PASS: systemd ed25519 noop ≤ 6: 6" in lines
+    assert "- MISS: systemd ed25519 check ≤ 6: 7" in lines
+    latency = "".join(
+        f"| hardened-ecs | {step} | 1.00 s | 2.00 s | 3.00 s | {k} | 0.50 s |\n"
+        for step, k in (("fresh", "14.0"), ("noop", "6.0"), ("check", "6.0"))
+    )
+    (line, _) = beside_the_slope(latency, lines)
+    assert "fresh 15 vs 14.0, noop 6 vs 6.0, check 7 vs 6.0" in line
+    assert beside_the_slope("no latency section", lines) == []
