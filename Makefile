@@ -98,6 +98,11 @@ $(BENCH_VENV)/.bench-installed: bench/requirements.txt
 	$(BENCH_VENV)/bin/$(PIP_INSTALL) -r bench/requirements.txt
 	touch $@
 
+# Then round trips counted from packet captures (bench/capture_run.py, tshark from
+# scripts/install-bench-deps.sh): both host kinds (systemd, chroot) and three key types, one
+# fresh host per tool, every command bounded (300 s): 4-7 minutes on this 2-core machine.
 bench: $(VENV)/.installed $(BENCH_VENV)/.bench-installed testhosts
+	scripts/install-bench-deps.sh
 	$(PY) -m bench.run
 	$(PY) -m bench.latency --bench-venv $(BENCH_VENV) $(LATENCY_ARGS)
+	$(PY) -m bench.capture_run --output bench/RESULTS.md

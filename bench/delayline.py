@@ -98,8 +98,9 @@ class DelayLine:
             os.close(fd)
         subprocess.run(["ip", "netns", "del", self.netns], capture_output=True, check=False)
 
-    def attach(self, host_pid: int) -> str:
-        """Give the host whose PID 1 is `host_pid` an address behind the line; returns it."""
+    def attach(self, host_pid: int | str) -> str:
+        """Give the host whose PID 1 is `host_pid` (or whose network namespace is the `ip netns`
+        name `host_pid`) an address behind the line; returns it."""
         n = self._hosts
         if n >= 200:
             raise DelayLineError("at most 200 hosts per delay line")
@@ -113,7 +114,10 @@ class DelayLine:
         peer = ("peer",)
         _ip("-n", self.netns, "addr", "add", self.client_address, *peer, address, "dev", client_if)
         _ip("-n", self.netns, "link", "set", client_if, "up")
-        ns = ["nsenter", "--target", str(host_pid), "--net", "--", "ip"]
+        if isinstance(host_pid, str):
+            ns = ["ip", "-n", host_pid]
+        else:
+            ns = ["nsenter", "--target", str(host_pid), "--net", "--", "ip"]
         for args in (
             ("addr", "add", address, *peer, self.client_address, "dev", host_if),
             ("link", "set", host_if, "up"),

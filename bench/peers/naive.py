@@ -23,10 +23,12 @@ DEST = "/etc/ssh/sshd_config.d/10-bench-hardening.conf"
 def main(host: str, keyfile: str, known_hosts: str) -> int:
     started = time.monotonic()
     body = base64.b64encode(Path(__file__).with_name("dropin.conf").read_bytes()).decode()
+    # The host's own way: systemd's, else the init script (a host without systemd).
+    reload = "if [ -d /run/systemd/system ]; then systemctl reload ssh; else service ssh reload; fi"
     command = (
         f"printf %s {body} | base64 -d > {DEST}.new && "
         f"if cmp -s {DEST}.new {DEST}; then rm -f {DEST}.new; echo unchanged; "
-        f"else mv -f {DEST}.new {DEST} && systemctl reload ssh && echo changed; fi"
+        f"else mv -f {DEST}.new {DEST} && {reload} && echo changed; fi"
     )
     client = paramiko.SSHClient()
     client.load_host_keys(known_hosts)

@@ -8,12 +8,19 @@ OpenSSH's sshd reads messages in order and handles the request once the service 
 accepted (auth2.c). paramiko's own code builds and signs it: `_parse_service_accept` is
 called early instead of on the accept, and the accept, when it comes, is not answered again.
 
-Not for RSA keys: their signature algorithm (rsa-sha2-512/256 or ssh-rsa) follows the
-server-sig-algs the server sends in EXT_INFO, which may still be on its way at this point.
+RSA keys: their signature algorithm follows the server-sig-algs the server sends in EXT_INFO,
+which may still be on its way at this point. paramiko then signs with its first choice,
+rsa-sha2-512, which every OpenSSH since 7.2 accepts unless told otherwise
+(PubkeyAcceptedAlgorithms), so the request goes early only to such a server (its version
+string says so). A refusal cannot say whether the key or the algorithm was refused (and
+OpenSSH's server-sig-algs lists every algorithm it knows, not the accepted ones), so an RSA
+key refused early is asked once more with the next RSA algorithm (rsa-sha2-256): a server that
+does not take rsa-sha2-512 still logs in; a key it refuses is still refused.
 """
 
 from __future__ import annotations
 
+import re
 import threading
 
 import paramiko
@@ -27,8 +34,8 @@ class _EarlyRequest(AuthHandler):
     _sent_early = False
 
     def _request_auth(self) -> None:
-        # Set before anything goes out: the server's accept can be parsed (transport thread)
-        # while the key still signs, and must not send the request a second time.
+        # Set first: the server's accept may come while the request is signed (an RSA-3072
+        # signature takes milliseconds), and must not be answered with a second request.
         self._sent_early = True
         super()._request_auth()  # type: ignore[misc]
         accept = Message()
@@ -48,10 +55,24 @@ _HOOKS = all(
 )
 
 
-def pipelines(key: paramiko.PKey) -> bool:
-    """Whether `key` signs the same way whatever the server's EXT_INFO says (not RSA), and
-    this paramiko has the methods the early request is built with."""
-    return _HOOKS and "rsa" not in key.get_name()
+RSA_SHA2_SINCE = (7, 2)  # the OpenSSH release that accepts rsa-sha2-512/256 signatures
+
+
+def _openssh_release(version: str) -> tuple[int, int] | None:
+    m = re.match(r"SSH-2\.0-OpenSSH_(\d+)\.(\d+)", version)
+    return (int(m.group(1)), int(m.group(2))) if m else None
+
+
+def pipelines(key: paramiko.PKey, server_version: str = "") -> bool:
+    """Whether this paramiko has the methods the early request is built with, and `key`
+    signs the same way whatever the server's EXT_INFO says (not RSA), or, for RSA, the
+    server's version string says OpenSSH 7.2 or later."""
+    if not _HOOKS:
+        return False
+    if "rsa" not in key.get_name():
+        return True
+    release = _openssh_release(server_version)
+    return release is not None and release >= RSA_SHA2_SINCE
 
 
 def auth_publickey(transport: paramiko.Transport, username: str, key: paramiko.PKey) -> None:
@@ -60,7 +81,7 @@ def auth_publickey(transport: paramiko.Transport, username: str, key: paramiko.P
     Raises what paramiko raises: AuthenticationException (refused), BadAuthenticationType,
     SSHException.
     """
-    if not pipelines(key):
+    if not pipelines(key, str(getattr(transport, "remote_version", ""))):
         transport.auth_publickey(username, key)
         return
     if not transport.is_active() or not getattr(transport, "initial_kex_done", False):
@@ -69,4 +90,17 @@ def auth_publickey(transport: paramiko.Transport, username: str, key: paramiko.P
     handler = _EarlyRequest(transport)
     transport.auth_handler = handler
     handler.auth_publickey(username, key, done)
-    handler.wait_for_response(done)
+    try:
+        handler.wait_for_response(done)
+    except paramiko.AuthenticationException:
+        used = getattr(transport, "_agreed_pubkey_algorithm", None)
+        if "rsa" not in key.get_name() or not used or not transport.is_active():
+            raise
+        others = [a for a in transport.preferred_pubkeys if "rsa" in a and a != used]
+        if not others:
+            raise
+        # Once more, the usual way, without the algorithm that was refused.
+        disabled = dict(transport.disabled_algorithms or {})
+        disabled["pubkeys"] = [*disabled.get("pubkeys", []), used]
+        transport.disabled_algorithms = disabled
+        transport.auth_publickey(username, key)

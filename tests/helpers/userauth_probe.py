@@ -1,4 +1,4 @@
-"""One public-key login through hardening/userauth.py, watched from the client: the type of
+"""One public-key login through hardening/ssh/userauth.py, watched from the client: the type of
 every message it sent and when the server's SERVICE_ACCEPT was parsed. Shared by the proof on a
 real sshd (tests/hosts/) and the tests on the in-process server (tests/unit/)."""
 
@@ -24,6 +24,7 @@ class Login:
     request_sent: threading.Event = field(default_factory=threading.Event)
     authenticated: bool = False
     refused: paramiko.AuthenticationException | None = None
+    algorithm: str | None = None  # the public-key algorithm the last request signed with
 
 
 def probe_login(
@@ -32,13 +33,17 @@ def probe_login(
     *,
     hold_accept: bool = False,
     on_accept: Callable[[], None] | None = None,
+    server_says: str | None = None,
 ) -> Login:
     """Log in as root on 127.0.0.1:`port`. `hold_accept`: the accept is parsed only once the
     request went (bounded), as over a real link's round trip; on loopback it can otherwise
-    come back while the key still signs. `on_accept` runs when the accept arrives."""
+    come back while the key still signs. `on_accept` runs when the accept arrives.
+    `server_says`: the version string the client is to believe the server sent."""
     login = Login()
     transport = paramiko.Transport(socket.create_connection((LOOPBACK, port), timeout=10))
     transport.start_client(timeout=10)
+    if server_says is not None:
+        transport.remote_version = server_says
     send = getattr(transport, "_send_message")  # noqa: B009 (private: not in the stubs)
 
     def record(m: paramiko.Message) -> None:
@@ -67,6 +72,7 @@ def probe_login(
     finally:
         handler_class._parse_service_accept = parse  # type: ignore[method-assign]
         login.authenticated = transport.is_authenticated()
+        login.algorithm = getattr(transport, "_agreed_pubkey_algorithm", None)
         transport.close()
     return login
 

@@ -13,6 +13,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from bench.delayline import DelayLine
 from bench.latency_scenarios import host_known_hosts
 from tests.conftest import ClientKeys
@@ -22,11 +24,12 @@ from tests.testhosts.fixtures import SystemdFactory
 ROOT = Path(__file__).resolve().parents[2]
 
 
+@pytest.mark.parametrize("kind", ["ed25519", "ecdsa", "rsa"])  # RSA's early request too
 def test_apply_over_a_lossy_slow_link_ends_confirmed(
-    systemd_factory: SystemdFactory, client_keys: ClientKeys, tmp_path: Path
+    systemd_factory: SystemdFactory, client_keys: ClientKeys, tmp_path: Path, kind: str
 ) -> None:
     host = systemd_factory("bookworm")
-    key = client_keys.ed25519
+    key = getattr(client_keys, kind)
     assert host.init_pid is not None
     with DelayLine(251, rtt=0.1, loss=0.05) as line:
         address = line.attach(host.init_pid)

@@ -1,4 +1,4 @@
-"""Public-key authentication one round trip shorter (hardening/userauth.py), against the
+"""Public-key authentication one round trip shorter (hardening/ssh/userauth.py), against the
 in-process SSH server: the signed request goes before the service is accepted and logs in; an
 RSA key waits for the accept; an unknown key is refused. That OpenSSH's sshd takes the early
 request too is tests/hosts/test_userauth_hosts.py."""
