@@ -21,6 +21,7 @@ import subprocess
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 from tools.preflight_env import (
     check_backend,
@@ -64,17 +65,25 @@ def _last_line(text: str) -> str:
     return lines[-1] if lines else "no output"
 
 
+def _pulumi_list(args: list[str], env: Mapping[str, str], root: Path) -> tuple[list[Any], str]:
+    """A `pulumi ... --json` listing, or ([], why not) when it failed or said no list."""
+    code, out, err = _pulumi(args, env, root)
+    try:
+        listed = json.loads(out) if code == 0 else None
+    except ValueError:
+        listed = None
+    if isinstance(listed, list):
+        return listed, ""
+    return [], _last_line(err or out)
+
+
 def check_plugin(env: Mapping[str, str], root: Path) -> list[str]:
     """Without the plugin, `pulumi up` downloads it (retrying, and offline failing)."""
     version = pinned_provider_version(root)
     install = f"pulumi plugin install resource {PROVIDER} v{version}"
-    code, out, err = _pulumi(["plugin", "ls", "--json"], env, root)
-    try:
-        plugins = json.loads(out) if code == 0 else None
-    except ValueError:
-        plugins = None
-    if not isinstance(plugins, list):
-        return [f"`pulumi plugin ls` failed: {_last_line(err or out)}.\nFix: {install}"]
+    plugins, failed = _pulumi_list(["plugin", "ls", "--json"], env, root)
+    if failed:
+        return [f"`pulumi plugin ls` failed: {failed}.\nFix: {install}"]
     if any(
         isinstance(p, dict)
         and (p.get("kind"), p.get("name"), p.get("version")) == ("resource", PROVIDER, version)
@@ -89,13 +98,9 @@ def check_plugin(env: Mapping[str, str], root: Path) -> list[str]:
 
 
 def check_stack_exists(stack: str, env: Mapping[str, str], root: Path) -> list[str]:
-    code, out, err = _pulumi(["stack", "ls", "--json"], env, root)
-    try:
-        stacks = json.loads(out) if code == 0 else None
-    except ValueError:
-        stacks = None
-    if not isinstance(stacks, list):
-        return [f"Could not list the stacks: {_last_line(err or out)}"]
+    stacks, failed = _pulumi_list(["stack", "ls", "--json"], env, root)
+    if failed:
+        return [f"Could not list the stacks: {failed}"]
     names = {s.get("name") for s in stacks if isinstance(s, dict)}
     if stack in names or any(str(n).endswith(f"/{stack}") for n in names):
         return []

@@ -5,18 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
-
 from tools.demo import DESTROY
-from tools.engine_stack import CliUnavailable, EngineStack, cli_dir
-
-
-@pytest.fixture(scope="module")
-def cli() -> Path:
-    try:
-        return cli_dir()
-    except CliUnavailable as exc:
-        pytest.fail(str(exc), pytrace=False)
+from tools.engine_stack import EngineStack
 
 
 def test_the_demo_teardown_removes_the_stack_without_the_stack_rm_hint(

@@ -19,18 +19,10 @@ import pytest
 import yaml
 
 from tests.unit.program_preview import ecdsa_pair
-from tools.engine_stack import ROOT, CliUnavailable, EngineStack, cli_dir
+from tools.engine_stack import ROOT, EngineStack
 
 NO_PROVIDER = "no resource plugin 'pulumi-resource-alicloud' found"
 CONFIG_CHECK = "validating stack config"
-
-
-@pytest.fixture(scope="module")
-def cli() -> Path:
-    try:
-        return cli_dir()
-    except CliUnavailable as exc:
-        pytest.fail(str(exc), pytrace=False)
 
 
 def real_stack(workdir: Path, cli: Path, stack: str) -> EngineStack:

@@ -9,12 +9,9 @@ import shutil
 import subprocess
 from pathlib import Path
 
-import pytest
 import yaml
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
-
-from tools.engine_stack import CliUnavailable, cli_dir
 
 ROOT = Path(__file__).resolve().parents[2]
 SKIP = shutil.ignore_patterns(
@@ -22,14 +19,6 @@ SKIP = shutil.ignore_patterns(
 )
 PASSPHRASE = "preflight-test-passphrase"  # a throwaway stack's
 INSTALL_PLUGIN = "pulumi plugin install resource alicloud v4.0.0"
-
-
-@pytest.fixture(scope="module")
-def cli() -> Path:
-    try:
-        return cli_dir()
-    except CliUnavailable as exc:
-        pytest.fail(str(exc), pytrace=False)
 
 
 def clean_env(home: Path, cli: Path, **extra: str) -> dict[str, str]:

@@ -219,12 +219,18 @@ def test_the_fleet_table_wraps_a_long_error_between_words() -> None:
     assert any(re.match(r"db \(10\.0\.0\.2:2222\)\s+0\s", line) for line in table), table
 
 
-def test_an_inventory_entry_is_named_in_every_line(tmp_path: Path, key: Path) -> None:
+def free_ports(n: int) -> list[int]:
+    """Ports nothing listens on: a connect is refused at once."""
     ports = []
-    for _ in range(2):
+    for _ in range(n):
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
             ports.append(int(s.getsockname()[1]))
+    return ports
+
+
+def test_an_inventory_entry_is_named_in_every_line(tmp_path: Path, key: Path) -> None:
+    ports = free_ports(2)
     inventory = tmp_path / "hosts.yaml"
     inventory.write_text(
         f"defaults: {{user: root, identity: {key}, known_hosts: {tmp_path / 'kh'}}}\n"
@@ -250,11 +256,7 @@ def test_counts_read_as_english() -> None:
 def test_a_fleet_on_a_terminal_counts_the_hosts_done_in_the_live_line(
     tmp_path: Path, key: Path
 ) -> None:
-    ports = []
-    for _ in range(2):
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            ports.append(int(s.getsockname()[1]))
+    ports = free_ports(2)
     inventory = tmp_path / "hosts.yaml"
     entries = "".join(f"  - {{name: h{p}, host: 127.0.0.1, port: {p}}}\n" for p in ports)
     inventory.write_text(f"defaults: {{user: root, identity: {key}}}\nhosts:\n{entries}")
