@@ -94,8 +94,9 @@ class Snapshot:
     effective: dict[str, str]  # `sshd -T` for root from 127.0.0.1
 
 
-def snapshot(host: TestHost) -> Snapshot:
-    out = host.run(_SNAPSHOT, check=True).stdout
+def read_snapshot(out: str) -> tuple[dict[str, str], tuple[str, ...], frozenset[str]]:
+    """A snapshot script's lines (`file PATH SHA`, `leftover PATH`, `admin WHAT`): the files,
+    the leftovers and what exists of the admin user (both host kinds' scripts say them)."""
     files, leftovers, admin = {}, [], set()
     for line in out.splitlines():
         kind, _, rest = line.partition(" ")
@@ -106,7 +107,12 @@ def snapshot(host: TestHost) -> Snapshot:
             leftovers.append(rest)
         elif kind == "admin":
             admin.add(rest)
-    return Snapshot(files, tuple(sorted(leftovers)), frozenset(admin), effective(host))
+    return files, tuple(sorted(leftovers)), frozenset(admin)
+
+
+def snapshot(host: TestHost) -> Snapshot:
+    files, leftovers, admin = read_snapshot(host.run(_SNAPSHOT, check=True).stdout)
+    return Snapshot(files, leftovers, admin, effective(host))
 
 
 def effective(host: TestHost) -> dict[str, str]:
@@ -134,18 +140,29 @@ def is_complete_new(effective: Mapping[str, str], overrides: Mapping[str, str]) 
     return wrong
 
 
+def assert_same_sshd(
+    files: Mapping[str, str],
+    leftovers: tuple[str, ...],
+    effective: Mapping[str, str],
+    files_before: Mapping[str, str],
+    effective_before: Mapping[str, str],
+) -> None:
+    """sshd's files and `sshd -T` as before, nothing of a transaction left (either host kind)."""
+    assert leftovers == (), f"left behind on the host: {leftovers}"
+    assert files == files_before, "sshd configuration files changed"
+    assert effective == effective_before, {
+        k: (effective_before.get(k), effective.get(k))
+        for k in set(effective) | set(effective_before)
+        if effective.get(k) != effective_before.get(k)
+    }
+
+
 def assert_old(
     host: TestHost, before: Snapshot, key: Path, *, admin_too: bool = True, login: str = "root"
 ) -> None:
     """The host is exactly as it was: files, no leftovers, `sshd -T`, the key login."""
     now = snapshot(host)
-    assert now.leftovers == (), f"left behind on the host: {now.leftovers}"
-    assert now.files == before.files, "sshd configuration files changed"
-    assert now.effective == before.effective, {
-        k: (before.effective.get(k), now.effective.get(k))
-        for k in set(now.effective) | set(before.effective)
-        if now.effective.get(k) != before.effective.get(k)
-    }
+    assert_same_sshd(now.files, now.leftovers, now.effective, before.files, before.effective)
     if admin_too:
         assert now.admin == before.admin, f"admin user state {before.admin} -> {now.admin}"
     assert try_login(host.port, login, key), f"{login}'s key login no longer works"

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Final
 
 from tests.helpers.cli import Cli
-from tests.helpers.fault_proofs import is_complete_new, poll
+from tests.helpers.fault_proofs import assert_same_sshd, is_complete_new, poll, read_snapshot
 from tests.testhosts.client import try_login, wait_login
 from tests.testhosts.machine import SystemdHost
 
@@ -45,16 +45,8 @@ class Snapshot:
 
 
 def snapshot(host: SystemdHost) -> Snapshot:
-    out = host.run(_SNAPSHOT, check=True).stdout
-    files, leftovers = {}, []
-    for line in out.splitlines():
-        kind, _, rest = line.partition(" ")
-        if kind == "file":
-            path, _, digest = rest.partition(" ")
-            files[path] = digest
-        elif kind == "leftover":
-            leftovers.append(rest)
-    return Snapshot(files, tuple(sorted(leftovers)), host.sshd_effective())
+    files, leftovers, _ = read_snapshot(host.run(_SNAPSHOT, check=True).stdout)
+    return Snapshot(files, leftovers, host.sshd_effective())
 
 
 def cli_for(host: SystemdHost, key: Path, tmp_path: Path, user: str = "root") -> Cli:
@@ -99,13 +91,7 @@ def assert_new(host: SystemdHost, key: Path) -> None:
 
 def assert_old(host: SystemdHost, before: Snapshot, key: Path) -> None:
     now = snapshot(host)
-    assert now.leftovers == (), f"left behind on the host: {now.leftovers}"
-    assert now.files == before.files, "sshd configuration files changed"
-    assert now.effective == before.effective, {
-        k: (before.effective.get(k), now.effective.get(k))
-        for k in set(now.effective) | set(before.effective)
-        if now.effective.get(k) != before.effective.get(k)
-    }
+    assert_same_sshd(now.files, now.leftovers, now.effective, before.files, before.effective)
     assert try_login(host.address, "root", key), "root's key login no longer works"
 
 

@@ -54,6 +54,7 @@ from tests.testhosts.procs import (
     in_main_thread,
     proc_stat,
     remove_tree,
+    take_over_abandoned,
     wait_gone,
 )
 from tests.testhosts.syslog import SyslogSink
@@ -106,19 +107,8 @@ def reap_stale() -> int:
     for d in STATE_DIR.iterdir():
         if not d.is_dir():
             continue
-        try:
-            owner = json.loads((d / "owner.json").read_text())
-        except (OSError, ValueError):
-            # Being created right now by someone else, or garbage from a crash long ago.
-            if time.time() - d.stat().st_mtime < 600:
-                continue
-            owner = {}
-        if owner and alive(int(owner["owner_pid"]), int(owner["owner_start"])):
+        if take_over_abandoned(d) is None:
             continue
-        if owner.get("init_pid") and alive(int(owner["init_pid"]), int(owner["init_start"])):
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(int(owner["init_pid"]), signal.SIGKILL)
-            wait_gone(int(owner["init_pid"]), int(owner["init_start"]))
         remove_tree(d)
         reaped += 1
     return reaped

@@ -9,7 +9,6 @@ propagation directory are removed (tests/testhosts/machine.py).
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import re
 import signal
@@ -21,11 +20,10 @@ from typing import Final
 from tests.testhosts import network
 from tests.testhosts.procs import (
     TestHostError,
-    alive,
     proc_stat,
     remove_tree,
+    take_over_abandoned,
     unmount_all_under,
-    wait_gone,
 )
 
 STATE_DIR: Final = Path(
@@ -95,18 +93,9 @@ def reap_stale() -> int:
     for d in STATE_DIR.iterdir():
         if not re.match(rf"{NAME_PREFIX}\d+-\d+-", d.name):
             continue  # not one of ours
-        try:
-            owner = json.loads((d / "owner.json").read_text())
-        except (OSError, ValueError):
-            if time.time() - d.stat().st_mtime < 600:
-                continue  # being created right now
-            owner = {}
-        if owner and alive(int(owner["owner_pid"]), int(owner["owner_start"])):
+        owner = take_over_abandoned(d)
+        if owner is None:
             continue
-        if owner.get("init_pid") and alive(int(owner["init_pid"]), int(owner["init_start"])):
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(int(owner["init_pid"]), signal.SIGKILL)
-            wait_gone(int(owner["init_pid"]), int(owner["init_start"]))
         cleanup(str(owner.get("name", d.name)), d)
         reaped += 1
     return reaped

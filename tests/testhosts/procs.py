@@ -6,8 +6,11 @@ A process is named by (pid, start time) so that a recycled PID is never killed b
 from __future__ import annotations
 
 import atexit
+import contextlib
+import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import threading
@@ -15,7 +18,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import Generic, Protocol, Self, TypeVar
+from typing import Any, Generic, Protocol, Self, TypeVar
 
 
 class TestHostError(RuntimeError):
@@ -156,3 +159,22 @@ class Lifetime:
         tb: TracebackType | None,
     ) -> None:
         self.stop()
+
+
+def take_over_abandoned(state_dir: Path) -> dict[str, Any] | None:
+    """The owner record of a host's state dir whose test process died, its host's init killed
+    (only if it is still the very process that was started: PID and start time) and gone;
+    None while the dir is in use, or being created right now by someone else."""
+    try:
+        owner: dict[str, Any] = json.loads((state_dir / "owner.json").read_text())
+    except (OSError, ValueError):
+        if time.time() - state_dir.stat().st_mtime < 600:
+            return None  # being created right now
+        return {}  # garbage from a crash long ago
+    if owner and alive(int(owner["owner_pid"]), int(owner["owner_start"])):
+        return None
+    if owner.get("init_pid") and alive(int(owner["init_pid"]), int(owner["init_start"])):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(int(owner["init_pid"]), signal.SIGKILL)
+        wait_gone(int(owner["init_pid"]), int(owner["init_start"]))
+    return owner
