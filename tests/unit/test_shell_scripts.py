@@ -83,3 +83,12 @@ def test_a_script_without_its_comments_is_still_whole_shell(name: str) -> None:
         ln for ln in script_text(name, HOME[name]).splitlines() if not ln.lstrip().startswith("#")
     ]
     assert text.splitlines() == code
+
+
+@pytest.mark.parametrize("name", ["common.sh", "facts.sh", "txn.sh", "admin.sh", "admin_undo.sh"])
+def test_values_reach_a_script_only_through_its_assignments(name: str) -> None:
+    """One templating scheme (host/shell.py's `assign`): no `@NAME@` placeholder is left in a
+    script's code, where it would reach the host as literal text."""
+    home = HOME.get(name, "hardening.change")
+    code = [ln for ln in shipped(name, home).splitlines()]
+    assert [ln for ln in code if re.search(r"@[A-Z][A-Z_]*@", ln)] == []
