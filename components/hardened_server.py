@@ -74,8 +74,8 @@ class HardenedServerArgs:
 class HardenedServer(pulumi.ComponentResource):
     """Outputs: ``public_ip``, ``private_ip``, ``instance_id``, ``ssh_command``, ``hardened``,
     ``host_key_fingerprint``, ``known_hosts_line``, ``controls`` (the control summary: passed,
-    failed, failedIds, ...; components/sshd_hardening/control_state.py); ``boot_key``, ``server`` (the instance, whose
-    resources are this component's children) and ``sshd``.
+    failed, failedIds, ...; components/sshd_hardening/control_state.py); ``boot_key``,
+    ``server`` (the instance, whose resources are this component's children) and ``sshd``.
     """
 
     boot_key: BootHostKey

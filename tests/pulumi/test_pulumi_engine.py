@@ -255,7 +255,13 @@ def test_hand_edit_fails_refresh_preview_is_recorded_by_refresh_and_fixed_by_up(
     assert a_outs["controls"]["password-authentication"] == "fail"
     assert "password-authentication" in a_outs["controlSummary"]["failedIds"]
     assert_summary_matches(a_outs)
+    # A refresh does not run the program: the export is still the last `up`'s until a
+    # refresh that does (docs/evidence.md).
+    assert world.stack.outputs()["a"]["controls"]["failedIds"] == []
+    world.stack.run("refresh", "--yes", "--skip-preview", "--run-program")
+    a_outs = world.resource("a")["outputs"]
     assert world.stack.outputs()["a"]["controls"] == a_outs["controlSummary"]
+    assert world.stack.outputs()["a"]["controls"]["failedIds"] == ["password-authentication"]
     assert world.resource("b")["outputs"]["compliant"] is True
     assert world.resource("b")["outputs"]["controlSummary"]["failedIds"] == []
 
@@ -264,6 +270,7 @@ def test_hand_edit_fails_refresh_preview_is_recorded_by_refresh_and_fixed_by_up(
     assert access(a, world.key) == HARDENED_ACCESS
     assert world.resource("a")["outputs"]["compliant"] is True
     assert world.resource("a")["outputs"]["controls"]["password-authentication"] == "pass"
+    assert world.stack.outputs()["a"]["controls"]["failedIds"] == []
     world.stack.run("preview", "--expect-no-changes")
 
 
