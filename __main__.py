@@ -117,6 +117,8 @@ for index in range(cfg.instance_count):
         "hardened": server.hardened,
         "hostKeyFingerprint": server.host_key_fingerprint,
         "knownHostsLine": server.known_hosts_line,
+        # passed, failed, failedIds (as of the last up/refresh); the full report: docs/evidence.md
+        "controls": server.controls,
     }
 
 pulumi.export("servers", servers)

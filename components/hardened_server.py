@@ -73,8 +73,9 @@ class HardenedServerArgs:
 
 class HardenedServer(pulumi.ComponentResource):
     """Outputs: ``public_ip``, ``private_ip``, ``instance_id``, ``ssh_command``, ``hardened``,
-    ``host_key_fingerprint``, ``known_hosts_line``; ``boot_key``, ``server`` (the instance, whose
-    resources are this component's children) and ``sshd``.
+    ``host_key_fingerprint``, ``known_hosts_line``, ``controls`` (the control summary: passed,
+    failed, failedIds, ...; components/sshd_hardening/control_state.py); ``boot_key``,
+    ``server`` (the instance, whose resources are this component's children) and ``sshd``.
     """
 
     boot_key: BootHostKey
@@ -87,6 +88,7 @@ class HardenedServer(pulumi.ComponentResource):
     hardened: pulumi.Output[bool]
     host_key_fingerprint: pulumi.Output[str]
     known_hosts_line: pulumi.Output[str | None]
+    controls: pulumi.Output[dict[str, Any] | None]
 
     def __init__(
         self, name: str, args: HardenedServerArgs, opts: pulumi.ResourceOptions | None = None
@@ -135,6 +137,7 @@ class HardenedServer(pulumi.ComponentResource):
         self.ssh_command = server.ssh_command
         self.hardened = self.sshd.compliant
         self.host_key_fingerprint = self.sshd.host_key_fingerprint
+        self.controls = self.sshd.control_summary
         port = args.ssh_port
 
         def line(values: list[Any]) -> str | None:
@@ -153,6 +156,7 @@ class HardenedServer(pulumi.ComponentResource):
                 "hardened": self.hardened,
                 "hostKeyFingerprint": self.host_key_fingerprint,
                 "knownHostsLine": self.known_hosts_line,
+                "controls": self.controls,
             }
         )
 

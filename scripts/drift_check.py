@@ -3,17 +3,23 @@ every server in a stack's outputs, with the stack's own hardening settings.
 
     pulumi stack output --json > outputs.json
     pulumi config --json --show-secrets > config.json      # never printed
-    python scripts/drift_check.py --outputs outputs.json --config config.json --workdir DIR
+    python scripts/drift_check.py --outputs outputs.json --config config.json --workdir DIR \
+        [--reports REPORTS] [--summary "$GITHUB_STEP_SUMMARY"]
 
-Exit 0 when every server is compliant, 1 on drift (or when a check could not run).
+Exit 0 when every server is compliant, 1 on drift (or when a check could not run). With
+--reports, each server's controls report is kept there (REPORTS/<server>.json and .junit.xml)
+and a failing control fails the run too, whether or not it is a directive we manage;
+--summary appends the failing controls as Markdown (scripts/py).
 The private key is written to DIR with mode 0600 and never printed.
 """
 
 from __future__ import annotations
 
 import argparse
+import html
 import json
 import os
+import re
 import subprocess
 import sys
 from collections.abc import Mapping, Sequence
@@ -24,8 +30,12 @@ from typing import Any
 # The project root, for the shared `hardening` package (this file runs as scripts/drift_check.py).
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from hardening.model import defaults  # after the path above
+# After the path above.
+from hardening.front import evidence_json, evidence_output
+from hardening.model import defaults
 from hardening.model.values import directive_text
+from hardening.ops.evidence import Evidence
+from hardening.planning.control_eval import FAIL
 
 NAMESPACE = "hardened-ecs"
 
@@ -130,11 +140,93 @@ def write_identity(config: Mapping[str, Any], workdir: Path) -> Path:
     return path
 
 
+# --- the controls reports and the job summary ----------------------------------------
+
+
+@dataclass(frozen=True)
+class ServerControls:
+    name: str
+    evidence: Evidence | None  # None: no report was written
+    why_none: str = ""
+
+    @property
+    def failing(self) -> bool:
+        """A failing control, a host not checked or no report at all: each fails the job."""
+        if self.evidence is None:
+            return True
+        return any(h.error or h.failed_ids for h in self.evidence.hosts)
+
+
+def report_paths(reports: Path, name: str) -> tuple[Path, Path]:
+    """(JSON, JUnit) report of server `name` (a stack output key: kept to safe characters)."""
+    safe = re.sub(r"[^A-Za-z0-9._-]", "_", name).lstrip(".") or "server"
+    return reports / f"{safe}.json", reports / f"{safe}.junit.xml"
+
+
+def collect(reports: Path, name: str, exit_code: int) -> ServerControls:
+    """Read the JSON report `check` wrote for `name` and write its JUnit beside it."""
+    json_path, junit_path = report_paths(reports, name)
+    try:
+        evidence = evidence_json.parse(json_path.read_text())
+    except FileNotFoundError:
+        return ServerControls(name, None, f"no report (check exited {exit_code})")
+    except (ValueError, KeyError, TypeError) as exc:
+        return ServerControls(name, None, f"unreadable report {json_path.name}: {exc}")
+    evidence_output.write(str(junit_path), "junit", evidence)
+    return ServerControls(name, evidence)
+
+
+def _cell(text: str) -> str:
+    # What a host printed goes into a Markdown table: no markup, no pipes, one line.
+    return html.escape(" ".join(text.split())).replace("|", "&#124;")
+
+
+def markdown(servers: list[ServerControls]) -> str:
+    lines = ["### sshd controls", ""]
+    failing_rows: list[str] = []
+    for server in servers:
+        if server.evidence is None:
+            lines.append(f"- **{_cell(server.name)}**: {_cell(server.why_none)}")
+            continue
+        for h in server.evidence.hosts:
+            where = f"**{_cell(server.name)}** ({_cell(h.host)}:{h.port})"
+            if h.error:
+                lines.append(f"- {where}: not checked: {_cell(h.error)}")
+                continue
+            counts = ", ".join(f"{n} {status}" for status, n in h.counts.items())
+            lines.append(f"- {where}: {counts}")
+            for r in h.results:
+                if r.status == FAIL:
+                    ids = ", ".join(r.control.benchmark_ids)
+                    failing_rows.append(
+                        f"| {_cell(server.name)} | `{r.control.id}` | {_cell(r.control.title)} "
+                        f"| {_cell(ids)} | {_cell(r.expected)} | {_cell(r.actual)} |"
+                    )
+    if failing_rows:
+        lines += [
+            "",
+            "#### Failing controls",
+            "",
+            "| server | control | title | benchmark IDs | expected | actual |",
+            "| --- | --- | --- | --- | --- | --- |",
+            *failing_rows,
+        ]
+    elif not any(s.failing for s in servers):
+        lines += ["", "No failing control."]
+    return "\n".join(lines) + "\n"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Check every server of a stack for drift.")
     parser.add_argument("--outputs", type=Path, required=True)
     parser.add_argument("--config", type=Path, required=True)
     parser.add_argument("--workdir", type=Path, required=True)
+    parser.add_argument(
+        "--reports", type=Path, help="keep each server's controls report (JSON, JUnit) here"
+    )
+    parser.add_argument(
+        "--summary", type=Path, help="append the failing controls as Markdown to this file"
+    )
     args = parser.parse_args(argv)
     outputs = json.loads(args.outputs.read_text())
     config = json.loads(args.config.read_text())
@@ -145,11 +237,25 @@ def main(argv: Sequence[str] | None = None) -> int:
     settings = settings_from(outputs, config)
     identity = write_identity(config, args.workdir)
     known_hosts = args.workdir / "known_hosts"
+    if args.reports is not None:
+        args.reports.mkdir(parents=True, exist_ok=True)
     status = 0
+    controls: list[ServerControls] = []
     for target in targets:
         print(f"drift-check: {target.name} ({target.host})", flush=True)
-        result = subprocess.run(check_command(target, settings, identity, known_hosts))
+        command = check_command(target, settings, identity, known_hosts)
+        if args.reports is not None:
+            report, _ = report_paths(args.reports, target.name)
+            command += ["--report", str(report), "--format", "json"]
+        result = subprocess.run(command)
         status = max(status, 1 if result.returncode else 0)
+        if args.reports is not None:
+            found = collect(args.reports, target.name, result.returncode)
+            controls.append(found)
+            status = max(status, 1 if found.failing else 0)
+    if args.summary is not None and controls:
+        with args.summary.open("a") as summary:
+            summary.write(markdown(controls))
     return status
 
 

@@ -12,6 +12,8 @@
   (``SSHD_HARDENING_KEY_INSTALLED=1``).
 - ``read`` (``pulumi refresh``): the engine's drift check; what ``sshd -T`` shows becomes the
   outputs, so a hand edit on the server shows as drift, and ``diff`` then asks for an update.
+  ``create``, ``update`` and ``read`` also record the control results of the host as the engine
+  last read it (control_state.py): outputs only, so they never cause a diff.
 - ``delete``: leaves the server as it is and says so.
 
 The provider is pickled by dill *by reference* (class in an importable module) and re-imported
@@ -30,6 +32,7 @@ from typing import Any
 import pulumi
 import pulumi.dynamic as dynamic
 
+from components.sshd_hardening.control_state import control_outputs
 from components.sshd_hardening.input_check import check_inputs
 from components.sshd_hardening.settings import (
     DEFAULT_PORT,
@@ -101,6 +104,7 @@ def _outputs(
         compliant=report.compliant,
         drift=report.drift,
         openssh=report.openssh,
+        **control_outputs(report.evidence),
     )
     return outs
 

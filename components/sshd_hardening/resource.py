@@ -70,7 +70,9 @@ class SshdHardening(dynamic.Resource, module="hardening", name="SshdHardening"):
 
     Outputs: ``host_key_fingerprint``, ``effective`` (directive -> what ``sshd -T`` shows),
     ``compliant``, ``changed`` (the last apply changed the server), ``drift`` (directives that
-    are not as wanted), ``openssh`` (the server's version). ``privateKey`` stays secret.
+    are not as wanted), ``openssh`` (the server's version), ``controls`` (control id -> status)
+    and ``control_summary`` (passed, failed, failedIds, ...; control_state.py): as the engine
+    last read the server (``up``, ``refresh``). ``privateKey`` stays secret.
     """
 
     def __init__(
@@ -129,3 +131,11 @@ class SshdHardening(dynamic.Resource, module="hardening", name="SshdHardening"):
     @property
     def openssh(self) -> pulumi.Output[str]:
         return self._output("openssh")
+
+    @property
+    def controls(self) -> pulumi.Output[dict[str, str] | None]:
+        return self._output("controls")
+
+    @property
+    def control_summary(self) -> pulumi.Output[dict[str, Any] | None]:
+        return self._output("controlSummary")

@@ -12,6 +12,7 @@ from typing import Any
 
 from pulumi.output import Unknown
 
+from components.sshd_hardening.control_state import CONTROL_OUTPUT_NAMES
 from hardening.change.transaction import STAGE_LEASE
 from hardening.model import defaults
 from hardening.model.profiles import DEFAULT_PROFILE, Request
@@ -60,6 +61,7 @@ OUTPUT_NAMES = (
     "changed",
     "drift",
     "openssh",
+    *CONTROL_OUTPUT_NAMES,  # the control results (control_state.py)
 )
 # A different server: harden it from scratch (first contact). With `instanceId` the instance
 # says which server it is: a new address alone (an economical stop released the public IP) is

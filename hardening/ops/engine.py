@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from hardening.model.desired import Request
 from hardening.model.errors import EXIT_DRIFT, ApplyFailed
-from hardening.ops.evidence import host_evidence
 from hardening.ops.report import DEFAULTS, Options, Report
 from hardening.ops.session import PENDING, Session, run_operation
 from hardening.ops.transact import transact
@@ -27,7 +26,6 @@ def check(
     def body(run: Session) -> None:
         with run.open_first() as conn:
             facts = run.gather(conn)
-            run.report.evidence = host_evidence(run.target.host, run.target.port, facts)
             run.plan(conn, facts)
         run.finish_read_only()
         if facts.lock_holder is not None:

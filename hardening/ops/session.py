@@ -11,6 +11,7 @@ from hardening.model.admin_account import admin_account_problem
 from hardening.model.desired import Request
 from hardening.model.directives import BadValue, banner_on_host_problem, lookup
 from hardening.model.errors import ApplyFailed, ConnectError, HardeningError, UsageError
+from hardening.ops.evidence import host_evidence
 from hardening.ops.report import Options, Report
 from hardening.planning.plan import Plan, make_plan
 from hardening.planning.sshd_config import BrokenBlock
@@ -109,6 +110,8 @@ class Session:
                 "the host's current sshd configuration is already invalid, nothing changed; "
                 f"fix it first: {facts.sshd_test_error}"
             )
+        # The control results as read; after an apply, verify's fresh login reads them again.
+        r.evidence = host_evidence(self.target.host, self.target.port, facts)
         return facts
 
     def read_facts(self, conn: Connection, *, wait: int = 0) -> HostFacts:

@@ -7,6 +7,7 @@ import time
 from hardening.change.transaction import Transaction
 from hardening.host import facts as facts_mod
 from hardening.model.errors import ApplyFailed, HardeningError
+from hardening.ops.evidence import host_evidence
 from hardening.ops.session import Session
 from hardening.planning.plan import Plan, Setting, effective_matches, make_plan
 from hardening.ssh.transport import CLIENT_ALGORITHMS, Connection, scaled
@@ -55,6 +56,8 @@ def _replan(run: Session, conn: Connection) -> Plan:
         raise ApplyFailed(f"cannot read facts after the change: {exc}") from None
     if facts.sshd_test_error:
         raise ApplyFailed(f"sshd -T fails after the change: {facts.sshd_test_error}")
+    # The control results under the new configuration (the ones `pulumi up` records).
+    run.report.evidence = host_evidence(run.target.host, run.target.port, facts)
     return make_plan(run.request, facts, CLIENT_ALGORITHMS, conn.target.user)
 
 

@@ -183,6 +183,26 @@ def test_nightly_drift_checks_cloud_and_sshd_and_fails_on_either() -> None:
     assert "exit 1" in last["run"]
 
 
+def test_drift_keeps_the_controls_reports_and_summarises_the_failing_controls() -> None:
+    job = load(ROOT / ".github" / "workflows" / "drift.yml")["jobs"]["drift"]
+    names = [s.get("id") or s.get("name") for s in job["steps"]]
+    sshd = job["steps"][names.index("sshd")]
+    assert '--reports "$RUNNER_TEMP/controls"' in sshd["run"]
+    assert '--summary "$GITHUB_STEP_SUMMARY"' in sshd["run"]
+    [upload] = [s for s in job["steps"] if s.get("uses", "").startswith("actions/upload-artifact@")]
+    # After the check, before the step that fails the job, and also when the check failed.
+    assert names.index("sshd") < job["steps"].index(upload) < len(job["steps"]) - 1
+    assert upload["if"] == "${{ !cancelled() }}"
+    assert SHA_PIN.match(upload["uses"].split()[0]), upload["uses"]
+    # The reports the check wrote, nothing else: the work directory holds the private key.
+    assert upload["with"]["path"].splitlines() == [
+        "${{ runner.temp }}/controls/*.json",
+        "${{ runner.temp }}/controls/*.junit.xml",
+    ]
+    assert "drift" not in upload["with"]["path"]
+    assert upload["with"]["name"] == "controls-${{ matrix.stack }}"
+
+
 def test_secrets_come_from_secrets_not_from_files() -> None:
     for path in WORKFLOWS:
         text = path.read_text()

@@ -8,6 +8,7 @@ import json
 import stat
 import subprocess
 import sys
+import xml.etree.ElementTree as ET
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -181,3 +182,135 @@ def test_drift_check_maps_values_like_the_pulumi_provider() -> None:
     assert drift_check.directive_text is vars(components.config_hardening)["directive_text"]
     for value, text in [(False, "no"), (True, "yes"), (3.0, "3"), (3, "3"), ("VERBOSE", "VERBOSE")]:
         assert drift_check.directive_text(value) == text, value
+
+
+# --- the controls reports and the job summary ----------------------------------------------
+
+
+def host_report(host: str, failing: dict[str, str]) -> str:
+    """The JSON report `check --report` writes for a host whose controls all pass but
+    `failing` (control id -> what the host showed)."""
+    sys.path.insert(0, str(ROOT))
+    from hardening.front import evidence_json
+    from hardening.model.controls import load_catalogue
+    from hardening.ops.evidence import Evidence, HostEvidence
+    from hardening.planning.control_eval import FAIL, PASS, ControlResult
+
+    results = tuple(
+        ControlResult(
+            c,
+            FAIL if c.id in failing else PASS,
+            "as the catalogue says",
+            failing.get(c.id, "as expected"),
+            "stat /etc/ssh/sshd_config",
+        )
+        for c in load_catalogue().controls
+    )
+    evidence = Evidence((HostEvidence(host, 22, "2026-12-07T03:17:00Z", results=results),))
+    return evidence_json.render(evidence)
+
+
+def run_job(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    failing: dict[str, dict[str, str]],
+    exit_codes: dict[str, int] | None = None,
+    reports_written: bool = True,
+) -> tuple[int, Path, str]:
+    """drift_check.main as the workflow runs it; each server's `check` (faked) exits with
+    `exit_codes` (default 0) and writes the report its --report names.
+    Returns (status, reports directory, summary)."""
+    (tmp_path / "outputs.json").write_text(json.dumps(OUTPUTS))
+    (tmp_path / "config.json").write_text(json.dumps(CONFIG))
+    reports, summary = tmp_path / "controls", tmp_path / "summary.md"
+
+    def fake_run(command: list[str], **_: Any) -> subprocess.CompletedProcess[str]:
+        host = command[command.index("--host") + 1]
+        assert command[command.index("--format") + 1] == "json"
+        if reports_written:
+            Path(command[command.index("--report") + 1]).write_text(
+                host_report(host, failing.get(host, {}))
+            )
+        return subprocess.CompletedProcess(command, (exit_codes or {}).get(host, 0))
+
+    monkeypatch.setattr(drift_check.subprocess, "run", fake_run)
+    work = tmp_path / "work"
+    status = drift_check.main(
+        [
+            *("--outputs", str(tmp_path / "outputs.json")),
+            *("--config", str(tmp_path / "config.json")),
+            *("--workdir", str(work)),
+            *("--reports", str(reports)),
+            *("--summary", str(summary)),
+        ]
+    )
+    return status, reports, summary.read_text()
+
+
+def test_a_failing_control_fails_the_job_even_when_check_found_no_drift(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # sshd_config's mode is no directive we manage: `check` exits 0, the control still fails.
+    failing = {"192.0.2.11": {"sshd-config-perms": "0644 root:root /etc/ssh/sshd_config"}}
+    status, _, summary = run_job(tmp_path, monkeypatch, failing)
+    assert status == 1
+    assert "#### Failing controls" in summary
+    [row] = [line for line in summary.splitlines() if "`sshd-config-perms`" in line]
+    assert row.startswith("| server-1 | `sshd-config-perms` | sshd_config is owned by root")
+    assert "cis_ubuntu2404:5.1.1" in row and "0644 root:root /etc/ssh/sshd_config |" in row
+    assert "- **server-0** (192.0.2.10:22): " in summary
+    assert "; failed" not in summary and "server-0 |" not in summary
+
+
+def test_the_reports_are_kept_per_server_as_json_and_junit_and_hold_no_key(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    failing = {"192.0.2.10": {"permit-root-login": "yes"}}
+    status, reports, _ = run_job(tmp_path, monkeypatch, failing)
+    assert status == 1
+    # The paths the workflow uploads: $RUNNER_TEMP/controls/*.json and *.junit.xml.
+    assert sorted(p.name for p in reports.iterdir()) == [
+        "server-0.json",
+        "server-0.junit.xml",
+        "server-1.json",
+        "server-1.junit.xml",
+    ]
+    junit = ET.fromstring((reports / "server-0.junit.xml").read_text())
+    [suite] = junit.iter("testsuite")
+    assert suite.get("name") == "192.0.2.10:22" and suite.get("failures") == "1"
+    [failure] = [c for c in suite.iter("testcase") if c.find("failure") is not None]
+    assert failure.get("name", "").startswith("permit-root-login: ")
+    for path in reports.iterdir():
+        assert "not-a-real-key" not in path.read_text()
+
+
+def test_every_control_passing_passes_the_job_and_says_so(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    status, _, summary = run_job(tmp_path, monkeypatch, {})
+    assert status == 0
+    assert summary.endswith("No failing control.\n")
+    assert "Failing controls" not in summary
+
+
+def test_a_check_that_wrote_no_report_fails_the_job_and_the_summary_says_why(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    status, reports, summary = run_job(
+        tmp_path, monkeypatch, {}, exit_codes={"192.0.2.10": 3}, reports_written=False
+    )
+    assert status == 1
+    assert "- **server-0**: no report (check exited 3)" in summary
+    assert "- **server-1**: no report (check exited 0)" in summary
+    assert "No failing control." not in summary
+    assert list(reports.iterdir()) == []
+
+
+def test_what_a_host_shows_cannot_break_out_of_the_summary_table(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    shown = "yes | <img src=x onerror=alert(1)>\n# heading"
+    _, _, summary = run_job(tmp_path, monkeypatch, {"192.0.2.11": {"banner": shown}})
+    [row] = [line for line in summary.splitlines() if "`banner`" in line]
+    assert row.count("|") == 7  # the table's own six cells, no more
+    assert "<img" not in summary and "&lt;img" in row and "\n# heading" not in summary

@@ -28,6 +28,7 @@ from typing import Any
 import pytest
 
 from hardening.host.paths import STATE_DIR
+from hardening.model.controls import load_catalogue
 from tests.conftest import ClientKeys, _skip_or_fail, hosts_unavailable_reason
 from tests.helpers.chroot_observe import (
     HARDENED_ACCESS,
@@ -44,6 +45,7 @@ pytestmark = pytest.mark.host
 HARDENING_TYPE = "pulumi-python:dynamic/hardening:SshdHardening"
 SECRET_SIG = "4dabf18193072939515e22adb298388d"  # how Pulumi marks a secret value in state
 SUITES = {"a": "bookworm", "b": "trixie"}
+CONTROL_IDS = {c.id for c in load_catalogue().controls}
 KILL_WAIT = 300.0  # how long the killed `up` may take to reach a host (a bound, not a check)
 
 
@@ -166,6 +168,18 @@ def wait_gone(pid: int) -> None:
         time.sleep(0.05)
 
 
+def assert_summary_matches(outputs: dict[str, Any]) -> None:
+    """The summary counts what the per-control results say (control_state.py's two outputs)."""
+    statuses = list(outputs["controls"].values())
+    summary = outputs["controlSummary"]
+    assert summary["passed"] == statuses.count("pass"), summary
+    assert summary["failed"] == statuses.count("fail"), summary
+    assert summary["notApplicable"] == statuses.count("not applicable"), summary
+    assert summary["notEnforced"] == statuses.count("not enforced"), summary
+    failing = [i for i, st in outputs["controls"].items() if st == "fail"]
+    assert sorted(summary["failedIds"]) == sorted(failing), summary  # state sorts keys
+
+
 def set_overrides(world: World, overrides: dict[str, str]) -> None:
     world.stack.set_object("overrides", overrides)
 
@@ -203,6 +217,14 @@ def test_up_hardens_both_hosts(world: World) -> None:
         assert outputs[name]["drift"] == []
         assert outputs[name]["hostKeyFingerprint"] == host_key_fingerprint(host)
         world.fingerprints[name] = outputs[name]["hostKeyFingerprint"]
+        # The state keeps every control's status as the apply's fresh login read it, and the
+        # stack exports its summary: a hardened host fails no control.
+        state = world.resource(name)["outputs"]
+        assert set(state["controls"]) == CONTROL_IDS, name
+        assert state["controlSummary"] == outputs[name]["controls"]
+        assert_summary_matches(state)
+        assert state["controlSummary"]["failedIds"] == [], state["controlSummary"]
+        assert state["controls"]["password-authentication"] == "pass"
 
 
 def test_preview_right_after_up_expects_no_changes(world: World) -> None:
@@ -229,12 +251,26 @@ def test_hand_edit_fails_refresh_preview_is_recorded_by_refresh_and_fixed_by_up(
     assert a_outs["compliant"] is False
     assert a_outs["drift"] == ["PasswordAuthentication"]
     assert a_outs["effective"]["PasswordAuthentication"] == "yes"
+    # The refresh recorded the control the hand edit broke, in the results and the summary.
+    assert a_outs["controls"]["password-authentication"] == "fail"
+    assert "password-authentication" in a_outs["controlSummary"]["failedIds"]
+    assert_summary_matches(a_outs)
+    # A refresh does not run the program: the export is still the last `up`'s until a
+    # refresh that does (docs/evidence.md).
+    assert world.stack.outputs()["a"]["controls"]["failedIds"] == []
+    world.stack.run("refresh", "--yes", "--skip-preview", "--run-program")
+    a_outs = world.resource("a")["outputs"]
+    assert world.stack.outputs()["a"]["controls"] == a_outs["controlSummary"]
+    assert world.stack.outputs()["a"]["controls"]["failedIds"] == ["password-authentication"]
     assert world.resource("b")["outputs"]["compliant"] is True
+    assert world.resource("b")["outputs"]["controlSummary"]["failedIds"] == []
 
     world.stack.run("up", "--yes", "--skip-preview")
     assert effective(world, "a", "passwordauthentication") == "no"
     assert access(a, world.key) == HARDENED_ACCESS
     assert world.resource("a")["outputs"]["compliant"] is True
+    assert world.resource("a")["outputs"]["controls"]["password-authentication"] == "pass"
+    assert world.stack.outputs()["a"]["controls"]["failedIds"] == []
     world.stack.run("preview", "--expect-no-changes")
 
 

@@ -59,6 +59,21 @@ def test_json_report_validates_against_its_schema(evidence: Evidence) -> None:
     _json_validator().validate(json.loads(evidence_json.render(evidence)))
 
 
+def test_json_report_reads_back_as_the_evidence_it_was_written_from() -> None:
+    # scripts/drift_check.py renders JUnit and its summary from the JSON report a check wrote.
+    fleet = _fleet()
+    again = evidence_json.parse(evidence_json.render(fleet))
+    assert again == fleet
+    assert evidence_junit.render(again) == evidence_junit.render(fleet)
+
+
+def test_json_report_of_a_control_this_version_lacks_is_refused() -> None:
+    report = json.loads(evidence_json.render(_one()))
+    report["hosts"][0]["controls"][0]["id"] = "no-such-control"
+    with pytest.raises(ValueError, match="no-such-control is not in this version's catalogue"):
+        evidence_json.parse(json.dumps(report))
+
+
 def test_json_schema_refuses_what_the_report_must_not_hold() -> None:
     report = json.loads(evidence_json.render(_one()))
     validator = _json_validator()

@@ -10,6 +10,10 @@ from typing import Any
 import pytest
 from pulumi.runtime.mocks import MockResourceArgs
 
+from components.sshd_hardening.control_state import control_outputs
+from hardening.model.controls import load_catalogue
+from hardening.ops.evidence import HostEvidence
+from hardening.planning.control_eval import FAIL, PASS, ControlResult
 from tests.unit.program_preview import (
     BOOT_KEY,
     HARDENING,
@@ -28,13 +32,27 @@ pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")  # pulumi_
 FORMER_SERVER = "hardened-ecs:server:Server"
 
 
+def evidence_failing(failed: str) -> HostEvidence:
+    """A host on which every control of the catalogue passes but `failed`."""
+    results = tuple(
+        ControlResult(c, FAIL if c.id == failed else PASS, "wanted", "seen", "sshd -T")
+        for c in load_catalogue().controls
+    )
+    return HostEvidence("192.0.2.10", 22, "2026-12-07T17:00:00Z", results=results)
+
+
+FAILED_CONTROL = load_catalogue().controls[1].id
+
+
 class HardenedMocks(ProvidedMocks):
-    """What the hardening's provider returns after a create, its new host key included."""
+    """What the hardening's provider returns after a create: its new host key, and the control
+    results of a host on which one control fails."""
 
     def new_resource(self, args: MockResourceArgs) -> tuple[str | None, dict[Any, Any]]:
         resource_id, state = super().new_resource(args)
         if args.typ == HARDENING:
             state["hostPublicKey"] = ed25519_public()
+            state.update(control_outputs(evidence_failing(FAILED_CONTROL)))
         return resource_id, state
 
 
@@ -80,7 +98,23 @@ def test_each_server_export_is_its_component_outputs(stack: tuple[Path, PreviewR
         outputs = result.component_outputs[server.urn]
         assert set(outputs) == {
             *("publicIp", "privateIp", "instanceId", "sshCommand"),
-            *("hardened", "hostKeyFingerprint", "knownHostsLine"),
+            *("hardened", "hostKeyFingerprint", "knownHostsLine", "controls"),
         }
         assert outputs == exported[server.name]
         assert outputs["knownHostsLine"].startswith(outputs["publicIp"] + " ssh-ed25519 ")
+
+
+def test_each_server_exports_the_control_summary_of_its_hardening(
+    stack: tuple[Path, PreviewResult],
+) -> None:
+    _, result = stack
+    total = len(load_catalogue().controls)
+    for exported in result.outputs["servers"].value.values():
+        assert exported["controls"] == {
+            "passed": total - 1,
+            "failed": 1,
+            "notApplicable": 0,
+            "notEnforced": 0,
+            "failedIds": [FAILED_CONTROL],
+            "checkedAt": "2026-12-07T17:00:00Z",
+        }

@@ -238,11 +238,10 @@ def test_outputs_per_server_and_shared_without_secrets_in_clear(
     instances = {i.id: i for i in result.of_type(INSTANCE)}
     assert len(servers) == len(instances)
     for server in servers.values():
-        # hardened/hostKeyFingerprint/knownHostsLine come from the hardening's provider, which
-        # these mocks do not run.
-        assert set(server) - {"hardened", "hostKeyFingerprint", "knownHostsLine"} == {
-            *("publicIp", "privateIp", "instanceId", "sshCommand")
-        }
+        # hardened/hostKeyFingerprint/knownHostsLine/controls come from the hardening's
+        # provider, which these mocks do not run.
+        provided = {"hardened", "hostKeyFingerprint", "knownHostsLine", "controls"}
+        assert set(server) - provided == {*("publicIp", "privateIp", "instanceId", "sshCommand")}
         assert server["instanceId"] in instances
         ipaddress.ip_address(server["publicIp"])
         ipaddress.ip_address(server["privateIp"])

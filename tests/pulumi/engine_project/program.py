@@ -39,5 +39,6 @@ for entry in hosts:
             "drift": sshd.drift,
             "openssh": sshd.openssh,
             "effective": sshd.effective,
+            "controls": sshd.control_summary,
         },
     )
