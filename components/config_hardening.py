@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from components.config_reader import NAMESPACE, Reader, config_set
 from hardening.model.directives import lookup
 from hardening.model.profiles import Request
-from hardening.model.validation import check_request
+from hardening.model.validation import validate_request
 from hardening.model.values import directive_text, is_scalar
 
 
@@ -69,7 +69,7 @@ def read_hardening(r: Reader, admin_user: str) -> HardeningRequest:
 
 def _report_request_problems(r: Reader, request: Request, profile_fix: str) -> None:
     """The engine's problems with the request, each as the `hardening` entry that caused it."""
-    checked = check_request(request)
+    checked = validate_request(request)
     # What the profile (or the admin user it is checked against) causes, then per override in
     # the order given, then what no single override explains.
     whole = sorted({p.message for p in checked.problems if p.key in ("profile", "admin_user")})

@@ -5,11 +5,11 @@ from __future__ import annotations
 from hardening.model.profiles import Request
 from hardening.model.validation import (
     Problem,
-    check_request,
     own_key_problems,
     passphrase_problems,
     target_problems,
     timing_problems,
+    validate_request,
 )
 from hardening.ssh.transport import CLIENT_ALGORITHMS
 
@@ -50,7 +50,7 @@ def test_request_problems_are_keyed_by_setting_and_canonical_directive() -> None
         {"maxauthtries": "0", "Port": "2222", "Bogus": "1", "PubkeyAuthentication": "no"},
         "root",
     )
-    checked = check_request(request, CLIENT_ALGORITHMS)
+    checked = validate_request(request, CLIENT_ALGORITHMS)
     assert [p.key for p in checked.problems] == [
         "profile",
         "admin_user",
@@ -64,16 +64,16 @@ def test_request_problems_are_keyed_by_setting_and_canonical_directive() -> None
 
 
 def test_normalised_once_and_crypto_checked_against_the_client_given() -> None:
-    checked = check_request(Request(overrides={"x11forwarding": "NO"}))
+    checked = validate_request(Request(overrides={"x11forwarding": "NO"}))
     assert checked.problems == () and checked.normalized == {"X11Forwarding": "no"}
-    lockout = check_request(Request(overrides={"Ciphers": "aes128-ctr"}), {"Ciphers": ("x",)})
+    lockout = validate_request(Request(overrides={"Ciphers": "aes128-ctr"}), {"Ciphers": ("x",)})
     assert [p.key for p in lockout.problems] == ["overrides.Ciphers"]
     assert lockout.problems[0].fix == "include one of: x"
 
 
 def test_admin_refusal_is_keyed_by_the_list_that_refuses() -> None:
     def key_of(overrides: dict[str, str]) -> list[str]:
-        return [p.key for p in check_request(Request(overrides=overrides)).problems]
+        return [p.key for p in validate_request(Request(overrides=overrides)).problems]
 
     assert key_of({"AllowUsers": "ops", "DenyUsers": "ops"}) == ["overrides.DenyUsers"]
     assert key_of({"DenyUsers": "o*"}) == ["overrides.DenyUsers"]

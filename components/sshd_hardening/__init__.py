@@ -2,7 +2,7 @@
 
 - resource.py: the resource and its arguments (what the program uses);
 - provider.py: its provider's create/read/update/delete, done by the ``hardening`` engine;
-- input_check.py: the provider's input check (Pulumi's ``Check``);
+- input_validation.py: the provider's input validation (Pulumi's ``Check``);
 - settings.py: the property names, defaults and the typed settings of one operation.
 
 The Pulumi type token (``pulumi-python:dynamic/hardening:SshdHardening``) and the property

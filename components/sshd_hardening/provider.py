@@ -7,8 +7,8 @@
   (``hostPublicKey``) the state records. Without an expected key (root bootstrap of some other
   host) the key seen first is recorded; the engine ensures the admin user before root closes.
 - ``update``: ``apply`` again as the admin user (root is closed by then), host key pinned.
-  The input check (input_check.py) refuses a new private key for a server hardened with the old
-  one until the operator says the new public key is installed there
+  The input validation (input_validation.py) refuses a new private key for a server hardened
+  with the old one until the operator says the new public key is installed there
   (``SSHD_HARDENING_KEY_INSTALLED=1``).
 - ``read`` (``pulumi refresh``): the engine's drift check; what ``sshd -T`` shows becomes the
   outputs, so a hand edit on the server shows as drift, and ``diff`` then asks for an update.
@@ -33,7 +33,7 @@ import pulumi
 import pulumi.dynamic as dynamic
 
 from components.sshd_hardening.control_state import control_outputs
-from components.sshd_hardening.input_check import check_inputs
+from components.sshd_hardening.input_validation import validate_inputs
 from components.sshd_hardening.settings import (
     DEFAULT_PORT,
     INPUT_NAMES,
@@ -113,7 +113,7 @@ def _on_running_server(action: str, s: Settings, pin: str) -> api.Report:
     """`action` on a server that is up and hardened: as the admin user (root's login is closed),
     its host key pinned to `pin`, waiting no longer than RUNNING_WAIT."""
     target = s.target(s.admin_user, HostKeyPolicy(pinned_fingerprint=pin))
-    return api.run(action, target, s.request, s.options(min(s.wait, RUNNING_WAIT)), _progress())
+    return api.operate(action, target, s.request, s.options(min(s.wait, RUNNING_WAIT)), _progress())
 
 
 class SshdHardeningProvider(dynamic.ResourceProvider):
@@ -121,7 +121,7 @@ class SshdHardeningProvider(dynamic.ResourceProvider):
 
     def check(self, olds: dict[str, Any], news: dict[str, Any]) -> dynamic.CheckResult:
         # Pulumi's name for the input check; no connection is opened.
-        return check_inputs(olds, news)
+        return validate_inputs(olds, news)
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> dynamic.DiffResult:
         # `olds` are the last outputs (inputs included); `news` the checked new inputs.
@@ -153,7 +153,7 @@ class SshdHardeningProvider(dynamic.ResourceProvider):
                 if s.expected_fingerprint
                 else HostKeyPolicy(known_hosts=Path(tmp) / "known_hosts", accept_new=True)
             )
-            report = api.run(
+            report = api.operate(
                 "apply",
                 s.target(s.bootstrap_user, host_keys),
                 s.request,

@@ -17,4 +17,7 @@ def admin_undo_script(admin: str, key_line: str, did: list[str]) -> str:
 
 
 def _script(name: str) -> str:
-    return script_text(name, "hardening.change")
+    """The script with the start both share (admin_common.sh: PATH, as_admin) in front."""
+    return script_text("admin_common.sh", "hardening.change") + script_text(
+        name, "hardening.change"
+    )

@@ -22,7 +22,7 @@ from hardening.model.errors import ApplyFailed, ConnectError
 from hardening.planning.plan import Plan
 from hardening.ssh.transport import Connection, Result
 
-CHECK_FILE = "/etc/ssh/.sshd_config.hardened-ecs-check"
+VALIDATION_PATH = "/etc/ssh/.sshd_config.hardened-ecs-check"
 STAGE_LEASE = 120  # seconds a staged-but-uncommitted lock survives a vanished tool
 
 
@@ -36,7 +36,7 @@ class Transaction:
 
     conn: Connection
     plan: Plan
-    check_spec: str  # sshd -T -C connection spec, e.g. user=ops,host=1.2.3.4,addr=1.2.3.4
+    connection_spec: str  # sshd -T -C connection spec, e.g. user=ops,host=1.2.3.4,addr=1.2.3.4
     confirm_timeout: int
     token: str = ""
 
@@ -47,8 +47,8 @@ class Transaction:
         return protocol.Header(
             STATE=STATE_DIR,
             TOKEN=self.token,
-            CHECK=CHECK_FILE,
-            CHECK_SPEC=self.check_spec,
+            CHECK=VALIDATION_PATH,
+            CHECK_SPEC=self.connection_spec,
             RELOAD=self.plan.service.reload,
             RESTART=self.plan.service.restart,
             WATCHER=self.plan.service.watcher,

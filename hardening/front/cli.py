@@ -81,7 +81,7 @@ def _check_args(args: argparse.Namespace) -> Request:
     overrides, malformed = validation.parse_set_items(args.overrides)
     problems.extend(p.message for p in malformed)
     asked = Request(args.profile, overrides, args.admin_user, args.adopt_admin_user)
-    problems.extend(p.message for p in validation.check_request(asked).problems)
+    problems.extend(p.message for p in validation.validate_request(asked).problems)
     problems.extend(_report_problems(args))
     if problems:
         raise UsageError("\n".join(problems))
@@ -178,7 +178,7 @@ def _main(args: argparse.Namespace, progress: Terminal | None, terminal: Termina
             if args.inventory:
                 from hardening.front import fleet  # only fleet runs pay for its imports
 
-                reports = fleet.run(_fleet_options(args), request, progress)
+                reports = fleet.operate_all(_fleet_options(args), request, progress)
             else:
                 reports = [_run_one(args, request, progress)]
     except UsageError as exc:
@@ -260,4 +260,4 @@ def _run_one(args: argparse.Namespace, request: Request, progress: Any) -> Any:
         confirm_timeout=args.confirm_timeout,
         command_timeout=args.command_timeout,
     )
-    return api.run(args.action, target, request, options, progress)
+    return api.operate(args.action, target, request, options, progress)

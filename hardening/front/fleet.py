@@ -21,7 +21,7 @@ from hardening.model import defaults, validation
 from hardening.model.errors import UsageError
 from hardening.model.profiles import Request
 
-if TYPE_CHECKING:  # api pulls in paramiko: only `run` pays for it
+if TYPE_CHECKING:  # api pulls in paramiko: only `operate_all` pays for it
     from hardening.ops.api import LoadedKey, Report
 
 
@@ -100,7 +100,9 @@ def _load_keys(entries: list[HostEntry]) -> dict[tuple[str, str | None], LoadedK
     return keys
 
 
-def run(options: FleetOptions, request: Request, progress: FleetDisplay | None) -> list[Report]:
+def operate_all(
+    options: FleetOptions, request: Request, progress: FleetDisplay | None
+) -> list[Report]:
     """Run options.action on every inventory host; reports in inventory order."""
     from hardening.ops import api
 
@@ -140,7 +142,7 @@ def run(options: FleetOptions, request: Request, progress: FleetDisplay | None) 
         if progress is not None:
             progress(f"{label(e)}: {action} started")
         try:
-            report = api.run(action, target, e.request, engine_options, progress)
+            report = api.operate(action, target, e.request, engine_options, progress)
         except Exception as exc:  # a bug for one host must not take the fleet down
             report = api.Report(e.host, e.port, action, error=f"internal error: {exc}", name=e.name)
             report.exit_code = 4

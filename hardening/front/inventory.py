@@ -231,7 +231,7 @@ def _entry(m: dict[str, Any], where: str) -> tuple[HostEntry | None, list[str]]:
     if problems:
         return None, problems
     request = Request(str(profile), overrides, admin, bool(m.get("adopt_admin_user")))
-    problems += [f"{where}: {p.message}" for p in validation.check_request(request).problems]
+    problems += [f"{where}: {p.message}" for p in validation.validate_request(request).problems]
     if problems:
         return None, problems
     return HostEntry(

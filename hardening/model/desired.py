@@ -84,7 +84,7 @@ def desired_settings(
             settings[name] = ",".join(chosen)
     for name, value in request.overrides.items():
         directive = lookup(name)
-        if directive is None:  # validation.check_request reports these; be safe if it was skipped
+        if directive is None:  # validate_request reports these; be safe if it was skipped
             raise BadValue(f"{name}: unknown sshd directive")
         # Distributions backport options (Rocky 9's 8.7 has RequiredRSASize): what the host's
         # sshd -T prints is known to it, whatever its version says.

@@ -232,7 +232,7 @@ class CheckedRequest:
     problems: tuple[Problem, ...]
 
 
-def check_request(
+def validate_request(
     request: Request, client: Mapping[str, Sequence[str]] | None = None
 ) -> CheckedRequest:
     """Host-independent problems with a request, each naming the setting and the fix.
@@ -342,7 +342,7 @@ def own_key_problems(
             try:
                 values[directive.name] = directive.normalize(value)
             except BadValue:
-                continue  # check_request reports it
+                continue  # validate_request reports it
     accepted = values.get("PubkeyAcceptedAlgorithms")
     if accepted and not set(accepted.split(",")) & set(key_algorithms):
         fix = f"include one of: {', '.join(key_algorithms)}"

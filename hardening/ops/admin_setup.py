@@ -17,17 +17,17 @@ def undo_failed(result: Result) -> str:
     )
 
 
-def admin_ready(run: Session, conn: Connection, result: Result | None) -> list[str]:
+def admin_ready(session: Session, conn: Connection, result: Result | None) -> list[str]:
     """Before root loses SSH: an admin user with our key and passwordless sudo.
 
     `result` is the admin step's, when it already ran with the lock (Transaction.lock);
     otherwise it runs here. Returns what it did (for admin_undo_script).
     """
-    admin = run.request.admin_user
-    key_line = public_line(run.target.key)
+    admin = session.request.admin_user
+    key_line = public_line(session.target.key)
     if result is None:
         result = conn.run(
-            admin_script(admin, key_line, adopt=run.request.adopt_admin), step="admin"
+            admin_script(admin, key_line, adopt=session.request.adopt_admin), step="admin"
         )
     did = [ln.split()[1] for ln in result.stdout.splitlines() if ln.startswith("@did ")]
     if result.status != 0 or "@admin-ready" not in result.stdout:

@@ -1,7 +1,7 @@
 """The engine's front door: run an operation on a host described in plain values.
 
 The CLI, fleet mode and the Pulumi provider describe the host (address, port, user, where the
-login key comes from, how to trust its host key) and call `run` (apply/check/plan/
+login key comes from, how to trust its host key) and call `operate` (apply/check/plan/
 rotate-host-key), with a `HostKeyPolicy` saying how to trust the host's key; the transport's
 target and the paramiko key are built here, so no adapter reaches into the transport.
 """
@@ -29,8 +29,8 @@ __all__ = [
     "Report",
     "TargetSpec",
     "load_key",
+    "operate",
     "operation",
-    "run",
 ]
 
 
@@ -119,7 +119,7 @@ def operation(action: str) -> Operation:
     return table[action]
 
 
-def run(
+def operate(
     action: str, spec: TargetSpec, request: Request, options: Options, progress: Progress | None
 ) -> Report:
     """Run `action` (see `operation`) on one host; every outcome is a Report.

@@ -16,9 +16,9 @@ from hardening.host.facts import HostFacts
 from hardening.model.desired import Request
 from hardening.model.errors import ApplyFailed, ConnectError
 from hardening.ops.report import DEFAULTS, Options, Report
-from hardening.ops.session import Session, check_spec, run_operation
+from hardening.ops.session import Session, connection_spec, run_operation
 from hardening.ops.transact import take_lock
-from hardening.ops.verify import ROLLBACK_SAYS, verify
+from hardening.ops.verify import ROLLBACK_SAYS, fresh_login, prove
 from hardening.planning.plan import Plan
 from hardening.ssh.transport import Connection, Progress, Target
 
@@ -32,10 +32,10 @@ def rotate_host_key(
     old one gone. `report.host_key_fingerprint`/`host_public_key` name the key now presented.
     """
 
-    def body(run: Session) -> None:
-        with run.open_first() as conn:
-            facts = run.gather(conn)
-            p = run.plan(conn, facts)
+    def body(session: Session) -> None:
+        with session.open_first() as conn:
+            facts = session.gather(conn)
+            p = session.plan(conn, facts)
             if p.changes or not p.compliant or facts.lock_holder is not None:
                 raise ApplyFailed(
                     "host keys are rotated only on a compliant host with no change under way: "
@@ -44,23 +44,25 @@ def rotate_host_key(
                 )
             key = rekey.new_host_key()
             p = dataclasses.replace(p, files=rekey.host_key_files(key), notes=[])
-            _rotate(run, conn, facts, p, key.fingerprint)
-            run.report.host_key_fingerprint = key.fingerprint
-            run.report.host_public_key = key.public
-            run.report.files = [f.path for f in p.files]
-            run.report.changed = True
-            run.say(f"{target.shown}: new host key {key.fingerprint} confirmed")
+            _rotate(session, conn, facts, p, key.fingerprint)
+            session.report.host_key_fingerprint = key.fingerprint
+            session.report.host_public_key = key.public
+            session.report.files = [f.path for f in p.files]
+            session.report.changed = True
+            session.say(f"{target.shown}: new host key {key.fingerprint} confirmed")
 
     return run_operation("rotate-host-key", body, target, request, options, progress)
 
 
-def _rotate(run: Session, conn: Connection, facts: HostFacts, p: Plan, new_pin: str) -> None:
+def _rotate(session: Session, conn: Connection, facts: HostFacts, p: Plan, new_pin: str) -> None:
     """Lock, stage + validate, commit, then a fresh login pinned to `new_pin` confirms."""
     old_pin = conn.host_key_fingerprint
-    txn = Transaction(conn, p, check_spec(conn.target.user, facts), run.options.confirm_timeout)
+    txn = Transaction(
+        conn, p, connection_spec(conn.target.user, facts), session.options.confirm_timeout
+    )
     committed_at: float | None = None
     try:
-        waited, _, _ = take_lock(run, txn)
+        waited, _, _ = take_lock(session, txn)
         if waited:
             txn.abort()
             raise ApplyFailed("another apply ran meanwhile; rotate again", untouched=True)
@@ -69,16 +71,19 @@ def _rotate(run: Session, conn: Connection, facts: HostFacts, p: Plan, new_pin: 
         txn.stage()
         committed_at = time.monotonic()
         txn.commit()
-        run.report.rolled_back = False
-        verify(run, txn, conn.target.user, new_pin, committed_at + run.options.confirm_timeout)
+        session.report.rolled_back = False
+        deadline = committed_at + session.options.confirm_timeout
+        with fresh_login(session, txn, conn.target.user, new_pin, deadline) as fresh:
+            prove(session, txn, fresh)
+            txn.confirm(fresh)
     except ApplyFailed as exc:
         if exc.untouched and conn.alive:
             txn.abort()
         raise
     except ConnectError as exc:
-        until = None if committed_at is None else committed_at + run.options.confirm_timeout
+        until = None if committed_at is None else committed_at + session.options.confirm_timeout
         # Either key may answer now: the host's own rollback restores the old one.
-        outcome = txn.recover(lambda: run.reopen(old_pin), until)
+        outcome = txn.recover(lambda: session.reopen(old_pin), until)
         raise ApplyFailed(
             f"{exc} while rotating the host key; " + ROLLBACK_SAYS.get(outcome, outcome),
             rolled_back=outcome in ("rolled-back", "gone"),

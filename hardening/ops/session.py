@@ -172,23 +172,23 @@ def run_operation(
     progress: Progress | None,
 ) -> Report:
     """Run `body` on a fresh Session; every outcome, failures and bugs included, is its Report."""
-    run = Session(action, target, request, options, progress)
+    session = Session(action, target, request, options, progress)
     started = time.monotonic()
     try:
-        body(run)
+        body(session)
     except HardeningError as exc:
-        run.report.error = str(exc)
-        run.report.exit_code = exc.exit_code
+        session.report.error = str(exc)
+        session.report.exit_code = exc.exit_code
         if isinstance(exc, ApplyFailed):
-            run.report.rolled_back = exc.rolled_back
+            session.report.rolled_back = exc.rolled_back
     except Exception as exc:  # a bug must not hide what happened to the host
-        run.report.error = (
+        session.report.error = (
             f"internal error ({type(exc).__name__}: {exc}); if a change was under way, the "
             f"host rolls back by itself within {options.confirm_timeout}s"
         )
-        run.report.exit_code = ApplyFailed.exit_code
-    run.report.seconds = time.monotonic() - started
-    return run.report
+        session.report.exit_code = ApplyFailed.exit_code
+    session.report.seconds = time.monotonic() - started
+    return session.report
 
 
 def banner_of(request: Request) -> str:
@@ -207,5 +207,5 @@ def banner_of(request: Request) -> str:
 PENDING = "an apply holds the host lock; its rollback may still run: check again later"
 
 
-def check_spec(user: str, facts: HostFacts) -> str:
+def connection_spec(user: str, facts: HostFacts) -> str:
     return f"user={user},host={facts.client_addr},addr={facts.client_addr}"

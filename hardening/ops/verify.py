@@ -1,15 +1,17 @@
-"""The proof after a commit: a fresh login re-plans from fresh facts, then confirms."""
+"""The proof after a commit: a fresh login re-plans from fresh facts; a failure rolls back."""
 
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from hardening.change.transaction import Transaction
 from hardening.host import facts as facts_mod
 from hardening.model.errors import ApplyFailed, HardeningError
 from hardening.ops.evidence import host_evidence
 from hardening.ops.session import Session
-from hardening.planning.plan import Plan, Setting, effective_matches, make_plan
+from hardening.planning.plan import DirectiveValues, Plan, effective_matches, make_plan
 from hardening.ssh.transport import CLIENT_ALGORITHMS, Connection, scaled
 
 ROLLBACK_SAYS = {
@@ -20,28 +22,25 @@ ROLLBACK_SAYS = {
 }
 
 
-def verify(run: Session, txn: Transaction, user: str, pin: str, deadline: float) -> Plan:
-    """A fresh login under the new configuration: re-plan from fresh facts, then confirm."""
+@contextmanager
+def fresh_login(
+    session: Session, txn: Transaction, user: str, pin: str, deadline: float
+) -> Iterator[Connection]:
+    """A fresh login under the new configuration; any failure inside it rolls the change back."""
     # Never outlive the host's own rollback: a login after it would meet the old config.
     # A slow link gets more (100 round trips at least), never beyond the rollback.
-    verify_wait = scaled(run.options.verify_wait, run.rtt, 100)
-    wait = max(scaled(3.0, run.rtt, 20), min(verify_wait, deadline - time.monotonic() - 5))
+    verify_wait = scaled(session.options.verify_wait, session.rtt, 100)
+    wait = max(scaled(3.0, session.rtt, 20), min(verify_wait, deadline - time.monotonic() - 5))
     try:
-        with run.open(user, wait=wait, pin=pin) as fresh:
-            # The proof: fresh facts, planned again, must leave nothing to do.
-            again = _replan(run, fresh)
-            wrong = [f"{s.directive} is {s.effective} instead of {s.wanted}" for s in again.drift]
-            wrong += [f"{f.path} would still change" for f in again.files]
-            wrong += _negotiated_outside(fresh, txn.plan)
-            if wrong or again.restart_needed:
-                raise ApplyFailed("verification failed: " + "; ".join(wrong or again.notes))
-            txn.confirm(fresh)
-            return again
+        with session.open(user, wait=wait, pin=pin) as fresh:
+            yield fresh
     except HardeningError as exc:
         outcome = txn.rollback()
         if outcome == "unreachable":
-            run.say(f"{run.target.shown}: lost the original connection; the host rolls back itself")
-            outcome = txn.recover(lambda: run.reopen(pin), deadline)
+            session.say(
+                f"{session.target.shown}: lost the original connection; the host rolls back itself"
+            )
+            outcome = txn.recover(lambda: session.reopen(pin), deadline)
         raise ApplyFailed(
             f"the new configuration failed the fresh-connection check as {user} ({exc}); "
             + ROLLBACK_SAYS[outcome],
@@ -49,19 +48,30 @@ def verify(run: Session, txn: Transaction, user: str, pin: str, deadline: float)
         ) from None
 
 
-def _replan(run: Session, conn: Connection) -> Plan:
+def prove(session: Session, txn: Transaction, fresh: Connection) -> Plan:
+    """The proof: fresh facts, planned again, must leave nothing to do."""
+    again = _replan(session, fresh)
+    wrong = [f"{s.directive} is {s.effective} instead of {s.wanted}" for s in again.drift]
+    wrong += [f"{f.path} would still change" for f in again.files]
+    wrong += _negotiated_outside(fresh, txn.plan)
+    if wrong or again.restart_needed:
+        raise ApplyFailed("verification failed: " + "; ".join(wrong or again.notes))
+    return again
+
+
+def _replan(session: Session, conn: Connection) -> Plan:
     try:
-        facts = run.read_facts(conn)
+        facts = session.read_facts(conn)
     except facts_mod.FactsError as exc:
         raise ApplyFailed(f"cannot read facts after the change: {exc}") from None
     if facts.sshd_test_error:
         raise ApplyFailed(f"sshd -T fails after the change: {facts.sshd_test_error}")
     # The control results under the new configuration (the ones `pulumi up` records).
-    run.report.evidence = host_evidence(run.target.host, run.target.port, facts)
-    return make_plan(run.request, facts, CLIENT_ALGORITHMS, conn.target.user)
+    session.report.evidence = host_evidence(session.target.host, session.target.port, facts)
+    return make_plan(session.request, facts, CLIENT_ALGORITHMS, conn.target.user)
 
 
-def mismatches(settings: list[Setting], effective: dict[str, str]) -> list[str]:
+def mismatches(settings: list[DirectiveValues], effective: dict[str, str]) -> list[str]:
     return [
         f"{s.directive} would be {effective.get(s.key)!s} instead of {s.wanted}"
         for s in settings

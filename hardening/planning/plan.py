@@ -3,7 +3,7 @@
 Pure: no I/O. `make_plan` decides where our settings must live to win (a drop-in that sorts
 first, or a block at the top of the main file), which files change, and what `sshd -T` must
 show afterwards. "Effective" means one thing throughout: a value as the host's `sshd -T` prints
-it (HostFacts.effective, Setting.effective, effective_matches).
+it (HostFacts.effective, DirectiveValues.effective, effective_matches).
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ DROPIN_PATH = posixpath.join(DROPIN_DIR, sshd_config.DROPIN_NAME)
 
 
 @dataclass(frozen=True)
-class Setting:
+class DirectiveValues:
     """One managed directive: what we want, what `sshd -T` shows now."""
 
     directive: str
@@ -64,7 +64,7 @@ class ServiceCommands:
 
 @dataclass(frozen=True)
 class Plan:
-    settings: list[Setting]
+    settings: list[DirectiveValues]
     mode: str  # "dropin" or "inplace"
     mode_reason: str
     files: list[FileChange]
@@ -75,7 +75,7 @@ class Plan:
     notes: list[str] = field(default_factory=list)
 
     @property
-    def drift(self) -> list[Setting]:
+    def drift(self) -> list[DirectiveValues]:
         return [s for s in self.settings if not s.compliant]
 
     @property
@@ -206,7 +206,9 @@ def make_plan(
     # What the running daemon really uses: its command line beats every file.
     on_cmdline = cmdline_overrides(facts.listener_cmdline, keys)
     live = {**facts.effective, **on_cmdline}
-    settings = [Setting(name, value, live.get(name.lower())) for name, value in wanted.items()]
+    settings = [
+        DirectiveValues(name, value, live.get(name.lower())) for name, value in wanted.items()
+    ]
 
     main_now = facts.main_config
     main_clean = sshd_config.strip_block(main_now)

@@ -11,7 +11,7 @@ from hardening.host import facts as facts_mod
 from hardening.host.paths import staged_path
 from hardening.model.desired import Request
 from hardening.ops import engine
-from hardening.ops.session import check_spec
+from hardening.ops.session import connection_spec
 from hardening.planning.plan import DROPIN_PATH, make_plan
 from hardening.ssh.transport import (
     CLIENT_ALGORITHMS,
@@ -52,7 +52,7 @@ def _transaction(conn: Recording) -> Transaction:
     facts = facts_mod.parse_facts(conn.run(facts_mod.facts_script("ops")).stdout)
     plan = make_plan(Request(), facts, CLIENT_ALGORITHMS, "root")
     conn.sent.clear()
-    return Transaction(conn, plan, check_spec("root", facts), 30)
+    return Transaction(conn, plan, connection_spec("root", facts), 30)
 
 
 def test_the_script_goes_once_and_is_sent_again_only_when_its_copy_is_gone(

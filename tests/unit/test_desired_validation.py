@@ -1,4 +1,4 @@
-"""The desired state: request validation (validation.check_request) and parsing the --set items."""
+"""The desired state: request validation (validate_request) and parsing the --set items."""
 
 from __future__ import annotations
 
@@ -8,11 +8,11 @@ import pytest
 
 from hardening.model.directives import lookup
 from hardening.model.profiles import Request
-from hardening.model.validation import check_request, parse_set_items
+from hardening.model.validation import parse_set_items, validate_request
 
 
 def problems(overrides: dict[str, str], admin: str = "ops", profile: str = "baseline") -> list[str]:
-    return [p.message for p in check_request(Request(profile, overrides, admin)).problems]
+    return [p.message for p in validate_request(Request(profile, overrides, admin)).problems]
 
 
 def test_a_good_request_has_no_problems() -> None:
@@ -187,7 +187,7 @@ def test_unknown_profile() -> None:
 
 def test_all_problems_are_reported_together() -> None:
     request = Request("strict", {"Port": "2222", "MaxAuthTries": "0", "Bogus": "1"}, "root")
-    found = [p.message for p in check_request(request).problems]
+    found = [p.message for p in validate_request(request).problems]
     assert [p.split(" ")[0] for p in found] == [
         "profile",
         "admin",

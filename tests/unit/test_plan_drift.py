@@ -7,7 +7,7 @@ import dataclasses
 import pytest
 
 from hardening.model.desired import Request
-from hardening.planning.plan import Setting, effective_matches
+from hardening.planning.plan import DirectiveValues, effective_matches
 from tests.facts import SLUGS, applied, load_facts, plan_for
 
 # --- needs_admin, drift and what "compliant" means ---------------------------------------------
@@ -79,7 +79,7 @@ def test_effective_equal_to_wanted_is_compliant(slug: str) -> None:
 )
 def test_effective_matches_canonical_forms(directive: str, wanted: str, effective: str) -> None:
     assert effective_matches(directive, wanted, effective) is True
-    assert Setting(directive, wanted, effective).compliant is True
+    assert DirectiveValues(directive, wanted, effective).compliant is True
 
 
 def test_effective_absent_or_different_is_drift() -> None:

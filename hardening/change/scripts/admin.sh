@@ -3,10 +3,8 @@
 # that closing root's SSH login never locks the operator out. Header sets ADMIN, KEY_LINE,
 # STATE and ADOPT (yes: the operator accepts an account hardened-ecs did not create).
 # Prints one "@did WHAT" line per change, so that hardening/ops/admin_setup.py can undo them.
-# Nothing in the user's home is touched as root: a link there could point anywhere.
-PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
-export PATH LC_ALL=C
-set -u
+# Nothing in the user's home is touched as root (as_admin, admin_common.sh): a link there
+# could point anywhere.
 sudoers="/etc/sudoers.d/90-hardened-ecs-$ADMIN"
 marks="$STATE/admin-users"
 if ! id "$ADMIN" >/dev/null 2>&1; then
@@ -23,17 +21,6 @@ elif [ "$ADOPT" != yes ] && [ "$(cat "$marks/$ADMIN" 2>/dev/null)" != "$(id -u "
   echo "admin user $ADMIN already exists and was not created by hardened-ecs" >&2
   exit 23
 fi
-home=$(getent passwd "$ADMIN" | cut -d: -f6)
-export KEY_LINE
-# As the user (their rights, not root's): the checks give clear errors, the rights make
-# any race with the user harmless.
-as_admin() {
-  if command -v setpriv >/dev/null 2>&1; then
-    HOME="$home" setpriv --reuid="$ADMIN" --regid="$(id -g "$ADMIN")" --init-groups -- sh -c "$1"
-  else
-    HOME="$home" su -s /bin/sh "$ADMIN" -c "$1"
-  fi
-}
 # shellcheck disable=SC2016  # expanded by the user's shell, not this one
 as_admin '
   umask 077

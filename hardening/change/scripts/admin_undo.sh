@@ -1,18 +1,6 @@
 # shellcheck shell=sh
 # Undo what admin.sh did (header sets ADMIN, KEY_LINE, STATE, DID = the "@did" words it
-# printed, last first). The user's home is only ever touched as that user.
-PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
-export PATH LC_ALL=C
-set -u
-home=$(getent passwd "$ADMIN" | cut -d: -f6)
-export KEY_LINE
-as_admin() {
-  if command -v setpriv >/dev/null 2>&1; then
-    HOME="$home" setpriv --reuid="$ADMIN" --regid="$(id -g "$ADMIN")" --init-groups -- sh -c "$1"
-  else
-    HOME="$home" su -s /bin/sh "$ADMIN" -c "$1"
-  fi
-}
+# printed, last first). The user's home is only ever touched as that user (as_admin).
 # shellcheck disable=SC2016  # as_admin's scripts expand in the user's shell, not this one
 for what in $DID; do
   case "$what" in

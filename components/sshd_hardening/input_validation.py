@@ -1,4 +1,4 @@
-"""The provider's input check (Pulumi's ``Check``): every property's rule, failures by property.
+"""The provider's input validation (Pulumi's ``Check``): each property's rule, failures by property.
 
 No connection is opened: this runs in every preview, also without the private key.
 """
@@ -32,7 +32,7 @@ Fail = Callable[[str, str], None]
 _PROPERTY_OF = {"profile": "profile", "admin_user": "adminUser"}
 
 
-def check_inputs(olds: Mapping[str, Any], news: Mapping[str, Any]) -> dynamic.CheckResult:
+def validate_inputs(olds: Mapping[str, Any], news: Mapping[str, Any]) -> dynamic.CheckResult:
     """The new inputs with their defaults filled in, and a failure per broken rule."""
     inputs = dict(news)
     inputs.setdefault("port", DEFAULT_PORT)
@@ -72,7 +72,7 @@ def check_inputs(olds: Mapping[str, Any], news: Mapping[str, Any]) -> dynamic.Ch
         fail("adminUser", "is required: the sudo user that keeps access once root is closed")
     elif not any(is_unknown(v) for v in (profile, admin, overrides)):
         texts = {str(k): directive_text(v) for k, v in overrides.items()}
-        checked = validation.check_request(Request(str(profile), texts, str(admin)))
+        checked = validation.validate_request(Request(str(profile), texts, str(admin)))
         for problem in checked.problems:
             fail(_PROPERTY_OF.get(problem.key, "overrides"), problem.message)
 
