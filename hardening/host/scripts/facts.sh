@@ -37,7 +37,7 @@ fi
 sec host-keys; for f in /etc/ssh/ssh_host_*_key; do [ -f "$f" ] && echo "$f"; done
 sec file-modes
 # Who may read or change sshd_config and the host keys (CIS 5.1.1-5.1.3): "MODE OWNER GROUP PATH".
-for f in @MAIN_CONFIG@ /etc/ssh/ssh_host_*_key /etc/ssh/ssh_host_*_key.pub; do
+for f in "$MAIN_CONFIG" /etc/ssh/ssh_host_*_key /etc/ssh/ssh_host_*_key.pub; do
   [ -f "$f" ] && stat -c '%a %U %G %n' "$f"
 done
 sec service
