@@ -14,6 +14,7 @@ from hardening.ops.evidence import host_evidence
 from hardening.ops.report import DEFAULTS, Options, Report
 from hardening.ops.session import PENDING, Session, run_operation
 from hardening.ops.transact import transact
+from hardening.planning.live_config import unloaded_edit
 from hardening.ssh.transport import Progress, Target
 
 __all__ = ["Options", "Report", "apply", "check", "plan"]
@@ -72,6 +73,9 @@ def apply(
             facts = run.gather(conn, settle=True)
             p = run.plan(conn, facts)
             run.preflight(facts, p)
+            unloaded = unloaded_edit(facts)
+            if unloaded and p.changes:
+                raise ApplyFailed(unloaded, untouched=True)
             # A transaction still on the host (its rollback pending) makes these facts
             # provisional: transact waits for it and reads the host again.
             if (p.changes or facts.lock_holder is not None) and transact(run, conn, facts, p):
