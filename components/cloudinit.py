@@ -10,8 +10,9 @@ tests/hosts/test_first_boot.py):
 2. ``write_files``: the drop-in ``BOOT_DROPIN`` with ``CLOSING_LINES``, before sshd first starts.
 3. ``users``: the admin user, our key, passwordless sudo; ``disable_root``: cloud-init also
    makes root's authorized_keys refuse logins.
-4. ``ssh``: the host key the program generated (``ssh_keys``), no other host key types, so the
-   hardening step's first connection can pin its fingerprint.
+4. ``ssh``: the host key the program generated (``ssh_keys``), no other host key types (the
+   one type to generate is ed25519, whose file is the boot key), so the hardening step's first
+   connection can pin its fingerprint.
 5. ``runcmd`` (last): the admin account recorded as hardened-ecs's own.
 
 The host private key makes this document a secret: the program passes it as one.
@@ -99,7 +100,10 @@ def admin_user_data(
         # Agrees with the drop-in; cloud-init's own 50-cloud-init.conf then says "no" as well.
         "ssh_pwauth": False,
         "ssh_deletekeys": True,
-        "ssh_genkeytypes": [],
+        # cloud-init's schema wants at least one type ([] fails "too short"). With ssh_keys
+        # given, cc_ssh generates none; where a release would, it makes a type only when its
+        # key file is missing, and ed25519's is the boot key: still exactly that one key.
+        "ssh_genkeytypes": ["ed25519"],
         "ssh_keys": {
             "ed25519_private": host_private_key.strip() + "\n",
             "ed25519_public": host_public_key.strip(),

@@ -10,6 +10,7 @@ import base64
 import re
 from dataclasses import dataclass, field
 
+from hardening.host.listening import Endpoint, parse_listening
 from hardening.host.paths import DROPIN_DIR, MAIN_CONFIG, STATE_DIR
 from hardening.host.shell import SECTION, SSHD_RC, assign, shared_shell, shipped
 from hardening.model.admin_account import Account
@@ -98,6 +99,8 @@ class HostFacts:
     banner_file: str | None = None
     # path -> (octal mode, owner, group) of sshd_config and the host keys; None: not read.
     file_modes: dict[str, tuple[str, str, str]] | None = None
+    # What the running sshd listens on (address, port); None: unknown (no listener found).
+    listening: frozenset[Endpoint] | None = None
 
     @property
     def capabilities(self) -> HostCapabilities:
@@ -279,4 +282,5 @@ def parse_facts(text: str) -> HostFacts:
         sysconfig_sshd=_b64(s["sysconfig-sshd"]) if s.get("sysconfig-sshd", "").strip() else None,
         banner_file=s.get("banner", "").strip() or None,
         file_modes=_file_modes(s["file-modes"]) if "file-modes" in s else None,
+        listening=parse_listening(s.get("listening", "")),
     )

@@ -21,6 +21,7 @@ from hardening.ops.admin_setup import admin_ready, undo_failed
 from hardening.ops.session import PENDING, Session, connection_spec
 from hardening.ops.transact import take_lock
 from hardening.ops.verify import fresh_login, mismatches, prove
+from hardening.planning.live_config import unloaded_edit
 from hardening.planning.plan import Plan
 from hardening.ssh.keys import public_line
 from hardening.ssh.transport import Connection, Result, SudoError
@@ -81,6 +82,7 @@ def apply(session: Session) -> None:
     with session.open_first() as conn:
         ctx = plan(gather(Context(session, conn), settle=True))
         session.preflight(ctx.facts, ctx.plan)
+        refuse_an_unloaded_edit(ctx)
         # A transaction still on the host (its rollback pending) makes these facts
         # provisional: the lock waits for it and reads the host again.
         if (ctx.plan.changes or ctx.facts.lock_holder is not None) and change(ctx):
@@ -94,6 +96,14 @@ def apply(session: Session) -> None:
                 + " (a Match block or a setting sshd reads elsewhere?)"
             )
         session.say(f"{ctx.shown}: compliant, nothing to change")
+
+
+def refuse_an_unloaded_edit(ctx: Context) -> None:
+    """A change on top of files sshd never loaded would roll back to them, not to what runs
+    (planning/live_config.py says why refusing is the only safe answer): nothing changes."""
+    unloaded = unloaded_edit(ctx.facts)
+    if unloaded and ctx.plan.changes:
+        raise ApplyFailed(unloaded, untouched=True)
 
 
 def change(ctx: Context) -> bool:

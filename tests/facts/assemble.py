@@ -5,10 +5,11 @@
 Each distribution's data is a folder under constructed/ (README.md says where it came from):
 etc/ holds the files its image ships (os-release, ssh/sshd_config, ssh/sshd_config.d/*.conf,
 sysconfig/sshd), sshd-T what `sshd -T` prints with them, distro.toml what else the facts
-script sees (`sshd -V`, the service units, the listener's command line, which `ssh -Q` lists of
-constructed/ssh-Q.toml). `build` renders it in the exact form of hardening/host/scripts/facts.sh
-(it reproduces the recorded Debian files byte for byte from their sections) under a first line
-saying it is constructed; `main` writes tests/facts/SLUG.txt.
+script sees (`sshd -V`, the service units, the listener's command line and sockets, which
+`ssh -Q` lists of constructed/ssh-Q.toml). `build` renders it in the exact form of
+hardening/host/scripts/facts.sh (it reproduces the recorded Debian files byte for byte from
+their sections) under a first line saying it is constructed; `main` writes
+tests/facts/SLUG.txt.
 """
 
 from __future__ import annotations
@@ -50,6 +51,7 @@ class Distro:
     host_keys: tuple[str, ...] = ("ecdsa", "ed25519", "rsa")
     service: str = ""
     listener_cmdline: str = ""  # /proc/PID/cmdline with NULs as spaces (no newline)
+    listening: str = ""  # "pid N" and the listener's "tcp HEX:HEX" sockets
     sysconfig_sshd: str | None = None  # /etc/sysconfig/sshd (RHEL family)
     # "debian": sshd_config 0644, private host keys 0600 root:root (Debian, Ubuntu);
     # "rhel": sshd_config 0600, private host keys 0640 root:ssh_keys (openssh.spec, sshd-keygen)
@@ -89,6 +91,7 @@ def load(slug: str) -> Distro:
         dropin_dir=dropin_dir.is_dir(),
         service=meta["service"],
         listener_cmdline=meta["listener_cmdline"],
+        listening=meta["listening"],
         sysconfig_sshd=sysconfig.read_text() if sysconfig.is_file() else None,
         file_modes=meta.get("file_modes", "debian"),
     )
@@ -145,6 +148,7 @@ def sections(d: Distro) -> list[tuple[str, str]]:
         ("file-modes", _file_modes(d)),
         ("service", d.service),
         ("listener-cmdline", d.listener_cmdline),
+        ("listening", d.listening),
         ("sysconfig-sshd", "" if d.sysconfig_sshd is None else _b64_wrapped(d.sysconfig_sshd)),
         ("banner", ""),
         ("lock", ""),

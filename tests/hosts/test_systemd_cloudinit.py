@@ -12,6 +12,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from components.cloudinit import admin_user_data
 from hardening.change.rekey import new_host_key
 from tests.conftest import ClientKeys
@@ -26,12 +28,34 @@ from tests.helpers.systemd_observe import (
 from tests.testhosts.client import try_login, wait_login
 from tests.testhosts.fixtures import SystemdFactory
 from tests.testhosts.machine import SystemdHost
-from tests.testhosts.rootfs import Image
+from tests.testhosts.rootfs import Image, run_in_image
 
 CLOUD_DROPIN = "/etc/ssh/sshd_config.d/50-cloud-init.conf"
 SUDO_RULE = "/etc/sudoers.d/90-cloud-init-users"
 IMAGE = Image("trixie", cloud_init=True)
 BOOT_KEY = new_host_key()
+
+
+def _schema(user_data: str) -> tuple[bool, str]:
+    """cloud-init's own verdict on a user data document, by the image's cloud-init."""
+    out = run_in_image(
+        IMAGE, "cloud-init", "schema", "-c", "/tmp/user-data", files={"user-data": user_data}
+    )
+    return out.returncode == 0, out.stdout
+
+
+def test_the_user_data_passes_cloud_init_s_own_schema(client_keys: ClientKeys) -> None:
+    # The program's real document; a schema error makes every first boot log "cloud-config
+    # failed schema validation" (issue 21).
+    public = client_keys.public(client_keys.rsa)
+    user_data = admin_user_data(ADMIN, public, BOOT_KEY.private, BOOT_KEY.public)
+    valid, said = _schema(user_data)
+    assert valid and "Valid schema" in said, said
+    # The validator is the real one: the old empty key type list is refused, by name.
+    document = yaml.safe_load(user_data)
+    document["ssh_genkeytypes"] = []
+    valid, said = _schema("#cloud-config\n" + yaml.safe_dump(document))
+    assert not valid and "ssh_genkeytypes: [] is too short" in said, said
 
 
 def _first_boot(factory: SystemdFactory, keys: ClientKeys, **options: Any) -> SystemdHost:

@@ -187,3 +187,42 @@ def package_version(root: Path, package: str) -> str | None:
             k, _, v = line.partition(":")
             block[k] = v.strip()
     return None
+
+
+# Read-only view of the cache in a mount namespace of its own, a tmpfs on /tmp for the inputs:
+# nothing the command does reaches the cache, and every mount goes with the namespace.
+_READ_ONLY_CHROOT: Final = """
+set -e
+root=$1 view=$2 inputs=$3; shift 3
+mount --bind "$root" "$view"
+mount -o remount,bind,ro "$view"
+mount -t tmpfs -o mode=0755 tmpfs "$view/tmp"
+cp -r "$inputs/." "$view/tmp/"
+exec chroot "$view" "$@"
+"""
+
+
+def run_in_image(
+    image: Image, *cmd: str, files: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run `cmd` in the cached rootfs of `image`, read-only, with `files` (name -> text) in its
+    /tmp; stdout and stderr together."""
+    root = build(image)
+    with tempfile.TemporaryDirectory() as work:
+        inputs, view = Path(work, "inputs"), Path(work, "view")
+        inputs.mkdir()
+        view.mkdir()
+        for name, text in (files or {}).items():
+            (inputs / name).write_text(text)
+        return subprocess.run(
+            [
+                *("setpriv", "--pdeathsig", "KILL", "--"),
+                *("unshare", "--mount", "--propagation", "private", "--"),
+                *("sh", "-c", _READ_ONLY_CHROOT, "sh", str(root), str(view), str(inputs), *cmd),
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            env={"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "LANG": "C.UTF-8"},
+            check=False,
+        )

@@ -162,7 +162,7 @@ def test_user_data_closes_root_and_passwords_at_boot_and_carries_the_boot_host_k
         lines = set(dropin["content"].splitlines())
         assert {"PermitRootLogin no", "PasswordAuthentication no"} <= lines
         assert "KbdInteractiveAuthentication no" in lines
-        assert document["disable_root"] is True and document["ssh_genkeytypes"] == []
+        assert document["disable_root"] is True and document["ssh_genkeytypes"] == ["ed25519"]
         (key,) = [k for k in keys.values() if k.urn in instance.dependencies]
         used.add(key.urn)
         # The hardening pins exactly the key the user data installs, and that is a real pair.

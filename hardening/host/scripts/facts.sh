@@ -68,6 +68,23 @@ if [ -z "$pid" ] && command -v systemctl >/dev/null; then
   pid=$(systemctl show -p MainPID --value sshd.service ssh.service 2>/dev/null | grep -v '^0$' | head -n 1)
 fi
 [ -n "$pid" ] && [ -r "/proc/$pid/cmdline" ] && tr '\0' ' ' < "/proc/$pid/cmdline"
+sec listening
+# What the running sshd listens on, as its own network namespace's /proc/net/tcp{,6} shows it
+# ("tcp6 HEXADDR:HEXPORT"): a pending edit of the files shows up against `sshd -T`. "pid" first,
+# so that a listener without sockets is told apart from one we could not read.
+if [ -n "$pid" ] && [ -r "/proc/$pid/net/tcp" ] && [ -r "/proc/$pid/fd" ]; then
+  echo "pid $pid"
+  inodes=" "
+  for fd in /proc/"$pid"/fd/*; do
+    link=$(readlink "$fd" 2>/dev/null) || continue
+    case $link in socket:\[*\]) inodes="$inodes${link#socket:[}"; inodes="${inodes%]} " ;; esac
+  done
+  for t in tcp tcp6; do
+    [ -r "/proc/$pid/net/$t" ] || continue
+    awk -v t="$t" -v inodes="$inodes" '$4 == "0A" && index(inodes, " " $10 " ") { print t, $2 }' \
+      "/proc/$pid/net/$t"
+  done
+fi
 sec sysconfig-sshd
 [ -f /etc/sysconfig/sshd ] && base64 < /etc/sysconfig/sshd
 sec banner
