@@ -66,9 +66,11 @@ def test_a_flood_is_cut_off_past_the_output_limit(
 ) -> None:
     server = loopback_server()
     flood = f"head -c {MAX_OUTPUT + 4 * 65536} /dev/zero | tr '\\0' x\n"
-    with loopback_connection(server.port, "root", client_key, tmp_path) as conn:
-        with pytest.raises(HostMisbehaved, match=r"sent more than 16 MiB for one command"):
-            conn.run(flood)
+    with (
+        loopback_connection(server.port, "root", client_key, tmp_path) as conn,
+        pytest.raises(HostMisbehaved, match=r"sent more than 16 MiB for one command"),
+    ):
+        conn.run(flood)
     # Not asked here: that the connection serves the next command. The in-process server's
     # pumps (Python threads) lost their socket under a loaded machine's flood now and then;
     # a real sshd keeps it, and tests/hosts/test_hostile_hosts.py floods one.
