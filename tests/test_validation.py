@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from hardening.model.client import CLIENT_ALGORITHMS
 from hardening.model.profiles import Request
 from hardening.model.validation import (
     Problem,
@@ -11,7 +12,6 @@ from hardening.model.validation import (
     timing_problems,
     validate_request,
 )
-from hardening.ssh.transport import CLIENT_ALGORITHMS
 
 
 def keys(problems: list[Problem] | tuple[Problem, ...]) -> list[tuple[str, str]]:

@@ -15,10 +15,11 @@ import paramiko
 
 from hardening.model import validation
 from hardening.model.profiles import Request
+from hardening.model.progress import Progress
 from hardening.ops import engine, rotation
 from hardening.ops.engine import Options, Report
 from hardening.ssh import keys
-from hardening.ssh.transport import Progress, Target
+from hardening.ssh.transport import Target
 from hardening.ssh.trust import HostKeyPolicy
 
 __all__ = [

@@ -9,10 +9,11 @@ report holds Options and Report.
 from __future__ import annotations
 
 from hardening.model.desired import Request
+from hardening.model.progress import Progress
 from hardening.ops import pipeline
 from hardening.ops.report import DEFAULTS, Options, Report
 from hardening.ops.session import run_operation
-from hardening.ssh.transport import Progress, Target
+from hardening.ssh.transport import Target
 
 __all__ = ["Options", "Report", "apply", "check", "plan"]
 

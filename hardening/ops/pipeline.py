@@ -1,4 +1,4 @@
-"""The operations as named steps on one ctx context, read top to bottom.
+"""The operations as named steps on one Context, read top to bottom.
 
 apply: gather -> plan -> lock -> stage -> commit -> verify -> confirm, undone on failure.
 check and plan are its first two steps, read-only. The step modules keep their jobs: session
@@ -251,7 +251,7 @@ def undone_on_failure(ctx: Context) -> Iterator[None]:
         if conn.alive:  # found under the lock, before any change: release it
             ctx.txn.abort()
         raise
-    except SudoError:
+    except SudoError:  # a ConnectError, but nothing was lost: no recovery to try
         raise
     except ConnectError as exc:
         # The original connection died mid-way: clean up, or wait out the host's rollback.

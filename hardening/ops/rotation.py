@@ -15,12 +15,13 @@ from hardening.change.transaction import Transaction
 from hardening.host.facts import HostFacts
 from hardening.model.desired import Request
 from hardening.model.errors import ApplyFailed, ConnectError
+from hardening.model.progress import Progress
 from hardening.ops.report import DEFAULTS, Options, Report
 from hardening.ops.session import Session, connection_spec, run_operation
 from hardening.ops.transact import take_lock
 from hardening.ops.verify import ROLLBACK_SAYS, fresh_login, prove
 from hardening.planning.plan import Plan
-from hardening.ssh.transport import Connection, Progress, Target
+from hardening.ssh.transport import Connection, Target
 
 
 def rotate_host_key(

@@ -8,23 +8,18 @@ from collections.abc import Callable
 from hardening.host import facts as facts_mod
 from hardening.host.facts import HostFacts
 from hardening.model.admin_account import admin_account_problem
+from hardening.model.client import CLIENT_ALGORITHMS
 from hardening.model.desired import Request
 from hardening.model.directives import BadValue, banner_on_host_problem, lookup
 from hardening.model.errors import ApplyFailed, ConnectError, HardeningError, UsageError
+from hardening.model.progress import Progress
 from hardening.ops.evidence import host_evidence
 from hardening.ops.report import Options, Report
 from hardening.planning.plan import Plan, make_plan
 from hardening.planning.sshd_config import BrokenBlock
-from hardening.ssh.transport import (
-    CLIENT_ALGORITHMS,
-    Connection,
-    HostKeyPolicy,
-    Progress,
-    Stats,
-    Target,
-    connect,
-    scaled,
-)
+from hardening.ssh.stats import Stats
+from hardening.ssh.transport import Connection, Target, connect, scaled
+from hardening.ssh.trust import HostKeyPolicy
 
 
 def _noop(_: str) -> None:

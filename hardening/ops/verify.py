@@ -8,11 +8,12 @@ from contextlib import contextmanager
 
 from hardening.change.transaction import Transaction
 from hardening.host import facts as facts_mod
+from hardening.model.client import CLIENT_ALGORITHMS
 from hardening.model.errors import ApplyFailed, HardeningError
 from hardening.ops.evidence import host_evidence
 from hardening.ops.session import Session
 from hardening.planning.plan import DirectiveValues, Plan, effective_matches, make_plan
-from hardening.ssh.transport import CLIENT_ALGORITHMS, Connection, scaled
+from hardening.ssh.transport import Connection, scaled
 
 ROLLBACK_SAYS = {
     "rolled-back": "rolled back to the previous configuration",

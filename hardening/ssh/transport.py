@@ -14,13 +14,12 @@ from dataclasses import dataclass, field
 
 import paramiko
 
-from hardening.model.client import CLIENT_ALGORITHMS, HOST_KEY_ALGORITHMS, paramiko_list
+from hardening.model.client import HOST_KEY_ALGORITHMS, paramiko_list
 from hardening.model.defaults import COMMAND_TIMEOUT
 from hardening.model.errors import ConnectError
 from hardening.model.progress import Progress, Status, plural
 from hardening.ssh import userauth
 from hardening.ssh.channel import (
-    MAX_INLINE,
     ChannelAhead,
     HostMisbehaved,
     collect,
@@ -29,18 +28,6 @@ from hardening.ssh.channel import (
 from hardening.ssh.keys import fingerprint
 from hardening.ssh.stats import Stats
 from hardening.ssh.trust import HostKeyPolicy, KnownHostsCheck
-
-# Names importers found here before trust.py and channel.py took them.
-__all__ = [
-    "CLIENT_ALGORITHMS",
-    "COMMAND_TIMEOUT",
-    "HOST_KEY_ALGORITHMS",
-    "MAX_INLINE",
-    "HostKeyPolicy",
-    "Progress",
-    "Stats",
-]
-
 
 DISABLED_ALGORITHMS = {
     "keys": [k for k in paramiko_list("_preferred_keys") if k not in HOST_KEY_ALGORITHMS]

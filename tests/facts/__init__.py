@@ -14,10 +14,10 @@ from pathlib import Path
 
 from hardening.host.facts import HostFacts, parse_facts
 from hardening.host.paths import DROPIN_DIR, MAIN_CONFIG
+from hardening.model.client import CLIENT_ALGORITHMS
 from hardening.model.desired import Request
 from hardening.planning import sshd_config
 from hardening.planning.plan import DROPIN_PATH, SYSCONFIG_SSHD, Plan, make_plan
-from hardening.ssh.transport import CLIENT_ALGORITHMS
 from tests.facts.expect import Expect, load_all
 
 FACTS_DIR = Path(__file__).resolve().parent

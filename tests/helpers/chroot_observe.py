@@ -18,7 +18,8 @@ from pathlib import Path
 from typing import Any, Final
 
 from hardening.ssh.keys import load_private_key
-from hardening.ssh.transport import HostKeyPolicy, Target
+from hardening.ssh.transport import Target
+from hardening.ssh.trust import HostKeyPolicy
 from tests.helpers.cli import Outcome, run_cli
 from tests.testhosts.chroot import (
     LOOPBACK,

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from hardening.ssh.transport import Connection, Stats, connect
+from hardening.ssh.stats import Stats
+from hardening.ssh.transport import Connection, connect
 from tests.helpers.chroot_observe import loopback_target
 
 # Quoting, expansions and a line that looks like a here-document delimiter: all must arrive as

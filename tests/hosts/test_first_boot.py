@@ -27,7 +27,8 @@ from hardening.change.rekey import known_hosts_line, new_host_key, openssh_finge
 from hardening.model.desired import Request
 from hardening.ops import engine
 from hardening.ssh.keys import load_private_key
-from hardening.ssh.transport import HostKeyPolicy, Target
+from hardening.ssh.transport import Target
+from hardening.ssh.trust import HostKeyPolicy
 from tests.conftest import ClientKeys
 from tests.helpers.firstboot_probe import Prober, Round, SourcePool, probe_once
 from tests.helpers.systemd_observe import assert_healthy, poll

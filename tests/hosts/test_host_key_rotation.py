@@ -14,7 +14,8 @@ from hardening.change.rekey import HOST_KEY_PATH, openssh_fingerprint
 from hardening.model.desired import Request
 from hardening.ops import engine, rotation
 from hardening.ssh.keys import load_private_key
-from hardening.ssh.transport import HostKeyPolicy, Target
+from hardening.ssh.transport import Target
+from hardening.ssh.trust import HostKeyPolicy
 from tests.conftest import HostFactory
 from tests.helpers.fault_proofs import poll
 from tests.testhosts.chroot import TestHost, server_host_key, try_login

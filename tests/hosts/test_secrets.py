@@ -35,7 +35,8 @@ from hardening.model.desired import Request
 from hardening.model.errors import UsageError
 from hardening.ops import engine
 from hardening.ssh.keys import load_private_key
-from hardening.ssh.transport import HostKeyPolicy, Target
+from hardening.ssh.transport import Target
+from hardening.ssh.trust import HostKeyPolicy
 from tests.conftest import HostFactory
 from tests.helpers.cli import Cli, Outcome, run_cli
 from tests.helpers.fault_proofs import stalled_server

@@ -9,17 +9,13 @@ from typing import Any
 from hardening.change.transaction import Transaction
 from hardening.host import facts as facts_mod
 from hardening.host.paths import staged_path
+from hardening.model.client import CLIENT_ALGORITHMS
 from hardening.model.desired import Request
 from hardening.ops import engine
 from hardening.ops.session import connection_spec
 from hardening.planning.plan import DROPIN_PATH, make_plan
-from hardening.ssh.transport import (
-    CLIENT_ALGORITHMS,
-    Connection,
-    Result,
-    Stats,
-    connect,
-)
+from hardening.ssh.stats import Stats
+from hardening.ssh.transport import Connection, Result, connect
 from tests.conftest import HostFactory
 from tests.helpers.chroot_observe import loopback_target
 

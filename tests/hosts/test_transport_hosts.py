@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 
 from hardening.model.errors import ConnectError
-from hardening.ssh.transport import Stats, connect
+from hardening.ssh.stats import Stats
+from hardening.ssh.transport import connect
 from tests.conftest import ClientKeys, HostFactory
 from tests.helpers.chroot_observe import loopback_target
 from tests.helpers.transport_cases import TRICKY, TRICKY_OUT, loopback_connection

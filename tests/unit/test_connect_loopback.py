@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from hardening.model.errors import ConnectError
-from hardening.ssh.transport import Stats, connect
+from hardening.ssh.stats import Stats
+from hardening.ssh.transport import connect
 from tests.helpers.chroot_observe import loopback_target
 from tests.unit.conftest import ServerFactory
 

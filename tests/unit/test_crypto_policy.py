@@ -7,9 +7,9 @@ import dataclasses
 from pathlib import Path
 
 from hardening.host.facts import HostFacts, parse_facts
+from hardening.model.client import CLIENT_ALGORITHMS
 from hardening.model.desired import Request
 from hardening.planning.plan import SYSCONFIG_SSHD, cmdline_overrides, make_plan
-from hardening.ssh.transport import CLIENT_ALGORITHMS
 
 ALINUX = Path(__file__).resolve().parents[1] / "facts" / "alinux-3.txt"
 POLICY_CMDLINE = (

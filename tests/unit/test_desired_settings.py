@@ -8,6 +8,7 @@ import dataclasses
 
 import pytest
 
+from hardening.model.client import CLIENT_ALGORITHMS
 from hardening.model.desired import (
     ALGORITHM_SINCE,
     CRYPTO,
@@ -16,7 +17,6 @@ from hardening.model.desired import (
     desired_settings,
 )
 from hardening.model.directives import CATALOGUE, BadValue, lookup
-from hardening.ssh.transport import CLIENT_ALGORITHMS
 from tests.facts import EXPECTED, SLUGS, load_facts
 
 QUERY = {"KexAlgorithms": "kex", "Ciphers": "cipher", "MACs": "mac", "HostKeyAlgorithms": "key-sig"}

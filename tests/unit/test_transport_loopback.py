@@ -12,8 +12,7 @@ import paramiko
 import pytest
 
 from hardening.model.errors import ConnectError
-from hardening.ssh.channel import MAX_OUTPUT, HostMisbehaved
-from hardening.ssh.transport import MAX_INLINE
+from hardening.ssh.channel import MAX_INLINE, MAX_OUTPUT, HostMisbehaved
 from tests.helpers.transport_cases import TRICKY, TRICKY_OUT, loopback_connection
 from tests.unit.conftest import ServerFactory
 from tests.unit.ssh_server import LoopbackServer, read_to_eof

@@ -13,7 +13,8 @@ import pytest
 
 from hardening.model.errors import HostKeyError
 from hardening.ssh.keys import fingerprint, load_private_key
-from hardening.ssh.transport import Stats, Target, connect
+from hardening.ssh.stats import Stats
+from hardening.ssh.transport import Target, connect
 from hardening.ssh.trust import HostKeyPolicy, KnownHostsCheck
 from tests.conftest import ClientKeys
 from tests.testhosts.chroot import LOOPBACK
