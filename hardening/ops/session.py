@@ -54,12 +54,14 @@ class Session:
         pin: str | None = None,
         fallback_user: str | None = None,
         stats: Stats | None = None,
+        port: int | None = None,
     ) -> Connection:
+        """`port`: another than the target's (the fresh login after a port move)."""
         target = self.target if user is None else self.target.as_user(user)
         if pin is not None:  # fresh connections must meet the very server we changed
             target = Target(
                 target.host,
-                target.port,
+                target.port if port is None else port,
                 target.user,
                 target.key,
                 HostKeyPolicy(pinned_fingerprint=pin),
