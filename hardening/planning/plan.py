@@ -17,7 +17,7 @@ from hardening.host.facts import HostFacts
 from hardening.host.paths import DROPIN_DIR, MAIN_CONFIG, staged_path
 from hardening.model.desired import Request, desired_settings
 from hardening.model.directives import CATALOGUE
-from hardening.planning import port, sshd_config
+from hardening.planning import port, socket_port, sshd_config
 
 DROPIN_PATH = posixpath.join(DROPIN_DIR, sshd_config.DROPIN_NAME)
 
@@ -191,6 +191,21 @@ def _choose_mode(main: str, dropins: Mapping[str, str], keys: set[str]) -> tuple
     return "dropin", f"{DROPIN_PATH} (read first through {MAIN_CONFIG}'s Include)"
 
 
+def _socket_port(
+    facts: HostFacts, wanted_port: str | None, files: list[FileChange], service: ServiceCommands
+) -> ServiceCommands:
+    """Under socket activation the socket holds the port: its drop-in (planning/socket_port.py)
+    joins `files` when it changes, and then the socket itself must be restarted."""
+    name = facts.service.name
+    change = socket_port.socket_change(name, facts.socket_port.get(name), wanted_port)
+    if change is None:
+        return service
+    files.append(FileChange(*change))
+    running = facts.service.units.get(f"{name}.service", ("", ""))[1] == "active"
+    move = socket_port.move_commands(name, running)
+    return dataclasses.replace(service, reload=move, restart=move)
+
+
 def _host_port_lines(
     facts: HostFacts, main_clean: str, wanted_port: str | None
 ) -> tuple[list[FileChange], dict[str, str | None]]:
@@ -210,8 +225,6 @@ def _host_port_lines(
     }
     if wanted_port is not None:
         port.refuse_pinned({MAIN_CONFIG: main_clean, **theirs}, wanted_port)
-        if facts.service.socket_activated and facts.effective.get("port") != wanted_port:
-            port.refuse_socket(facts.service.name, wanted_port)
     rewrite = port.rewrite(wanted_port is not None)
     files = [FileChange(p, rewrite(t)) for p, t in theirs.items() if rewrite(t) != t]
     staged: dict[str, str | None] = {posixpath.basename(f.path): staged_path(f.path) for f in files}
@@ -288,6 +301,9 @@ def make_plan(
                 f"the running sshd gets {', '.join(sorted(on_cmdline))} on its command line, "
                 "which beats sshd_config; remove them from its service definition"
             )
+
+    if facts.service.socket_activated:
+        service = _socket_port(facts, wanted.get("Port"), files, service)
 
     root_loses_login = wanted.get("PermitRootLogin") in ("no", "forced-commands-only")
     return Plan(

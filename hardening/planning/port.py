@@ -90,13 +90,3 @@ def refuse_pinned(files: Mapping[str, str], wanted: str) -> None:
         f"no Port line moves ({lines}); remove the port from that ListenAddress (or set it to "
         f"{wanted}) on the host, then apply again"
     )
-
-
-def refuse_socket(service: str, wanted: str) -> None:
-    """Under socket activation systemd holds the port, and sshd_config's Port is not read."""
-    raise FixedListen(
-        f"Port={wanted}: {service}.socket owns sshd's port on this host (socket activation), "
-        "and moving it is not supported yet; move it with a drop-in in "
-        f"/etc/systemd/system/{service}.socket.d/ (ListenStream= then ListenStream={wanted}), "
-        f"or run sshd as {service}.service, then apply again"
-    )

@@ -47,12 +47,13 @@ def _logs_in(host: SystemdHost, key: Path, port: int) -> bool:
 
 
 def _sshd_ports(host: SystemdHost) -> set[int]:
-    """The TCP ports sshd listens on inside the host (`ss -ltnp`)."""
+    """The TCP ports sshd (or systemd, for its socket) listens on inside the host."""
     out = host.run("ss -ltnpH", check=True).stdout
+    owner = '"systemd"' if host.socket_activated else '"sshd'
     return {
         int(m.group(1))
         for line in out.splitlines()
-        if '"sshd' in line and (m := re.search(r":(\d+)\s", line)) is not None
+        if owner in line and (m := re.search(r":(\d+)\s", line)) is not None
     }
 
 
@@ -64,14 +65,27 @@ def assert_on(host: SystemdHost, key: Path, port: int, old: int) -> None:
     assert host.run("ls -A /var/lib/hardened-ecs/lock 2>/dev/null").stdout == ""
 
 
-@pytest.mark.parametrize("variant", ["ssh.service", "no-Include"])
+VARIANTS = {
+    "ssh.service": {},
+    "no-Include": {"include": False},
+    "ssh.socket": {"socket_activated": True},
+}
+CASES = [("trixie", v) for v in VARIANTS] + [("bullseye", "ssh.socket")]  # Accept=yes there
+
+
+@pytest.mark.parametrize(("suite", "variant"), CASES, ids=[f"{s}-{v}" for s, v in CASES])
 def test_port_moves_22_2222_2200_22_and_a_reboot_keeps_it(
-    systemd_factory: SystemdFactory, client_keys: ClientKeys, tmp_path: Path, variant: str
+    systemd_factory: SystemdFactory,
+    client_keys: ClientKeys,
+    tmp_path: Path,
+    suite: str,
+    variant: str,
 ) -> None:
-    host = systemd_factory("trixie", include=variant != "no-Include")
+    host = systemd_factory(suite, **VARIANTS[variant])
     key = client_keys.ed25519
     # The image's own Port line stays, set aside: sshd adds every Port line it reads.
-    host.run("sed -i '1i Port 22' /etc/ssh/sshd_config && systemctl reload ssh", check=True)
+    reload = "" if host.socket_activated else " && systemctl reload ssh"
+    host.run(f"sed -i '1i Port 22' /etc/ssh/sshd_config{reload}", check=True)
     first = _move(_cli(host, key, tmp_path, 22, user="root"), 2222)
     assert "sshd moved from port 22 to 2222" in first.stdout, describe(first)
     assert_on(host, key, 2222, 22)
@@ -97,10 +111,11 @@ def test_port_moves_22_2222_2200_22_and_a_reboot_keeps_it(
     assert_healthy(host)
 
 
+@pytest.mark.parametrize("variant", ["ssh.service", "ssh.socket"])
 def test_new_port_dropped_by_the_hosts_firewall_rolls_back_to_the_old_port(
-    systemd_factory: SystemdFactory, client_keys: ClientKeys, tmp_path: Path
+    systemd_factory: SystemdFactory, client_keys: ClientKeys, tmp_path: Path, variant: str
 ) -> None:
-    host = systemd_factory("trixie")
+    host = systemd_factory("trixie", **VARIANTS[variant])
     key = client_keys.ed25519
     host.nft(fault_rules(port=2222))
     out = _cli(host, key, tmp_path, 22, user="root").run(

@@ -186,7 +186,9 @@ def test_unknown_profile() -> None:
 
 
 def test_all_problems_are_reported_together() -> None:
-    request = Request("strict", {"ListenAddress": "0.0.0.0", "MaxAuthTries": "0", "Bogus": "1"}, "root")
+    request = Request(
+        "strict", {"ListenAddress": "0.0.0.0", "MaxAuthTries": "0", "Bogus": "1"}, "root"
+    )
     found = [p.message for p in validate_request(request).problems]
     assert [p.split(" ")[0] for p in found] == [
         "profile",

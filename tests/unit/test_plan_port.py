@@ -10,7 +10,7 @@ import pytest
 from hardening.host.facts import HostFacts, Service
 from hardening.host.paths import DROPIN_DIR, MAIN_CONFIG, staged_path
 from hardening.model.profiles import Request
-from hardening.planning import port, sshd_config
+from hardening.planning import port, socket_port, sshd_config
 from hardening.planning.plan import DROPIN_PATH, FileChange
 from tests.facts import SLUGS, WITH_INCLUDE, load_facts, plan_for
 
@@ -138,11 +138,44 @@ def test_a_listenaddress_in_a_dropin_is_refused_and_one_on_the_wanted_port_is_no
     assert plan_for(bare, MOVE).files
 
 
-def test_socket_activation_is_refused_before_anything_changes() -> None:
+SOCKET_DROPIN = "/etc/systemd/system/ssh.socket.d/zz-hardened-ecs-port.conf"
+MOVE_SOCKET = (
+    "systemctl daemon-reload && systemctl stop ssh.service && systemctl restart ssh.socket"
+)
+
+
+def test_socket_activation_moves_the_port_with_a_socket_dropin_and_restarts_the_socket() -> None:
     facts = load_facts("ubuntu-24.04")
-    assert facts.service.socket_activated
-    with pytest.raises(port.FixedListen, match=r"ssh.socket owns sshd's port"):
-        plan_for(facts, MOVE)
+    assert facts.service.socket_activated and facts.socket_port == {}
+    plan = plan_for(facts, MOVE)
+    files = _files(plan.files)
+    dropin = files[SOCKET_DROPIN]
+    assert dropin == socket_port.dropin_text("2222")
+    assert "[Socket]\nListenStream=\nListenStream=2222\n" in dropin
+    assert "Port 2222\n" in _ours(facts, files)  # sshd -T and Ubuntu's generator agree
+    # ssh.service runs beside the socket there: it starts again once the socket moved.
+    move = MOVE_SOCKET + " && systemctl start ssh.service"
+    assert plan.service.reload == move and plan.service.restart == move
+
+
+def test_a_socket_whose_service_does_not_run_is_not_started() -> None:
+    facts = load_facts("ubuntu-24.04")
+    units = {**facts.service.units, "ssh.service": ("disabled", "inactive")}
+    facts = dataclasses.replace(facts, service=dataclasses.replace(facts.service, units=units))
+    plan = plan_for(facts, MOVE)
+    assert plan.service.reload == MOVE_SOCKET
+
+
+def test_the_socket_dropin_in_place_changes_nothing_and_goes_when_port_is_not_managed() -> None:
+    facts = load_facts("ubuntu-24.04")
+    moved = dataclasses.replace(facts, socket_port={"ssh": socket_port.dropin_text("2222")})
+    assert SOCKET_DROPIN not in _files(plan_for(moved, MOVE).files)
+    assert "daemon-reload" not in plan_for(moved, MOVE).service.reload
+    unmanaged = plan_for(moved)
+    assert _files(unmanaged.files)[SOCKET_DROPIN] is None
+    assert unmanaged.service.reload.startswith(MOVE_SOCKET)
+    back = dataclasses.replace(moved, socket_port={"ssh": socket_port.dropin_text("2200")})
+    assert _files(plan_for(back, MOVE).files)[SOCKET_DROPIN] == socket_port.dropin_text("2222")
 
 
 def test_port_already_in_place_is_compliant_and_changes_no_file() -> None:
