@@ -58,10 +58,20 @@ def test_port_moves_on_a_chroot_host_and_back(
         assert f"#hardened-ecs-moved-port# Port {a}\n" in text, text
         again = _cli(cli, to).run("apply", "--set", f"Port={to}", wait=30)
         assert again.code == 0 and "nothing to change" in again.stderr, describe(again)
+    # The same command as a move, run again once it is done: nothing answers on the old
+    # port, so it finds sshd on the new one and has nothing to change.
+    must_move = _cli(cli, a).run("apply", "--set", f"Port={b}", wait=30)
+    assert must_move.code == 0, describe(must_move)
+    same = _cli(cli, a).run("apply", "--json", "--set", f"Port={b}", wait=30)
+    assert same.code == 0, describe(same)
+    report = json.loads(same.stdout)
+    assert report["port"] == b and not report["changed"], describe(same)
+    assert f"nothing answered on port {a}: sshd already listens on {b}" in report["notes"]
     # Port no longer managed: the host's own Port line comes back, sshd stays where it was.
-    out = _cli(cli, a).run("apply", wait=30)
+    out = _cli(cli, b).run("apply", wait=30)
     assert out.code == 0, describe(out)
     assert f"\nPort {a}\n" in "\n" + host.run(f"cat {DROPIN}", check=True).stdout
+    poll("sshd back on its own port", lambda: bool(listen_inodes(a)), timeout=10)
     assert_on(host, key, a, b)
 
 
