@@ -12,15 +12,19 @@ from dataclasses import dataclass, field
 
 from hardening.host.listening import Endpoint, parse_listening
 from hardening.host.paths import DROPIN_DIR, MAIN_CONFIG, STATE_DIR
+from hardening.host.port_facts import PortFacts, parse_port_facts
 from hardening.host.shell import SECTION, SSHD_RC, assign, shared_shell, shipped
 from hardening.model.admin_account import Account
 from hardening.model.capabilities import HostCapabilities
 from hardening.model.directives import Version
 
 
-def facts_script(admin_user: str, cloud_init_wait: int = 0, banner: str = "") -> str:
+def facts_script(
+    admin_user: str, cloud_init_wait: int = 0, banner: str = "", *, port_guards: bool = False
+) -> str:
     """The facts script; `cloud_init_wait` > 0 first lets a running cloud-init finish;
-    `banner`: the Banner file the request sets (its type, mode and owner are read)."""
+    `banner`: the Banner file the request sets (its type, mode and owner are read);
+    `port_guards`: the request moves the port (listeners, SELinux, host firewall are read)."""
     values = {
         "ADMIN": admin_user,
         "STATE": STATE_DIR,
@@ -28,6 +32,7 @@ def facts_script(admin_user: str, cloud_init_wait: int = 0, banner: str = "") ->
         "BANNER": banner,
         "MAIN_CONFIG": MAIN_CONFIG,
         "DROPIN_DIR": DROPIN_DIR,
+        "PORT_GUARDS": "yes" if port_guards else "",
         "SECTION": SECTION,
         "SSHD_RC": SSHD_RC,
     }
@@ -101,6 +106,8 @@ class HostFacts:
     file_modes: dict[str, tuple[str, str, str]] | None = None
     # What the running sshd listens on (address, port); None: unknown (no listener found).
     listening: frozenset[Endpoint] | None = None
+    # Listeners, SELinux and host firewall; None: not gathered (the request keeps the port).
+    ports: PortFacts | None = None
 
     @property
     def capabilities(self) -> HostCapabilities:
@@ -283,4 +290,5 @@ def parse_facts(text: str) -> HostFacts:
         banner_file=s.get("banner", "").strip() or None,
         file_modes=_file_modes(s["file-modes"]) if "file-modes" in s else None,
         listening=parse_listening(s.get("listening", "")),
+        ports=parse_port_facts(s),
     )

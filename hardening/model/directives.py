@@ -18,7 +18,6 @@ Version = tuple[int, int]
 # door we came in through, so `--set` refuses them and the edit keeps them working.
 HOST_OWNED = frozenset(
     {
-        "port",
         "listenaddress",
         "include",
         "match",
@@ -315,6 +314,8 @@ CATALOGUE: dict[str, Directive] = {
         _D("GatewayPorts", _choice("yes", "no", "clientspecified")),
         _D("DisableForwarding", _yes_no, since=(7, 4)),
         _D("PermitUserEnvironment", _yes_no),
+        # Where sshd listens: a move is guarded before anything changes (planning/port_guards.py).
+        _D("Port", _int_range(1, 65535)),
         # Logging and misc
         _D("LogLevel", _log_level),
         _D("StrictModes", _yes_no),

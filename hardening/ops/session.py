@@ -16,6 +16,7 @@ from hardening.model.progress import Progress
 from hardening.ops.evidence import host_evidence
 from hardening.ops.report import Options, Report
 from hardening.planning.plan import Plan, make_plan
+from hardening.planning.port_guards import PortGuards, is_a_move, port_guards, wanted_port
 from hardening.planning.sshd_config import BrokenBlock
 from hardening.ssh.stats import Stats
 from hardening.ssh.transport import Connection, Target, connect, scaled
@@ -84,11 +85,13 @@ class Session:
         admin = self.request.admin_user
         return self.open(fallback_user=admin if self.target.user == "root" else None)
 
-    def gather(self, conn: Connection, *, settle: bool = False) -> HostFacts:
-        """Facts in one round trip; `settle` (apply) first waits for a running cloud-init."""
+    def gather(self, conn: Connection, *, settle: bool = False, guards: bool = False) -> HostFacts:
+        """Facts in one round trip; `settle` (apply) first waits for a running cloud-init;
+        `guards` (plan, apply): when the request sets Port, what would make its move fail."""
         wait = int(min(self.options.wait, 600)) if settle else 0
+        guards = guards and wanted_port(self.request) is not None
         try:
-            facts = self.read_facts(conn, wait=wait)
+            facts = self.read_facts(conn, wait=wait, guards=guards)
         except facts_mod.FactsError as exc:
             raise ApplyFailed(f"cannot read facts from {self.target.host}: {exc}") from None
         r = self.report
@@ -109,10 +112,13 @@ class Session:
         r.evidence = host_evidence(self.target.host, self.target.port, facts)
         return facts
 
-    def read_facts(self, conn: Connection, *, wait: int = 0) -> HostFacts:
+    def read_facts(self, conn: Connection, *, wait: int = 0, guards: bool = False) -> HostFacts:
         """The host's facts in one round trip, for the gather and for the fresh login after a
-        commit; `wait` > 0 first lets a running cloud-init finish. Raises FactsError."""
-        script = facts_mod.facts_script(self.request.admin_user, wait, banner_of(self.request))
+        commit; `wait` > 0 first lets a running cloud-init finish; `guards`: the port move's
+        (port_guards.py). Raises FactsError."""
+        script = facts_mod.facts_script(
+            self.request.admin_user, wait, banner_of(self.request), port_guards=guards
+        )
         result = conn.run(script, timeout=wait + conn.command_timeout, step="facts")
         return facts_mod.parse_facts(result.stdout)
 
@@ -135,11 +141,13 @@ class Session:
             }
         return plan
 
-    def preflight(self, facts: HostFacts, plan: Plan) -> None:
+    def preflight(self, facts: HostFacts, plan: Plan) -> PortGuards | None:
         """Before anything changes: what the change would hand out must be safe to hand out.
 
         The account the admin step would make root-capable, and the file sshd would show to
-        every client before login.
+        every client before login (exit 2); then, when the request moves the port, what on
+        the host would make the move fail (exit 4, port_guards.py). Returns the move's guards
+        (None: no move), whose SELinux label the change makes under the lock.
         """
         request = self.request
         problems = []
@@ -152,6 +160,16 @@ class Session:
         found = [p for p in problems if p]
         if found:
             raise UsageError("; ".join(found) + " (nothing changed)")
+        wanted = wanted_port(request)
+        if wanted is None or not is_a_move(facts, wanted):
+            return None
+        guards = port_guards(facts, wanted)
+        if guards.refusals:
+            raise ApplyFailed("; ".join(guards.refusals) + " (nothing changed)", untouched=True)
+        for warning in guards.warnings:
+            if warning not in self.report.notes:
+                self.report.notes.append(warning)
+        return guards
 
     def finish_read_only(self) -> None:
         r = self.report
