@@ -6,7 +6,9 @@ Chroot host: another process (a tiny perl listener started inside the host, stop
 PID) listens on the wanted port. systemd host (its own network namespace): an nftables input
 chain that drops what it does not accept, accepting 22 only. SELinux and ufw/firewalld are
 judged on recorded/constructed facts only (tests/unit/test_port_guards.py): no test image has
-them.
+them. The SELinux label step itself runs against a stand-in: `getenforce` saying Enforcing and
+a `semanage` that logs what it is asked, in the host's /usr/local/sbin (first on the scripts'
+PATH): its failure leaves the host untouched, and a rolled-back move takes the label away.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from tests.helpers.fault_proofs import FaultCaseFactory, assert_old, snapshot
 from tests.testhosts.chroot import TestHost
 from tests.testhosts.fixtures import SystemdFactory
 from tests.testhosts.loopback import allocate_port, listen_inodes
+from tests.testhosts.machine import SystemdHost
 
 
 @contextmanager
@@ -71,6 +74,23 @@ def test_a_port_another_service_listens_on_is_refused_and_the_host_left_as_it_wa
         assert_old(host, before, key)
 
 
+_NFT_NAMED_SET = """
+nft -f - <<'RULES'
+table inet guard {
+  set ssh_ports {
+    type inet_service
+    elements = { 22 }
+  }
+  chain input {
+    type filter hook input priority filter; policy drop;
+    ct state established,related accept
+    iif "lo" accept
+    tcp dport @ssh_ports accept
+  }
+}
+RULES
+"""
+
 _NFT_DROP = """
 nft -f - <<'RULES'
 table inet guard {
@@ -110,3 +130,66 @@ def test_an_nftables_chain_that_would_drop_the_new_port_is_refused_on_a_systemd_
     preview = cli.run("plan", "--set=Port=2222")
     assert preview.code == 0, preview
     assert "nftables chain" not in preview.stdout, preview
+
+
+_FAKE_SELINUX = """
+mkdir -p /usr/local/sbin
+printf '#!/bin/sh\necho Enforcing\n' > /usr/local/sbin/getenforce
+cat > /usr/local/sbin/semanage <<'FAKE'
+#!/bin/sh
+echo "$*" >> /var/log/fake-semanage.log
+case "$1 $2" in
+  "port -l") printf 'http_port_t                    tcp      80, 443\n'
+             printf 'ssh_port_t                     tcp      22\n' ;;
+  "port -a") [ ! -e /etc/fake-semanage-fails ] && exit 0
+             echo "ValueError: Port tcp/$7 already defined" >&2; exit 1 ;;
+esac
+FAKE
+chmod 755 /usr/local/sbin/getenforce /usr/local/sbin/semanage
+"""
+
+
+def _semanage_log(host: TestHost | SystemdHost) -> list[str]:
+    out = host.run("cat /var/log/fake-semanage.log 2>/dev/null").stdout
+    return [line for line in out.splitlines() if line != "port -l"]
+
+
+def test_a_failed_selinux_label_leaves_the_host_untouched(fault_case: FaultCaseFactory) -> None:
+    host, key, cli = fault_case("bookworm")
+    host.run(_FAKE_SELINUX + "touch /etc/fake-semanage-fails", check=True)
+    other = allocate_port()
+    before = snapshot(host)
+
+    out = cli.run("apply", f"--set=Port={other}")
+    assert out.code == 4, out
+    assert (
+        f"could not label port {other}/tcp ssh_port_t for SELinux (semanage exit 30): "
+        f"ValueError: Port tcp/{other} already defined; nothing changed" in out.stdout
+    ), out
+    # Asked under the lock; nothing to take back (it made no label); admin user undone too.
+    assert _semanage_log(host) == [f"port -a -t ssh_port_t -p tcp {other}"]
+    assert_old(host, before, key)
+    assert listen_inodes(other) == set()
+
+
+def test_a_rolled_back_move_takes_its_selinux_label_away_on_a_systemd_host(
+    systemd_factory: SystemdFactory, client_keys: ClientKeys, tmp_path: Path
+) -> None:
+    # The new port dropped by a rule the guards cannot read (a named set): a warning, not a
+    # refusal; the fresh login cannot come through, the change rolls back, and so does the
+    # label made for it.
+    host = systemd_factory("trixie")
+    key = client_keys.ed25519
+    host.run(_FAKE_SELINUX, check=True)
+    host.run(_NFT_NAMED_SET, check=True)
+    before = systemd_observe.snapshot(host)
+    cli = systemd_observe.cli_for(host, key, tmp_path)
+
+    out = cli.run("apply", "--set=Port=2222")
+    assert out.code == 4, out
+    assert "rolled back" in out.stdout, out
+    assert _semanage_log(host) == [
+        "port -a -t ssh_port_t -p tcp 2222",
+        "port -d -t ssh_port_t -p tcp 2222",
+    ]
+    systemd_observe.assert_old(host, before, key)
