@@ -12,15 +12,19 @@ from dataclasses import dataclass, field
 
 from hardening.host.listening import Endpoint, parse_listening
 from hardening.host.paths import DROPIN_DIR, MAIN_CONFIG, SOCKET_DROPIN_NAME, STATE_DIR
+from hardening.host.port_facts import PortFacts, parse_port_facts
 from hardening.host.shell import SECTION, SSHD_RC, assign, shared_shell, shipped
 from hardening.model.admin_account import Account
 from hardening.model.capabilities import HostCapabilities
 from hardening.model.directives import Version
 
 
-def facts_script(admin_user: str, cloud_init_wait: int = 0, banner: str = "") -> str:
+def facts_script(
+    admin_user: str, cloud_init_wait: int = 0, banner: str = "", *, port_guards: bool = False
+) -> str:
     """The facts script; `cloud_init_wait` > 0 first lets a running cloud-init finish;
-    `banner`: the Banner file the request sets (its type, mode and owner are read)."""
+    `banner`: the Banner file the request sets (its type, mode and owner are read);
+    `port_guards`: the request moves the port (listeners, SELinux, host firewall are read)."""
     values = {
         "ADMIN": admin_user,
         "STATE": STATE_DIR,
@@ -29,6 +33,7 @@ def facts_script(admin_user: str, cloud_init_wait: int = 0, banner: str = "") ->
         "MAIN_CONFIG": MAIN_CONFIG,
         "DROPIN_DIR": DROPIN_DIR,
         "SOCKET_DROPIN": SOCKET_DROPIN_NAME,
+        "PORT_GUARDS": "yes" if port_guards else "",
         "SECTION": SECTION,
         "SSHD_RC": SSHD_RC,
     }
@@ -104,6 +109,8 @@ class HostFacts:
     listening: frozenset[Endpoint] | None = None
     # Our socket drop-in that moves the port (paths.socket_dropin), by service name.
     socket_port: dict[str, str] = field(default_factory=dict)
+    # Listeners, SELinux and host firewall; None: not gathered (the request keeps the port).
+    ports: PortFacts | None = None
 
     @property
     def capabilities(self) -> HostCapabilities:
@@ -291,4 +298,5 @@ def parse_facts(text: str) -> HostFacts:
             for unit, _, data in (ln.partition(" ") for ln in s.get("socket-port", "").splitlines())
             if unit in ("ssh", "sshd")
         },
+        ports=parse_port_facts(s),
     )

@@ -138,3 +138,15 @@ def _fit_to_version(
         if "challengeresponseauthentication" in explicit_keys or kbd is None:
             out["KbdInteractiveAuthentication"] = alias
     return out
+
+
+def wanted_port(request: Request) -> int | None:
+    """The Port the request sets (None: not set, or not a valid port: validation says so)."""
+    for name, value in request.overrides.items():
+        directive = lookup(name)
+        if directive is not None and directive.name == "Port":
+            try:
+                return int(directive.normalize(value))
+            except BadValue:
+                return None
+    return None

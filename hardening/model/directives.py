@@ -315,6 +315,8 @@ CATALOGUE: dict[str, Directive] = {
         _D("GatewayPorts", _choice("yes", "no", "clientspecified")),
         _D("DisableForwarding", _yes_no, since=(7, 4)),
         _D("PermitUserEnvironment", _yes_no),
+        # Where sshd listens: a move is guarded before anything changes (planning/port_guards.py).
+        _D("Port", _int_range(1, 65535)),
         # Logging and misc
         _D("LogLevel", _log_level),
         _D("StrictModes", _yes_no),

@@ -13,6 +13,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from hardening.change.admin import admin_script, admin_undo_script
+from hardening.change.port_label import label_script, unlabel_script
 from hardening.change.transaction import Transaction
 from hardening.host.facts import HostFacts
 from hardening.model.errors import EXIT_DRIFT, ApplyFailed, ConnectError, UsageError
@@ -24,6 +25,7 @@ from hardening.ops.transact import take_lock
 from hardening.ops.verify import fresh_login, mismatches, prove
 from hardening.planning.live_config import unloaded_edit
 from hardening.planning.plan import Plan
+from hardening.planning.port_guards import PortGuards
 from hardening.ssh.keys import public_line
 from hardening.ssh.transport import Connection, Result, SudoError
 
@@ -41,6 +43,8 @@ class Context:
     admin_result: Result | None = None  # the admin step's, when it rode with the lock
     staged: Result | None = None  # the staging's, when it rode with the lock
     undo: str = ""  # the admin undo script, once the admin step did something
+    guards: PortGuards | None = None  # a port move's (preflight's), None: no move
+    unlabel: str = ""  # the SELinux label's undo script, once the label step made one
     committed_at: float | None = None  # our clock's, not the host's
     confirmed: Plan | None = None  # the fresh login's plan
     port_after: int = 0  # where sshd listens once the candidate is live (the staging says)
@@ -67,8 +71,10 @@ def check(session: Session) -> None:
 def preview(session: Session) -> None:
     """Read-only: what `apply` would change, and where."""
     with session.open_first() as conn:
-        ctx = plan(gather(Context(session, conn)))
-        session.preflight(ctx.facts, ctx.plan)
+        ctx = plan(gather(Context(session, conn), guards=True))
+        ctx.guards = session.preflight(ctx.facts, ctx.plan)
+        if ctx.guards is not None and ctx.guards.label is not None:
+            session.report.notes.append(_label_note(ctx.guards.label))
         if ctx.facts.lock_holder is not None:
             session.report.notes.append(f"a change is in progress on the host ({PENDING})")
         if ctx.plan.needs_admin:
@@ -82,8 +88,8 @@ def preview(session: Session) -> None:
 def apply(session: Session) -> None:
     """Harden: validated, proven from a fresh connection, rolled back on its own on failure."""
     with session.open_first() as conn:
-        ctx = plan(gather(Context(session, conn), settle=True))
-        session.preflight(ctx.facts, ctx.plan)
+        ctx = plan(gather(Context(session, conn), settle=True, guards=True))
+        ctx.guards = session.preflight(ctx.facts, ctx.plan)
         refuse_an_unloaded_edit(ctx)
         # A transaction still on the host (its rollback pending) makes these facts
         # provisional: the lock waits for it and reads the host again.
@@ -134,9 +140,10 @@ def change(ctx: Context) -> bool:
     return True
 
 
-def gather(ctx: Context, *, settle: bool = False) -> Context:
-    """The host's facts, in one round trip; `settle` (apply) first lets cloud-init finish."""
-    ctx.facts = ctx.session.gather(ctx.conn, settle=settle)
+def gather(ctx: Context, *, settle: bool = False, guards: bool = False) -> Context:
+    """The host's facts, in one round trip; `settle` (apply) first lets cloud-init finish;
+    `guards` (plan, apply): a port move's too."""
+    ctx.facts = ctx.session.gather(ctx.conn, settle=settle, guards=guards)
     return ctx
 
 
@@ -161,12 +168,12 @@ def lock(ctx: Context) -> bool:
     waited, ctx.admin_result, ctx.staged = take_lock(session, ctx.txn, early, stage=unopposed)
     if waited or not unopposed:
         # Another transaction ended while we waited: plan from what the host has now.
-        gather(ctx)
+        gather(ctx, guards=True)
         ctx.txn.plan = plan(ctx).plan
         if not ctx.plan.changes:
             ctx.txn.abort()
             return False
-        session.preflight(ctx.facts, ctx.plan)
+        ctx.guards = session.preflight(ctx.facts, ctx.plan)
         _aim_verification(ctx)
     return True
 
@@ -185,6 +192,7 @@ def stage(ctx: Context) -> None:
     if ctx.plan.needs_admin:
         did = admin_ready(ctx.session, ctx.conn, ctx.admin_result)
         ctx.undo = admin_undo_script(ctx.session.request.admin_user, _key_line(ctx), did)
+    label_the_port(ctx)
     txn = ctx.txn
     candidate = txn.staged(ctx.staged) if ctx.staged is not None else txn.stage()
     ctx.port_after = port_after(ctx.facts.effective, candidate, ctx.conn.target.port)
@@ -195,6 +203,31 @@ def stage(ctx: Context) -> None:
             + "; ".join(wrong),
             untouched=True,
         )
+
+
+def label_the_port(ctx: Context) -> None:
+    """SELinux enforcing and the new port not ssh_port_t: label it before the reload, under
+    the lock (an undo takes it away again). Its own round trip, only on such a move."""
+    port = ctx.guards.label if ctx.guards is not None else None
+    if port is None:
+        return
+    ctx.session.say(f"{ctx.shown}: {_label_note(port)}")
+    result = ctx.conn.run(label_script(port), step="selinux port label")
+    if "@did label" in result.stdout:
+        ctx.unlabel = unlabel_script(port)
+    if result.status != 0:
+        raise ApplyFailed(
+            f"could not label port {port}/tcp ssh_port_t for SELinux (semanage exit "
+            f"{result.status}): {result.stderr.strip() or result.stdout.strip()}; nothing changed",
+            untouched=True,
+        )
+
+
+def _label_note(port: int) -> str:
+    return (
+        f"SELinux is enforcing: port {port}/tcp is labeled ssh_port_t before the reload "
+        "(semanage port -a), and the label is taken away again if the change is undone"
+    )
 
 
 def commit(ctx: Context) -> None:
@@ -243,14 +276,20 @@ def undone_on_failure(ctx: Context) -> Iterator[None]:
     except ApplyFailed as exc:
         if exc.untouched and conn.alive:
             ctx.txn.abort()
-        # Leave the host as it was: the admin user we made goes with the change. Not when
-        # the new sshd config may still be live (then it is the way back in).
+        # Leave the host as it was: the admin user and the SELinux port label we made go with
+        # the change. Not when the new sshd config may still be live (then it is the way in).
+        left = ""
+        if ctx.unlabel and (exc.rolled_back or exc.untouched) and conn.alive:
+            unlabeled = conn.run(ctx.unlabel, step="selinux port label undo")
+            if "@undo-failed" in unlabeled.stdout:
+                left = " (except: could not remove the SELinux label of the new port; remove it "
+                left += "by hand with semanage port -d)"
         if ctx.undo and (exc.rolled_back or exc.untouched) and conn.alive:
-            left = undo_failed(conn.run(ctx.undo, step="admin undo"))
-            if left:
-                raise ApplyFailed(
-                    str(exc) + left, rolled_back=exc.rolled_back, untouched=exc.untouched
-                ) from None
+            left += undo_failed(conn.run(ctx.undo, step="admin undo"))
+        if left:
+            raise ApplyFailed(
+                str(exc) + left, rolled_back=exc.rolled_back, untouched=exc.untouched
+            ) from None
         raise
     except UsageError:
         if conn.alive:  # found under the lock, before any change: release it

@@ -9,7 +9,7 @@ from hardening.host import facts as facts_mod
 from hardening.host.facts import HostFacts
 from hardening.model.admin_account import admin_account_problem
 from hardening.model.client import CLIENT_ALGORITHMS
-from hardening.model.desired import Request
+from hardening.model.desired import Request, wanted_port
 from hardening.model.directives import BadValue, banner_on_host_problem, lookup
 from hardening.model.errors import (
     ApplyFailed,
@@ -23,6 +23,7 @@ from hardening.ops.evidence import host_evidence
 from hardening.ops.report import Options, Report
 from hardening.planning.plan import Plan, make_plan
 from hardening.planning.port import FixedListen
+from hardening.planning.port_guards import PortGuards, is_a_move, port_guards
 from hardening.planning.sshd_config import BrokenBlock
 from hardening.ssh.stats import Stats
 from hardening.ssh.transport import Connection, SudoError, Target, connect, scaled
@@ -103,7 +104,7 @@ class Session:
         except (HostKeyError, SudoError):
             raise
         except ConnectError:
-            moved = port_of(self.request)
+            moved = wanted_port(self.request)
             if moved is None or moved == self.target.port:
                 raise
             conn = self.open(fallback_user=fallback, port=moved, wait=0)
@@ -113,11 +114,13 @@ class Session:
             )
             return conn
 
-    def gather(self, conn: Connection, *, settle: bool = False) -> HostFacts:
-        """Facts in one round trip; `settle` (apply) first waits for a running cloud-init."""
+    def gather(self, conn: Connection, *, settle: bool = False, guards: bool = False) -> HostFacts:
+        """Facts in one round trip; `settle` (apply) first waits for a running cloud-init;
+        `guards` (plan, apply): when the request sets Port, what would make its move fail."""
         wait = int(min(self.options.wait, 600)) if settle else 0
+        guards = guards and wanted_port(self.request) is not None
         try:
-            facts = self.read_facts(conn, wait=wait)
+            facts = self.read_facts(conn, wait=wait, guards=guards)
         except facts_mod.FactsError as exc:
             raise ApplyFailed(f"cannot read facts from {self.target.host}: {exc}") from None
         r = self.report
@@ -138,10 +141,13 @@ class Session:
         r.evidence = host_evidence(self.target.host, self.target.port, facts)
         return facts
 
-    def read_facts(self, conn: Connection, *, wait: int = 0) -> HostFacts:
+    def read_facts(self, conn: Connection, *, wait: int = 0, guards: bool = False) -> HostFacts:
         """The host's facts in one round trip, for the gather and for the fresh login after a
-        commit; `wait` > 0 first lets a running cloud-init finish. Raises FactsError."""
-        script = facts_mod.facts_script(self.request.admin_user, wait, banner_of(self.request))
+        commit; `wait` > 0 first lets a running cloud-init finish; `guards`: the port move's
+        (port_guards.py). Raises FactsError."""
+        script = facts_mod.facts_script(
+            self.request.admin_user, wait, banner_of(self.request), port_guards=guards
+        )
         result = conn.run(script, timeout=wait + conn.command_timeout, step="facts")
         return facts_mod.parse_facts(result.stdout)
 
@@ -164,11 +170,13 @@ class Session:
             }
         return plan
 
-    def preflight(self, facts: HostFacts, plan: Plan) -> None:
+    def preflight(self, facts: HostFacts, plan: Plan) -> PortGuards | None:
         """Before anything changes: what the change would hand out must be safe to hand out.
 
         The account the admin step would make root-capable, and the file sshd would show to
-        every client before login.
+        every client before login (exit 2); then, when the request moves the port, what on
+        the host would make the move fail (exit 4, port_guards.py). Returns the move's guards
+        (None: no move), whose SELinux label the change makes under the lock.
         """
         request = self.request
         problems = []
@@ -181,6 +189,16 @@ class Session:
         found = [p for p in problems if p]
         if found:
             raise UsageError("; ".join(found) + " (nothing changed)")
+        wanted = wanted_port(request)
+        if wanted is None or not is_a_move(facts, wanted):
+            return None
+        guards = port_guards(facts, wanted)
+        if guards.refusals:
+            raise ApplyFailed("; ".join(guards.refusals) + " (nothing changed)", untouched=True)
+        for warning in guards.warnings:
+            if warning not in self.report.notes:
+                self.report.notes.append(warning)
+        return guards
 
     def finish_read_only(self) -> None:
         r = self.report
@@ -226,18 +244,6 @@ def banner_of(request: Request) -> str:
                 return ""  # the plan reports the value itself
             return "" if path == "none" else path
     return ""
-
-
-def port_of(request: Request) -> int | None:
-    """The Port the request moves sshd to (None: not set, or not a port)."""
-    for name, value in request.overrides.items():
-        directive = lookup(name)
-        if directive is not None and directive.name == "Port":
-            try:
-                return int(directive.normalize(value))
-            except BadValue:
-                return None  # the plan reports the value itself
-    return None
 
 
 PENDING = "an apply holds the host lock; its rollback may still run: check again later"

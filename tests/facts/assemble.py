@@ -152,6 +152,10 @@ def sections(d: Distro) -> list[tuple[str, str]]:
         ("listening", d.listening),
         ("sysconfig-sshd", "" if d.sysconfig_sshd is None else _b64_wrapped(d.sysconfig_sshd)),
         ("banner", ""),
+        # Printed only for a request that moves the port (port_guards.py): empty here.
+        ("ports", ""),
+        ("selinux", ""),
+        ("firewall", ""),
         ("lock", ""),
         ("admin", "exists no\n"),
         ("end", ""),

@@ -156,6 +156,8 @@ CASES = [
          add=("--set", "Port=2222", "--set", "Port=2200")),
     Case("set host-owned Subsystem", ("Subsystem: is the host's own setting",
          "remove this override"), add=("--set", "Subsystem=sftp internal-sftp")),
+    Case("set Port zero", ("Port='0': expected a whole number from 1 to 65535",),
+         add=("--set", "Port=0")),
     Case("set host-owned ListenAddress", ("ListenAddress: is the host's own setting",),
          add=("--set", "ListenAddress=0.0.0.0")),
     Case("set host-owned Match", ("Match: is the host's own setting",),

@@ -1,8 +1,8 @@
 # shellcheck shell=sh
 # Gather every fact the plan needs in one round trip. Read-only. After common.sh; Python
 # (hardening/host/facts.py) sets, in the assignments before them: ADMIN, STATE (the state
-# directory), CLOUD_INIT_WAIT, BANNER, MAIN_CONFIG, DROPIN_DIR, SOCKET_DROPIN, and SECTION, SSHD_RC
-# (hardening/host/shell.py).
+# directory), CLOUD_INIT_WAIT, BANNER, MAIN_CONFIG, DROPIN_DIR, SOCKET_DROPIN, PORT_GUARDS ("yes"
+# or ""), and SECTION, SSHD_RC (hardening/host/shell.py).
 # Output: sections "@@ name" followed by their text; files are base64 so nothing is mangled.
 sec() { printf '\n%s %s\n' "$SECTION" "$1"; }
 client_addr=${SSH_CONNECTION%% *}
@@ -100,6 +100,66 @@ if [ -n "$BANNER" ]; then
   elif [ ! -e "$BANNER" ]; then echo missing
   elif [ ! -f "$BANNER" ]; then echo not-regular
   else echo "file $(stat -c '%a %u' "$BANNER")"; fi
+fi
+# Only when the request moves the port (PORT_GUARDS, hardening/planning/port_guards.py): what on
+# the host would make the move fail. Some of it is slow (firewall-cmd, ufw, semanage: Python).
+sec ports
+# Every TCP port something listens on here: "tcp|tcp6 HEXADDR:HEXPORT PID COMM" ("- -" when
+# no process we can read holds the socket). One ls for every process's fds, one awk.
+if [ -n "$PORT_GUARDS" ]; then
+  # shellcheck disable=SC2012  # the names in /proc/PID/fd are numbers
+  ls -l /proc/[0-9]*/fd 2>/dev/null | awk '
+    FILENAME ~ /^\/proc\/net\// { if ($4 == "0A") want[$10] = (FILENAME ~ /6$/ ? "tcp6 " : "tcp ") $2; next }
+    /^\/proc\/[0-9]+\/fd:$/ { split($0, p, "/"); pid = p[3]; next }
+    /socket:\[/ { i = $NF; gsub(/[^0-9]/, "", i); if ((i in want) && !(i in owner)) owner[i] = pid }
+    END {
+      for (i in want) {
+        pid = "-"; comm = "-"
+        if (i in owner) { pid = owner[i]; f = "/proc/" pid "/comm"; if ((getline comm < f) <= 0) comm = "-"; close(f) }
+        print want[i], pid, comm
+      }
+    }' /proc/net/tcp /proc/net/tcp6 /dev/stdin
+fi
+sec selinux
+# "mode enforcing|permissive|disabled"; when enforcing, whether semanage is there and the tcp
+# port labels it knows ("semanage port -l": a second or more, so only then).
+if [ -n "$PORT_GUARDS" ]; then
+  if [ -r /sys/fs/selinux/enforce ]; then
+    [ "$(cat /sys/fs/selinux/enforce)" = 1 ] && mode=enforcing || mode=permissive
+  elif command -v getenforce >/dev/null 2>&1; then
+    mode=$(getenforce 2>/dev/null | tr '[:upper:]' '[:lower:]')
+  else
+    mode=disabled
+  fi
+  echo "mode ${mode:-disabled}"
+  if [ "$mode" = enforcing ]; then
+    if command -v semanage >/dev/null 2>&1; then
+      echo "semanage yes"
+      semanage port -l 2>/dev/null | awk '$2 == "tcp" { print "label", $0 }'
+    else
+      echo "semanage no"
+    fi
+  fi
+fi
+sec firewall
+# ufw and firewalld as they say it; else the nftables ruleset or iptables' INPUT chain. Every
+# line prefixed: a rule's comment cannot fake a section.
+if [ -n "$PORT_GUARDS" ]; then
+  if command -v ufw >/dev/null 2>&1 && grep -qsi '^ENABLED=yes' /etc/ufw/ufw.conf; then
+    echo "ufw active"
+    ufw status 2>/dev/null | sed 's/^/ufw-rule /'
+  fi
+  if command -v firewall-cmd >/dev/null 2>&1 && [ "$(firewall-cmd --state 2>/dev/null)" = running ]; then
+    echo "firewalld running"
+    echo "firewalld-zone $(firewall-cmd --get-default-zone 2>/dev/null)"
+    echo "firewalld-ports $(firewall-cmd --list-ports 2>/dev/null)"
+    echo "firewalld-services $(firewall-cmd --list-services 2>/dev/null)"
+  fi
+  if command -v nft >/dev/null 2>&1; then
+    nft list ruleset 2>/dev/null | head -c 262144 | sed 's/^/nft /'
+  elif command -v iptables >/dev/null 2>&1; then
+    iptables -S INPUT 2>/dev/null | sed 's/^/iptables /'
+  fi
 fi
 sec lock
 if [ -d "$STATE/lock" ]; then
