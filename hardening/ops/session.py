@@ -112,9 +112,12 @@ class Session:
     def read_facts(self, conn: Connection, *, wait: int = 0) -> HostFacts:
         """The host's facts in one round trip, for the gather and for the fresh login after a
         commit; `wait` > 0 first lets a running cloud-init finish. Raises FactsError."""
-        script = facts_mod.facts_script(self.request.admin_user, wait, banner_of(self.request))
+        script = self.facts_script(wait)
         result = conn.run(script, timeout=wait + conn.command_timeout, step="facts")
         return facts_mod.parse_facts(result.stdout)
+
+    def facts_script(self, wait: int = 0) -> str:
+        return facts_mod.facts_script(self.request.admin_user, wait, banner_of(self.request))
 
     def plan(self, conn: Connection, facts: HostFacts) -> Plan:
         try:

@@ -105,11 +105,13 @@ def test_the_admin_step_and_the_staging_ride_with_the_lock_and_a_failed_step_sto
         assert not host.path(LOCK).exists()
 
 
-def test_a_fresh_apply_is_two_logins_and_five_commands_in_this_order(
+def test_a_fresh_apply_is_two_logins_and_four_commands_in_this_order(
     host_factory: HostFactory, client_key: Path, tmp_path: Path
 ) -> None:
-    """What a fresh apply as root costs on the wire (issue 12): the admin step and the staging
-    ride with the lock, and the admin is proven by the verifying login, not one of its own."""
+    """What a fresh apply as root costs on the wire (issues 12, 22): the admin step and the
+    staging ride with the lock, the admin is proven by the verifying login, not one of its
+    own, and that login's facts and the confirm are one command (the host confirms only if
+    its live sshd -T is the validated candidate's)."""
     host = host_factory()
     target = loopback_target(host.port, "root", client_key, tmp_path)
 
@@ -123,7 +125,6 @@ def test_a_fresh_apply_is_two_logins_and_five_commands_in_this_order(
         "lock + admin + stage",
         "commit",
         "login as ops",
-        "facts",
-        "confirm",
+        "facts + confirm",
     ]
-    assert (report.stats.connections, report.stats.commands) == (2, 5)
+    assert (report.stats.connections, report.stats.commands) == (2, 4)
