@@ -324,7 +324,8 @@ def beside_the_slope(text: str, body: Sequence[str]) -> list[str]:
     return [
         f"Counted (systemd, ed25519) vs the slope of the section above: {pairs}. The slope is "
         "timed: CPU work that overlaps waits at 150 ms and not at 0 ms lowers it, load that "
-        "differs between the RTTs moves it either way.",
+        "differs between the RTTs moves it either way. The two sections may be from different "
+        "runs and engines (the section above names the engine it measured).",
         "",
     ]
 
