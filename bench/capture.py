@@ -14,7 +14,7 @@ Input: `tshark -T fields` output with FIELDS, tab-separated, one packet a line.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Final
 
@@ -56,6 +56,7 @@ class Count:
     client_bytes: int
     server_bytes: int
     span: float  # seconds from the first packet to the last: waits, CPU and all
+    first_syn: float = 0.0  # when the client's first SYN went (the waits' clock)
 
 
 def _flag(text: str) -> bool:
@@ -99,6 +100,7 @@ def count_round_trips(packets: Iterable[Packet], rtt: float) -> Count:
     server_ack = float("-inf")  # when the server's last bare ACK arrived
     server_data = float("-inf")  # when the server's last packet with something in it arrived
     client_acks: list[float] = []
+    syns: list[float] = []
     events: list[float] = []
     streams: set[int] = set()
     sent = received = 0
@@ -121,6 +123,7 @@ def count_round_trips(packets: Iterable[Packet], rtt: float) -> Count:
         sent += p.payload
         if p.syn:
             streams.add(p.stream)
+            syns.append(p.time)
         if not p.carries:
             client_acks.append(p.time)
             continue
@@ -134,4 +137,24 @@ def count_round_trips(packets: Iterable[Packet], rtt: float) -> Count:
         if not waits or t - waits[-1] >= rtt / 2:
             waits.append(t)
     span = ordered[-1].time - ordered[0].time if ordered else 0.0
-    return Count(len(waits), len(streams), tuple(waits), sent, received, span)
+    first = syns[0] if syns else 0.0
+    return Count(len(waits), len(streams), tuple(waits), sent, received, span, first)
+
+
+def per_step(
+    count: Count, timeline: Sequence[tuple[str, float]], rtt: float
+) -> list[tuple[str, int]]:
+    """The waits by the engine's own steps (`timeline`: each step's name and start, in
+    seconds on its clock, from its --json), in order. A wait belongs to the step the client
+    waited in: the last one begun half an RTT before the wait ended (the send that ends a
+    wait at a step's start answers the step before; a wait inside a step ends a round trip
+    or more after its first send). The clocks meet at the first login's start, when the
+    first SYN went."""
+    if not timeline:
+        return []
+    shift = count.first_syn - timeline[0][1]
+    counts = [0] * len(timeline)
+    for t in count.waits:
+        begun = [i for i, (_, at) in enumerate(timeline) if at + shift <= t - rtt / 2]
+        counts[begun[-1] if begun else 0] += 1
+    return [(name, n) for (name, _), n in zip(timeline, counts, strict=True)]

@@ -36,9 +36,10 @@ class Mode(StrEnum):
     STAGE_WRITE = "stage_write"  # PATH B64: a candidate beside PATH
     STAGE_DELETE = "stage_delete"  # PATH: PATH goes at the commit
     STAGE_CHECK = "stage_check"  # B64: the file `sshd -t -f` validates
-    VALIDATE = "validate"  # sshd -t, then the candidate's sshd -T after @@ candidate
+    VALIDATE = "validate"  # sshd -t, @digest of the candidate's sshd -T, it after @@ candidate
     COMMIT = "commit"  # arm the watcher, install, reload, say @committed DEADLINE
     CONFIRM = "confirm"
+    CONFIRM_IF = "confirm_if"  # DIGEST: confirm if the live sshd -T has it, else say @unproven
     ROLLBACK = "rollback"
     ABORT = "abort"  # drop what is staged and the lock (nothing was live)
     STATE = "state"  # say @state none|staged|installed
@@ -51,8 +52,10 @@ class Marker(StrEnum):
     LOCKED = "@locked"
     THEN_EXIT = "@then-exit"  # @then-exit-TOKEN STATUS: the step under the lock ended
     CANDIDATE = f"{SECTION} candidate"  # the candidate's sshd -T follows
+    DIGEST = "@digest"  # @digest TEXT: the candidate's sshd -T as txn.sh compares it
     COMMITTED = "@committed"  # @committed DEADLINE (the host's epoch)
     CONFIRMED = "@confirmed"
+    UNPROVEN = "@unproven"  # @unproven WHY: confirm_if left the transaction as it was
     ROLLED_BACK = "@rolled-back"
     STATE = "@state"  # @state none|staged|installed
     RESEND = "@resend"  # the lock's copy of the script is not there: send the step whole
@@ -149,8 +152,10 @@ class Reply:
     then: StepExit | None  # None: no step under the lock ended (not asked, or it died)
     rest: str  # stdout after the lock's and the step's parts: what the staging printed
     candidate: str | None  # the candidate's sshd -T, when the staging validated it
+    digest: str | None  # its digest, as txn.sh's confirm_if compares it
     committed: int | None  # the host's rollback deadline (its epoch)
     confirmed: bool
+    unproven: str | None  # why confirm_if did not confirm
     rolled_back: bool
     state: TxnState
 
@@ -188,6 +193,8 @@ def parse(stdout: str, stderr: str, status: int, token: str) -> Reply:
         code, _, rest = tail.partition("\n")
         then = StepExit(head, int(code))
     candidate = _line(rest, Marker.CANDIDATE)
+    digest = _line(rest, Marker.DIGEST)
+    unproven = _line(stdout, Marker.UNPROVEN)
     committed = _line(stdout, Marker.COMMITTED)
     state = _line(stdout, Marker.STATE)
     said = state[0].split()[:1] if state else []
@@ -201,8 +208,10 @@ def parse(stdout: str, stderr: str, status: int, token: str) -> Reply:
         then=then,
         rest=rest,
         candidate=candidate[1] if candidate else None,
+        digest=(digest[0] or None) if digest and candidate else None,
         committed=int(deadline[0]) if deadline and deadline[0].isdigit() else None,
         confirmed=_line(stdout, Marker.CONFIRMED) is not None,
+        unproven=unproven[0] if unproven else None,
         rolled_back=_line(stdout, Marker.ROLLED_BACK) is not None,
         state=TxnState(said[0]) if said and said[0] in _STATES else TxnState.UNKNOWN,
     )

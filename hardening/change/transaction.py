@@ -39,6 +39,7 @@ class Transaction:
     connection_spec: str  # sshd -T -C connection spec, e.g. user=ops,host=1.2.3.4,addr=1.2.3.4
     confirm_timeout: int
     token: str = ""
+    digest: str | None = None  # the validated candidate's `sshd -T`, as confirm_if compares it
 
     def __post_init__(self) -> None:
         self.token = self.token or secrets.token_hex(8)
@@ -138,8 +139,7 @@ class Transaction:
         """The staging's outcome: the candidate `sshd -T`, or why nothing changed."""
         return self._staged(self._read(result))
 
-    @staticmethod
-    def _staged(reply: Reply) -> dict[str, str]:
+    def _staged(self, reply: Reply) -> dict[str, str]:
         err = reply.stderr
         if reply.exit is Exit.BUSY:
             raise BusyError(f"another apply is in progress on the host ({err})", untouched=True)
@@ -156,6 +156,7 @@ class Transaction:
                 f"staging failed (exit {reply.status}), nothing changed: {err or reply.stdout}",
                 untouched=True,
             )
+        self.digest = reply.digest
         return parse_sshd_T(reply.candidate)
 
     def abort(self, conn: Connection | None = None) -> None:
@@ -181,6 +182,34 @@ class Transaction:
             raise ApplyFailed(
                 f"could not confirm: {reply.stderr or reply.stdout}", rolled_back=True
             )
+
+    def confirm_if_proven(self, conn: Connection, before: str) -> tuple[str, str | None]:
+        """`before` (the fresh login's facts), then, in the same command, the host confirms if
+        its live `sshd -T` is the validated candidate's (txn.sh's confirm_if, the one
+        comparison).
+
+        Returns the output of `before` and None when the host confirmed, or why it did not
+        (then nothing changed on the host: the caller proves it its own way, or rolls back).
+        """
+        if self.digest is None:
+            raise RuntimeError("confirm_if_proven before a validated staging")
+        split = f"@before-end-{self.token}"
+        body = call(Mode.CONFIRM_IF, self.digest)
+        step = protocol.command(self._header().text(), body, whole=False)
+        # A subshell that reads nothing: the script arrives on stdin and must stay ours.
+        script = f"(\n{before}\n) </dev/null\nprintf '\\n%s\\n' {split}\n{step}"
+        result = conn.run(script, step="facts + confirm")
+        head, mark, tail = result.stdout.rpartition(f"\n{split}\n")
+        if not mark:  # the shell ended before our part: the host was not asked
+            head, tail = result.stdout, ""
+        reply = self._read(Result(tail, result.stderr, result.status))
+        if reply.resend:
+            reply = self._run(body, conn, step="confirm (sent whole)")
+        if reply.confirmed:
+            return head, None
+        if reply.unproven is not None and reply.status == 0:
+            return head, reply.unproven
+        raise ApplyFailed(f"could not confirm: {reply.stderr or reply.stdout}", rolled_back=True)
 
     def state(self, conn: Connection | None = None) -> TxnState:
         """What is left of this transaction on the host: none, staged or installed."""

@@ -1,6 +1,6 @@
 """The operations as named steps on one Context, read top to bottom.
 
-apply: gather -> plan -> lock -> stage -> commit -> verify -> confirm, undone on failure.
+apply: gather -> plan -> lock -> stage -> commit -> verify + confirm, undone on failure.
 check and plan are its first two steps, read-only. The step modules keep their jobs: session
 (connections, facts, plan), transact (the host lock), admin_setup, verify (the fresh login).
 """
@@ -22,7 +22,7 @@ from hardening.ops.admin_setup import admin_ready, undo_failed
 from hardening.ops.port_move import port_after, record_move
 from hardening.ops.session import PENDING, Session, connection_spec
 from hardening.ops.transact import take_lock
-from hardening.ops.verify import fresh_login, mismatches, prove
+from hardening.ops.verify import fresh_login, mismatches, prove_and_confirm
 from hardening.planning.live_config import unloaded_edit
 from hardening.planning.plan import Plan
 from hardening.planning.port_guards import PortGuards
@@ -134,8 +134,7 @@ def change(ctx: Context) -> bool:
             _rollback_deadline(ctx),
             ctx.port_after,
         ) as fresh:
-            verify(ctx, fresh)
-            confirm(ctx, fresh)
+            verify_and_confirm(ctx, fresh)
     record(ctx)
     return True
 
@@ -244,14 +243,10 @@ def commit(ctx: Context) -> None:
     )
 
 
-def verify(ctx: Context, fresh: Connection) -> None:
-    """The fresh login's facts, planned again, must leave nothing to do."""
-    ctx.confirmed = prove(ctx.session, ctx.txn, fresh)
-
-
-def confirm(ctx: Context, fresh: Connection) -> None:
-    """Disarm the host's rollback, from the fresh login."""
-    ctx.txn.confirm(fresh)
+def verify_and_confirm(ctx: Context, fresh: Connection) -> None:
+    """The fresh login's facts, planned again, must leave nothing to do; then the host's
+    rollback is disarmed, from the fresh login (one command when the host can decide)."""
+    ctx.confirmed = prove_and_confirm(ctx.session, ctx.txn, fresh, ctx.facts)
 
 
 def record(ctx: Context) -> None:

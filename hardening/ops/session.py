@@ -145,11 +145,14 @@ class Session:
         """The host's facts in one round trip, for the gather and for the fresh login after a
         commit; `wait` > 0 first lets a running cloud-init finish; `guards`: the port move's
         (port_guards.py). Raises FactsError."""
-        script = facts_mod.facts_script(
-            self.request.admin_user, wait, banner_of(self.request), port_guards=guards
-        )
+        script = self.facts_script(wait, guards=guards)
         result = conn.run(script, timeout=wait + conn.command_timeout, step="facts")
         return facts_mod.parse_facts(result.stdout)
+
+    def facts_script(self, wait: int = 0, *, guards: bool = False) -> str:
+        return facts_mod.facts_script(
+            self.request.admin_user, wait, banner_of(self.request), port_guards=guards
+        )
 
     def plan(self, conn: Connection, facts: HostFacts) -> Plan:
         try:

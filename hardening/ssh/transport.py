@@ -84,6 +84,7 @@ class Connection:
         stats: Stats,
         command_timeout: float = COMMAND_TIMEOUT,
         rtt: float = 0.0,
+        spare: ChannelAhead | None = None,
     ) -> None:
         self._transport = transport
         self.rtt = rtt  # seconds, the TCP handshake's: what waits on this link scale with
@@ -91,7 +92,7 @@ class Connection:
         self.stats = stats
         self.command_timeout = command_timeout  # seconds in total for one command
         self.host_key = transport.get_remote_server_key()
-        self._spare: ChannelAhead | None = None
+        self._spare = spare  # the next command's channel, opened ahead
 
     @property
     def host_key_fingerprint(self) -> str:
@@ -208,6 +209,13 @@ def scaled(seconds: float, rtt: float, round_trips: float) -> float:
     return max(seconds, round_trips * rtt)
 
 
+def _opens_behind_login(transport: paramiko.Transport) -> bool:
+    """Whether the first command's channel may be asked for right behind the login request:
+    OpenSSH's sshd reads messages in order, and those after a successful login request only
+    once it succeeded (other servers, Dropbear for one, end a session that asks before)."""
+    return str(getattr(transport, "remote_version", "")).startswith("SSH-2.0-OpenSSH_")
+
+
 class _Retry(Exception):
     """A failure worth retrying while the host boots."""
 
@@ -218,8 +226,9 @@ class _Refused(_Retry):
 
 def _attempt(
     target: Target, trust: KnownHostsCheck, timeout: float, stats: Stats
-) -> tuple[paramiko.Transport, float]:
-    """An authenticated transport, and the round-trip time its TCP handshake took."""
+) -> tuple[paramiko.Transport, float, ChannelAhead | None]:
+    """An authenticated transport, the round-trip time its TCP handshake took, and the first
+    command's channel when it was opened behind the login (`_opens_behind_login`)."""
     started = time.monotonic()
     try:
         sock = socket.create_connection((target.host, target.port), timeout=timeout)
@@ -248,8 +257,14 @@ def _attempt(
         except (paramiko.SSHException, EOFError, OSError) as exc:
             raise _Retry(f"SSH handshake failed: {exc}") from None
         trust.verify(server_key)
+        ahead: list[ChannelAhead] = []
+
+        def open_ahead() -> None:
+            ahead.append(ChannelAhead(transport))
+
+        early = open_ahead if _opens_behind_login(transport) else None
         try:
-            userauth.auth_publickey(transport, target.user, target.key)
+            first = userauth.auth_publickey(transport, target.user, target.key, then=early)
         except paramiko.BadAuthenticationType as exc:
             raise ConnectError(
                 f"{target.label} does not accept public keys "
@@ -260,7 +275,8 @@ def _attempt(
             raise _Refused(target.user) from None
         except (paramiko.SSHException, EOFError, OSError) as exc:
             raise _Retry(f"authentication failed: {exc}") from None
-        return transport, rtt
+        # A channel asked for behind a request the server refused was never read as one.
+        return transport, rtt, ahead[0] if first and ahead else None
     except BaseException:
         transport.close()
         raise
@@ -294,9 +310,9 @@ def connect(
         for candidate in users:
             try:
                 timeout = max(5.0, min(30.0, remaining))
-                transport, rtt = _attempt(candidate, trust, timeout, stats)
+                transport, rtt, ahead = _attempt(candidate, trust, timeout, stats)
                 stats.timeline.append((f"login as {candidate.user}", started, time.monotonic()))
-                return Connection(transport, candidate, stats, command_timeout, rtt)
+                return Connection(transport, candidate, stats, command_timeout, rtt, ahead)
             except _Refused as exc:
                 refused.append(str(exc))
                 last = f"the server refused the key for {' and for '.join(refused)}"

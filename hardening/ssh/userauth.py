@@ -16,12 +16,16 @@ string says so). A refusal cannot say whether the key or the algorithm was refus
 OpenSSH's server-sig-algs lists every algorithm it knows, not the accepted ones), so an RSA
 key refused early is asked once more with the next RSA algorithm (rsa-sha2-256): a server that
 does not take rsa-sha2-512 still logs in; a key it refuses is still refused.
+
+What goes behind the early request (`then`, transport.py: the first command's channel open)
+is read by sshd only once the login succeeded, for the same reason; a refused login drops it.
 """
 
 from __future__ import annotations
 
 import re
 import threading
+from collections.abc import Callable
 
 import paramiko
 from paramiko.auth_handler import AuthHandler
@@ -75,23 +79,34 @@ def pipelines(key: paramiko.PKey, server_version: str = "") -> bool:
     return release is not None and release >= RSA_SHA2_SINCE
 
 
-def auth_publickey(transport: paramiko.Transport, username: str, key: paramiko.PKey) -> None:
+def auth_publickey(
+    transport: paramiko.Transport,
+    username: str,
+    key: paramiko.PKey,
+    then: Callable[[], None] | None = None,
+) -> bool:
     """`transport.auth_publickey`, one round trip shorter for keys that allow it.
 
+    `then` is called right behind the early request, when one is sent. Returns True when that
+    early request itself logged in (so what `then` sent behind it was read after the login),
+    False when the login took the usual way or a second request.
     Raises what paramiko raises: AuthenticationException (refused), BadAuthenticationType,
     SSHException.
     """
     if not pipelines(key, str(getattr(transport, "remote_version", ""))):
         transport.auth_publickey(username, key)
-        return
+        return False
     if not transport.is_active() or not getattr(transport, "initial_kex_done", False):
         raise paramiko.SSHException("No existing session")
     done = threading.Event()
     handler = _EarlyRequest(transport)
     transport.auth_handler = handler
     handler.auth_publickey(username, key, done)
+    if then is not None:
+        then()
     try:
         handler.wait_for_response(done)
+        return True
     except paramiko.AuthenticationException:
         used = getattr(transport, "_agreed_pubkey_algorithm", None)
         if "rsa" not in key.get_name() or not used or not transport.is_active():
@@ -104,3 +119,4 @@ def auth_publickey(transport: paramiko.Transport, username: str, key: paramiko.P
         disabled["pubkeys"] = [*disabled.get("pubkeys", []), used]
         transport.disabled_algorithms = disabled
         transport.auth_publickey(username, key)
+        return False

@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from hardening.change.protocol import TxnState
 from hardening.change.transaction import Transaction
 from hardening.host import facts as facts_mod
 from hardening.host.paths import staged_path
@@ -105,11 +106,13 @@ def test_the_admin_step_and_the_staging_ride_with_the_lock_and_a_failed_step_sto
         assert not host.path(LOCK).exists()
 
 
-def test_a_fresh_apply_is_two_logins_and_five_commands_in_this_order(
+def test_a_fresh_apply_is_two_logins_and_four_commands_in_this_order(
     host_factory: HostFactory, client_key: Path, tmp_path: Path
 ) -> None:
-    """What a fresh apply as root costs on the wire (issue 12): the admin step and the staging
-    ride with the lock, and the admin is proven by the verifying login, not one of its own."""
+    """What a fresh apply as root costs on the wire (issues 12, 22): the admin step and the
+    staging ride with the lock, the admin is proven by the verifying login, not one of its
+    own, and that login's facts and the confirm are one command (the host confirms only if
+    its live sshd -T is the validated candidate's)."""
     host = host_factory()
     target = loopback_target(host.port, "root", client_key, tmp_path)
 
@@ -123,7 +126,64 @@ def test_a_fresh_apply_is_two_logins_and_five_commands_in_this_order(
         "lock + admin + stage",
         "commit",
         "login as ops",
-        "facts",
-        "confirm",
+        "facts + confirm",
     ]
-    assert (report.stats.connections, report.stats.commands) == (2, 5)
+    assert (report.stats.connections, report.stats.commands) == (2, 4)
+
+
+def test_the_fresh_login_confirms_only_the_validated_sshd_T_from_the_validated_address(
+    host_factory: HostFactory, client_key: Path, tmp_path: Path
+) -> None:
+    """confirm_if (issue 22): the facts run first in the same command; a digest or an address
+    other than the validated ones leaves the committed transaction as it was, saying why."""
+    host = host_factory()
+    conn = _open(host.port, client_key, tmp_path)
+    with conn:
+        txn = _transaction(conn)
+        _, staged = txn.lock(stage=True)
+        assert staged is not None
+        txn.staged(staged)
+        validated, spec = txn.digest, txn.connection_spec
+        assert validated is not None and validated.startswith("sha256:")
+        txn.commit()
+        facts = facts_mod.facts_script("ops")
+
+        txn.digest = "sha256:" + "0" * 64
+        out, why = txn.confirm_if_proven(conn, facts)
+        assert why == f"sshd -T for {spec} differs from the validated candidate's"
+        assert facts_mod.parse_facts(out).effective["permitrootlogin"] == "no"
+        assert txn.state(conn) is TxnState.INSTALLED
+
+        txn.digest, txn.connection_spec = validated, spec.replace("127.0.0.1", "192.0.2.7")
+        _, why = txn.confirm_if_proven(conn, facts)
+        assert why is not None and "address (127.0.0.1) is not the validated one" in why
+        assert txn.state(conn) is TxnState.INSTALLED
+
+        txn.connection_spec = spec
+        out, why = txn.confirm_if_proven(conn, facts)
+        assert why is None and facts_mod.parse_facts(out).uid == 0
+        assert not host.path(LOCK).exists()
+
+
+def test_a_fresh_apply_the_host_cannot_prove_is_proven_from_the_facts_then_confirmed(
+    host_factory: HostFactory, client_key: Path, tmp_path: Path, monkeypatch: Any
+) -> None:
+    """When the host's comparison says no (here: a digest it never printed), the apply proves
+    the change from the facts the same command read, and confirms with a command of its own."""
+    host = host_factory()
+    target = loopback_target(host.port, "root", client_key, tmp_path)
+    real = Transaction.confirm_if_proven
+
+    def not_the_validated(self: Transaction, conn: Connection, before: str) -> Any:
+        self.digest = "sha256:" + "0" * 64
+        return real(self, conn, before)
+
+    monkeypatch.setattr(Transaction, "confirm_if_proven", not_the_validated)
+    said: list[str] = []
+    report = engine.apply(target, Request(), engine.Options(wait=20), progress=said.append)
+
+    assert report.exit_code == 0 and report.changed, report.error
+    steps = [entry["step"] for entry in report.as_dict()["timeline"]]
+    assert steps[-3:] == ["login as ops", "facts + confirm", "confirm"]
+    assert any("proving from the facts instead" in str(line) for line in said), said
+    assert not host.path(LOCK).exists()

@@ -159,3 +159,30 @@ def test_the_table_marks_each_goal_and_sits_beside_the_slope() -> None:
     (line, _) = beside_the_slope(latency, lines)
     assert "fresh 15 vs 14.0, noop 6 vs 6.0, check 7 vs 6.0" in line
     assert beside_the_slope("no latency section", lines) == []
+
+
+def test_each_wait_goes_to_the_step_the_client_waited_in() -> None:
+    """A wait ending at a step's first send answers the step before; one a round trip or more
+    into a step is that step's; the clocks meet at the first SYN."""
+    from bench.capture import Count, per_step
+
+    # The first SYN at 10.0 on the capture's clock, the login's start at 0.5 on the engine's.
+    waits = (10.15, 10.30, 10.46, 10.62, 10.78)
+    count = Count(len(waits), 1, waits, 0, 0, 1.0, first_syn=10.0)
+    timeline = [("login", 0.5), ("facts", 0.95), ("commit", 1.12)]
+    assert per_step(count, timeline, 0.15) == [("login", 3), ("facts", 1), ("commit", 1)]
+    assert per_step(count, [], 0.15) == []
+
+
+def test_the_goals_say_how_many_hold_and_the_fresh_apply_goes_by_step() -> None:
+    from bench.capture import Count
+    from bench.capture_run import Results, table
+
+    results = Results()
+    for step, k in {"fresh": 13, "noop": 5, "check": 7}.items():
+        results.counts[("chroot", "rsa-3072", step)] = Count(k, 1, (), 0, 0, 0.0)
+    results.fresh_steps[("chroot", "rsa-3072")] = [("login as root", 4), ("commit", 1)]
+    lines = table(results, ["chroot"], ["rsa-3072"])
+    assert "Goals (issue 22, counted from the captures): 2 of 3 hold" in lines
+    assert "| fresh apply, step | chroot rsa-3072 |" in lines
+    assert "| login as root | 4 |" in lines and "| commit | 1 |" in lines

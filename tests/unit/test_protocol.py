@@ -27,6 +27,13 @@ def test_a_lock_with_a_step_and_the_staging_reads_as_its_three_parts() -> None:
     assert reply.committed is None and reply.state is TxnState.UNKNOWN
 
 
+def test_the_candidate_digest_comes_with_the_candidate_only() -> None:
+    staged = parse("@digest sha256:ab12\n@@ candidate\nport 22\n", "", 0, TOKEN)
+    assert staged.digest == "sha256:ab12" and staged.candidate == "port 22\n"
+    # sshd -t refused it: no candidate, so no digest to confirm by
+    assert parse("@digest sha256:ab12\n", "bad", 10, TOKEN).digest is None
+
+
 def test_no_output_of_the_step_fakes_its_end_or_a_marker() -> None:
     out = (
         "@locked\n@then-exit 0\n@then-exit-ffffffffffffffff 0\necho @@ candidate\n x @committed 5\n"
@@ -51,6 +58,8 @@ def test_each_marker_reads_as_its_field() -> None:
     assert parse("@state installed\n", "", 0, TOKEN).state is TxnState.INSTALLED
     assert parse("@state maybe\n", "", 0, TOKEN).state is TxnState.UNKNOWN
     assert parse("@resend\n", "", 0, TOKEN).resend
+    assert parse("@unproven not the same\n", "", 0, TOKEN).unproven == "not the same"
+    assert parse("@confirmed\n", "", 0, TOKEN).unproven is None
     assert not parse("x\n@locked\n", "", 0, TOKEN).resend
 
 

@@ -3,7 +3,9 @@
 A sandbox is a directory that stands for `/`: the state directory, the files a case stages,
 the privilege separation directory and the pidfile are inside it, and its `bin/` comes first
 on the script's PATH with a fake `sshd` (-t refuses a config holding a line `Bad...`, -T prints
-the file as sshd -T would: keys lower-case) and fake reload/restart commands that log a line.
+the file, or without -f the main one, as sshd -T would: keys lower-case) and fake
+reload/restart commands that log a line. The script's SSH_CONNECTION comes from 127.0.0.1; a
+call's {digest} is the last validation's.
 Under root the script runs as nobody (setpriv) in a sandbox nobody owns: it can reach nothing
 else. Steps are built by hardening/change/protocol.py exactly as the Transaction sends them (header,
 library or the lock's copy, `txn MODE ARGS` lines) and read back through its one parser.
@@ -38,10 +40,11 @@ NOBODY = 65534
 
 _FAKE_SSHD = """\
 #!/bin/sh
-# sshd -t -f FILE | -T -f FILE -C SPEC, answered from FILE.
+# sshd -t -f FILE | -T [-f FILE] -C SPEC, answered from FILE (the main file without -f).
 [ -d "{root}/run/sshd" ] || {
   echo "Missing privilege separation directory: {root}/run/sshd" >&2; exit 255; }
 mode=$1; file=$3
+[ "$2" = -f ] || file="{root}/etc/ssh/sshd_config"
 bad=$(grep -n '^Bad' "$file" | head -n 1)
 [ -z "$bad" ] || {
   echo "$file line ${bad%%:*}: Bad configuration option: ${bad#*:}" >&2; exit 255; }
@@ -75,6 +78,7 @@ class Sandbox:
         self.token = token
         self.drop = os.geteuid() == 0  # run the script as nobody
         self.listener: subprocess.Popen[bytes] | None = None
+        self.digest = ""  # the last validation's, for a call's {digest}
         self.watchers: set[int] = set()  # their process groups (setsid: the watcher's PID)
         for d in ("bin", "etc/ssh/sshd_config.d", "run/sshd", STATE.rsplit("/", 1)[0]):
             (root / d).mkdir(parents=True, exist_ok=True)
@@ -148,6 +152,7 @@ class Sandbox:
             sent_whole = True
             reply = self._send(protocol.command(head, body, whole=True, shell=self.shell), token)
         log = self.path("log").read_text().splitlines()[logged:]
+        self.digest = reply.digest or self.digest
         if commit:
             self.watchers |= self._started_watchers()
         return Step(reply, sent_whole, log)
@@ -168,10 +173,14 @@ class Sandbox:
         """A call's argument: {b64 = TEXT} is sent as base64, {root} is the sandbox."""
         if isinstance(arg, dict):
             return shell.b64(arg["b64"])
-        return arg.replace("{root}", str(self.root))
+        return arg.replace("{root}", str(self.root)).replace("{digest}", self.digest)
 
     def _send(self, script: str, token: str) -> Reply:
-        env = {"PATH": "/usr/bin:/bin", "LC_ALL": "C"}
+        env = {
+            "PATH": "/usr/bin:/bin",
+            "LC_ALL": "C",
+            "SSH_CONNECTION": "127.0.0.1 50022 127.0.0.1 22",
+        }
         done = subprocess.run(
             [*self._as_user(), "sh", "-s"],
             input=script,
@@ -246,6 +255,8 @@ def check_step(box: Sandbox, step: dict[str, Any], got: Step) -> list[str]:
             wrong.append(f"{name}: {value!r}, expected {expected!r}")
 
     differs("exit", reply.status, want.get("exit", 0))
+    if "unproven" in want and want["unproven"] not in (reply.unproven or ""):
+        wrong.append(f"unproven: {reply.unproven!r} does not say {want['unproven']!r}")
     for flag in ("locked", "confirmed", "rolled_back", "resend"):
         if flag in want:
             differs(flag, getattr(reply, flag), want[flag])

@@ -2,15 +2,15 @@
 # The on-host half of the transaction (hardening/change/transaction.py), after common.sh. Python sets,
 # in the assignments before them (hardening/change/protocol.py, the one definition of each):
 #   the protocol: EXIT_INVALID EXIT_NOT_BACK EXIT_BUSY EXIT_LOST EXIT_IO (Exit), MARK_LOCKED
-#     MARK_THEN_EXIT MARK_CANDIDATE MARK_COMMITTED MARK_CONFIRMED MARK_ROLLED_BACK MARK_STATE
-#     (Marker), in front of this text;
+#     MARK_THEN_EXIT MARK_CANDIDATE MARK_DIGEST MARK_COMMITTED MARK_CONFIRMED MARK_UNPROVEN
+#     MARK_ROLLED_BACK MARK_STATE (Marker), in front of this text;
 #   the transaction (Header), in front of every step: STATE TOKEN CHECK CHECK_SPEC RELOAD
 #     RESTART WATCHER CONFIRM_TIMEOUT LEASE NEW_SUFFIX OLD_SUFFIX (candidate and backup beside
 #     each file), and WATCH_HEAD_B64 for the commit.
 # A step is lines `txn MODE ARGS...` (protocol.py, Mode; each is a function below).
 # Modes:
 #   lock | then_step B64 | acquire | stage_write PATH B64 | stage_delete PATH | stage_check B64
-#   | validate | commit | confirm | rollback | abort | state | watch
+#   | validate | commit | confirm | confirm_if DIGEST | rollback | abort | state | watch
 # This text arrives as $_body (protocol.py): the lock keeps it as $lock/txn.sh for the later
 # steps, and the commit writes it, under the header, into the rollback watcher.
 umask 077
@@ -140,13 +140,24 @@ stage_check() {
   fi
 }
 
+# The one comparison of a live configuration with the validated candidate: what `sshd -T`
+# prints for CHECK_SPEC, as a digest (`sshd -T` options before: -f FILE for the candidate).
+# Equal digests, equal effective configurations for the verifying login.
+effective() { sshd_check -T "$@" -C "$CHECK_SPEC"; }
+digest() {
+  if command -v sha256sum >/dev/null 2>&1; then printf 'sha256:%s' "$(sha256sum | cut -d' ' -f1)"
+  else printf 'cksum:%s' "$(cksum | tr ' ' -)"; fi
+}
+
 validate() {
   if ! out=$(sshd_check -t -f "$CHECK"); then
     drop_temps; rm -rf "$lock"
     die "$EXIT_INVALID" "$out"
   fi
+  candidate=$(effective -f "$CHECK")
+  say "$MARK_DIGEST $(printf '%s\n' "$candidate" | digest)"
   say "$MARK_CANDIDATE"
-  sshd_check -T -f "$CHECK" -C "$CHECK_SPEC"
+  printf '%s\n' "$candidate"
 }
 
 commit() {
@@ -228,6 +239,22 @@ confirm() {
   say "$MARK_CONFIRMED"
 }
 
+# confirm_if DIGEST, from the fresh login: confirm only when this login is the one the
+# candidate was validated for (its client address is CHECK_SPEC's) and the live `sshd -T`
+# for CHECK_SPEC is the validated candidate's (DIGEST, as validate said it). Otherwise say
+# why and leave the transaction as it is: the caller proves it its own way, or rolls back.
+confirm_if() {
+  owns || die "$EXIT_LOST" "the transaction is gone (rolled back by the host after the confirm timeout?)"
+  case ",$CHECK_SPEC," in
+    *",addr=${SSH_CONNECTION%% *},"*) ;;
+    *) say "$MARK_UNPROVEN this login's address (${SSH_CONNECTION%% *}) is not the validated one ($CHECK_SPEC)"; return 0 ;;
+  esac
+  if ! live=$(effective); then say "$MARK_UNPROVEN sshd -T failed: $live"; return 0; fi
+  got=$(printf '%s\n' "$live" | digest)
+  [ "$got" = "$1" ] || { say "$MARK_UNPROVEN sshd -T for $CHECK_SPEC differs from the validated candidate's"; return 0; }
+  confirm
+}
+
 rollback() {
   owns || die "$EXIT_LOST" "the transaction is gone (already rolled back?)"
   claim || die "$EXIT_LOST" "the host's own rollback is already under way"
@@ -267,6 +294,7 @@ txn() {
     validate) validate ;;
     commit) commit ;;
     confirm) confirm ;;
+    confirm_if) confirm_if "$1" ;;
     rollback) rollback ;;
     abort) abort ;;
     state) state ;;
