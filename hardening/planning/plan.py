@@ -18,6 +18,7 @@ from hardening.host.paths import DROPIN_DIR, MAIN_CONFIG, staged_path
 from hardening.model.desired import Request, desired_settings
 from hardening.model.directives import CATALOGUE
 from hardening.planning import sshd_config
+from hardening.planning.file_modes import ModeChange, mode_changes
 
 DROPIN_PATH = posixpath.join(DROPIN_DIR, sshd_config.DROPIN_NAME)
 
@@ -73,6 +74,8 @@ class Plan:
     service: ServiceCommands
     restart_needed: bool  # the daemon's own command line must change (files alone won't do)
     notes: list[str] = field(default_factory=list)
+    # Files whose mode or owner the enforced file controls fail (CIS 5.1.1-5.1.3).
+    modes: list[ModeChange] = field(default_factory=list)
 
     @property
     def drift(self) -> list[DirectiveValues]:
@@ -84,7 +87,7 @@ class Plan:
 
     @property
     def changes(self) -> bool:
-        return bool(self.files) or self.restart_needed
+        return bool(self.files) or bool(self.modes) or self.restart_needed
 
     def wanted(self) -> dict[str, str]:
         return {s.directive: s.wanted for s in self.settings}
@@ -253,6 +256,7 @@ def make_plan(
                 "which beats sshd_config; remove them from its service definition"
             )
 
+    modes = mode_changes(facts.file_modes, written={f.path for f in files if f.content})
     root_loses_login = wanted.get("PermitRootLogin") in ("no", "forced-commands-only")
     return Plan(
         settings=settings,
@@ -264,4 +268,5 @@ def make_plan(
         service=service,
         restart_needed=restart,
         notes=notes,
+        modes=modes,
     )
