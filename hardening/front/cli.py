@@ -80,7 +80,7 @@ def _check_args(args: argparse.Namespace) -> Request:
     problems = [_flag_problem(by_key[key], args) for key in _FLAG_ORDER if key in by_key]
     overrides, malformed = validation.parse_set_items(args.overrides)
     problems.extend(p.message for p in malformed)
-    asked = Request(args.profile, overrides, args.admin_user, args.adopt_admin_user)
+    asked = Request(args.profile, overrides, args.admin_user, args.adopt_admin_user, args.placement)
     problems.extend(p.message for p in validation.validate_request(asked).problems)
     problems.extend(_report_problems(args))
     if problems:

@@ -14,6 +14,12 @@ from hardening.model.directives import Version
 
 PROFILES = ("baseline", "minimal")
 DEFAULT_PROFILE = "baseline"
+# Where the managed values go. dropin: our drop-in where sshd_config's Include reads it first
+# (else the managed block at the top of sshd_config); block: that block on every host, where
+# scanners that read sshd_config alone (OpenSCAP's SSG content) look. README, "Where the
+# values live", says why dropin stays the default.
+PLACEMENTS = ("dropin", "block")
+DEFAULT_PLACEMENT = "dropin"
 
 # `minimal` is the original ask; KbdInteractiveAuthentication closes PAM's password prompt.
 _MINIMAL: dict[str, str] = {
@@ -121,6 +127,7 @@ class Request:
     # An existing account of that name that hardened-ecs did not create may be given our key
     # and sudo only when the operator says it is theirs.
     adopt_admin: bool = False
+    placement: str = DEFAULT_PLACEMENT  # one of PLACEMENTS
 
 
 def profile_settings(profile: str) -> dict[str, str]:

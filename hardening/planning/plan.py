@@ -172,7 +172,14 @@ def _crypto_policy_fix(facts: HostFacts, keys: set[str]) -> FileChange | None:
     return FileChange(SYSCONFIG_SSHD, kept + _CRYPTO_OPT_OUT)
 
 
-def _choose_mode(main: str, dropins: Mapping[str, str], keys: set[str]) -> tuple[str, str]:
+def _choose_mode(
+    main: str, dropins: Mapping[str, str], keys: set[str], placement: str
+) -> tuple[str, str]:
+    if placement == "block":
+        return "inplace", (
+            f"--placement block: managed block at the top of {MAIN_CONFIG}, where scanners "
+            "that read only that file look"
+        )
     include = sshd_config.covering_include(main, DROPIN_DIR)
     if include is None:
         return "inplace", f"{MAIN_CONFIG} has no Include of {DROPIN_DIR}: edited in place"
@@ -215,7 +222,7 @@ def make_plan(
 
     main_now = facts.main_config
     main_clean = sshd_config.strip_block(main_now)
-    mode, reason = _choose_mode(main_clean, facts.dropins, keys)
+    mode, reason = _choose_mode(main_clean, facts.dropins, keys, request.placement)
     files: list[FileChange] = []
     if mode == "dropin":
         content = sshd_config.render_dropin(wanted)
