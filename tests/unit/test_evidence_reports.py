@@ -249,8 +249,8 @@ def test_summary_line_per_host() -> None:
     host: HostEvidence = _one().hosts[0]
     line = evidence_table.summary_line(host)
     assert line.startswith(
-        # sshd_config 0644 fails (apply sets 0600): 14 fail, 5 not enforced
-        "192.0.2.10:22: 19 pass, 14 fail, 0 not applicable, 5 not enforced; failed: "
+        # sshd_config 0644 and umac-64 fail (apply sets 0600, drops every weak MAC)
+        "192.0.2.10:22: 19 pass, 15 fail, 0 not applicable, 4 not enforced; failed: "
     )
     assert "permit-root-login" in line
     down = unreachable("203.0.113.9", 22, "timed out", AT)
