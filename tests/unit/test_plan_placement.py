@@ -3,8 +3,11 @@ Include would let our drop-in win (README, "Where the values live")."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
+from hardening.front.inventory import load_inventory
 from hardening.host.paths import MAIN_CONFIG
 from hardening.model.desired import Request
 from hardening.planning import sshd_config
@@ -55,3 +58,17 @@ def test_switching_placement_moves_the_values_and_leaves_nothing_behind(slug: st
     assert back.mode == "dropin"
     main = next(f.content for f in back.files if f.path == MAIN_CONFIG)
     assert main == facts.main_config  # the block is gone, the image's file as it was
+
+
+def test_an_inventory_entry_beats_defaults_and_the_flag(tmp_path: Path) -> None:
+    path = tmp_path / "hosts.yaml"
+    path.write_text(
+        "defaults: {user: root, identity: k, placement: block}\n"
+        "hosts: [a.example, {host: b.example, placement: dropin}]\n"
+    )
+    entries = load_inventory(str(path), {"port": 22, "set": {}, "placement": "dropin"})
+    assert [e.request.placement for e in entries] == ["block", "dropin"]
+    flag_only = tmp_path / "flag.yaml"
+    flag_only.write_text("[{host: c.example, user: root, identity: k}]\n")
+    (entry,) = load_inventory(str(flag_only), {"port": 22, "set": {}, "placement": "block"})
+    assert entry.request.placement == "block"
