@@ -129,19 +129,26 @@ def test_apply_sets_the_modes_and_never_a_keys_content(case: Case, tmp_path: Pat
     the apply and would be after it, and the fresh login, pinned to the key first seen, would
     refuse the change (rolled back; README, "Where the values live")."""
     key, pub = "/etc/ssh/ssh_host_ed25519_key", "/etc/ssh/ssh_host_ed25519_key.pub"
-    case.host.run(f"chown root:adm {key} && chmod 0664 {pub}", check=True)
+    # The public key a link to the real file (kept elsewhere): the file gets the mode.
+    real = "/etc/ssh/keys/ed25519.pub"
+    case.host.run(
+        f"chown root:adm {key} && mkdir -p /etc/ssh/keys && mv {pub} {real} && "
+        f"ln -s {real} {pub} && chmod 0664 {real}",
+        check=True,
+    )
     sums = f"sha256sum {key} {pub}"
     before = case.host.run(sums, check=True).stdout
     plan = must(case.cli("plan")).stdout
     assert f"{key} owner root:adm -> root:root" in plan
     assert f"{pub} mode 0664 -> 0644" in plan
     must(case.cli("apply"))
-    stat = f"stat -c '%a %U:%G %n' /etc/ssh/sshd_config {key} {pub}"
+    stat = f"stat -L -c '%a %U:%G %n' /etc/ssh/sshd_config {key} {pub}"
     assert case.host.run(stat, check=True).stdout.splitlines() == [
         "600 root:root /etc/ssh/sshd_config",
         f"600 root:root {key}",
         f"644 root:root {pub}",
     ]
+    assert case.host.run(f"readlink {pub}", check=True).stdout.strip() == real
     assert case.host.run(sums, check=True).stdout == before
     report = _json_report(case, tmp_path / "after.json", 0)
     status = {c["id"]: c["status"] for c in report["hosts"][0]["controls"]}

@@ -10,7 +10,8 @@
 # A step is lines `txn MODE ARGS...` (protocol.py, Mode; each is a function below).
 # Modes:
 #   lock | then_step B64 | acquire | stage_write PATH B64 | stage_delete PATH
-#   | stage_mode PATH MODE OWNER GROUP | stage_check B64 | validate | commit | confirm | rollback | abort | state | watch
+#   | stage_mode PATH MODE OWNER GROUP | stage_check B64 | validate | commit | confirm | rollback
+#   | abort | state | watch
 # This text arrives as $_body (protocol.py): the lock keeps it as $lock/txn.sh for the later
 # steps, and the commit writes it, under the header, into the rollback watcher.
 umask 077
