@@ -35,6 +35,7 @@ class Mode(StrEnum):
     ACQUIRE = "acquire"  # the lock, silently (the staging's first line)
     STAGE_WRITE = "stage_write"  # PATH B64: a candidate beside PATH
     STAGE_DELETE = "stage_delete"  # PATH: PATH goes at the commit
+    STAGE_MODE = "stage_mode"  # PATH MODE OWNER GROUP: PATH's mode and owner at the commit
     STAGE_CHECK = "stage_check"  # B64: the file `sshd -t -f` validates
     VALIDATE = "validate"  # sshd -t, @digest of the candidate's sshd -T, it after @@ candidate
     COMMIT = "commit"  # arm the watcher, install, reload, say @committed DEADLINE

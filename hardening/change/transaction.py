@@ -128,6 +128,8 @@ class Transaction:
                 lines.append(call(Mode.STAGE_DELETE, change.path))
             else:
                 lines.append(call(Mode.STAGE_WRITE, change.path, b64(change.content)))
+        for m in self.plan.modes:
+            lines.append(call(Mode.STAGE_MODE, m.path, m.mode, m.owner, m.group))
         lines += [call(Mode.STAGE_CHECK, b64(self.plan.validation_main))]
         return "".join(lines) + call(Mode.VALIDATE)
 

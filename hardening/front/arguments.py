@@ -14,7 +14,7 @@ from typing import NoReturn
 
 from hardening.front.evidence_output import DEFAULT_REPORT_FORMAT, REPORT_FORMATS
 from hardening.model import defaults
-from hardening.model.profiles import DEFAULT_PROFILE, PROFILES
+from hardening.model.profiles import DEFAULT_PLACEMENT, DEFAULT_PROFILE, PLACEMENTS, PROFILES
 from hardening.model.version import TOOL_NAME, tool_version
 
 EXAMPLES = """\
@@ -176,6 +176,14 @@ def build_parser() -> argparse.ArgumentParser:
         )
         settings.add_argument(
             "--profile", default=DEFAULT_PROFILE, choices=PROFILES, help=PROFILE_HELP
+        )
+        settings.add_argument(
+            "--placement",
+            default=DEFAULT_PLACEMENT,
+            choices=PLACEMENTS,
+            help="dropin: our drop-in in sshd_config.d where sshd_config's Include reads it first, "
+            "else a managed block at the top of sshd_config; block: that block on every host, "
+            "where scanners that read only sshd_config (OpenSCAP) look (default %(default)s)",
         )
         settings.add_argument(
             "--set",

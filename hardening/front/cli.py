@@ -80,7 +80,7 @@ def _check_args(args: argparse.Namespace) -> Request:
     problems = [_flag_problem(by_key[key], args) for key in _FLAG_ORDER if key in by_key]
     overrides, malformed = validation.parse_set_items(args.overrides)
     problems.extend(p.message for p in malformed)
-    asked = Request(args.profile, overrides, args.admin_user, args.adopt_admin_user)
+    asked = Request(args.profile, overrides, args.admin_user, args.adopt_admin_user, args.placement)
     problems.extend(p.message for p in validation.validate_request(asked).problems)
     problems.extend(_report_problems(args))
     if problems:
@@ -111,6 +111,11 @@ def _print_table(rows: list[tuple[str, str, str]], out: Any) -> None:
         out.write("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() + "\n")
 
 
+def _print_modes(modes: list[str], out: Any) -> None:
+    for line in modes:
+        out.write(f"  {printable(line, indent=False)}\n")
+
+
 def render(report: dict[str, Any], out: Any, name: str | None = None) -> None:
     """Human-readable result of one host (`name`: the inventory's, shown before the address)."""
     action, host = report["action"], f"{report['host']}:{report['port']}"
@@ -128,9 +133,13 @@ def render(report: dict[str, Any], out: Any, name: str | None = None) -> None:
             for n, s in settings.items()
             if n in report.get("drift", [])
         ]
-        if drift:
-            out.write(f"{host}: drift in {len(drift)} setting(s){used}\n")
-            _print_table([("directive", "wanted", "effective"), *drift], out)
+        modes: list[str] = report.get("modes", [])
+        if drift or modes:
+            also = f" and {len(modes)} file mode(s)" if modes else ""
+            out.write(f"{host}: drift in {len(drift)} setting(s){also}{used}\n")
+            if drift:
+                _print_table([("directive", "wanted", "effective"), *drift], out)
+            _print_modes(modes, out)
         else:
             out.write(f"{host}: compliant ({plural(len(settings), 'setting')}){used}\n")
     elif action == "plan":
@@ -140,9 +149,14 @@ def render(report: dict[str, Any], out: Any, name: str | None = None) -> None:
             if n in report.get("drift", [])
         ]
         files = printable(", ".join(report["files"]) or "none", indent=False)
-        out.write(f"{host}: {len(todo)} setting(s) to change; files to write: {files}{used}\n")
+        modes = report.get("modes", [])
+        also = f"; file modes to change: {len(modes)}" if modes else ""
+        out.write(
+            f"{host}: {len(todo)} setting(s) to change; files to write: {files}{also}{used}\n"
+        )
         if todo:
             _print_table([("directive", "effective now", "wanted"), *todo], out)
+        _print_modes(modes, out)
     else:
         state = "changed" if report["changed"] else "unchanged"
         out.write(f"{host}: {state}, compliant={str(report['compliant']).lower()}{used}\n")

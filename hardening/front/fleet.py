@@ -55,6 +55,7 @@ def _cli_defaults(options: FleetOptions, request: Request) -> dict[str, Any]:
         "passphrase_env": options.passphrase_env,
         "admin_user": request.admin_user,
         "profile": request.profile,
+        "placement": request.placement,
         "set": dict(request.overrides),
         "known_hosts": options.known_hosts or "~/.ssh/known_hosts",
         "accept_new_host_key": options.accept_new_host_key,

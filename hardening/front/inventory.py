@@ -16,12 +16,12 @@ import yaml
 from hardening.front.display import printable
 from hardening.model import defaults, validation
 from hardening.model.errors import UsageError
-from hardening.model.profiles import PROFILES, Request
+from hardening.model.profiles import DEFAULT_PLACEMENT, PLACEMENTS, PROFILES, Request
 from hardening.model.values import directive_text
 
 _HOST_KEYS = {
     "name", "host", "port", "user", "identity", "passphrase_env", "admin_user", "profile", "set",
-    "known_hosts", "accept_new_host_key", "host_key_fingerprint", "adopt_admin_user",
+    "known_hosts", "accept_new_host_key", "host_key_fingerprint", "adopt_admin_user", "placement",
 }  # fmt: skip
 
 
@@ -215,6 +215,10 @@ def _entry(m: dict[str, Any], where: str) -> tuple[HostEntry | None, list[str]]:
     profile = m.get("profile", "baseline")
     if validation.profile_problems(profile):
         problems.append(f"{where}.profile: {_shown(profile)} is not one of {', '.join(PROFILES)}")
+    placement = m.get("placement", DEFAULT_PLACEMENT)
+    if placement not in PLACEMENTS:
+        shown = _shown(placement)
+        problems.append(f"{where}.placement: {shown} is not one of {', '.join(PLACEMENTS)}")
     overrides: dict[str, str] = {}
     raw_set = m.get("set") or {}
     if not isinstance(raw_set, dict):
@@ -230,7 +234,8 @@ def _entry(m: dict[str, Any], where: str) -> tuple[HostEntry | None, list[str]]:
     admin = str(m.get("admin_user", defaults.ADMIN_USER))
     if problems:
         return None, problems
-    request = Request(str(profile), overrides, admin, bool(m.get("adopt_admin_user")))
+    adopt = bool(m.get("adopt_admin_user"))
+    request = Request(str(profile), overrides, admin, adopt, str(placement))
     problems += [f"{where}: {p.message}" for p in validation.validate_request(request).problems]
     if problems:
         return None, problems

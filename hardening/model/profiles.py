@@ -14,6 +14,12 @@ from hardening.model.directives import Version
 
 PROFILES = ("baseline", "minimal")
 DEFAULT_PROFILE = "baseline"
+# Where the managed values go. dropin: our drop-in where sshd_config's Include reads it first
+# (else the managed block at the top of sshd_config); block: that block on every host, where
+# scanners that read sshd_config alone (OpenSCAP's SSG content) look. README, "Where the
+# values live", says why dropin stays the default.
+PLACEMENTS = ("dropin", "block")
+DEFAULT_PLACEMENT = "dropin"
 
 # `minimal` is the original ask; KbdInteractiveAuthentication closes PAM's password prompt.
 _MINIMAL: dict[str, str] = {
@@ -76,10 +82,11 @@ CRYPTO: dict[str, tuple[str, ...]] = {
         "aes192-ctr",
         "aes128-ctr",
     ),
+    # No umac-128-etm@openssh.com: CIS 5.1.15 lists it as weak, and every client that speaks
+    # it (OpenSSH 6.2+) speaks the two SHA-2 ETM MACs as well; the AEAD ciphers use none.
     "MACs": (
         "hmac-sha2-512-etm@openssh.com",
         "hmac-sha2-256-etm@openssh.com",
-        "umac-128-etm@openssh.com",
     ),
     "HostKeyAlgorithms": ("ssh-ed25519", "rsa-sha2-512", "rsa-sha2-256"),
 }
@@ -101,7 +108,6 @@ ALGORITHM_SINCE: dict[str, Version] = {
     "aes128-ctr": (5, 2),
     "hmac-sha2-512-etm@openssh.com": (6, 2),
     "hmac-sha2-256-etm@openssh.com": (6, 2),
-    "umac-128-etm@openssh.com": (6, 2),
     "ssh-ed25519": (6, 5),
     "rsa-sha2-512": (7, 2),
     "rsa-sha2-256": (7, 2),
@@ -121,6 +127,7 @@ class Request:
     # An existing account of that name that hardened-ecs did not create may be given our key
     # and sudo only when the operator says it is theirs.
     adopt_admin: bool = False
+    placement: str = DEFAULT_PLACEMENT  # one of PLACEMENTS
 
 
 def profile_settings(profile: str) -> dict[str, str]:

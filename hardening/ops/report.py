@@ -50,6 +50,7 @@ class Report:
     os: str | None = None
     mode: str | None = None
     files: list[str] = field(default_factory=list)
+    modes: list[str] = field(default_factory=list)  # "PATH mode 0644 -> 0600": the plan's
     notes: list[str] = field(default_factory=list)
     stats: Stats = field(default_factory=Stats)
     seconds: float = 0.0
@@ -74,6 +75,7 @@ class Report:
             "os": self.os,
             "mode": self.mode,
             "files": self.files,
+            "modes": self.modes,
             "settings": self.settings,
             "notes": self.notes,
             "connections": self.stats.connections,

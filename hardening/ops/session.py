@@ -163,6 +163,7 @@ class Session:
             raise ApplyFailed(f"{exc} (nothing changed)", untouched=True) from None
         self.report.mode = plan.mode
         self.report.files = [f.path for f in plan.files]
+        self.report.modes = [m.describe() for m in plan.modes]
         self.report.notes.append(plan.mode_reason)
         self.report.notes.extend(plan.notes)
         for s in plan.settings:
@@ -205,7 +206,7 @@ class Session:
 
     def finish_read_only(self) -> None:
         r = self.report
-        r.compliant = not r.drift
+        r.compliant = not r.drift and not r.modes
 
 
 def run_operation(

@@ -135,6 +135,7 @@ def prove(
     again = _replan(session, fresh, facts)
     wrong = [f"{s.directive} is {s.effective} instead of {s.wanted}" for s in again.drift]
     wrong += [f"{f.path} would still change" for f in again.files]
+    wrong += [f"{m.describe()} would still be needed" for m in again.modes]
     wrong += _negotiated_outside(fresh, txn.plan)
     if wrong or again.restart_needed:
         raise ApplyFailed("verification failed: " + "; ".join(wrong or again.notes))

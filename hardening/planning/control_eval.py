@@ -127,7 +127,7 @@ def _mode_within(mode: str, limit: str) -> bool:
     return int(mode, 8) & ~int(limit, 8) == 0
 
 
-def _file_ok(spec: Mapping[str, Any], mode: str, owner: str, group: str) -> bool:
+def file_ok(spec: Mapping[str, Any], mode: str, owner: str, group: str) -> bool:
     """The owner, and the mode within `mode` for `groups` (or within `or_mode` for `or_groups`:
     RHEL's private host keys are 0640 root:ssh_keys)."""
     if owner != spec["owner"]:
@@ -138,21 +138,25 @@ def _file_ok(spec: Mapping[str, Any], mode: str, owner: str, group: str) -> bool
     return alt is not None and _mode_within(mode, alt) and group in spec.get("or_groups", ())
 
 
+def file_paths(check: Check, file_modes: Mapping[str, object]) -> list[str]:
+    """The files of the host a file check reads (its path, or the host keys of its set)."""
+    if check.path == "private-host-keys":
+        return sorted(p for p in file_modes if _PRIVATE_KEY.match(p))
+    if check.path == "public-host-keys":
+        return sorted(p for p in file_modes if _PUBLIC_KEY.match(p))
+    return [check.path] if check.path in file_modes else []
+
+
 def _file(check: Check, view: HostView) -> CheckResult:
     expected = _expected(check)
     source = f"stat {check.path}"
     if view.file_modes is None:
         return CheckResult(None, expected, "(file modes not read from this host)", source)
-    if check.path == "private-host-keys":
-        paths = sorted(p for p in view.file_modes if _PRIVATE_KEY.match(p))
-    elif check.path == "public-host-keys":
-        paths = sorted(p for p in view.file_modes if _PUBLIC_KEY.match(p))
-    else:
-        paths = [check.path] if check.path in view.file_modes else []
+    paths = file_paths(check, view.file_modes)
     if not paths:
         return CheckResult(None, expected, f"(no file: {check.path})", source)
     shown = [(p, *view.file_modes[p]) for p in paths]
-    ok = all(_file_ok(check.value, mode, owner, group) for _, mode, owner, group in shown)
+    ok = all(file_ok(check.value, mode, owner, group) for _, mode, owner, group in shown)
     actual = "; ".join(f"{mode} {owner}:{group} {p}" for p, mode, owner, group in shown)
     return CheckResult(ok, expected, actual, "stat " + " ".join(paths))
 

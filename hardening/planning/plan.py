@@ -18,6 +18,7 @@ from hardening.host.paths import DROPIN_DIR, MAIN_CONFIG, staged_path
 from hardening.model.desired import Request, desired_settings
 from hardening.model.directives import CATALOGUE
 from hardening.planning import port, socket_port, sshd_config
+from hardening.planning.file_modes import ModeChange, mode_changes
 
 DROPIN_PATH = posixpath.join(DROPIN_DIR, sshd_config.DROPIN_NAME)
 
@@ -73,6 +74,8 @@ class Plan:
     service: ServiceCommands
     restart_needed: bool  # the daemon's own command line must change (files alone won't do)
     notes: list[str] = field(default_factory=list)
+    # Files whose mode or owner the enforced file controls fail (CIS 5.1.1-5.1.3).
+    modes: list[ModeChange] = field(default_factory=list)
 
     @property
     def drift(self) -> list[DirectiveValues]:
@@ -84,7 +87,7 @@ class Plan:
 
     @property
     def changes(self) -> bool:
-        return bool(self.files) or self.restart_needed
+        return bool(self.files) or bool(self.modes) or self.restart_needed
 
     def wanted(self) -> dict[str, str]:
         return {s.directive: s.wanted for s in self.settings}
@@ -169,7 +172,14 @@ def _crypto_policy_fix(facts: HostFacts, keys: set[str]) -> FileChange | None:
     return FileChange(SYSCONFIG_SSHD, kept + _CRYPTO_OPT_OUT)
 
 
-def _choose_mode(main: str, dropins: Mapping[str, str], keys: set[str]) -> tuple[str, str]:
+def _choose_mode(
+    main: str, dropins: Mapping[str, str], keys: set[str], placement: str
+) -> tuple[str, str]:
+    if placement == "block":
+        return "inplace", (
+            f"--placement block: managed block at the top of {MAIN_CONFIG}, where scanners "
+            "that read only that file look"
+        )
     include = sshd_config.covering_include(main, DROPIN_DIR)
     if include is None:
         return "inplace", f"{MAIN_CONFIG} has no Include of {DROPIN_DIR}: edited in place"
@@ -254,7 +264,7 @@ def make_plan(
     main_now = facts.main_config
     main_clean = sshd_config.strip_block(main_now)
     # Every other Port line is set aside (planning/port.py): none of them clashes with ours.
-    mode, reason = _choose_mode(main_clean, facts.dropins, keys - {"port"})
+    mode, reason = _choose_mode(main_clean, facts.dropins, keys - {"port"}, request.placement)
     files, others = _host_port_lines(facts, main_clean, wanted.get("Port"))
     main_host = port.rewrite("Port" in wanted)(main_clean)
     if mode == "dropin":
@@ -305,6 +315,7 @@ def make_plan(
     if facts.service.socket_activated:
         service = _socket_port(facts, wanted.get("Port"), files, service)
 
+    modes = mode_changes(facts.file_modes, written={f.path for f in files if f.content})
     root_loses_login = wanted.get("PermitRootLogin") in ("no", "forced-commands-only")
     return Plan(
         settings=settings,
@@ -316,4 +327,5 @@ def make_plan(
         service=service,
         restart_needed=restart,
         notes=notes,
+        modes=modes,
     )

@@ -53,7 +53,8 @@ def plan_for(
 def applied(facts: HostFacts, plan: Plan) -> HostFacts:
     """The facts as they would read after the plan's files are in place and sshd reloaded or,
     when the plan says so, restarted (its command line then loses the -o options that came
-    from the unit's environment). `effective` is left as it was."""
+    from the unit's environment), with the modes and owners it sets (a written file is staged
+    root:root 0600). `effective` is left as it was."""
     main = facts.main_config
     dropins = dict(facts.dropins)
     sysconfig = facts.sysconfig_sshd
@@ -79,4 +80,21 @@ def applied(facts: HostFacts, plan: Plan) -> HostFacts:
         dropins=dropins,
         sysconfig_sshd=sysconfig,
         listener_cmdline=cmdline.strip(),
+        file_modes=_modes_after(facts.file_modes, plan),
     )
+
+
+def _modes_after(
+    before: dict[str, tuple[str, str, str]] | None, plan: Plan
+) -> dict[str, tuple[str, str, str]] | None:
+    if before is None:
+        return None
+    after = dict(before)
+    for change in plan.files:
+        if change.content is None:
+            after.pop(change.path, None)
+        else:
+            after[change.path] = ("600", "root", "root")
+    for m in plan.modes:
+        after[m.path] = (m.mode, m.owner, m.group)
+    return after

@@ -254,7 +254,14 @@ def effective_mismatches(
 
 
 def table_rows(stdout: str) -> list[list[str]]:
-    """The rows of a CLI table (the lines after its header), split on runs of 2+ spaces."""
+    """The rows of a CLI table (the lines after its header), split on runs of 2+ spaces; the
+    file mode changes listed under it (indented paths, `mode_lines`) are not rows."""
     lines = stdout.splitlines()
     header = next(i for i, ln in enumerate(lines) if ln.startswith("directive "))
-    return [re.split(r"\s{2,}", ln.strip()) for ln in lines[header + 1 :] if ln.strip()]
+    rows = [ln for ln in lines[header + 1 :] if ln.strip() and not ln.startswith("  /")]
+    return [re.split(r"\s{2,}", ln.strip()) for ln in rows]
+
+
+def mode_lines(stdout: str) -> list[str]:
+    """The file mode changes `check` and `plan` list (indented, one path each)."""
+    return [ln.strip() for ln in stdout.splitlines() if ln.startswith("  /")]

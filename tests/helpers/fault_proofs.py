@@ -70,9 +70,11 @@ def cli_for(host: TestHost, key: Path, tmp_path: Path, user: str = "root") -> Cl
 
 # --------------------------------------------------------------------------- host state
 
+# A file's digest carries its mode and owner: apply sets those too (CIS 5.1.1-5.1.3), and a
+# rollback must put them back. The host keys are in for their modes (their content never changes).
 _SNAPSHOT = r"""
-for f in /etc/ssh/sshd_config /etc/ssh/sshd_config.d/*; do
-  [ -f "$f" ] && echo "file $f $(sha256sum < "$f" | cut -d' ' -f1)"
+for f in /etc/ssh/sshd_config /etc/ssh/sshd_config.d/* /etc/ssh/ssh_host_*_key*; do
+  [ -f "$f" ] && echo "file $f $(sha256sum < "$f" | cut -d' ' -f1) $(stat -c %a:%U:%G "$f")"
 done
 find /etc/ssh /etc/sudoers.d -name '*hardened-ecs*' ! -name 00-hardened-ecs.conf \
   ! -name 90-hardened-ecs-ops | sed 's/^/leftover /'
@@ -88,7 +90,7 @@ exit 0
 class Snapshot:
     """The host's SSH state as the host itself sees it (read inside its namespace)."""
 
-    files: dict[str, str]  # sshd_config and every drop-in -> sha256
+    files: dict[str, str]  # sshd_config, every drop-in, the host keys -> sha256 mode:owner:group
     leftovers: tuple[str, ...]  # candidates, backups, the check file, the transaction lock
     admin: frozenset[str]  # what exists of the admin user: user, sudoers, key
     effective: dict[str, str]  # `sshd -T` for root from 127.0.0.1

@@ -67,7 +67,7 @@ def test_reports_before_and_after_apply(case: Case, tmp_path: Path) -> None:
     status = {c["id"]: c["status"] for c in host["controls"]}
     assert status["permit-root-login"] == "fail"
     assert status["password-authentication"] == "fail"
-    assert status["sshd-config-perms"] == "not enforced"  # Debian ships it 0644
+    assert status["sshd-config-perms"] == "fail"  # Debian ships it 0644; apply sets 0600
     _judge_against_the_host(case, host)
 
     must(case.cli("apply"))
@@ -76,10 +76,9 @@ def test_reports_before_and_after_apply(case: Case, tmp_path: Path) -> None:
     _judge_against_the_host(case, host)
     results = {c["id"]: c for c in host["controls"]}
     assert {cid for cid in ENFORCED if results[cid]["status"] != "pass"} == set(), results
-    # A drop-in host keeps Debian's 0644 sshd_config; without Include, apply rewrites it, and
+    # A drop-in host's sshd_config gets mode 0600; without Include, apply rewrites it, and
     # every file the transaction writes is root:root 0600.
-    config = "pass" if case.variant.mode == "inplace" else "not enforced"
-    assert results["sshd-config-perms"]["status"] == config
+    assert results["sshd-config-perms"]["status"] == "pass"
     assert results["access-lists"]["status"] == "not enforced"
     assert results["host-private-key-perms"]["status"] == "pass"
 
@@ -119,5 +118,39 @@ def test_file_modes_are_the_hosts(case: Case, tmp_path: Path) -> None:
     finally:
         case.host.run(f"chmod 0600 {shlex.quote(key)}", check=True)
     private = next(c for c in report["hosts"][0]["controls"] if c["id"] == "host-private-key-perms")
-    assert private["status"] == "not enforced"
+    assert private["status"] == "fail"
     assert f"640 root:root {key}" in private["actual"]
+
+
+def test_apply_sets_the_modes_and_never_a_keys_content(case: Case, tmp_path: Path) -> None:
+    """`plan` names each mode change, `apply` makes it, and a host key keeps its content.
+
+    The private key stays 0600 here: one sshd refuses to load (too open) is not offered before
+    the apply and would be after it, and the fresh login, pinned to the key first seen, would
+    refuse the change (rolled back; README, "Where the values live")."""
+    key, pub = "/etc/ssh/ssh_host_ed25519_key", "/etc/ssh/ssh_host_ed25519_key.pub"
+    # The public key a link to the real file (kept elsewhere): the file gets the mode.
+    real = "/etc/ssh/keys/ed25519.pub"
+    case.host.run(
+        f"chown root:adm {key} && mkdir -p /etc/ssh/keys && mv {pub} {real} && "
+        f"ln -s {real} {pub} && chmod 0664 {real}",
+        check=True,
+    )
+    sums = f"sha256sum {key} {pub}"
+    before = case.host.run(sums, check=True).stdout
+    plan = must(case.cli("plan")).stdout
+    assert f"{key} owner root:adm -> root:root" in plan
+    assert f"{pub} mode 0664 -> 0644" in plan
+    must(case.cli("apply"))
+    stat = f"stat -L -c '%a %U:%G %n' /etc/ssh/sshd_config {key} {pub}"
+    assert case.host.run(stat, check=True).stdout.splitlines() == [
+        "600 root:root /etc/ssh/sshd_config",
+        f"600 root:root {key}",
+        f"644 root:root {pub}",
+    ]
+    assert case.host.run(f"readlink {pub}", check=True).stdout.strip() == real
+    assert case.host.run(sums, check=True).stdout == before
+    report = _json_report(case, tmp_path / "after.json", 0)
+    status = {c["id"]: c["status"] for c in report["hosts"][0]["controls"]}
+    assert {status[c] for c in ("sshd-config-perms", "host-private-key-perms")} == {"pass"}
+    assert status["host-public-key-perms"] == "pass"

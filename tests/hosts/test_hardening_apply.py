@@ -300,3 +300,37 @@ def test_earlier_line_in_main_config_is_beaten(
     assert config_lines(read_file(host, DROPIN)) == list(wanted_values(back).items())
     assert effective_mismatches(host, wanted_values(back)) == []
     assert access(host, case.key) == HARDENED_ACCESS
+
+
+def test_placement_block_beats_cloud_init_and_moves_back(
+    host_factory: HostFactory, client_keys: ClientKeys, tmp_path: Path
+) -> None:
+    """`--placement block` on a host with Include: our block tops sshd_config, before the
+    Include and so before cloud-init's drop-in (root and passwords allowed); `dropin` again
+    puts the drop-in back and leaves the image's sshd_config as it was (but its mode)."""
+    host = host_factory("bookworm")
+    original = read_file(host, MAIN_CONFIG)
+    assert "PasswordAuthentication yes" in read_file(host, CLOUD_INIT_DROPIN)
+    case = Case(Variant("bookworm", True, "ed25519"), host, client_keys.ed25519, tmp_path / "kh")
+
+    report = case.apply_json("--placement", "block")
+
+    assert report["mode"] == "inplace" and report["files"] == [MAIN_CONFIG]
+    assert any("--placement block" in note for note in report["notes"]), report["notes"]
+    text = read_file(host, MAIN_CONFIG)
+    assert text.splitlines()[0] == BLOCK_BEGIN
+    assert main_without_block(text) == original
+    assert file_meta(host, MAIN_CONFIG) == "root:root 600"
+    assert not exists(host, DROPIN)
+    assert effective_mismatches(host, wanted_values(report)) == []
+    assert access(host, case.key) == HARDENED_ACCESS
+    again = case.apply_json("--placement", "block")
+    assert again["changed"] is False
+
+    back = case.apply_json()
+    assert back["mode"] == "dropin" and back["changed"] is True
+    assert sorted(back["files"]) == sorted([DROPIN, MAIN_CONFIG])
+    assert read_file(host, MAIN_CONFIG) == original
+    assert file_meta(host, MAIN_CONFIG) == "root:root 600"
+    assert effective_mismatches(host, wanted_values(back)) == []
+    assert access(host, case.key) == HARDENED_ACCESS

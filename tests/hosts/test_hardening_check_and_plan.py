@@ -9,11 +9,25 @@ import re
 
 import pytest
 
-from tests.helpers.chroot_observe import access, listener, snapshot, snapshot_diff, table_rows
+from tests.helpers.chroot_observe import (
+    MAIN_CONFIG,
+    access,
+    listener,
+    mode_lines,
+    snapshot,
+    snapshot_diff,
+    table_rows,
+)
 from tests.helpers.cli import cli_json, must
 from tests.hosts.hardening_case import Case
 
 pytestmark = pytest.mark.host
+
+
+def _image_modes(case: Case) -> list[str]:
+    """The mode changes an apply makes on a fresh image: Debian ships sshd_config 0644. Without
+    Include the apply rewrites that file (staged root:root 0600): no change of its own."""
+    return [f"{MAIN_CONFIG} mode 0644 -> 0600"] if case.variant.include else []
 
 
 # --------------------------------------------------------------------------- check
@@ -27,7 +41,10 @@ def test_check_reports_drift_then_compliance(case: Case) -> None:
 
     lines = drift.stdout.splitlines()
     rows = table_rows(drift.stdout)
-    assert lines[0] == f"{case.prefix}: drift in {len(rows)} setting(s) (as root)"
+    modes = _image_modes(case)
+    also = f" and {len(modes)} file mode(s)" if modes else ""
+    assert lines[0] == f"{case.prefix}: drift in {len(rows)} setting(s){also} (as root)"
+    assert mode_lines(drift.stdout) == modes
     assert re.split(r"\s{2,}", lines[1].strip()) == ["directive", "wanted", "effective"]
     table = {r[0]: r[1:] for r in rows}
     assert table["PermitRootLogin"] == ["no", "yes"]
@@ -40,6 +57,7 @@ def test_check_reports_drift_then_compliance(case: Case) -> None:
     as_json = cli_json(must(case.cli("check", "--json"), 1))
     assert as_json["compliant"] is False and as_json["exit_code"] == 1
     assert as_json["changed"] is False
+    assert as_json["modes"] == modes
     assert set(as_json["drift"]) == set(table)
     # Read-only: not a file, not the listener.
     assert snapshot_diff(files, snapshot(host)) == []
@@ -65,10 +83,14 @@ def test_plan_changes_nothing_and_lists_what_apply_will_change(case: Case) -> No
 
     rows = table_rows(shown.stdout)
     lines = shown.stdout.splitlines()
+    modes = _image_modes(case)
+    also = f"; file modes to change: {len(modes)}" if modes else ""
     assert lines[0] == (
         f"{case.prefix}: {len(rows)} setting(s) to change; files to write: "
-        f"{case.variant.written} (as root)"
+        f"{case.variant.written}{also} (as root)"
     )
+    assert mode_lines(shown.stdout) == modes
+    assert as_json["modes"] == modes
     assert re.split(r"\s{2,}", lines[1].strip()) == ["directive", "effective now", "wanted"]
     table = {r[0]: r[1:] for r in rows}
     assert table["PermitRootLogin"] == ["yes", "no"]

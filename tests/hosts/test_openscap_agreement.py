@@ -4,6 +4,13 @@ CIS content packaged), against real hosts before and after `apply`, compared wit
 control by control. Every disagreement is one listed here, with its reason (README.md, "Evidence
 for auditors", says the same); a new one, or one that went away, fails the test.
 
+Three hosts: one with `Include` hardened with the default placement (our drop-in), the same
+hardened with `--placement block` (our block at the top of sshd_config, where this content
+looks), and one without `Include` (the block, as ever). After `apply --placement block`, and on
+the host without `Include`, every SSH rule the scanner evaluates passes except the content
+disagreements (LOG_LEVEL, CIPHERS; ROOT_LINE where the image's own sshd_config says otherwise
+further down).
+
 How oscap reaches the host's files: tests/helpers/openscap.py.
 """
 
@@ -45,34 +52,41 @@ _BEFORE = {
     "log-level-cis": LOG_LEVEL,
     "ciphers-cis": CIPHERS,
 }
-# (mode, phase) -> {control the scanner fails and we pass: why}.
+_CONTENT = {"log-level-cis": LOG_LEVEL, "ciphers-cis": CIPHERS}
+_IN_DROPIN = ("permit-root-login", "client-alive", "max-auth-tries-cis", "macs-cis")
+# (variant, phase) -> {control the scanner fails and we pass: why}.
 EXPECTED: dict[tuple[str, str], dict[str, str]] = {
     ("dropin", "before"): _BEFORE,
-    ("dropin", "after"): {
-        **_BEFORE,
-        **dict.fromkeys(("permit-root-login", "client-alive", "max-auth-tries-cis"), MAIN_ONLY),
-    },
+    # The default placement: our values in the drop-in, which this content does not read.
+    ("dropin", "after"): {**_BEFORE, **dict.fromkeys(_IN_DROPIN, MAIN_ONLY)},
+    ("block", "before"): _BEFORE,
+    ("block", "after"): _CONTENT,
     ("inplace", "before"): _BEFORE,
-    ("inplace", "after"): {
-        "permit-root-login": ROOT_LINE,
-        "log-level-cis": LOG_LEVEL,
-        "ciphers-cis": CIPHERS,
-    },
+    ("inplace", "after"): {**_CONTENT, "permit-root-login": ROOT_LINE},
+}
+# variant -> (the host has Include, apply's extra arguments)
+VARIANTS: dict[str, tuple[bool, tuple[str, ...]]] = {
+    "dropin": (True, ()),
+    "block": (True, ("--placement", "block")),
+    "inplace": (False, ()),
 }
 
 
-@pytest.fixture(params=[True, False], ids=["dropin", "inplace"])
-def scanned_host(request: pytest.FixtureRequest, client_keys: ClientKeys) -> Iterator[TestHost]:
+@pytest.fixture(params=list(VARIANTS))
+def scanned_host(
+    request: pytest.FixtureRequest, client_keys: ClientKeys
+) -> Iterator[tuple[str, TestHost]]:
     reason = hosts_unavailable_reason() or openscap.available()
     if reason is not None:
         pytest.fail(f"the OpenSCAP comparison cannot run: {reason}", pytrace=False)
+    include, _ = VARIANTS[request.param]
     # "copy": the host's "/" is a plain directory oscap can be chrooted into.
     host = TestHost(
-        "bookworm", include=request.param, authorized_keys=client_keys.installed, copy_mode="copy"
+        "bookworm", include=include, authorized_keys=client_keys.installed, copy_mode="copy"
     )
     host.start()
     try:
-        yield host
+        yield request.param, host
     finally:
         host.stop()
 
@@ -99,12 +113,12 @@ def _compare(
 
 
 def test_openscap_agrees_but_for_the_listed_reasons(
-    scanned_host: TestHost, client_keys: ClientKeys, tmp_path: Path
+    scanned_host: tuple[str, TestHost], client_keys: ClientKeys, tmp_path: Path
 ) -> None:
-    host, key = scanned_host, client_keys.ed25519
-    mode = "dropin" if host.include else "inplace"
+    (variant, host), key = scanned_host, client_keys.ed25519
+    _, placement = VARIANTS[variant]
     only_theirs, only_ours = _compare(host, key, tmp_path, "root", "before")
-    assert (only_theirs, only_ours) == (set(EXPECTED[(mode, "before")]), set())
-    must(host_cli(host, "apply", key=key, known_hosts=tmp_path / "known_hosts"))
+    assert (only_theirs, only_ours) == (set(EXPECTED[(variant, "before")]), set())
+    must(host_cli(host, "apply", *placement, key=key, known_hosts=tmp_path / "known_hosts"))
     only_theirs, only_ours = _compare(host, key, tmp_path, "ops", "after")
-    assert (only_theirs, only_ours) == (set(EXPECTED[(mode, "after")]), set())
+    assert (only_theirs, only_ours) == (set(EXPECTED[(variant, "after")]), set())

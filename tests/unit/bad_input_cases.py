@@ -120,6 +120,8 @@ CASES = [
     # --- settings
     Case("profile unknown", ("argument --profile", "invalid choice: 'strict'",
          "choose from", "baseline"), add=("--profile", "strict")),
+    Case("placement unknown", ("argument --placement", "invalid choice: 'top'",
+         "choose from", "dropin", "block"), add=("--placement", "top")),
     Case("admin user root", ("admin user 'root' is not usable", "other than root",
          "e.g. --admin-user ops"), add=("--admin-user", "root")),
     Case("admin user malformed", ("admin user 'Ops Team' is not usable", "--admin-user ops"),
@@ -237,6 +239,8 @@ CASES = [
          drop=FLEET, add=("--inventory", "{inv_no_identity}")),
     Case("inventory profile unknown", ("hosts[1].profile: 'paranoid' is not one of baseline, "
          "minimal",), drop=FLEET, add=("--inventory", "{inv_profile}")),
+    Case("inventory placement unknown", ("hosts[1].placement: 'top' is not one of dropin, "
+         "block",), drop=FLEET, add=("--inventory", "{inv_placement}")),
     Case("inventory host listed twice", ("hosts[2]: 127.0.0.1:{port} is listed twice",),
          drop=FLEET, add=("--inventory", "{inv_twice}")),
     Case("inventory host-owned directive", ("hosts[1]: ListenAddress: is the host's own setting",),

@@ -92,6 +92,7 @@ def files(tmp_path_factory: pytest.TempPathFactory, witness: socket.socket) -> F
         "inv_unknown": f"- {{hostname: 127.0.0.1, host: 127.0.0.1, port: {port}}}\n",
         "inv_no_identity": f"- {{host: 127.0.0.1, port: {port}, user: root}}\n",
         "inv_profile": f"defaults: {{profile: paranoid}}\nhosts: [{entry}]\n",
+        "inv_placement": f"defaults: {{placement: top}}\nhosts: [{entry}]\n",
         "inv_twice": f"- {entry}\n- {entry}\n",
         "inv_host_owned": f"defaults: {{set: {{ListenAddress: 0.0.0.0}}}}\nhosts: [{entry}]\n",
         "inv_defaults": f"defaults: [1, 2]\nhosts: [{entry}]\n",

@@ -21,18 +21,20 @@ from hardening.planning.control_eval import (
     HostView,
     evaluate,
 )
-from tests.facts import SLUGS, facts_text, load_facts, plan_for
+from tests.facts import SLUGS, applied, facts_text, load_facts, plan_for
 
 CATALOGUE = load_catalogue()
 CONTROLS = {c.id: c for c in CATALOGUE.controls}
 
 
 def _hardened_view(slug: str) -> HostView:
-    """What `sshd -T` would print after `apply` with the default request: the plan's values."""
+    """What the host would show after `apply` with the default request: the plan's values in
+    `sshd -T`, and the modes and owners it sets."""
     facts = load_facts(slug)
+    plan = plan_for(facts)
     effective = dict(facts.effective)
-    effective.update({s.key: s.wanted for s in plan_for(facts).settings})
-    return HostView(effective, facts.file_modes)
+    effective.update({s.key: s.wanted for s in plan.settings})
+    return HostView(effective, applied(facts, plan).file_modes)
 
 
 def _by_id(results: list[ControlResult]) -> dict[str, ControlResult]:
@@ -61,13 +63,15 @@ def test_every_source_says_where_it_was_looked_up() -> None:
 
 
 def test_enforced_controls_read_only_what_baseline_sets() -> None:
-    """`enforced` means baseline writes every sshd value the control reads."""
+    """`enforced` means baseline writes every sshd value the control reads, and apply sets
+    the mode and owner of every file it reads (planning/file_modes.py)."""
     baseline = {k.lower() for k in [*profile_settings("baseline"), *CRYPTO]}
     for control in CATALOGUE.controls:
         if control.enforced:
             for check in control.checks:
-                assert check.read == "sshd", control.id
-                assert set(check.keys) <= baseline, control.id
+                assert check.read in ("sshd", "file"), control.id
+                if check.read == "sshd":
+                    assert set(check.keys) <= baseline, control.id
 
 
 @pytest.mark.parametrize("slug", SLUGS)
@@ -85,8 +89,7 @@ def test_each_control_not_enforced_is_one_baseline_leaves_failing_somewhere() ->
     for slug in SLUGS:
         failing |= {r.control.id for r in evaluate(_hardened_view(slug)) if r.status != PASS}
     not_enforced = {c.id for c in CATALOGUE.controls if not c.enforced}
-    # The host key files pass as the images ship them; apply does not manage them yet.
-    assert not_enforced - failing == {"host-private-key-perms", "host-public-key-perms"}
+    assert not_enforced - failing == set()
 
 
 def _raw() -> dict[str, Any]:
@@ -126,10 +129,9 @@ def test_pristine_debian_12_as_recorded() -> None:
         "sshd -T: permitrootlogin",
     )
     config = got["sshd-config-perms"]
-    assert config.status == NOT_ENFORCED
+    assert config.status == FAIL  # apply sets it 0600
     assert config.actual == "644 root:root /etc/ssh/sshd_config"
     assert config.source == "stat /etc/ssh/sshd_config"
-    assert "file modes" in config.why
     assert got["host-private-key-perms"].status == PASS
     assert got["max-startups"].status == FAIL  # 10:30:100
     assert got["client-alive"].actual == "0; 3"
@@ -156,8 +158,8 @@ def test_modes_too_open_or_wrong_owner_fail() -> None:
     modes["/etc/ssh/ssh_host_rsa_key"] = ("640", "root", "root")  # 0640 only for ssh_keys
     modes["/etc/ssh/ssh_host_rsa_key.pub"] = ("644", "ops", "root")
     got = _by_id(evaluate(dataclasses.replace(view, file_modes=modes)))
-    assert got["host-private-key-perms"].status == NOT_ENFORCED
-    assert got["host-public-key-perms"].status == NOT_ENFORCED
+    assert got["host-private-key-perms"].status == FAIL
+    assert got["host-public-key-perms"].status == FAIL
 
 
 def test_facts_without_file_modes_make_the_file_controls_not_applicable() -> None:

@@ -40,7 +40,7 @@ CIPHERS = (
     "chacha20-poly1305@openssh.com,aes256-gcm@openssh.com,aes128-gcm@openssh.com,"
     "aes256-ctr,aes192-ctr,aes128-ctr"
 )
-MACS = "hmac-sha2-512-etm@openssh.com,hmac-sha2-256-etm@openssh.com,umac-128-etm@openssh.com"
+MACS = "hmac-sha2-512-etm@openssh.com,hmac-sha2-256-etm@openssh.com"
 HOSTKEYS = "ssh-ed25519,rsa-sha2-512,rsa-sha2-256"
 
 

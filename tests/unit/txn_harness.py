@@ -11,13 +11,16 @@ else. Steps are built by hardening/change/protocol.py exactly as the Transaction
 library or the lock's copy, `txn MODE ARGS` lines) and read back through its one parser.
 
 A case (txn_cases/*.toml) is a setup and a sequence of steps, each a list of calls and what
-must follow: exit status, the parsed reply, files (content, or false: absent), the lock
-directory, and the lines the fake reload/restart logged.
+must follow: exit status, the parsed reply, files (content, or false: absent), their modes,
+the lock directory, and the lines the fake reload/restart logged. In a call, {user} and {group}
+name the user the script runs as (the one owner it may chown a file to).
 """
 
 from __future__ import annotations
 
+import grp
 import os
+import pwd
 import shutil
 import signal
 import subprocess
@@ -173,7 +176,13 @@ class Sandbox:
         """A call's argument: {b64 = TEXT} is sent as base64, {root} is the sandbox."""
         if isinstance(arg, dict):
             return shell.b64(arg["b64"])
-        return arg.replace("{root}", str(self.root)).replace("{digest}", self.digest)
+        uid, gid = (NOBODY, NOBODY) if self.drop else (os.geteuid(), os.getegid())
+        return (
+            arg.replace("{root}", str(self.root))
+            .replace("{digest}", self.digest)
+            .replace("{user}", pwd.getpwuid(uid).pw_name)
+            .replace("{group}", grp.getgrgid(gid).gr_name)
+        )
 
     def _send(self, script: str, token: str) -> Reply:
         env = {
@@ -232,6 +241,8 @@ def set_up(box: Sandbox, case: dict[str, Any]) -> None:
         path = box.path(rel)
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(content.replace("{root}", str(box.root)))
+    for rel, mode in case.get("modes", {}).items():
+        box.path(rel).chmod(int(mode, 8))
     for rel in case.get("fails", []):
         box.path(f"fail-{rel}").touch()
     privsep = case.get("privsep", "present")
@@ -280,6 +291,8 @@ def check_step(box: Sandbox, step: dict[str, Any], got: Step) -> list[str]:
         differs("log", got.log, want["log"])
     if "lock" in want:
         differs("lock", box.path(f"{STATE}/lock").is_dir(), want["lock"])
+    for rel, mode in want.get("modes", {}).items():
+        differs(f"mode of {rel}", format(box.path(rel).stat().st_mode & 0o7777, "o"), mode)
     for rel, content in want.get("files", {}).items():
         path = box.path(rel)
         have = path.read_text() if path.is_file() else False

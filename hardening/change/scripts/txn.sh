@@ -9,8 +9,9 @@
 #     each file), and WATCH_HEAD_B64 for the commit.
 # A step is lines `txn MODE ARGS...` (protocol.py, Mode; each is a function below).
 # Modes:
-#   lock | then_step B64 | acquire | stage_write PATH B64 | stage_delete PATH | stage_check B64
-#   | validate | commit | confirm | confirm_if DIGEST | rollback | abort | state | watch
+#   lock | then_step B64 | acquire | stage_write PATH B64 | stage_delete PATH
+#   | stage_mode PATH MODE OWNER GROUP | stage_check B64 | validate | commit | confirm
+#   | confirm_if DIGEST | rollback | abort | state | watch
 # This text arrives as $_body (protocol.py): the lock keeps it as $lock/txn.sh for the later
 # steps, and the commit writes it, under the header, into the rollback watcher.
 umask 077
@@ -54,16 +55,20 @@ listener_alive() {
   [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null
 }
 
-# Put every file listed in the backup index back as it was, then make sshd read it.
+# set_mode MODE:OWNER:GROUP PATH. chmod last: a chown may clear set-id bits.
+set_mode() { chown "${1#*:}" "$2" && chmod "${1%%:*}" "$2"; }
+
+# Put every file listed in the backup index back as it was, then make sshd read it. Its lines:
+# "present PATH" (the backup beside it goes back), "absent PATH" (it goes), and
+# "mode:MODE:UID:GID PATH" (only its mode and owner changed: they go back).
 restore() {
   [ -f "$lock/backup" ] || return 0
   while read -r was target; do
-    if [ "$was" = present ]; then
-      old=$(old_name "$target")
-      [ -e "$old" ] && mv -f "$old" "$target"
-    else
-      rm -f "$target"
-    fi
+    case $was in
+      present) old=$(old_name "$target"); [ -e "$old" ] && mv -f "$old" "$target" ;;
+      mode:*) set_mode "${was#mode:}" "$target" ;;
+      *) rm -f "$target" ;;
+    esac
   done < "$lock/backup"
   rm -f "$lock/installed"
   if listener_alive; then sh -c "$RELOAD" >/dev/null 2>&1 || sh -c "$RESTART" >/dev/null 2>&1
@@ -132,6 +137,9 @@ stage_write() {
   say "write $1" >> "$lock/manifest"
 }
 stage_delete() { say "delete $1" >> "$lock/manifest"; }
+# stage_mode PATH MODE OWNER GROUP: at the commit PATH gets MODE and OWNER:GROUP, its content
+# untouched (a host key stays the key clients know); the backup index keeps the old ones.
+stage_mode() { say "mode:$2:$3:$4 $1" >> "$lock/manifest"; }
 # The file `sshd -t -f` validates: the candidate as sshd will read it (never installed).
 stage_check() {
   if ! printf '%s' "$1" | base64 -d > "$CHECK" 2>"$lock/err"; then
@@ -164,12 +172,19 @@ commit() {
   owns || die "$EXIT_LOST" "lost the lock $lock before commit"
   : > "$lock/backup"
   while read -r action target; do
-    if [ -e "$target" ]; then
-      ln -f "$target" "$(old_name "$target")" || { drop_temps; rm -rf "$lock"; die "$EXIT_IO" "cannot back up $target"; }
-      say "present $target" >> "$lock/backup"
-    else
-      say "absent $target" >> "$lock/backup"
-    fi
+    case $action in
+      mode:*)
+        # A hard link shares the inode, and so the mode: keep the old mode and owner instead.
+        was=$(stat -L -c 'mode:%a:%u:%g' "$target") || { drop_temps; rm -rf "$lock"; die "$EXIT_IO" "cannot read the mode of $target"; }
+        say "$was $target" >> "$lock/backup" ;;
+      *)
+        if [ -e "$target" ]; then
+          ln -f "$target" "$(old_name "$target")" || { drop_temps; rm -rf "$lock"; die "$EXIT_IO" "cannot back up $target"; }
+          say "present $target" >> "$lock/backup"
+        else
+          say "absent $target" >> "$lock/backup"
+        fi ;;
+    esac
   done < "$lock/manifest"
   # Arm the rollback before anything changes: if we die from here on, the host heals itself.
   if ! { { printf '%s' "$WATCH_HEAD_B64" | base64 -d && printf '%s\n' "$_body" && say 'txn watch'; } > "$lock/watch.sh" \
@@ -183,8 +198,11 @@ commit() {
   say "$watcher_pid $(( deadline + 30 )) $TOKEN" > "$lock/owner"
   : > "$lock/installed"
   while read -r action target; do
-    if [ "$action" = write ]; then mv -f "$(new_name "$target")" "$target"
-    else rm -f "$target"; fi
+    case $action in
+      write) mv -f "$(new_name "$target")" "$target" ;;
+      mode:*) set_mode "${action#mode:}" "$target" ;;
+      *) rm -f "$target" ;;
+    esac
   done < "$lock/manifest"
   rm -f "$CHECK"
   before=$(listen_inodes); before_pid=$(listener_pid)
@@ -234,7 +252,9 @@ confirm() {
   owns || die "$EXIT_LOST" "the transaction is gone (rolled back by the host after the confirm timeout?)"
   claim || die "$EXIT_LOST" "the host's own rollback is already under way"
   stop_watcher
-  while read -r was target; do rm -f "$(old_name "$target")"; done < "$lock/backup"
+  while read -r was target; do
+    case $was in mode:*) ;; *) rm -f "$(old_name "$target")" ;; esac
+  done < "$lock/backup"
   rm -rf "$lock"
   say "$MARK_CONFIRMED"
 }
@@ -290,6 +310,7 @@ txn() {
     acquire) acquire ;;
     stage_write) stage_write "$1" "$2" ;;
     stage_delete) stage_delete "$1" ;;
+    stage_mode) stage_mode "$1" "$2" "$3" "$4" ;;
     stage_check) stage_check "$1" ;;
     validate) validate ;;
     commit) commit ;;

@@ -37,8 +37,9 @@ fi
 sec host-keys; for f in /etc/ssh/ssh_host_*_key; do [ -f "$f" ] && echo "$f"; done
 sec file-modes
 # Who may read or change sshd_config and the host keys (CIS 5.1.1-5.1.3): "MODE OWNER GROUP PATH".
+# Of the file a link points to (-L): what sshd reads, and what chmod/chown would change.
 for f in "$MAIN_CONFIG" /etc/ssh/ssh_host_*_key /etc/ssh/ssh_host_*_key.pub; do
-  [ -f "$f" ] && stat -c '%a %U %G %n' "$f"
+  [ -f "$f" ] && stat -L -c '%a %U %G %n' "$f"
 done
 sec service
 if [ -d /run/systemd/system ] && command -v systemctl >/dev/null; then
