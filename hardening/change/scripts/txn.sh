@@ -197,14 +197,21 @@ commit() {
   fi
   say "$watcher_pid $(( deadline + 30 )) $TOKEN" > "$lock/owner"
   : > "$lock/installed"
+  unset_mode=""
   while read -r action target; do
     case $action in
       write) mv -f "$(new_name "$target")" "$target" ;;
-      mode:*) set_mode "${action#mode:}" "$target" ;;
+      mode:*) set_mode "${action#mode:}" "$target" 2>/dev/null || unset_mode="$target" ;;
       *) rm -f "$target" ;;
     esac
   done < "$lock/manifest"
   rm -f "$CHECK"
+  # A mode that did not take is not applied: what the fresh login confirms (confirm_if)
+  # compares sshd -T only, so the commit itself stands for the modes.
+  if [ -n "$unset_mode" ]; then
+    restore; drop_temps; rm -rf "$lock"
+    die "$EXIT_NOT_BACK" "cannot set the mode or owner of $unset_mode; previous configuration restored"
+  fi
   before=$(listen_inodes); before_pid=$(listener_pid)
   if ! out=$(sh -c "$RELOAD" 2>&1); then
     restore; rm -rf "$lock"
