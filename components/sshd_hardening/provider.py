@@ -9,7 +9,8 @@
 - ``update``: ``apply`` again as the admin user (root is closed by then), host key pinned.
   The input validation (input_validation.py) refuses a new private key for a server hardened
   with the old one until the operator says the new public key is installed there
-  (``SSHD_HARDENING_KEY_INSTALLED=1``).
+  (``SSHD_HARDENING_KEY_INSTALLED=1``). A new ``port`` moves sshd there (Settings.moving):
+  connected on the recorded port, the engine sets ``Port`` and proves a login on the new one.
 - ``read`` (``pulumi refresh``): the engine's drift check; what ``sshd -T`` shows becomes the
   outputs, so a hand edit on the server shows as drift, and ``diff`` then asks for an update.
   ``create``, ``update`` and ``read`` also record the control results of the host as the engine
@@ -43,6 +44,7 @@ from components.sshd_hardening.settings import (
     UPDATE_ON,
     Settings,
     is_unknown,
+    port_of,
 )
 from hardening.front.display import printable
 from hardening.model.errors import EXIT_CONNECT
@@ -81,7 +83,7 @@ def _succeeded(action: str, s: Settings, report: api.Report, accept: tuple[int, 
     if report.exit_code in accept:
         return
     message = (
-        f"sshd hardening {action} of {s.host}:{s.port} failed "
+        f"sshd hardening {action} of {s.address} failed "
         f"(engine exit {report.exit_code}): {printable(report.error or 'no reason given')}"
     )
     if report.rolled_back:
@@ -188,7 +190,10 @@ class SshdHardeningProvider(dynamic.ResourceProvider):
         return report.host_key_fingerprint, report.host_public_key
 
     def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> dynamic.UpdateResult:
-        s = Settings.of(news)
+        # A new `port` moves sshd: connect where the state says it listens, ask for the new
+        # one. Only a confirmed move returns outputs with the new port; a failed one raises,
+        # so the state keeps the old port, where the engine's rollback left the server.
+        s = Settings.of(news, connect_port=port_of(olds))
         # The recorded key first: after the first apply the boot key (expected) is gone.
         pin = olds.get("hostKeyFingerprint") or s.expected_fingerprint
         if not pin:
@@ -199,6 +204,12 @@ class SshdHardeningProvider(dynamic.ResourceProvider):
         # After the first apply root is closed: the admin user is the way in. The server is
         # up, so a refused key (e.g. a rotated one not installed) fails fast.
         report = _on_running_server("apply", s, str(pin))
+        if report.exit_code == EXIT_CONNECT and s.moving:
+            # A move cut short after sshd confirmed it (the `pulumi up` killed before it
+            # saved the state): the server is already on the new port.
+            _say(f"{s.shown}: no answer there; a move cut short may have ended on {s.port}")
+            s = s.arrived()
+            report = _on_running_server("apply", s, str(pin))
         if report.exit_code != 0 and olds.get("privateKey") not in (None, s.private_key):
             report.error = (
                 f"{report.error or 'no reason given'} (privateKey changed: is its public half "

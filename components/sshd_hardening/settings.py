@@ -7,7 +7,7 @@ Shared by the resource (which sends the properties), the input check and the pro
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from pulumi.output import Unknown
@@ -66,10 +66,20 @@ OUTPUT_NAMES = (
 # A different server: harden it from scratch (first contact). With `instanceId` the instance
 # says which server it is: a new address alone (an economical stop released the public IP) is
 # the same server, updated at its new address and pinned to the key recorded for it.
-REPLACE_ON = ("host", "port")
-REPLACE_ON_INSTANCE = ("instanceId", "port")
+# A new `port` is the same server moving its sshd: an update (Settings.moving), not a replace.
+REPLACE_ON = ("host",)
+REPLACE_ON_INSTANCE = ("instanceId",)
 # Re-apply in place. bootstrapUser and wait only matter to later operations: no update for them.
-UPDATE_ON = ("adminUser", "privateKey", "profile", "overrides", "expectedHostKeyFingerprint")
+UPDATE_ON = (
+    "adminUser",
+    "privateKey",
+    "profile",
+    "overrides",
+    "expectedHostKeyFingerprint",
+    "port",
+)
+# The sshd directive `port` becomes in the request; `overrides` may not name it (one place).
+PORT_DIRECTIVE = "Port"
 
 
 def is_unknown(value: object) -> bool:
@@ -94,9 +104,30 @@ def same_server(olds: Mapping[str, Any], news: Mapping[str, Any]) -> bool:
     return not is_unknown(new) and new == olds.get(key)
 
 
+def port_of(props: Mapping[str, Any]) -> int:
+    """The `port` of checked properties or a state (numbers arrive as floats)."""
+    return int(props.get("port", DEFAULT_PORT))
+
+
+def request_overrides(overrides: Mapping[str, Any], port: int, moving: bool) -> dict[str, str]:
+    """The engine's overrides: the given ones, and Port when sshd is not (to stay) on 22.
+
+    On 22 with no move the request is what it always was (existing stacks see no change).
+    """
+    texts = {str(k): directive_text(v) for k, v in overrides.items()}
+    if port != DEFAULT_PORT or moving:
+        texts[PORT_DIRECTIVE] = str(port)
+    return texts
+
+
 @dataclass(frozen=True)
 class Settings:
-    """The inputs of one operation, typed; built only from checked properties."""
+    """The inputs of one operation, typed; built only from checked properties.
+
+    ``port``: where sshd is to listen. ``connect_port``: where it listens now, if that is
+    another port (an update that moves it): the engine connects there, is asked for ``Port``
+    = ``port``, and proves a fresh login on ``port`` before it confirms.
+    """
 
     host: str
     port: int
@@ -108,20 +139,23 @@ class Settings:
     wait: float
     rotate_host_key: bool = False
     label: str | None = None  # progress lines' name for the server (no diff: display only)
+    connect_port: int | None = None
 
     @classmethod
-    def of(cls, props: Mapping[str, Any]) -> Settings:
+    def of(cls, props: Mapping[str, Any], connect_port: int | None = None) -> Settings:
         overrides = props.get("overrides") or {}
         expected = props.get("expectedHostKeyFingerprint")
+        port = port_of(props)
+        moving = connect_port is not None and connect_port != port
         return cls(
             host=str(props["host"]),
-            port=int(props.get("port", DEFAULT_PORT)),
+            port=port,
             bootstrap_user=str(props.get("bootstrapUser") or DEFAULT_BOOTSTRAP_USER),
             admin_user=str(props["adminUser"]),
             private_key=str(props["privateKey"]),
             request=Request(
                 profile=str(props.get("profile") or DEFAULT_PROFILE),
-                overrides={str(k): directive_text(v) for k, v in overrides.items()},
+                overrides=request_overrides(overrides, port, moving),
                 admin_user=str(props["adminUser"]),
                 adopt_admin=props.get("adoptAdminUser") is True,
             ),
@@ -129,18 +163,34 @@ class Settings:
             wait=float(props.get("wait", DEFAULT_WAIT)),
             rotate_host_key=props.get("rotateHostKey") is True,
             label=str(props["label"]) if props.get("label") else None,
+            connect_port=connect_port if moving else None,
         )
+
+    @property
+    def moving(self) -> bool:
+        """This operation moves sshd from ``connect_port`` to ``port``."""
+        return self.connect_port is not None
+
+    @property
+    def address(self) -> str:
+        """host:port where this operation connects (before a move: the old port)."""
+        return f"{self.host}:{self.port if self.connect_port is None else self.connect_port}"
 
     def target(self, user: str, trust: api.HostKeyPolicy) -> api.TargetSpec:
         """This server, logged in to as `user` with privateKey, its host key trusted by `trust`."""
         key = api.KeySource(text=self.private_key, setting="privateKey")
-        return api.TargetSpec(self.host, self.port, user, key, trust, self.label)
+        port = self.port if self.connect_port is None else self.connect_port
+        return api.TargetSpec(self.host, port, user, key, trust, self.label)
+
+    def arrived(self) -> Settings:
+        """The same operation connecting on ``port``: where a move that was cut short after
+        sshd confirmed it left the server (the state still says the old port)."""
+        return replace(self, connect_port=None)
 
     @property
     def shown(self) -> str:
         """The server in progress lines: its label and address, or its address."""
-        address = f"{self.host}:{self.port}"
-        return f"{self.label} ({address})" if self.label else address
+        return f"{self.label} ({self.address})" if self.label else self.address
 
     def options(self, wait: float | None = None) -> api.Options:
         return api.Options(wait=self.wait if wait is None else wait)

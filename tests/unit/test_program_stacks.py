@@ -246,8 +246,8 @@ def test_outputs_per_server_and_shared_without_secrets_in_clear(
         ipaddress.ip_address(server["publicIp"])
         ipaddress.ip_address(server["privateIp"])
         assert server["sshCommand"] == (
-            f"ssh -i ~/.ssh/id_rsa -o IdentitiesOnly=yes ops@{server['publicIp']} -p 22"
-        )
+            f"ssh -i ~/.ssh/id_rsa -o IdentitiesOnly=yes ops@{server['publicIp']}"
+        )  # no -p for 22 (test_sshd_hardening_graph: -p 2222 for another port)
 
     # The private key (set, as a secret) is in no input, output, look-up or log message, except
     # the secret privateKey input of the sshd hardening, which logs in with it.
@@ -305,7 +305,7 @@ def test_each_server_gets_an_eip_bound_to_it_when_the_stack_asks(
         address = servers[server.name]["publicIp"]
         assert address.startswith("198.51.100.")  # the mocks' EIP range, not an instance's
         assert hardening.inputs["host"] == address
-        assert servers[server.name]["sshCommand"].endswith(f"ops@{address} -p 22")
+        assert servers[server.name]["sshCommand"].endswith(f"ops@{address}")
         assert {association.urn, eip.urn, instance.urn} <= hardening.dependencies
         # The address survives a new instance: the new server is hardened from scratch.
         assert hardening.replace_with == {instance.urn}
