@@ -309,3 +309,26 @@ def test_each_server_gets_an_eip_bound_to_it_when_the_stack_asks(
         assert {association.urn, eip.urn, instance.urn} <= hardening.dependencies
         # The address survives a new instance: the new server is hardened from scratch.
         assert hardening.replace_with == {instance.urn}
+
+
+def test_on_another_ssh_port_a_new_server_boots_listening_there() -> None:
+    """sshPort 2222: the boot drop-in says Port 2222 (ssh.service, and the no-Include block
+    says it too), bootcmd points ssh.socket there once (socket activation); the first boot
+    itself is tests/hosts/test_first_boot_port.py. On 22 the user data is what it always was."""
+    on_22 = deploy(STACK_FILES[0])
+    on_2222 = deploy(STACK_FILES[0], config={"sshPort": 2222})
+    assert on_2222.ok, (on_2222.config_problems, on_2222.error)
+    for instance in on_2222.of_type(INSTANCE):
+        document = yaml.safe_load(instance.inputs["userData"])
+        (dropin,) = document["write_files"]
+        assert dropin["content"].splitlines()[-1] == "Port 2222"
+        fallback, socket = document["bootcmd"]
+        assert "Port 2222\\n" in fallback[2]
+        assert socket[:3] == ["cloud-init-per", "instance", "hardened-ecs-ssh-port"]
+        assert "ListenStream=\\nListenStream=0.0.0.0:2222\\nListenStream=[::]:2222" in socket[-1]
+        assert "systemctl daemon-reload" in socket[-1] and "restart" not in socket[-1]
+    for instance in on_22.of_type(INSTANCE):
+        document = yaml.safe_load(instance.inputs["userData"])
+        assert len(document["bootcmd"]) == 1
+        assert "Port" not in document["write_files"][0]["content"]
+        assert "Port" not in document["bootcmd"][0][2]
