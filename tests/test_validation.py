@@ -47,7 +47,12 @@ def test_timing_and_passphrase_problems() -> None:
 def test_request_problems_are_keyed_by_setting_and_canonical_directive() -> None:
     request = Request(
         "strict",
-        {"maxauthtries": "0", "Port": "2222", "Bogus": "1", "PubkeyAuthentication": "no"},
+        {
+            "maxauthtries": "0",
+            "ListenAddress": "0.0.0.0",
+            "Bogus": "1",
+            "PubkeyAuthentication": "no",
+        },
         "root",
     )
     checked = validate_request(request, CLIENT_ALGORITHMS)
@@ -55,7 +60,7 @@ def test_request_problems_are_keyed_by_setting_and_canonical_directive() -> None
         "profile",
         "admin_user",
         "overrides.MaxAuthTries",
-        "overrides.Port",
+        "overrides.ListenAddress",
         "overrides.Bogus",
         "overrides.PubkeyAuthentication",
     ]

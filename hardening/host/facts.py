@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass, field
 
 from hardening.host.listening import Endpoint, parse_listening
-from hardening.host.paths import DROPIN_DIR, MAIN_CONFIG, STATE_DIR
+from hardening.host.paths import DROPIN_DIR, MAIN_CONFIG, SOCKET_DROPIN_NAME, STATE_DIR
 from hardening.host.shell import SECTION, SSHD_RC, assign, shared_shell, shipped
 from hardening.model.admin_account import Account
 from hardening.model.capabilities import HostCapabilities
@@ -28,6 +28,7 @@ def facts_script(admin_user: str, cloud_init_wait: int = 0, banner: str = "") ->
         "BANNER": banner,
         "MAIN_CONFIG": MAIN_CONFIG,
         "DROPIN_DIR": DROPIN_DIR,
+        "SOCKET_DROPIN": SOCKET_DROPIN_NAME,
         "SECTION": SECTION,
         "SSHD_RC": SSHD_RC,
     }
@@ -101,6 +102,8 @@ class HostFacts:
     file_modes: dict[str, tuple[str, str, str]] | None = None
     # What the running sshd listens on (address, port); None: unknown (no listener found).
     listening: frozenset[Endpoint] | None = None
+    # Our socket drop-in that moves the port (paths.socket_dropin), by service name.
+    socket_port: dict[str, str] = field(default_factory=dict)
 
     @property
     def capabilities(self) -> HostCapabilities:
@@ -283,4 +286,9 @@ def parse_facts(text: str) -> HostFacts:
         banner_file=s.get("banner", "").strip() or None,
         file_modes=_file_modes(s["file-modes"]) if "file-modes" in s else None,
         listening=parse_listening(s.get("listening", "")),
+        socket_port={
+            unit: _b64(data)
+            for unit, _, data in (ln.partition(" ") for ln in s.get("socket-port", "").splitlines())
+            if unit in ("ssh", "sshd")
+        },
     )

@@ -15,10 +15,10 @@ from dataclasses import dataclass
 Version = tuple[int, int]
 
 # Directives that belong to the host, never to us: changing them could move or close the
-# door we came in through, so `--set` refuses them and the edit keeps them working.
+# door we came in through, so `--set` refuses them and the edit keeps them working. Port is
+# the one door we move, as a transaction of its own (planning/port.py).
 HOST_OWNED = frozenset(
     {
-        "port",
         "listenaddress",
         "include",
         "match",
@@ -323,6 +323,8 @@ CATALOGUE: dict[str, Directive] = {
         _D("PrintMotd", _yes_no),
         _D("PrintLastLog", _yes_no),
         _D("Banner", _banner, case_sensitive=True),
+        # The one port sshd listens on; cumulative in sshd, so the plan leaves only ours.
+        _D("Port", _int_range(1, 65535)),
         # Access lists
         _D("AllowUsers", _name_list, multi_line=True, case_sensitive=True),
         _D("AllowGroups", _name_list, multi_line=True, case_sensitive=True),

@@ -174,13 +174,25 @@ def admin_name_problem(name: str) -> str | None:
 
 
 def parse_set_items(items: Iterable[str]) -> tuple[dict[str, str], list[Problem]]:
-    """`Directive=value` items (`--set`) into a dict; the first malformed one is a Problem."""
+    """`Directive=value` items (`--set`) into a dict; the first malformed one is a Problem.
+
+    A directive given twice is one too: which value was meant (`--set Port=2222 --set
+    Port=2200`) is not ours to guess.
+    """
     out: dict[str, str] = {}
     for item in items:
         name, sep, value = item.partition("=")
         if not sep or not name.strip() or not value.strip():
             message = f"--set {shown(item)}: expected Directive=value, e.g. --set MaxAuthTries=3"
             return {}, [Problem("overrides", message, "e.g. --set MaxAuthTries=3")]
+        earlier = next((n for n in out if n.lower() == name.strip().lower()), None)
+        if earlier is not None:
+            fix = "give it once"
+            message = (
+                f"--set {earlier[:40]}: given twice ({shown(out[earlier])}, then "
+                f"{shown(value.strip())}); {fix}"
+            )
+            return {}, [Problem(f"overrides.{earlier}", message, fix)]
         out[name.strip()] = value.strip()
     return out, []
 

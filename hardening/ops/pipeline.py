@@ -18,6 +18,7 @@ from hardening.host.facts import HostFacts
 from hardening.model.errors import EXIT_DRIFT, ApplyFailed, ConnectError, UsageError
 from hardening.model.progress import plural
 from hardening.ops.admin_setup import admin_ready, undo_failed
+from hardening.ops.port_move import port_after, record_move
 from hardening.ops.session import PENDING, Session, connection_spec
 from hardening.ops.transact import take_lock
 from hardening.ops.verify import fresh_login, mismatches, prove
@@ -124,6 +125,7 @@ def change(ctx: Context) -> bool:
             ctx.verify_user,
             ctx.conn.host_key_fingerprint,
             _rollback_deadline(ctx),
+            port_after(ctx.plan, ctx.conn.target.port),
         ) as fresh:
             verify(ctx, fresh)
             confirm(ctx, fresh)
@@ -225,6 +227,7 @@ def record(ctx: Context) -> None:
         report.settings[s.directive]["after"] = s.effective
     report.changed = True
     report.compliant = not report.drift
+    record_move(ctx.session, ctx.conn, ctx.plan)
     n = plural(len(ctx.plan.drift), "setting")
     ctx.session.say(f"{ctx.shown}: hardened and confirmed ({n} changed)")
 

@@ -74,7 +74,8 @@ def _rotate(session: Session, conn: Connection, facts: HostFacts, p: Plan, new_p
         txn.commit()
         session.report.rolled_back = False
         deadline = committed_at + session.options.confirm_timeout
-        with fresh_login(session, txn, conn.target.user, new_pin, deadline) as fresh:
+        port = conn.target.port  # a rotation changes no sshd_config file: no port moves
+        with fresh_login(session, txn, conn.target.user, new_pin, deadline, port) as fresh:
             prove(session, txn, fresh)
             txn.confirm(fresh)
     except ApplyFailed as exc:

@@ -16,6 +16,7 @@ from hardening.model.progress import Progress
 from hardening.ops.evidence import host_evidence
 from hardening.ops.report import Options, Report
 from hardening.planning.plan import Plan, make_plan
+from hardening.planning.port import FixedListen
 from hardening.planning.sshd_config import BrokenBlock
 from hardening.ssh.stats import Stats
 from hardening.ssh.transport import Connection, Target, connect, scaled
@@ -53,12 +54,14 @@ class Session:
         pin: str | None = None,
         fallback_user: str | None = None,
         stats: Stats | None = None,
+        port: int | None = None,
     ) -> Connection:
+        """`port`: another than the target's (the fresh login after a port move)."""
         target = self.target if user is None else self.target.as_user(user)
         if pin is not None:  # fresh connections must meet the very server we changed
             target = Target(
                 target.host,
-                target.port,
+                target.port if port is None else port,
                 target.user,
                 target.key,
                 HostKeyPolicy(pinned_fingerprint=pin),
@@ -121,7 +124,7 @@ class Session:
             plan = make_plan(self.request, facts, CLIENT_ALGORITHMS, conn.target.user)
         except BadValue as exc:
             raise UsageError(f"{exc} (nothing changed)") from None
-        except BrokenBlock as exc:
+        except (BrokenBlock, FixedListen) as exc:
             raise ApplyFailed(f"{exc} (nothing changed)", untouched=True) from None
         self.report.mode = plan.mode
         self.report.files = [f.path for f in plan.files]

@@ -9,8 +9,9 @@ from contextlib import contextmanager
 from hardening.change.transaction import Transaction
 from hardening.host import facts as facts_mod
 from hardening.model.client import CLIENT_ALGORITHMS
-from hardening.model.errors import ApplyFailed, HardeningError
+from hardening.model.errors import ApplyFailed, ConnectError, HardeningError
 from hardening.ops.evidence import host_evidence
+from hardening.ops.port_move import why_not
 from hardening.ops.session import Session
 from hardening.planning.plan import DirectiveValues, Plan, effective_matches, make_plan
 from hardening.ssh.transport import Connection, scaled
@@ -25,17 +26,23 @@ ROLLBACK_SAYS = {
 
 @contextmanager
 def fresh_login(
-    session: Session, txn: Transaction, user: str, pin: str, deadline: float
+    session: Session, txn: Transaction, user: str, pin: str, deadline: float, port: int
 ) -> Iterator[Connection]:
-    """A fresh login under the new configuration; any failure inside it rolls the change back."""
+    """A fresh login under the new configuration, on the port it listens on (`port`); any
+    failure inside it rolls the change back."""
     # Never outlive the host's own rollback: a login after it would meet the old config.
     # A slow link gets more (100 round trips at least), never beyond the rollback.
     verify_wait = scaled(session.options.verify_wait, session.rtt, 100)
     wait = max(scaled(3.0, session.rtt, 20), min(verify_wait, deadline - time.monotonic() - 5))
     try:
-        with session.open(user, wait=wait, pin=pin) as fresh:
+        with session.open(user, wait=wait, pin=pin, port=port) as fresh:
             yield fresh
     except HardeningError as exc:
+        if port != session.target.port and isinstance(exc, ConnectError):
+            # Before the rollback: what the new port does now is what the move met.
+            exc = ConnectError(
+                f"{why_not(session.target.host, port, scaled(3.0, session.rtt, 20))}; {exc}"
+            )
         outcome = txn.rollback()
         if outcome == "unreachable":
             session.say(
@@ -68,7 +75,7 @@ def _replan(session: Session, conn: Connection) -> Plan:
     if facts.sshd_test_error:
         raise ApplyFailed(f"sshd -T fails after the change: {facts.sshd_test_error}")
     # The control results under the new configuration (the ones `pulumi up` records).
-    session.report.evidence = host_evidence(session.target.host, session.target.port, facts)
+    session.report.evidence = host_evidence(session.target.host, conn.target.port, facts)
     return make_plan(session.request, facts, CLIENT_ALGORITHMS, conn.target.user)
 
 

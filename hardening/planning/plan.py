@@ -17,7 +17,7 @@ from hardening.host.facts import HostFacts
 from hardening.host.paths import DROPIN_DIR, MAIN_CONFIG, staged_path
 from hardening.model.desired import Request, desired_settings
 from hardening.model.directives import CATALOGUE
-from hardening.planning import sshd_config
+from hardening.planning import port, socket_port, sshd_config
 
 DROPIN_PATH = posixpath.join(DROPIN_DIR, sshd_config.DROPIN_NAME)
 
@@ -191,13 +191,54 @@ def _choose_mode(main: str, dropins: Mapping[str, str], keys: set[str]) -> tuple
     return "dropin", f"{DROPIN_PATH} (read first through {MAIN_CONFIG}'s Include)"
 
 
+def _socket_port(
+    facts: HostFacts, wanted_port: str | None, files: list[FileChange], service: ServiceCommands
+) -> ServiceCommands:
+    """Under socket activation the socket holds the port: its drop-in (planning/socket_port.py)
+    joins `files` when it changes, and then the socket itself must be restarted."""
+    name = facts.service.name
+    change = socket_port.socket_change(name, facts.socket_port.get(name), wanted_port)
+    if change is None:
+        return service
+    files.append(FileChange(*change))
+    running = facts.service.units.get(f"{name}.service", ("", ""))[1] == "active"
+    move = socket_port.move_commands(name, running)
+    return dataclasses.replace(service, reload=move, restart=move)
+
+
+def _host_port_lines(
+    facts: HostFacts, main_clean: str, wanted_port: str | None
+) -> tuple[list[FileChange], dict[str, str | None]]:
+    """The host's drop-ins whose Port lines change (planning/port.py), and where `sshd -t`
+    reads them from before the commit (name -> staged path).
+
+    Raises port.FixedListen when a ListenAddress line pins another port than the wanted one.
+    """
+    include = sshd_config.covering_include(main_clean, DROPIN_DIR)
+    names = (
+        [] if include is None else sshd_config.included_in_order(include, DROPIN_DIR, facts.dropins)
+    )
+    theirs = {
+        posixpath.join(DROPIN_DIR, n): facts.dropins[n]
+        for n in names
+        if n != sshd_config.DROPIN_NAME and n in facts.dropins
+    }
+    if wanted_port is not None:
+        port.refuse_pinned({MAIN_CONFIG: main_clean, **theirs}, wanted_port)
+    rewrite = port.rewrite(wanted_port is not None)
+    files = [FileChange(p, rewrite(t)) for p, t in theirs.items() if rewrite(t) != t]
+    staged: dict[str, str | None] = {posixpath.basename(f.path): staged_path(f.path) for f in files}
+    return files, staged
+
+
 def make_plan(
     request: Request,
     facts: HostFacts,
     client_algorithms: Mapping[str, Sequence[str]],
     connected_user: str,
 ) -> Plan:
-    """Raises directives.BadValue when the request cannot be met on this host's OpenSSH."""
+    """Raises directives.BadValue when the request cannot be met on this host's OpenSSH, and
+    port.FixedListen when the host pins another port than the wanted one."""
     wanted = desired_settings(request, facts.capabilities, client_algorithms)
     keys = {name.lower() for name in wanted}
     if "kbdinteractiveauthentication" in keys:
@@ -212,26 +253,34 @@ def make_plan(
 
     main_now = facts.main_config
     main_clean = sshd_config.strip_block(main_now)
-    mode, reason = _choose_mode(main_clean, facts.dropins, keys)
-    files: list[FileChange] = []
+    # Every other Port line is set aside (planning/port.py): none of them clashes with ours.
+    mode, reason = _choose_mode(main_clean, facts.dropins, keys - {"port"})
+    files, others = _host_port_lines(facts, main_clean, wanted.get("Port"))
+    main_host = port.rewrite("Port" in wanted)(main_clean)
     if mode == "dropin":
         content = sshd_config.render_dropin(wanted)
         if facts.dropins.get(sshd_config.DROPIN_NAME) != content:
             files.append(FileChange(DROPIN_PATH, content))
-        if main_clean != main_now:  # an earlier in-place apply left a block: drop it
-            files.append(FileChange(MAIN_CONFIG, main_clean))
-        include = sshd_config.covering_include(main_clean, DROPIN_DIR)
+        if main_host != main_now:  # an earlier in-place apply left a block: drop it
+            files.append(FileChange(MAIN_CONFIG, main_host))
+        include = sshd_config.covering_include(main_host, DROPIN_DIR)
         assert include is not None  # _choose_mode picked dropin because it exists
         check_main = sshd_config.validation_main(
-            main_clean, include, DROPIN_DIR, facts.dropins, staged_path(DROPIN_PATH)
+            main_host, include, DROPIN_DIR, facts.dropins, staged_path(DROPIN_PATH), others
         )
     else:
-        content = sshd_config.with_block(main_now, wanted)
+        content = sshd_config.with_block(main_host, wanted)
         if content != main_now:
             files.append(FileChange(MAIN_CONFIG, content))
         if sshd_config.DROPIN_NAME in facts.dropins:
             files.append(FileChange(DROPIN_PATH, None))
         check_main = content
+        include = sshd_config.covering_include(content, DROPIN_DIR)
+        if others and include is not None:  # the drop-ins we rewrite, read from their stage
+            skip_ours: dict[str, str | None] = {sshd_config.DROPIN_NAME: None, **others}
+            check_main = sshd_config.validation_main(
+                content, include, DROPIN_DIR, facts.dropins, "", skip_ours
+            )
 
     service = service_commands(facts)
     notes: list[str] = []
@@ -252,6 +301,9 @@ def make_plan(
                 f"the running sshd gets {', '.join(sorted(on_cmdline))} on its command line, "
                 "which beats sshd_config; remove them from its service definition"
             )
+
+    if facts.service.socket_activated:
+        service = _socket_port(facts, wanted.get("Port"), files, service)
 
     root_loses_login = wanted.get("PermitRootLogin") in ("no", "forced-commands-only")
     return Plan(

@@ -135,16 +135,21 @@ def validation_main(
     dropin_dir: str,
     existing: Iterable[str],
     staged_dropin: str,
+    read_from: Mapping[str, str | None] | None = None,
 ) -> str:
     """A main file equal to the candidate, but reading our drop-in from its staged path.
 
     The covering Include is spelled out file by file in glob order, with ours swapped for
     the staged copy, so `sshd -t -f` on it validates exactly what the reload will read.
+    `read_from` swaps other drop-ins the change rewrites too (name -> staged path; None:
+    one the change removes).
     """
+    swap: dict[str, str | None] = {DROPIN_NAME: staged_dropin, **(read_from or {})}
     lines = main_text.splitlines(keepends=True)
     spelled = "".join(
-        f"Include {staged_dropin if n == DROPIN_NAME else posixpath.join(dropin_dir, n)}\n"
+        f"Include {swap.get(n, posixpath.join(dropin_dir, n))}\n"
         for n in included_in_order(include, dropin_dir, existing)
+        if swap.get(n, "") is not None
     )
     lines[include.number - 1] = spelled
     return "".join(lines)

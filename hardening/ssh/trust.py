@@ -98,6 +98,27 @@ class KnownHostsCheck:
                 f"host key for {self.name} is unknown ({key.get_name()} {fp}); verify it and "
                 "pass --host-key-fingerprint " + fp + " or --accept-new-host-key"
             )
+        self._append(key)
+
+    def remember_moved(self, key: paramiko.PKey) -> str | None:
+        """After sshd moved to this port: record the key already trusted on the old one, so
+        that `ssh -p` and the next run trust it here too. Nothing when the key is pinned (no
+        known_hosts in use) or already recorded; a note when another key is recorded here."""
+        if self.policy.pinned_fingerprint is not None:
+            return None
+        entry = self.keys.lookup(self.name)
+        stored = entry.get(key.get_name()) if entry else None
+        if stored is not None and stored.asbytes() == key.asbytes():
+            return None
+        if entry:
+            return (
+                f"{self.policy.known_hosts} has another key for {self.name}, not replaced: "
+                f"remove it (ssh-keygen -R '{self.name}') if it belonged to an earlier server"
+            )
+        self._append(key)
+        return None
+
+    def _append(self, key: paramiko.PKey) -> None:
         self.keys.add(self.name, key.get_name(), key)
         path = self.policy.known_hosts
         try:

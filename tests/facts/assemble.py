@@ -147,6 +147,7 @@ def sections(d: Distro) -> list[tuple[str, str]]:
         ("host-keys", _lines([f"/etc/ssh/ssh_host_{t}_key" for t in sorted(d.host_keys)])),
         ("file-modes", _file_modes(d)),
         ("service", d.service),
+        ("socket-port", ""),
         ("listener-cmdline", d.listener_cmdline),
         ("listening", d.listening),
         ("sysconfig-sshd", "" if d.sysconfig_sshd is None else _b64_wrapped(d.sysconfig_sshd)),

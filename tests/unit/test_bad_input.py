@@ -93,7 +93,7 @@ def files(tmp_path_factory: pytest.TempPathFactory, witness: socket.socket) -> F
         "inv_no_identity": f"- {{host: 127.0.0.1, port: {port}, user: root}}\n",
         "inv_profile": f"defaults: {{profile: paranoid}}\nhosts: [{entry}]\n",
         "inv_twice": f"- {entry}\n- {entry}\n",
-        "inv_host_owned": f"defaults: {{set: {{Port: 2222}}}}\nhosts: [{entry}]\n",
+        "inv_host_owned": f"defaults: {{set: {{ListenAddress: 0.0.0.0}}}}\nhosts: [{entry}]\n",
         "inv_defaults": f"defaults: [1, 2]\nhosts: [{entry}]\n",
         "inv_top": f"hosts: [{entry}]\nhostz: []\n",
         "inv_default_name": f"defaults: {{name: web}}\nhosts: [{entry}]\n",

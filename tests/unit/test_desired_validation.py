@@ -96,7 +96,7 @@ def test_max_startups_sshd_rejects_is_refused(value: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "directive", ["Port", "ListenAddress", "Match", "Include", "Subsystem", "HostKey", "port"]
+    "directive", ["ListenAddress", "Match", "Include", "Subsystem", "HostKey", "listenaddress"]
 )
 def test_host_owned_directives_are_refused(directive: str) -> None:
     assert problems({directive: "x"}) == [
@@ -186,12 +186,14 @@ def test_unknown_profile() -> None:
 
 
 def test_all_problems_are_reported_together() -> None:
-    request = Request("strict", {"Port": "2222", "MaxAuthTries": "0", "Bogus": "1"}, "root")
+    request = Request(
+        "strict", {"ListenAddress": "0.0.0.0", "MaxAuthTries": "0", "Bogus": "1"}, "root"
+    )
     found = [p.message for p in validate_request(request).problems]
     assert [p.split(" ")[0] for p in found] == [
         "profile",
         "admin",
-        "Port:",
+        "ListenAddress:",
         "MaxAuthTries='0':",
         "Bogus:",
     ]

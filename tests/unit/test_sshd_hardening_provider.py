@@ -106,7 +106,7 @@ def test_check_names_the_property_and_never_quotes_the_key() -> None:
             "bootstrapUser": "Root User",
             "adminUser": "root",
             "profile": "paranoid",
-            "overrides": {"PermitRootLogn": "no", "Port": "2222"},
+            "overrides": {"PermitRootLogn": "no", "ListenAddress": "0.0.0.0"},
             "privateKey": broken_key,
             "expectedHostKeyFingerprint": "d4:1d:8c",
             "wait": -1,

@@ -122,6 +122,8 @@ state() {
 # filesystem, so the later rename is atomic), root:root 0600.
 stage_write() {
   tmp=$(new_name "$1")
+  # A socket unit's drop-in directory may not exist yet; left behind empty, it changes nothing.
+  [ -d "$(dirname "$1")" ] || mkdir -m 755 "$(dirname "$1")"
   if ! printf '%s' "$2" | base64 -d > "$tmp" 2>"$lock/err" || ! sync "$tmp" 2>>"$lock/err"; then
     err=$(cat "$lock/err"); rm -f "$tmp"; drop_temps; rm -rf "$lock"
     die "$EXIT_IO" "cannot write $tmp: ${err:-write failed}"

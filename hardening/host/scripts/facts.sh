@@ -1,7 +1,7 @@
 # shellcheck shell=sh
 # Gather every fact the plan needs in one round trip. Read-only. After common.sh; Python
 # (hardening/host/facts.py) sets, in the assignments before them: ADMIN, STATE (the state
-# directory), CLOUD_INIT_WAIT, BANNER, MAIN_CONFIG, DROPIN_DIR, and SECTION, SSHD_RC
+# directory), CLOUD_INIT_WAIT, BANNER, MAIN_CONFIG, DROPIN_DIR, SOCKET_DROPIN, and SECTION, SSHD_RC
 # (hardening/host/shell.py).
 # Output: sections "@@ name" followed by their text; files are base64 so nothing is mangled.
 sec() { printf '\n%s %s\n' "$SECTION" "$1"; }
@@ -59,6 +59,12 @@ for s in ssh sshd; do [ -x "/etc/init.d/$s" ] && echo "initscript $s"; done
 # shellcheck disable=SC2086  # a list of paths without spaces
 for p in $PID_FILES; do
   [ -s "$p" ] && { echo "pidfile $p $(cat "$p")"; break; }
+done
+sec socket-port
+# Our drop-in that moves a socket-activated sshd's port (planning/socket_port.py): "UNIT BASE64".
+for s in ssh sshd; do
+  f="/etc/systemd/system/$s.socket.d/$SOCKET_DROPIN"
+  [ -f "$f" ] && echo "$s $(base64 < "$f" | tr -d '\n')"
 done
 sec listener-cmdline
 # Options on sshd's own command line beat sshd_config (RHEL 8 / Alibaba Cloud Linux 3 pass the
