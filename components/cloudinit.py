@@ -26,7 +26,8 @@ import shlex
 
 import yaml
 
-from hardening.host.paths import STATE_DIR
+from hardening.host.paths import STATE_DIR, socket_dropin
+from hardening.planning.socket_port import dropin_text as socket_dropin_text
 
 # Alibaba passes user data to cloud-init; the API limit is 16 KB (before base64).
 MAX_USER_DATA_BYTES = 16 * 1024
@@ -48,16 +49,16 @@ _MARK = "# hardened-ecs: closed from the first boot"
 
 # Another sshPort from the first boot. ssh.service reads `Port` from the drop-in; under socket
 # activation (Ubuntu 22.10+, ssh.socket) systemd holds the port and sshd's Port is not read.
-# Ubuntu 24.04's sshd-socket-generator derives ListenStream from sshd_config, but generators run
-# before cloud-init writes anything, and other hosts have no generator. So bootcmd (cloud-init's
-# network stage: before sysinit.target, hence before ssh.socket starts) writes this drop-in and
-# reloads systemd, and the socket's first start listens on the new port. Its name sorts before
-# the generator's addresses.conf: once sshd_config says a port, the generator has the last word.
-# Both families, IPv6-only on [::] as Ubuntu's own ssh.socket does (else [::] takes IPv4 too
-# and the 0.0.0.0 bind fails). Only `daemon-reload`: a start/restart job from a unit ordered
-# before sysinit.target would wait for it, a deadlock. Once per instance (cloud-init-per): a
-# later move (the hardening) owns the port from then on.
-SOCKET_DROPIN = "/etc/systemd/system/ssh.socket.d/00-hardened-ecs-boot-port.conf"
+# Generators (Ubuntu 24.04's sshd-socket-generator) ran before cloud-init wrote anything, and
+# other hosts have none. So bootcmd (cloud-init's network stage: before sysinit.target, hence
+# before ssh.socket starts) writes the socket drop-in the engine itself writes when it moves
+# the port (hardening/planning/socket_port.py: one definition, so the first apply finds it as
+# it wants it and later moves replace it), and reloads systemd: the socket's first start
+# listens on the new port. Only `daemon-reload`: a start/restart job from a unit ordered
+# before sysinit.target would wait for it, a deadlock. Once per instance (cloud-init-per):
+# from then on the hardening owns the port.
+SOCKET_SERVICE = "ssh"  # Debian's and Ubuntu's unit names (the RHEL family runs sshd.service)
+SOCKET_DROPIN = socket_dropin(SOCKET_SERVICE)
 
 # The same record hardening/change/scripts/admin.sh writes for the accounts it creates.
 _RECORDS = f"{STATE_DIR}/admin-users"
@@ -84,19 +85,11 @@ def _no_include_fallback(ssh_port: int) -> str:
 
 def _socket_port(ssh_port: int) -> list[str]:
     """bootcmd: ssh.socket listens on `ssh_port` from its first start (SOCKET_DROPIN)."""
-    text = "\\n".join(
-        (
-            "[Socket]",
-            "ListenStream=",
-            f"ListenStream=0.0.0.0:{ssh_port}",
-            f"ListenStream=[::]:{ssh_port}",
-            "BindIPv6Only=ipv6-only",
-        )
-    )
     folder = SOCKET_DROPIN.rsplit("/", 1)[0]
+    text = shlex.quote(socket_dropin_text(str(ssh_port)))
     script = (
         "[ -d /run/systemd/system ] || exit 0; "
-        f"mkdir -p {folder} && printf '{text}\\n' > {SOCKET_DROPIN}.tmp && "
+        f"mkdir -p {folder} && printf %s {text} > {SOCKET_DROPIN}.tmp && "
         f"mv -f {SOCKET_DROPIN}.tmp {SOCKET_DROPIN} && systemctl daemon-reload"
     )
     return ["cloud-init-per", "instance", "hardened-ecs-ssh-port", "sh", "-c", script]

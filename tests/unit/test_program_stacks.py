@@ -7,6 +7,7 @@ from __future__ import annotations
 import dataclasses
 import ipaddress
 import json
+import shlex
 from pathlib import Path
 
 import pytest
@@ -14,6 +15,8 @@ import yaml
 from cryptography.hazmat.primitives import serialization
 
 from hardening.change.rekey import openssh_fingerprint
+from hardening.host.paths import socket_dropin
+from hardening.planning.socket_port import dropin_text as socket_dropin_text
 from tests.unit.program_preview import (
     BOOT_KEY,
     EIP,
@@ -325,7 +328,9 @@ def test_on_another_ssh_port_a_new_server_boots_listening_there() -> None:
         fallback, socket = document["bootcmd"]
         assert "Port 2222\\n" in fallback[2]
         assert socket[:3] == ["cloud-init-per", "instance", "hardened-ecs-ssh-port"]
-        assert "ListenStream=\\nListenStream=0.0.0.0:2222\\nListenStream=[::]:2222" in socket[-1]
+        # The engine's own socket drop-in (hardening/planning/socket_port.py), as it wants it.
+        assert shlex.quote(socket_dropin_text("2222")) in socket[-1]
+        assert f"> {socket_dropin('ssh')}.tmp" in socket[-1]
         assert "systemctl daemon-reload" in socket[-1] and "restart" not in socket[-1]
     for instance in on_22.of_type(INSTANCE):
         document = yaml.safe_load(instance.inputs["userData"])
