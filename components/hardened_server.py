@@ -124,6 +124,8 @@ class HardenedServer(pulumi.ComponentResource):
                 expected_host_key_fingerprint=self.boot_key.fingerprint,
                 rotate_host_key=True,
                 instance_id=server.instance_id,
+                # sshPort: the stack moves sshd in place when it changes.
+                manage_port=True,
             ),
             opts=pulumi.ResourceOptions(
                 parent=self,

@@ -127,7 +127,7 @@ def validate_inputs(olds: Mapping[str, Any], news: Mapping[str, Any]) -> dynamic
     ):
         fail("expectedHostKeyFingerprint", "must look like SHA256:<43 base64 characters>")
 
-    for flag in ("adoptAdminUser", "rotateHostKey"):
+    for flag in ("adoptAdminUser", "rotateHostKey", "managePort"):
         value = inputs.get(flag, False)
         if not is_unknown(value) and not isinstance(value, bool):
             fail(flag, "must be true or false")

@@ -9,8 +9,9 @@
 - ``update``: ``apply`` again as the admin user (root is closed by then), host key pinned.
   The input validation (input_validation.py) refuses a new private key for a server hardened
   with the old one until the operator says the new public key is installed there
-  (``SSHD_HARDENING_KEY_INSTALLED=1``). A new ``port`` moves sshd there (Settings.moving):
-  connected on the recorded port, the engine sets ``Port`` and proves a login on the new one.
+  (``SSHD_HARDENING_KEY_INSTALLED=1``). With ``managePort``, a new ``port`` moves sshd there
+  (Settings.moving): connected on the recorded port, the engine sets ``Port`` and proves a
+  login on the new one (without it, a new port is another sshd: a replace).
 - ``read`` (``pulumi refresh``): the engine's drift check; what ``sshd -T`` shows becomes the
   outputs, so a hand edit on the server shows as drift, and ``diff`` then asks for an update.
   ``create``, ``update`` and ``read`` also record the control results of the host as the engine
@@ -44,6 +45,7 @@ from components.sshd_hardening.settings import (
     UPDATE_ON,
     Settings,
     is_unknown,
+    manages_port,
     port_of,
 )
 from hardening.front.display import printable
@@ -136,11 +138,14 @@ class SshdHardeningProvider(dynamic.ResourceProvider):
             return is_unknown(new) or new != olds.get(name)
 
         by_instance = olds.get("instanceId") is not None and news.get("instanceId") is not None
-        replaces = [n for n in (REPLACE_ON_INSTANCE if by_instance else REPLACE_ON) if changed(n)]
+        replace_on: tuple[str, ...] = REPLACE_ON_INSTANCE if by_instance else REPLACE_ON
+        if manages_port(news):  # a new port is a move of the same sshd: an update
+            replace_on = tuple(n for n in replace_on if n != "port")
+        replaces = [n for n in replace_on if changed(n)]
         if replaces:
             # An unknown host during preview: the instance is being created or replaced.
             return dynamic.DiffResult(changes=True, replaces=replaces, delete_before_replace=False)
-        updates = [name for name in (*UPDATE_ON, "host") if changed(name)]
+        updates = [name for name in (*UPDATE_ON, "host", "port") if changed(name)]
         # A refresh found the server drifted: `pulumi up` puts the settings back.
         drifted = olds.get("compliant") is False
         return dynamic.DiffResult(changes=bool(updates) or drifted, replaces=[])
@@ -193,7 +198,7 @@ class SshdHardeningProvider(dynamic.ResourceProvider):
         # A new `port` moves sshd: connect where the state says it listens, ask for the new
         # one. Only a confirmed move returns outputs with the new port; a failed one raises,
         # so the state keeps the old port, where the engine's rollback left the server.
-        s = Settings.of(news, connect_port=port_of(olds))
+        s = Settings.of(news, connect_port=port_of(olds) if manages_port(news) else None)
         # The recorded key first: after the first apply the boot key (expected) is gone.
         pin = olds.get("hostKeyFingerprint") or s.expected_fingerprint
         if not pin:

@@ -52,6 +52,7 @@ INPUT_NAMES = (
     "rotateHostKey",
     "instanceId",
     "label",
+    "managePort",
 )
 OUTPUT_NAMES = (
     "hostKeyFingerprint",
@@ -66,18 +67,14 @@ OUTPUT_NAMES = (
 # A different server: harden it from scratch (first contact). With `instanceId` the instance
 # says which server it is: a new address alone (an economical stop released the public IP) is
 # the same server, updated at its new address and pinned to the key recorded for it.
-# A new `port` is the same server moving its sshd: an update (Settings.moving), not a replace.
-REPLACE_ON = ("host",)
-REPLACE_ON_INSTANCE = ("instanceId",)
-# Re-apply in place. bootstrapUser and wait only matter to later operations: no update for them.
-UPDATE_ON = (
-    "adminUser",
-    "privateKey",
-    "profile",
-    "overrides",
-    "expectedHostKeyFingerprint",
-    "port",
-)
+# Without `managePort`, a new port is another sshd to harden from scratch (it listens where its
+# host put it). With it (the program's servers: sshPort), the resource owns sshd's port: a new
+# port is the same server moving its sshd, an update (Settings.moving), not a replace.
+REPLACE_ON = ("host", "port")
+REPLACE_ON_INSTANCE = ("instanceId", "port")
+# Re-apply in place. bootstrapUser and wait only matter to later operations: no update for them;
+# managePort only says how a later port change is done.
+UPDATE_ON = ("adminUser", "privateKey", "profile", "overrides", "expectedHostKeyFingerprint")
 # The sshd directive `port` becomes in the request; `overrides` may not name it (one place).
 PORT_DIRECTIVE = "Port"
 
@@ -109,13 +106,21 @@ def port_of(props: Mapping[str, Any]) -> int:
     return int(props.get("port", DEFAULT_PORT))
 
 
-def request_overrides(overrides: Mapping[str, Any], port: int, moving: bool) -> dict[str, str]:
-    """The engine's overrides: the given ones, and Port when sshd is not (to stay) on 22.
+def manages_port(props: Mapping[str, Any]) -> bool:
+    return props.get("managePort") is True
+
+
+def request_overrides(
+    overrides: Mapping[str, Any], port: int, moving: bool, manage: bool = True
+) -> dict[str, str]:
+    """The engine's overrides: the given ones, and Port when the resource owns sshd's port and
+    sshd is not (to stay) on 22. Once moved, every request keeps it there: a request without
+    Port would have the engine put the host's own Port lines back, a move of its own.
 
     On 22 with no move the request is what it always was (existing stacks see no change).
     """
     texts = {str(k): directive_text(v) for k, v in overrides.items()}
-    if port != DEFAULT_PORT or moving:
+    if manage and (port != DEFAULT_PORT or moving):
         texts[PORT_DIRECTIVE] = str(port)
     return texts
 
@@ -155,7 +160,7 @@ class Settings:
             private_key=str(props["privateKey"]),
             request=Request(
                 profile=str(props.get("profile") or DEFAULT_PROFILE),
-                overrides=request_overrides(overrides, port, moving),
+                overrides=request_overrides(overrides, port, moving, manages_port(props)),
                 admin_user=str(props["adminUser"]),
                 adopt_admin=props.get("adoptAdminUser") is True,
             ),

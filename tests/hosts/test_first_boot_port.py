@@ -139,6 +139,7 @@ def test_the_first_hardening_of_a_server_booted_on_its_port_keeps_it_there(
         "wait": 120,
         "adoptAdminUser": False,
         "rotateHostKey": True,
+        "managePort": True,
     }
     created = provider.create(props)
     state = dict(created.outs or {})

@@ -120,6 +120,7 @@ def test_every_server_gets_one_hardening_fed_by_its_instance_after_the_ssh_rules
         assert str(hardening.inputs["expectedHostKeyFingerprint"]).startswith("SHA256:")
         assert hardening.inputs["rotateHostKey"] is True
         assert hardening.inputs["port"] == 22
+        assert hardening.inputs["managePort"] is True  # sshPort moves it in place
         assert hardening.inputs["profile"] == "baseline"
         assert hardening.inputs["overrides"] == {}
         assert hardening.inputs["wait"] == 300

@@ -228,10 +228,14 @@ def test_an_update_with_a_new_key_that_is_refused_says_why(
         ({"host": "192.0.2.11"}, "replace host"),
         ({"host": UNKNOWN}, "replace host"),  # preview: the instance is being (re)created
         ({"host": UNKNOWN_VALUE}, "replace host"),
-        # A new port is the same server moving its sshd (test_a_port_change_moves_...).
-        ({"port": 2222}, "update"),
-        ({"port": UNKNOWN}, "update"),
-        ({"port": 2222, "host": "192.0.2.11"}, "replace host"),
+        # Without managePort a new port is another sshd, as it always was.
+        ({"port": 2222}, "replace port"),
+        # With it (the program's servers), the same server moving its sshd
+        # (test_a_port_change_moves_...).
+        ({"port": 2222, "managePort": True}, "update"),
+        ({"port": UNKNOWN, "managePort": True}, "update"),
+        ({"port": 2222, "managePort": True, "host": "192.0.2.11"}, "replace host"),
+        ({"managePort": True}, "none"),  # only says how a later port change is done
     ],
 )
 def test_diff(change: dict[str, Any], expected: str) -> None:
@@ -316,11 +320,16 @@ def _engine_calls(
     return calls
 
 
+# The program's servers own their port (HardenedServer: managePort).
+MANAGED = {**INPUTS, "managePort": True}
+MANAGED_STATE = {**STATE, "managePort": True}
+
+
 def test_a_port_change_moves_sshd_connected_on_the_old_port_and_records_the_new_one(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     calls = _engine_calls(monkeypatch, [0])
-    result = SshdHardeningProvider().update("id", STATE, {**INPUTS, "port": 2222})
+    result = SshdHardeningProvider().update("id", MANAGED_STATE, {**MANAGED, "port": 2222})
     # Connected where the state says sshd listens, asked for the new port.
     assert calls == [("apply", 22, {"MaxAuthTries": "3", "Port": "2222"})]
     # The next up and refresh connect there.
@@ -331,9 +340,9 @@ def test_after_a_move_refresh_and_up_connect_on_the_new_port_and_keep_asking_for
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     calls = _engine_calls(monkeypatch, [0, 0])
-    moved = {**STATE, "port": 2222.0}  # numbers come back from the state as floats
+    moved = {**MANAGED_STATE, "port": 2222.0}  # numbers come back from the state as floats
     SshdHardeningProvider().read("id", moved)
-    SshdHardeningProvider().update("id", moved, {**INPUTS, "port": 2222, "profile": "minimal"})
+    SshdHardeningProvider().update("id", moved, {**MANAGED, "port": 2222, "profile": "minimal"})
     wanted = {"MaxAuthTries": "3", "Port": "2222"}
     assert calls == [("check", 2222, wanted), ("apply", 2222, wanted)]
 
@@ -343,9 +352,9 @@ def test_back_to_22_asks_for_port_22_and_on_22_the_request_is_what_it_always_was
 ) -> None:
     calls = _engine_calls(monkeypatch, [0, 0, 0])
     provider = SshdHardeningProvider()
-    provider.update("id", {**STATE, "port": 2222}, dict(INPUTS))
-    provider.update("id", STATE, {**INPUTS, "profile": "minimal"})
-    provider.read("id", STATE)
+    provider.update("id", {**MANAGED_STATE, "port": 2222}, dict(MANAGED))
+    provider.update("id", MANAGED_STATE, {**MANAGED, "profile": "minimal"})
+    provider.read("id", MANAGED_STATE)
     assert calls == [
         ("apply", 2222, {"MaxAuthTries": "3", "Port": "22"}),
         ("apply", 22, {"MaxAuthTries": "3"}),
@@ -359,7 +368,7 @@ def test_a_failed_move_fails_the_update_so_the_state_keeps_the_old_port(
     # The engine could not prove a login on 2222: the host went back to 22 by itself (exit 4).
     calls = _engine_calls(monkeypatch, [EXIT_APPLY_FAILED])
     with pytest.raises(SshdHardeningError) as failed:
-        SshdHardeningProvider().update("id", STATE, {**INPUTS, "port": 2222})
+        SshdHardeningProvider().update("id", MANAGED_STATE, {**MANAGED, "port": 2222})
     # An update that raises leaves Pulumi's state as it was: port 22, where the host is.
     message = str(failed.value)
     assert message.startswith("sshd hardening update of 192.0.2.10:22 failed (engine exit 4)")
@@ -372,7 +381,7 @@ def test_a_move_cut_short_after_it_confirmed_is_finished_from_the_new_port(
 ) -> None:
     # The last `pulumi up` died after sshd confirmed 2222 but before the state said so.
     calls = _engine_calls(monkeypatch, [EXIT_CONNECT, 0])
-    result = SshdHardeningProvider().update("id", STATE, {**INPUTS, "port": 2222})
+    result = SshdHardeningProvider().update("id", MANAGED_STATE, {**MANAGED, "port": 2222})
     wanted = {"MaxAuthTries": "3", "Port": "2222"}
     assert calls == [("apply", 22, wanted), ("apply", 2222, wanted)]
     assert result.outs is not None and result.outs["port"] == 2222
@@ -383,7 +392,7 @@ def test_an_unreachable_server_that_is_not_moving_is_tried_once(
 ) -> None:
     calls = _engine_calls(monkeypatch, [EXIT_CONNECT])
     with pytest.raises(SshdHardeningError):
-        SshdHardeningProvider().update("id", STATE, {**INPUTS, "profile": "minimal"})
+        SshdHardeningProvider().update("id", MANAGED_STATE, {**MANAGED, "profile": "minimal"})
     assert [port for _, port, _ in calls] == [22]
 
 
@@ -391,7 +400,7 @@ def test_a_new_server_on_another_port_is_created_there_asking_for_it(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     calls = _engine_calls(monkeypatch, [0])
-    result = SshdHardeningProvider().create({**INPUTS, "port": 2222})
+    result = SshdHardeningProvider().create({**MANAGED, "port": 2222})
     assert calls == [("apply", 2222, {"MaxAuthTries": "3", "Port": "2222"})]
     assert result.id == "192.0.2.10:2222"
     assert result.outs is not None and result.outs["port"] == 2222
@@ -401,3 +410,14 @@ def test_a_new_server_on_another_port_is_created_there_asking_for_it(
 def test_check_refuses_the_port_in_overrides(name: str) -> None:
     found = failures({**INPUTS, "overrides": {name: "2222"}})
     assert found == {"overrides": "Port goes in `port`, which also says where to connect"}
+
+
+def test_without_manage_port_the_request_never_names_the_port(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A host whose sshd listens on 2222 by its own choice (e.g. started with -p 2222): the
+    # resource hardens it there and leaves the port to the host, as it always did.
+    calls = _engine_calls(monkeypatch, [0, 0])
+    SshdHardeningProvider().create({**INPUTS, "port": 2222})
+    SshdHardeningProvider().read("id", {**STATE, "port": 2222})
+    assert calls == [("apply", 2222, {"MaxAuthTries": "3"}), ("check", 2222, {"MaxAuthTries": "3"})]

@@ -41,6 +41,7 @@ if host:
             expected_host_key_fingerprint=boot_key.fingerprint,
             rotate_host_key=True,
             instance_id="i-testhost",
+            manage_port=True,  # as HardenedServer: the stack's sshPort moves it
         ),
     )
     pulumi.export("hostKeyFingerprint", sshd.host_key_fingerprint)
