@@ -39,6 +39,7 @@ from components.sshd_hardening.input_validation import validate_inputs
 from components.sshd_hardening.settings import (
     DEFAULT_PORT,
     INPUT_NAMES,
+    PORT_MANAGED,
     REPLACE_ON,
     REPLACE_ON_INSTANCE,
     RUNNING_WAIT,
@@ -178,6 +179,7 @@ class SshdHardeningProvider(dynamic.ResourceProvider):
         outs = _outputs(props, report, fingerprint)
         outs["hostPublicKey"] = public
         outs["changed"] = report.changed
+        outs[PORT_MANAGED] = s.asks_port
         return dynamic.CreateResult(id_=f"{s.host}:{s.port}", outs=outs)
 
     @staticmethod
@@ -198,7 +200,11 @@ class SshdHardeningProvider(dynamic.ResourceProvider):
         # A new `port` moves sshd: connect where the state says it listens, ask for the new
         # one. Only a confirmed move returns outputs with the new port; a failed one raises,
         # so the state keeps the old port, where the engine's rollback left the server.
-        s = Settings.of(news, connect_port=port_of(olds) if manages_port(news) else None)
+        s = Settings.of(
+            news,
+            connect_port=port_of(olds) if manages_port(news) else None,
+            port_managed=olds.get(PORT_MANAGED) is True,
+        )
         # The recorded key first: after the first apply the boot key (expected) is gone.
         pin = olds.get("hostKeyFingerprint") or s.expected_fingerprint
         if not pin:
@@ -224,10 +230,11 @@ class SshdHardeningProvider(dynamic.ResourceProvider):
         outs = _outputs(news, report, str(pin))
         outs["hostPublicKey"] = olds.get("hostPublicKey")
         outs["changed"] = report.changed
+        outs[PORT_MANAGED] = s.asks_port
         return dynamic.UpdateResult(outs=outs)
 
     def read(self, id_: str, props: dict[str, Any]) -> dynamic.ReadResult:
-        s = Settings.of(props)
+        s = Settings.of(props, port_managed=props.get(PORT_MANAGED) is True)
         pin = props.get("hostKeyFingerprint") or s.expected_fingerprint
         if not pin:
             raise SshdHardeningError(f"no host key recorded for {s.host}:{s.port}")
@@ -237,6 +244,7 @@ class SshdHardeningProvider(dynamic.ResourceProvider):
         outs = _outputs(props, report, str(pin))
         outs["hostPublicKey"] = props.get("hostPublicKey")
         outs["changed"] = props.get("changed", False)  # what the last apply did
+        outs[PORT_MANAGED] = s.asks_port
         return dynamic.ReadResult(id_, outs)
 
     def delete(self, _id: str, props: dict[str, Any]) -> None:

@@ -110,17 +110,27 @@ def manages_port(props: Mapping[str, Any]) -> bool:
     return props.get("managePort") is True
 
 
+# An output: a request for this server named Port once, so every later one does (below).
+PORT_MANAGED = "portManaged"
+
+
 def request_overrides(
-    overrides: Mapping[str, Any], port: int, moving: bool, manage: bool = True
+    overrides: Mapping[str, Any],
+    port: int,
+    moving: bool,
+    manage: bool = True,
+    managed_before: bool = False,
 ) -> dict[str, str]:
     """The engine's overrides: the given ones, and Port when the resource owns sshd's port and
-    sshd is not (to stay) on 22. Once moved, every request keeps it there: a request without
-    Port would have the engine put the host's own Port lines back, a move of its own.
+    sshd is not (to stay) on 22, or the engine has managed Port on this server before. Once it
+    has, every request keeps it: one without Port would have the engine put the host's own
+    Port lines back (a server that booted on 2222 and moved to 22: its boot drop-in's
+    `Port 2222`), a move of its own to a port the security group has closed.
 
-    On 22 with no move the request is what it always was (existing stacks see no change).
+    On 22, never moved, the request is what it always was (existing stacks see no change).
     """
     texts = {str(k): directive_text(v) for k, v in overrides.items()}
-    if manage and (port != DEFAULT_PORT or moving):
+    if manage and (port != DEFAULT_PORT or moving or managed_before):
         texts[PORT_DIRECTIVE] = str(port)
     return texts
 
@@ -147,7 +157,12 @@ class Settings:
     connect_port: int | None = None
 
     @classmethod
-    def of(cls, props: Mapping[str, Any], connect_port: int | None = None) -> Settings:
+    def of(
+        cls,
+        props: Mapping[str, Any],
+        connect_port: int | None = None,
+        port_managed: bool = False,
+    ) -> Settings:
         overrides = props.get("overrides") or {}
         expected = props.get("expectedHostKeyFingerprint")
         port = port_of(props)
@@ -160,7 +175,9 @@ class Settings:
             private_key=str(props["privateKey"]),
             request=Request(
                 profile=str(props.get("profile") or DEFAULT_PROFILE),
-                overrides=request_overrides(overrides, port, moving, manages_port(props)),
+                overrides=request_overrides(
+                    overrides, port, moving, manages_port(props), port_managed
+                ),
                 admin_user=str(props["adminUser"]),
                 adopt_admin=props.get("adoptAdminUser") is True,
             ),
@@ -170,6 +187,11 @@ class Settings:
             label=str(props["label"]) if props.get("label") else None,
             connect_port=connect_port if moving else None,
         )
+
+    @property
+    def asks_port(self) -> bool:
+        """This operation's request names Port (recorded as PORT_MANAGED)."""
+        return PORT_DIRECTIVE in self.request.overrides
 
     @property
     def moving(self) -> bool:

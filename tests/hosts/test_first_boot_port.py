@@ -149,3 +149,8 @@ def test_the_first_hardening_of_a_server_booted_on_its_port_keeps_it_there(
         state = dict(moved.outs or {})
         assert state["port"] == port and state["compliant"] is True
         assert _listening(host) == {port}, host.run("ss -tlnp").stdout
+    # Back on 22, a later update (another profile) keeps it there: the boot drop-in's
+    # `Port 2222`, set aside by the move, stays aside.
+    again = provider.update(created.id, state, {**props, "port": 22, "profile": "minimal"})
+    assert (again.outs or {})["port"] == 22
+    assert _listening(host) == {22}, host.run("ss -tlnp").stdout

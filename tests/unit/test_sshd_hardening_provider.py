@@ -421,3 +421,31 @@ def test_without_manage_port_the_request_never_names_the_port(
     SshdHardeningProvider().create({**INPUTS, "port": 2222})
     SshdHardeningProvider().read("id", {**STATE, "port": 2222})
     assert calls == [("apply", 2222, {"MaxAuthTries": "3"}), ("check", 2222, {"MaxAuthTries": "3"})]
+
+
+def test_once_the_port_was_managed_every_later_request_keeps_it_also_on_22(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Booted on 2222 (its boot drop-in says Port 2222), then moved to 22: a later request
+    # without Port would have the engine put that Port 2222 line back, a move to a closed port.
+    calls = _engine_calls(monkeypatch, [0, 0, 0, 0, 0])
+    provider = SshdHardeningProvider()
+    created = provider.create({**MANAGED, "port": 2222})
+    assert created.outs is not None and created.outs["portManaged"] is True
+    # (The fake engine reports no host key: the state's recorded one stands in.)
+    pin = {"hostKeyFingerprint": STATE["hostKeyFingerprint"]}
+    moved = provider.update("id", {**created.outs, **pin}, dict(MANAGED))
+    assert moved.outs is not None and moved.outs["portManaged"] is True
+    later = provider.update("id", {**moved.outs, **pin}, {**MANAGED, "profile": "minimal"})
+    assert later.outs is not None
+    read = provider.read("id", {**later.outs, **pin})
+    assert read.outs is not None and read.outs["portManaged"] is True
+    assert [(port, o.get("Port")) for _, port, o in calls[:4]] == [
+        (2222, "2222"),
+        (2222, "22"),
+        (22, "22"),
+        (22, "22"),
+    ]
+    # A server that never left 22 is asked for nothing about the port, as before.
+    never = provider.create(dict(MANAGED))
+    assert never.outs is not None and never.outs["portManaged"] is False
