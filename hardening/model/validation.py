@@ -265,6 +265,7 @@ def validate_request(
             )
         )
     normalized: dict[str, str] = {}
+    given: dict[str, str] = {}
     for name, value in request.overrides.items():
         key = name.strip().lower()
         if key in HOST_OWNED:
@@ -286,6 +287,15 @@ def validate_request(
             problems.append(Problem(f"overrides.{name}", message, fix))
             continue
         where = f"overrides.{directive.name}"
+        if directive.name in given:  # `Port` and `port` in one mapping: which one is meant?
+            fix = "give it once"
+            message = (
+                f"{directive.name}: given twice ({shown(given[directive.name])}, then "
+                f"{shown(value)}); {fix}"
+            )
+            problems.append(Problem(where, message, fix))
+            continue
+        given[directive.name] = value
         try:
             normalized[directive.name] = directive.normalize(value)
         except BadValue as exc:

@@ -43,6 +43,7 @@ class Context:
     undo: str = ""  # the admin undo script, once the admin step did something
     committed_at: float | None = None  # our clock's, not the host's
     confirmed: Plan | None = None  # the fresh login's plan
+    port_after: int = 0  # where sshd listens once the candidate is live (the staging says)
 
     @property
     def shown(self) -> str:
@@ -125,7 +126,7 @@ def change(ctx: Context) -> bool:
             ctx.verify_user,
             ctx.conn.host_key_fingerprint,
             _rollback_deadline(ctx),
-            port_after(ctx.plan, ctx.conn.target.port),
+            ctx.port_after,
         ) as fresh:
             verify(ctx, fresh)
             confirm(ctx, fresh)
@@ -186,6 +187,7 @@ def stage(ctx: Context) -> None:
         ctx.undo = admin_undo_script(ctx.session.request.admin_user, _key_line(ctx), did)
     txn = ctx.txn
     candidate = txn.staged(ctx.staged) if ctx.staged is not None else txn.stage()
+    ctx.port_after = port_after(ctx.facts.effective, candidate, ctx.conn.target.port)
     wrong = mismatches(ctx.plan.settings, candidate)
     if wrong:
         raise ApplyFailed(
@@ -227,7 +229,7 @@ def record(ctx: Context) -> None:
         report.settings[s.directive]["after"] = s.effective
     report.changed = True
     report.compliant = not report.drift
-    record_move(ctx.session, ctx.conn, ctx.plan)
+    record_move(ctx.session, ctx.conn, ctx.port_after)
     n = plural(len(ctx.plan.drift), "setting")
     ctx.session.say(f"{ctx.shown}: hardened and confirmed ({n} changed)")
 

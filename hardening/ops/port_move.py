@@ -2,23 +2,28 @@
 
 The transaction itself does not change for a move: a reload leaves the original connection
 (old port) alone, so it stays the way back until the confirm, which the fresh login on the new
-port sends. What this adds is the port that login aims at, and the cause named when it fails.
+port sends. What this adds is the port that login aims at (what the validated candidate's
+`sshd -T` says), the cause named when it fails, and the record of where it ended.
 """
 
 from __future__ import annotations
 
 import socket
+from collections.abc import Mapping
 
 from hardening.ops.session import Session
-from hardening.planning.plan import Plan
 from hardening.ssh.transport import Connection
 from hardening.ssh.trust import KnownHostsCheck
 
 
-def port_after(plan: Plan, connected: int) -> int:
-    """The port sshd listens on once the plan is live: the wanted Port, else where we are."""
-    wanted = plan.wanted().get("Port")
-    return connected if wanted is None else int(wanted)
+def port_after(before: Mapping[str, str], candidate: Mapping[str, str], connected: int) -> int:
+    """The port sshd listens on once the candidate is live, from the `sshd -T` of both: a
+    move (--set Port, or the host's own Port lines back once Port is not managed) when the
+    candidate's one port differs from the live one; else the port we came in on."""
+    now, then = before.get("port", "").split(), candidate.get("port", "").split()
+    if then == now or len(then) != 1 or not then[0].isdigit():
+        return connected
+    return int(then[0])
 
 
 def why_not(host: str, port: int, timeout: float) -> str:
@@ -37,10 +42,10 @@ def why_not(host: str, port: int, timeout: float) -> str:
         return f"{port} cannot be reached: {exc.strerror or exc}"
 
 
-def record_move(session: Session, conn: Connection, plan: Plan) -> None:
+def record_move(session: Session, conn: Connection, moved_to: int) -> None:
     """After the confirm: the report says the port it ended on, and known_hosts (when in use)
     gets the same, proven key under the new port's name (`[host]:port`)."""
-    moved_to, report = port_after(plan, conn.target.port), session.report
+    report = session.report
     if moved_to == conn.target.port:
         return
     report.port = moved_to

@@ -11,7 +11,13 @@ from hardening.model.admin_account import admin_account_problem
 from hardening.model.client import CLIENT_ALGORITHMS
 from hardening.model.desired import Request
 from hardening.model.directives import BadValue, banner_on_host_problem, lookup
-from hardening.model.errors import ApplyFailed, ConnectError, HardeningError, UsageError
+from hardening.model.errors import (
+    ApplyFailed,
+    ConnectError,
+    HardeningError,
+    HostKeyError,
+    UsageError,
+)
 from hardening.model.progress import Progress
 from hardening.ops.evidence import host_evidence
 from hardening.ops.report import Options, Report
@@ -19,7 +25,7 @@ from hardening.planning.plan import Plan, make_plan
 from hardening.planning.port import FixedListen
 from hardening.planning.sshd_config import BrokenBlock
 from hardening.ssh.stats import Stats
-from hardening.ssh.transport import Connection, Target, connect, scaled
+from hardening.ssh.transport import Connection, SudoError, Target, connect, scaled
 from hardening.ssh.trust import HostKeyPolicy
 
 
@@ -56,12 +62,14 @@ class Session:
         stats: Stats | None = None,
         port: int | None = None,
     ) -> Connection:
-        """`port`: another than the target's (the fresh login after a port move)."""
+        """`port`: another than the target's (after a port move)."""
         target = self.target if user is None else self.target.as_user(user)
+        if port is not None:
+            target = Target(target.host, port, target.user, target.key, target.host_keys)
         if pin is not None:  # fresh connections must meet the very server we changed
             target = Target(
                 target.host,
-                target.port if port is None else port,
+                target.port,
                 target.user,
                 target.key,
                 HostKeyPolicy(pinned_fingerprint=pin),
@@ -83,9 +91,27 @@ class Session:
         return self.open(self.target.user, wait=wait, pin=pin, fallback_user=admin)
 
     def open_first(self) -> Connection:
-        """Connect as --user; after a first apply root is closed, so fall back to the admin."""
+        """Connect as --user; after a first apply root is closed, so fall back to the admin.
+
+        When nothing answers on --port but the request moves sshd to another port, that one
+        is tried too: an earlier apply may have moved it already (confirmed just before it was
+        cut off), and the same command must converge."""
         admin = self.request.admin_user
-        return self.open(fallback_user=admin if self.target.user == "root" else None)
+        fallback = admin if self.target.user == "root" else None
+        try:
+            return self.open(fallback_user=fallback)
+        except (HostKeyError, SudoError):
+            raise
+        except ConnectError:
+            moved = port_of(self.request)
+            if moved is None or moved == self.target.port:
+                raise
+            conn = self.open(fallback_user=fallback, port=moved, wait=0)
+            self.report.port = moved
+            self.report.notes.append(
+                f"nothing answered on port {self.target.port}: sshd already listens on {moved}"
+            )
+            return conn
 
     def gather(self, conn: Connection, *, settle: bool = False) -> HostFacts:
         """Facts in one round trip; `settle` (apply) first waits for a running cloud-init."""
@@ -200,6 +226,18 @@ def banner_of(request: Request) -> str:
                 return ""  # the plan reports the value itself
             return "" if path == "none" else path
     return ""
+
+
+def port_of(request: Request) -> int | None:
+    """The Port the request moves sshd to (None: not set, or not a port)."""
+    for name, value in request.overrides.items():
+        directive = lookup(name)
+        if directive is not None and directive.name == "Port":
+            try:
+                return int(directive.normalize(value))
+            except BadValue:
+                return None  # the plan reports the value itself
+    return None
 
 
 PENDING = "an apply holds the host lock; its rollback may still run: check again later"

@@ -69,6 +69,7 @@ VARIANTS = {
     "ssh.service": {},
     "no-Include": {"include": False},
     "ssh.socket": {"socket_activated": True},
+    "KillUserProcesses": {"kill_user_processes": True},
 }
 CASES = [("trixie", v) for v in VARIANTS] + [("bullseye", "ssh.socket")]  # Accept=yes there
 

@@ -185,6 +185,12 @@ def test_unknown_profile() -> None:
     ]
 
 
+def test_a_directive_given_twice_in_other_spellings_is_refused() -> None:
+    assert problems({"Port": "2222", "port": "2200"}) == [
+        "Port: given twice ('2222', then '2200'); give it once"
+    ]
+
+
 def test_all_problems_are_reported_together() -> None:
     request = Request(
         "strict", {"ListenAddress": "0.0.0.0", "MaxAuthTries": "0", "Bogus": "1"}, "root"

@@ -1,17 +1,15 @@
 """known_hosts names as OpenSSH writes them for a port (hardening/ssh/trust.py): `host` for 22,
 `[host]:port` otherwise; an entry for one is never taken for the other; after a port move the
-proven key is recorded under the new port's name. And port_move's cause for a refused port."""
+proven key is recorded under the new port's name."""
 
 from __future__ import annotations
 
-import socket
 from pathlib import Path
 
 import paramiko
 import pytest
 
 from hardening.model.errors import HostKeyError
-from hardening.ops.port_move import why_not
 from hardening.ssh.trust import HostKeyPolicy, KnownHostsCheck
 from tests.unit.ssh_server import new_ed25519_key
 
@@ -64,12 +62,3 @@ def test_a_pinned_key_writes_no_known_hosts(tmp_path: Path) -> None:
     policy = HostKeyPolicy(known, pinned_fingerprint="SHA256:" + "A" * 43)
     assert KnownHostsCheck(policy, HOST, 2222).remember_moved(key) is None
     assert not known.exists()
-
-
-def test_why_not_names_a_port_nothing_listens_on() -> None:
-    with socket.socket() as s:  # a port that was just free, and is closed again
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    assert why_not("127.0.0.1", port, 3.0) == (
-        f"nothing listens on {port} after the reload: sshd could not bind it?"
-    )
