@@ -6,8 +6,10 @@ ssh.service and, through sysinit.target, before ssh.socket; proven on a real boo
 tests/hosts/test_first_boot.py):
 
 1. ``bootcmd`` (every boot, earliest): on an sshd_config without ``Include`` (RHEL family) the
-   closing lines go at the top of sshd_config itself, once, marked.
-2. ``write_files``: the drop-in ``BOOT_DROPIN`` with ``CLOSING_LINES``, before sshd first starts.
+   closing lines go at the top of sshd_config itself, once, marked. With an ``sshPort`` other
+   than 22, also (once per instance) the ssh.socket drop-in ``SOCKET_DROPIN`` (below).
+2. ``write_files``: the drop-in ``BOOT_DROPIN`` with ``CLOSING_LINES`` (and ``Port N``), before
+   sshd first starts.
 3. ``users``: the admin user, our key, passwordless sudo; ``disable_root``: cloud-init also
    makes root's authorized_keys refuse logins.
 4. ``ssh``: the host key the program generated (``ssh_keys``), no other host key types (the
@@ -24,7 +26,8 @@ import shlex
 
 import yaml
 
-from hardening.host.paths import STATE_DIR
+from hardening.host.paths import STATE_DIR, socket_dropin
+from hardening.planning.socket_port import dropin_text as socket_dropin_text
 
 # Alibaba passes user data to cloud-init; the API limit is 16 KB (before base64).
 MAX_USER_DATA_BYTES = 16 * 1024
@@ -44,14 +47,32 @@ CLOSING_LINES = (
 )
 _MARK = "# hardened-ecs: closed from the first boot"
 
+# Another sshPort from the first boot. ssh.service reads `Port` from the drop-in; under socket
+# activation (Ubuntu 22.10+, ssh.socket) systemd holds the port and sshd's Port is not read.
+# Generators (Ubuntu 24.04's sshd-socket-generator) ran before cloud-init wrote anything, and
+# other hosts have none. So bootcmd (cloud-init's network stage: before sysinit.target, hence
+# before ssh.socket starts) writes the socket drop-in the engine itself writes when it moves
+# the port (hardening/planning/socket_port.py: one definition, so the first apply finds it as
+# it wants it and later moves replace it), and reloads systemd: the socket's first start
+# listens on the new port. Only `daemon-reload`: a start/restart job from a unit ordered
+# before sysinit.target would wait for it, a deadlock. Once per instance (cloud-init-per):
+# from then on the hardening owns the port.
+SOCKET_SERVICE = "ssh"  # Debian's and Ubuntu's unit names (the RHEL family runs sshd.service)
+SOCKET_DROPIN = socket_dropin(SOCKET_SERVICE)
+
 # The same record hardening/change/scripts/admin.sh writes for the accounts it creates.
 _RECORDS = f"{STATE_DIR}/admin-users"
 _RECORD_ADMIN = f'mkdir -p -m 700 {_RECORDS} && id -u "$1" > "{_RECORDS}/$1"'
 
 
-def _no_include_fallback() -> str:
+def _boot_lines(ssh_port: int) -> tuple[str, ...]:
+    port = () if ssh_port == 22 else (f"Port {ssh_port}",)
+    return (_MARK, *CLOSING_LINES, *port)
+
+
+def _no_include_fallback(ssh_port: int) -> str:
     """sh: without an Include line the drop-in is never read; put the lines on top, once."""
-    lines = "\\n".join((_MARK, *CLOSING_LINES))
+    lines = "\\n".join(_boot_lines(ssh_port))
     conf = "/etc/ssh/sshd_config"
     return (
         f"[ -f {conf} ] || exit 0; grep -qF {shlex.quote(_MARK)} {conf} && exit 0; "
@@ -62,27 +83,47 @@ def _no_include_fallback() -> str:
     )
 
 
-def dropin_text() -> str:
-    return "\n".join((_MARK, *CLOSING_LINES)) + "\n"
+def _socket_port(ssh_port: int) -> list[str]:
+    """bootcmd: ssh.socket listens on `ssh_port` from its first start (SOCKET_DROPIN)."""
+    folder = SOCKET_DROPIN.rsplit("/", 1)[0]
+    text = shlex.quote(socket_dropin_text(str(ssh_port)))
+    script = (
+        "[ -d /run/systemd/system ] || exit 0; "
+        f"mkdir -p {folder} && printf %s {text} > {SOCKET_DROPIN}.tmp && "
+        f"mv -f {SOCKET_DROPIN}.tmp {SOCKET_DROPIN} && systemctl daemon-reload"
+    )
+    return ["cloud-init-per", "instance", "hardened-ecs-ssh-port", "sh", "-c", script]
+
+
+def dropin_text(ssh_port: int = 22) -> str:
+    return "\n".join(_boot_lines(ssh_port)) + "\n"
 
 
 def admin_user_data(
-    admin_user: str, public_key: str, host_private_key: str, host_public_key: str
+    admin_user: str,
+    public_key: str,
+    host_private_key: str,
+    host_public_key: str,
+    ssh_port: int = 22,
 ) -> str:
     """A ``#cloud-config``: closed at boot, ``admin_user`` with ``public_key`` (any type) and
-    passwordless sudo, and the given ed25519 host key as the server's only host key.
+    passwordless sudo, the given ed25519 host key as the server's only host key, and sshd on
+    ``ssh_port`` from its first start (on 22 the document is what it always was).
 
     cloud-init writes the ``sudo`` rule to /etc/sudoers.d/90-cloud-init-users. The distro's
     default user is not created (no ``default`` entry): one login user, the one we manage.
     """
     document = {
-        "bootcmd": [["sh", "-c", _no_include_fallback()]],
+        "bootcmd": [
+            ["sh", "-c", _no_include_fallback(ssh_port)],
+            *([] if ssh_port == 22 else [_socket_port(ssh_port)]),
+        ],
         "write_files": [
             {
                 "path": BOOT_DROPIN,
                 "owner": "root:root",
                 "permissions": "0600",
-                "content": dropin_text(),
+                "content": dropin_text(ssh_port),
             }
         ],
         "users": [

@@ -8,10 +8,12 @@ import pulumi
 
 from components import sshkeys
 from components.config_reader import NAMESPACE, Reader, config_set
-from hardening.model import defaults
+from hardening.model import defaults, validation
 from hardening.model.validation import admin_name_problem
 
-SUPPORTED_SSH_PORT = 22
+DEFAULT_SSH_PORT = defaults.PORT
+# IANA's system ("well-known") ports end here (RFC 6335); Linux lets only root bind them.
+WELL_KNOWN_BELOW = 1024
 # A source range this wide is "anywhere", not "your own ranges": no organisation's network is
 # an IPv4 block larger than a /8 (16.7 M addresses, the largest ever handed out), nor an IPv6
 # block larger than a /16 (regional registries themselves hold /12s, ISPs /19 to /32). Without
@@ -83,15 +85,37 @@ def read_ssh_cidrs(r: Reader, allow_anywhere: bool) -> tuple[str, ...]:
 
 
 def read_ssh_port(r: Reader) -> int:
-    value = r.raw("sshPort")
-    if value is not None and value.strip() != str(SUPPORTED_SSH_PORT):
-        # Until the security group, the hardening step and sshCommand move together.
+    """`sshPort`: the port sshd, the security group and every printed command use.
+
+    IANA's well-known ports (below 1024, RFC 6335) belong to other services and need root to
+    bind: one of those other than 22 is a slip more often than a plan, so it takes the intent
+    setting `allowPrivilegedSshPort`.
+    """
+    key = "sshPort"
+    value = r.raw(key)
+    privileged_ok = r.boolean(
+        "allowPrivilegedSshPort",
+        f"{config_set('allowPrivilegedSshPort', 'true')} (or false: only 22 or 1024-65535)",
+    )
+    if value is None:
+        return DEFAULT_SSH_PORT
+    low, high = validation.PORTS
+    fix = f"{config_set(key, '2222')} (any of {WELL_KNOWN_BELOW}-{high}), or 22"
+    try:
+        port = int(value.strip())
+    except ValueError:
+        r.problem(key, f"must be a TCP port number, got {value!r}", fix)
+        return DEFAULT_SSH_PORT
+    if not low <= port <= high:
+        r.problem(key, f"must be from {low} to {high}, got {port}", fix)
+        return DEFAULT_SSH_PORT
+    if port < WELL_KNOWN_BELOW and port != DEFAULT_SSH_PORT and not privileged_ok:
         r.problem(
-            "sshPort",
-            f"is {value!r}, but only {SUPPORTED_SSH_PORT} is supported end to end for now",
-            "`pulumi config rm hardened-ecs:sshPort`",
+            key,
+            f"is {port}, a well-known port of another service (below {WELL_KNOWN_BELOW})",
+            f"{fix}; if you really mean {port}, {config_set('allowPrivilegedSshPort', 'true')}",
         )
-    return SUPPORTED_SSH_PORT
+    return port
 
 
 def read_admin_user(r: Reader) -> tuple[str, bool]:

@@ -53,6 +53,16 @@ def read_hardening(r: Reader, admin_user: str) -> HardeningRequest:
                 config_set(f"hardening.set.{name}", "<value>", path=True),
             )
             continue
+        if str(name).strip().lower() == "port":
+            # The port moves the security group and the printed commands with sshd: one setting.
+            r.problem(
+                key,
+                f"set.{name} is not where the SSH port goes: sshPort moves sshd, the "
+                "security group and sshCommand together",
+                f"`pulumi config rm --path '{NAMESPACE}:hardening.set.{name}'` and "
+                f"{config_set('sshPort', text)}",
+            )
+            continue
         overrides[str(name)] = text
 
     _report_request_problems(r, Request(profile, overrides, admin_user), profile_fix)

@@ -28,6 +28,7 @@ DEFAULTS: dict[str, Any] = {
     "systemDiskCategory": "cloud_essd",
     "allowSshFromAnywhere": False,
     "sshPort": 22,
+    "allowPrivilegedSshPort": False,
     "deletionProtection": False,
     "elasticIp": False,
     "tags": {},

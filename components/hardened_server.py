@@ -124,6 +124,8 @@ class HardenedServer(pulumi.ComponentResource):
                 expected_host_key_fingerprint=self.boot_key.fingerprint,
                 rotate_host_key=True,
                 instance_id=server.instance_id,
+                # sshPort: the stack moves sshd in place when it changes.
+                manage_port=True,
             ),
             opts=pulumi.ResourceOptions(
                 parent=self,
@@ -164,7 +166,9 @@ class HardenedServer(pulumi.ComponentResource):
         """The server's cloud-config; it carries the boot host key's private half: a secret."""
 
         def render(keys: list[str]) -> str:
-            return admin_user_data(args.admin_user, args.operator_public_key, keys[0], keys[1])
+            return admin_user_data(
+                args.admin_user, args.operator_public_key, keys[0], keys[1], args.ssh_port
+            )
 
         keys = pulumi.Output.all(self.boot_key.private_key, self.boot_key.public_key)
         return pulumi.Output.secret(keys.apply(render))

@@ -151,6 +151,8 @@ class Server:
         else:
             self.public_ip = self.instance.public_ip
         self.private_ip = self.instance.private_ip
+        # As an operator types it: -p only for another port than ssh's own default.
+        port = "" if args.ssh_port == 22 else f" -p {args.ssh_port}"
         self.ssh_command = pulumi.Output.concat(
             "ssh -i ",
             args.ssh_key_file,
@@ -158,6 +160,5 @@ class Server:
             args.admin_user,
             "@",
             self.public_ip,
-            " -p ",
-            str(args.ssh_port),
+            port,
         )

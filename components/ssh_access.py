@@ -21,13 +21,27 @@ class SshAccessArgs:
     tags: Mapping[str, str] = field(default_factory=dict)
 
 
-def rule_name(cidr: str) -> str:
-    """A rule's logical name from its CIDR, so adding or removing one CIDR touches only its rule.
+def rule_name(cidr: str, port: int = 22) -> str:
+    """A rule's logical name from its CIDR and port, so adding or removing one CIDR touches only
+    its rule, and a new sshPort is a new rule for every CIDR, not an edit of the old one.
 
     Not the list index: removing the first CIDR would otherwise rewrite every later rule. ":" is
-    replaced because "::" separates the parts of a URN; the mapping stays one-to-one.
+    replaced because "::" separates the parts of a URN; the mapping stays one-to-one. Port 22
+    keeps the name its rules had before ports could change (no existing stack loses a rule).
+
+    Why a new name per port: moving SSH must never leave a moment with no rule for the port
+    sshd listens on. The servers' SshdHardening depends on the rules of the new port, so those
+    are created before any server is asked to listen there; the old port's rules are no longer
+    in the program, and Pulumi deletes such resources only once the program has finished and
+    every create and update is done ("we do not start processing destroys until the program
+    has finished executing [...] any destroys do not occur until all other creates and updates
+    have finished", pulumi/pulumi#19096; "Pulumi deletes resources last after running the
+    program", pulumi/pulumi#16589; since pulumi/pulumi#11027 also the pending deletes of an
+    interrupted update): so the old port stays open until every server has moved.
+    tests/pulumi/test_port_move_order.py shows that order with the real engine.
     """
-    return "from-" + str(ipaddress.ip_network(cidr)).replace(":", "-").replace("/", "_")
+    name = "from-" + str(ipaddress.ip_network(cidr)).replace(":", "-").replace("/", "_")
+    return name if port == 22 else f"port-{port}-{name}"
 
 
 class SshAccess(pulumi.ComponentResource):
@@ -56,7 +70,7 @@ class SshAccess(pulumi.ComponentResource):
             v6 = ipaddress.ip_network(cidr).version == 6
             self.rules.append(
                 alicloud.ecs.SecurityGroupRule(
-                    f"{name}-{rule_name(cidr)}",
+                    f"{name}-{rule_name(cidr, args.port)}",
                     security_group_id=group.id,
                     type="ingress",
                     ip_protocol="tcp",
@@ -66,7 +80,10 @@ class SshAccess(pulumi.ComponentResource):
                     priority=1,
                     cidr_ip=None if v6 else cidr,
                     ipv6_cidr_ip=cidr if v6 else None,
-                    description=f"hardened-ecs: SSH from {cidr}",
+                    # As it always was on 22: a new description would replace the rule.
+                    description=f"hardened-ecs: SSH from {cidr}"
+                    if args.port == 22
+                    else f"hardened-ecs: SSH on port {args.port} from {cidr}",
                     opts=pulumi.ResourceOptions(parent=self),
                 )
             )

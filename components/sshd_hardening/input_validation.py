@@ -17,6 +17,7 @@ from components.sshd_hardening.settings import (
     DEFAULT_WAIT,
     KEY_INSTALLED_ENV,
     MAX_WAIT,
+    PORT_DIRECTIVE,
     is_unknown,
     same_server,
 )
@@ -72,6 +73,9 @@ def validate_inputs(olds: Mapping[str, Any], news: Mapping[str, Any]) -> dynamic
         fail("adminUser", "is required: the sudo user that keeps access once root is closed")
     elif not any(is_unknown(v) for v in (profile, admin, overrides)):
         texts = {str(k): directive_text(v) for k, v in overrides.items()}
+        if any(name.strip().lower() == PORT_DIRECTIVE.lower() for name in texts):
+            fail("overrides", f"{PORT_DIRECTIVE} goes in `port`, which also says where to connect")
+            texts = {k: v for k, v in texts.items() if k.strip().lower() != "port"}
         checked = validation.validate_request(Request(str(profile), texts, str(admin)))
         for problem in checked.problems:
             fail(_PROPERTY_OF.get(problem.key, "overrides"), problem.message)
@@ -123,7 +127,7 @@ def validate_inputs(olds: Mapping[str, Any], news: Mapping[str, Any]) -> dynamic
     ):
         fail("expectedHostKeyFingerprint", "must look like SHA256:<43 base64 characters>")
 
-    for flag in ("adoptAdminUser", "rotateHostKey"):
+    for flag in ("adoptAdminUser", "rotateHostKey", "managePort"):
         value = inputs.get(flag, False)
         if not is_unknown(value) and not isinstance(value, bool):
             fail(flag, "must be true or false")

@@ -9,7 +9,9 @@
 - ``update``: ``apply`` again as the admin user (root is closed by then), host key pinned.
   The input validation (input_validation.py) refuses a new private key for a server hardened
   with the old one until the operator says the new public key is installed there
-  (``SSHD_HARDENING_KEY_INSTALLED=1``).
+  (``SSHD_HARDENING_KEY_INSTALLED=1``). With ``managePort``, a new ``port`` moves sshd there
+  (Settings.moving): connected on the recorded port, the engine sets ``Port`` and proves a
+  login on the new one (without it, a new port is another sshd: a replace).
 - ``read`` (``pulumi refresh``): the engine's drift check; what ``sshd -T`` shows becomes the
   outputs, so a hand edit on the server shows as drift, and ``diff`` then asks for an update.
   ``create``, ``update`` and ``read`` also record the control results of the host as the engine
@@ -37,12 +39,15 @@ from components.sshd_hardening.input_validation import validate_inputs
 from components.sshd_hardening.settings import (
     DEFAULT_PORT,
     INPUT_NAMES,
+    PORT_MANAGED,
     REPLACE_ON,
     REPLACE_ON_INSTANCE,
     RUNNING_WAIT,
     UPDATE_ON,
     Settings,
     is_unknown,
+    manages_port,
+    port_of,
 )
 from hardening.front.display import printable
 from hardening.model.errors import EXIT_CONNECT
@@ -81,7 +86,7 @@ def _succeeded(action: str, s: Settings, report: api.Report, accept: tuple[int, 
     if report.exit_code in accept:
         return
     message = (
-        f"sshd hardening {action} of {s.host}:{s.port} failed "
+        f"sshd hardening {action} of {s.address} failed "
         f"(engine exit {report.exit_code}): {printable(report.error or 'no reason given')}"
     )
     if report.rolled_back:
@@ -134,11 +139,14 @@ class SshdHardeningProvider(dynamic.ResourceProvider):
             return is_unknown(new) or new != olds.get(name)
 
         by_instance = olds.get("instanceId") is not None and news.get("instanceId") is not None
-        replaces = [n for n in (REPLACE_ON_INSTANCE if by_instance else REPLACE_ON) if changed(n)]
+        replace_on: tuple[str, ...] = REPLACE_ON_INSTANCE if by_instance else REPLACE_ON
+        if manages_port(news):  # a new port is a move of the same sshd: an update
+            replace_on = tuple(n for n in replace_on if n != "port")
+        replaces = [n for n in replace_on if changed(n)]
         if replaces:
             # An unknown host during preview: the instance is being created or replaced.
             return dynamic.DiffResult(changes=True, replaces=replaces, delete_before_replace=False)
-        updates = [name for name in (*UPDATE_ON, "host") if changed(name)]
+        updates = [name for name in (*UPDATE_ON, "host", "port") if changed(name)]
         # A refresh found the server drifted: `pulumi up` puts the settings back.
         drifted = olds.get("compliant") is False
         return dynamic.DiffResult(changes=bool(updates) or drifted, replaces=[])
@@ -171,6 +179,7 @@ class SshdHardeningProvider(dynamic.ResourceProvider):
         outs = _outputs(props, report, fingerprint)
         outs["hostPublicKey"] = public
         outs["changed"] = report.changed
+        outs[PORT_MANAGED] = s.asks_port
         return dynamic.CreateResult(id_=f"{s.host}:{s.port}", outs=outs)
 
     @staticmethod
@@ -188,7 +197,14 @@ class SshdHardeningProvider(dynamic.ResourceProvider):
         return report.host_key_fingerprint, report.host_public_key
 
     def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> dynamic.UpdateResult:
-        s = Settings.of(news)
+        # A new `port` moves sshd: connect where the state says it listens, ask for the new
+        # one. Only a confirmed move returns outputs with the new port; a failed one raises,
+        # so the state keeps the old port, where the engine's rollback left the server.
+        s = Settings.of(
+            news,
+            connect_port=port_of(olds) if manages_port(news) else None,
+            port_managed=olds.get(PORT_MANAGED) is True,
+        )
         # The recorded key first: after the first apply the boot key (expected) is gone.
         pin = olds.get("hostKeyFingerprint") or s.expected_fingerprint
         if not pin:
@@ -199,6 +215,12 @@ class SshdHardeningProvider(dynamic.ResourceProvider):
         # After the first apply root is closed: the admin user is the way in. The server is
         # up, so a refused key (e.g. a rotated one not installed) fails fast.
         report = _on_running_server("apply", s, str(pin))
+        if report.exit_code == EXIT_CONNECT and s.moving:
+            # A move cut short after sshd confirmed it (the `pulumi up` killed before it
+            # saved the state): the server is already on the new port.
+            _say(f"{s.shown}: no answer there; a move cut short may have ended on {s.port}")
+            s = s.arrived()
+            report = _on_running_server("apply", s, str(pin))
         if report.exit_code != 0 and olds.get("privateKey") not in (None, s.private_key):
             report.error = (
                 f"{report.error or 'no reason given'} (privateKey changed: is its public half "
@@ -208,10 +230,11 @@ class SshdHardeningProvider(dynamic.ResourceProvider):
         outs = _outputs(news, report, str(pin))
         outs["hostPublicKey"] = olds.get("hostPublicKey")
         outs["changed"] = report.changed
+        outs[PORT_MANAGED] = s.asks_port
         return dynamic.UpdateResult(outs=outs)
 
     def read(self, id_: str, props: dict[str, Any]) -> dynamic.ReadResult:
-        s = Settings.of(props)
+        s = Settings.of(props, port_managed=props.get(PORT_MANAGED) is True)
         pin = props.get("hostKeyFingerprint") or s.expected_fingerprint
         if not pin:
             raise SshdHardeningError(f"no host key recorded for {s.host}:{s.port}")
@@ -221,6 +244,7 @@ class SshdHardeningProvider(dynamic.ResourceProvider):
         outs = _outputs(props, report, str(pin))
         outs["hostPublicKey"] = props.get("hostPublicKey")
         outs["changed"] = props.get("changed", False)  # what the last apply did
+        outs[PORT_MANAGED] = s.asks_port
         return dynamic.ReadResult(id_, outs)
 
     def delete(self, _id: str, props: dict[str, Any]) -> None:

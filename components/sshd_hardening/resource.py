@@ -63,6 +63,9 @@ class SshdHardeningArgs:
     # What the progress lines of `pulumi up`/`refresh` call this server (default: the
     # resource's name): servers that share an address (or have none yet) stay apart.
     label: str | None = None
+    # The resource owns sshd's port (the program's sshPort): a new `port` moves sshd there in
+    # place, and every request keeps it there. Without it a new port means another sshd.
+    manage_port: bool = False
 
 
 class SshdHardening(dynamic.Resource, module="hardening", name="SshdHardening"):
@@ -92,6 +95,7 @@ class SshdHardening(dynamic.Resource, module="hardening", name="SshdHardening"):
             "rotateHostKey": args.rotate_host_key,
             "instanceId": args.instance_id,
             "label": args.label or name,
+            "managePort": args.manage_port,
             **dict.fromkeys(OUTPUT_NAMES),
         }
         # The engine keeps an output secret when the input of that name was; say so anyway.

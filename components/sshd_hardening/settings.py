@@ -7,7 +7,7 @@ Shared by the resource (which sends the properties), the input check and the pro
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from pulumi.output import Unknown
@@ -52,6 +52,7 @@ INPUT_NAMES = (
     "rotateHostKey",
     "instanceId",
     "label",
+    "managePort",
 )
 OUTPUT_NAMES = (
     "hostKeyFingerprint",
@@ -66,10 +67,16 @@ OUTPUT_NAMES = (
 # A different server: harden it from scratch (first contact). With `instanceId` the instance
 # says which server it is: a new address alone (an economical stop released the public IP) is
 # the same server, updated at its new address and pinned to the key recorded for it.
+# Without `managePort`, a new port is another sshd to harden from scratch (it listens where its
+# host put it). With it (the program's servers: sshPort), the resource owns sshd's port: a new
+# port is the same server moving its sshd, an update (Settings.moving), not a replace.
 REPLACE_ON = ("host", "port")
 REPLACE_ON_INSTANCE = ("instanceId", "port")
-# Re-apply in place. bootstrapUser and wait only matter to later operations: no update for them.
+# Re-apply in place. bootstrapUser and wait only matter to later operations: no update for them;
+# managePort only says how a later port change is done.
 UPDATE_ON = ("adminUser", "privateKey", "profile", "overrides", "expectedHostKeyFingerprint")
+# The sshd directive `port` becomes in the request; `overrides` may not name it (one place).
+PORT_DIRECTIVE = "Port"
 
 
 def is_unknown(value: object) -> bool:
@@ -94,9 +101,48 @@ def same_server(olds: Mapping[str, Any], news: Mapping[str, Any]) -> bool:
     return not is_unknown(new) and new == olds.get(key)
 
 
+def port_of(props: Mapping[str, Any]) -> int:
+    """The `port` of checked properties or a state (numbers arrive as floats)."""
+    return int(props.get("port", DEFAULT_PORT))
+
+
+def manages_port(props: Mapping[str, Any]) -> bool:
+    return props.get("managePort") is True
+
+
+# An output: a request for this server named Port once, so every later one does (below).
+PORT_MANAGED = "portManaged"
+
+
+def request_overrides(
+    overrides: Mapping[str, Any],
+    port: int,
+    moving: bool,
+    manage: bool = True,
+    managed_before: bool = False,
+) -> dict[str, str]:
+    """The engine's overrides: the given ones, and Port when the resource owns sshd's port and
+    sshd is not (to stay) on 22, or the engine has managed Port on this server before. Once it
+    has, every request keeps it: one without Port would have the engine put the host's own
+    Port lines back (a server that booted on 2222 and moved to 22: its boot drop-in's
+    `Port 2222`), a move of its own to a port the security group has closed.
+
+    On 22, never moved, the request is what it always was (existing stacks see no change).
+    """
+    texts = {str(k): directive_text(v) for k, v in overrides.items()}
+    if manage and (port != DEFAULT_PORT or moving or managed_before):
+        texts[PORT_DIRECTIVE] = str(port)
+    return texts
+
+
 @dataclass(frozen=True)
 class Settings:
-    """The inputs of one operation, typed; built only from checked properties."""
+    """The inputs of one operation, typed; built only from checked properties.
+
+    ``port``: where sshd is to listen. ``connect_port``: where it listens now, if that is
+    another port (an update that moves it): the engine connects there, is asked for ``Port``
+    = ``port``, and proves a fresh login on ``port`` before it confirms.
+    """
 
     host: str
     port: int
@@ -108,20 +154,30 @@ class Settings:
     wait: float
     rotate_host_key: bool = False
     label: str | None = None  # progress lines' name for the server (no diff: display only)
+    connect_port: int | None = None
 
     @classmethod
-    def of(cls, props: Mapping[str, Any]) -> Settings:
+    def of(
+        cls,
+        props: Mapping[str, Any],
+        connect_port: int | None = None,
+        port_managed: bool = False,
+    ) -> Settings:
         overrides = props.get("overrides") or {}
         expected = props.get("expectedHostKeyFingerprint")
+        port = port_of(props)
+        moving = connect_port is not None and connect_port != port
         return cls(
             host=str(props["host"]),
-            port=int(props.get("port", DEFAULT_PORT)),
+            port=port,
             bootstrap_user=str(props.get("bootstrapUser") or DEFAULT_BOOTSTRAP_USER),
             admin_user=str(props["adminUser"]),
             private_key=str(props["privateKey"]),
             request=Request(
                 profile=str(props.get("profile") or DEFAULT_PROFILE),
-                overrides={str(k): directive_text(v) for k, v in overrides.items()},
+                overrides=request_overrides(
+                    overrides, port, moving, manages_port(props), port_managed
+                ),
                 admin_user=str(props["adminUser"]),
                 adopt_admin=props.get("adoptAdminUser") is True,
             ),
@@ -129,18 +185,39 @@ class Settings:
             wait=float(props.get("wait", DEFAULT_WAIT)),
             rotate_host_key=props.get("rotateHostKey") is True,
             label=str(props["label"]) if props.get("label") else None,
+            connect_port=connect_port if moving else None,
         )
+
+    @property
+    def asks_port(self) -> bool:
+        """This operation's request names Port (recorded as PORT_MANAGED)."""
+        return PORT_DIRECTIVE in self.request.overrides
+
+    @property
+    def moving(self) -> bool:
+        """This operation moves sshd from ``connect_port`` to ``port``."""
+        return self.connect_port is not None
+
+    @property
+    def address(self) -> str:
+        """host:port where this operation connects (before a move: the old port)."""
+        return f"{self.host}:{self.port if self.connect_port is None else self.connect_port}"
 
     def target(self, user: str, trust: api.HostKeyPolicy) -> api.TargetSpec:
         """This server, logged in to as `user` with privateKey, its host key trusted by `trust`."""
         key = api.KeySource(text=self.private_key, setting="privateKey")
-        return api.TargetSpec(self.host, self.port, user, key, trust, self.label)
+        port = self.port if self.connect_port is None else self.connect_port
+        return api.TargetSpec(self.host, port, user, key, trust, self.label)
+
+    def arrived(self) -> Settings:
+        """The same operation connecting on ``port``: where a move that was cut short after
+        sshd confirmed it left the server (the state still says the old port)."""
+        return replace(self, connect_port=None)
 
     @property
     def shown(self) -> str:
         """The server in progress lines: its label and address, or its address."""
-        address = f"{self.host}:{self.port}"
-        return f"{self.label} ({address})" if self.label else address
+        return f"{self.label} ({self.address})" if self.label else self.address
 
     def options(self, wait: float | None = None) -> api.Options:
         return api.Options(wait=self.wait if wait is None else wait)

@@ -89,6 +89,19 @@ def test_policy_rules_run_on_what_the_program_registers(project: Path) -> None:
     ), result.stdout
 
 
+def test_the_world_open_rule_follows_the_stacks_ssh_port(project: Path) -> None:
+    # The program's rules are on 2222 now (issue 21): they are the SSH ingress the rule judges.
+    add_stack(
+        project, "moved", allowedSshCidrs=["0.0.0.0/0"], allowSshFromAnywhere=True, sshPort=2222
+    )
+    result = run_gate(project, "Pulumi.moved.yaml")
+    assert result.returncode == 1
+    failed = [line for line in lines_for(result.stdout, "Pulumi.moved.yaml") if " FAIL " in line]
+    assert any("[no-ssh-from-internet]" in line and "2222" in line for line in failed), (
+        result.stdout
+    )
+
+
 def test_weak_key_in_a_stack_file_fails(project: Path) -> None:
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric import rsa

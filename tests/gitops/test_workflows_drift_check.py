@@ -184,6 +184,28 @@ def test_drift_check_maps_values_like_the_pulumi_provider() -> None:
         assert drift_check.directive_text(value) == text, value
 
 
+def test_on_another_ssh_port_the_drift_check_connects_there_and_checks_the_port(
+    tmp_path: Path,
+) -> None:
+    sys.path.insert(0, str(ROOT))
+    from components.sshd_hardening.settings import request_overrides
+
+    config = {**CONFIG, "hardened-ecs:sshPort": {"value": "2222", "secret": False}}
+    settings = drift_check.settings_from(OUTPUTS, config)
+    (server, *_) = drift_check.targets_from(OUTPUTS)
+    command = drift_check.check_command(server, settings, tmp_path / "id", tmp_path / "kh")
+    assert command[command.index("--port") + 1] == "2222"
+    sets = [command[i + 1] for i, arg in enumerate(command) if arg == "--set"]
+    # What the SshdHardening's refresh asks the engine for on that server, no more, no less.
+    wanted = request_overrides(settings.overrides, 2222, moving=False)
+    assert sorted(sets) == sorted(f"{k}={v}" for k, v in wanted.items())
+    assert "Port=2222" in sets
+    on_22 = drift_check.check_command(
+        server, drift_check.settings_from(OUTPUTS, CONFIG), tmp_path / "id", tmp_path / "kh"
+    )
+    assert not [arg for arg in on_22 if arg.startswith("Port=")]
+
+
 # --- the controls reports and the job summary ----------------------------------------------
 
 

@@ -50,6 +50,13 @@ def test_the_programs_user_data_and_a_pinned_hardening_pass() -> None:
     assert check_closed_from_first_boot([server(program_user_data()), pinned], CTX) == []
 
 
+def test_the_programs_user_data_on_another_ssh_port_passes() -> None:
+    boot = new_host_key()
+    user_data = admin_user_data("ops", KEY, boot.private, boot.public, 2222)
+    pinned = sshd(expectedHostKeyFingerprint=boot.fingerprint, port=2222)
+    assert check_closed_from_first_boot([server(user_data), pinned], CTX) == []
+
+
 def _no_root_line(d: dict[str, Any]) -> None:
     f = d["write_files"][0]
     f["content"] = f["content"].replace("PermitRootLogin no", "PermitRootLogin yes")

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import grpc
+import pulumi
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
@@ -133,6 +134,24 @@ def openssh(key: ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey) -> str:
         serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH
     )
     return raw.decode()
+
+
+def test_no_ssh_from_internet_follows_the_stacks_ssh_port(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The CLI hands the analyzer the stack config: with sshPort 2222 the world-open rule is the
+    # one on 2222 (issue 21); 22 stays SSH too (the policy config's sshPorts default).
+    stack_config = {"hardened-ecs:sshPort": "2222"}
+    monkeypatch.setattr(pulumi.runtime, "get_config", stack_config.get)
+    world = {"type": "ingress", "ipProtocol": "tcp", "cidrIp": "0.0.0.0/0"}
+    for port in (2222, 22):
+        [violation] = validate_resource(
+            "no-ssh-from-internet", RULE, {**world, "portRange": f"{port}/{port}"}
+        )
+        assert "hardened-ecs:allowedSshCidrs" in violation
+    assert validate_resource("no-ssh-from-internet", RULE, {**world, "portRange": "443/443"}) == []
+    monkeypatch.setattr(pulumi.runtime, "get_config", {}.get)
+    assert (
+        validate_resource("no-ssh-from-internet", RULE, {**world, "portRange": "2222/2222"}) == []
+    )
 
 
 def test_no_weak_key_pair_policy() -> None:

@@ -118,3 +118,20 @@ def test_each_server_exports_the_control_summary_of_its_hardening(
             "failedIds": [FAILED_CONTROL],
             "checkedAt": "2026-12-07T17:00:00Z",
         }
+
+
+def test_on_another_ssh_port_the_known_hosts_line_is_openssh_s_bracketed_form() -> None:
+    # What ssh looks up for `ssh -p 2222 ops@IP`: "[IP]:2222", never "IP" (issue 21).
+    public, private = ecdsa_pair()
+    result = run_offline_preview(
+        STACK_FILES[0],
+        ROOT,
+        config={"sshPublicKey": public, "sshPort": 2222},
+        secrets={"sshPrivateKey": private},
+        mocks=HardenedMocks(),
+    )
+    assert result.ok, (result.config_problems, result.error)
+    for server in result.outputs["servers"].value.values():
+        line = server["knownHostsLine"]
+        assert line.startswith(f"[{server['publicIp']}]:2222 ssh-ed25519 "), line
+        assert server["sshCommand"].endswith(f"@{server['publicIp']} -p 2222")

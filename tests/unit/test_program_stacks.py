@@ -7,6 +7,7 @@ from __future__ import annotations
 import dataclasses
 import ipaddress
 import json
+import shlex
 from pathlib import Path
 
 import pytest
@@ -14,6 +15,8 @@ import yaml
 from cryptography.hazmat.primitives import serialization
 
 from hardening.change.rekey import openssh_fingerprint
+from hardening.host.paths import socket_dropin
+from hardening.planning.socket_port import dropin_text as socket_dropin_text
 from tests.unit.program_preview import (
     BOOT_KEY,
     EIP,
@@ -246,8 +249,8 @@ def test_outputs_per_server_and_shared_without_secrets_in_clear(
         ipaddress.ip_address(server["publicIp"])
         ipaddress.ip_address(server["privateIp"])
         assert server["sshCommand"] == (
-            f"ssh -i ~/.ssh/id_rsa -o IdentitiesOnly=yes ops@{server['publicIp']} -p 22"
-        )
+            f"ssh -i ~/.ssh/id_rsa -o IdentitiesOnly=yes ops@{server['publicIp']}"
+        )  # no -p for 22 (test_sshd_hardening_graph: -p 2222 for another port)
 
     # The private key (set, as a secret) is in no input, output, look-up or log message, except
     # the secret privateKey input of the sshd hardening, which logs in with it.
@@ -305,7 +308,32 @@ def test_each_server_gets_an_eip_bound_to_it_when_the_stack_asks(
         address = servers[server.name]["publicIp"]
         assert address.startswith("198.51.100.")  # the mocks' EIP range, not an instance's
         assert hardening.inputs["host"] == address
-        assert servers[server.name]["sshCommand"].endswith(f"ops@{address} -p 22")
+        assert servers[server.name]["sshCommand"].endswith(f"ops@{address}")
         assert {association.urn, eip.urn, instance.urn} <= hardening.dependencies
         # The address survives a new instance: the new server is hardened from scratch.
         assert hardening.replace_with == {instance.urn}
+
+
+def test_on_another_ssh_port_a_new_server_boots_listening_there() -> None:
+    """sshPort 2222: the boot drop-in says Port 2222 (ssh.service, and the no-Include block
+    says it too), bootcmd points ssh.socket there once (socket activation); the first boot
+    itself is tests/hosts/test_first_boot_port.py. On 22 the user data is what it always was."""
+    on_22 = deploy(STACK_FILES[0])
+    on_2222 = deploy(STACK_FILES[0], config={"sshPort": 2222})
+    assert on_2222.ok, (on_2222.config_problems, on_2222.error)
+    for instance in on_2222.of_type(INSTANCE):
+        document = yaml.safe_load(instance.inputs["userData"])
+        (dropin,) = document["write_files"]
+        assert dropin["content"].splitlines()[-1] == "Port 2222"
+        fallback, socket = document["bootcmd"]
+        assert "Port 2222\\n" in fallback[2]
+        assert socket[:3] == ["cloud-init-per", "instance", "hardened-ecs-ssh-port"]
+        # The engine's own socket drop-in (hardening/planning/socket_port.py), as it wants it.
+        assert shlex.quote(socket_dropin_text("2222")) in socket[-1]
+        assert f"> {socket_dropin('ssh')}.tmp" in socket[-1]
+        assert "systemctl daemon-reload" in socket[-1] and "restart" not in socket[-1]
+    for instance in on_22.of_type(INSTANCE):
+        document = yaml.safe_load(instance.inputs["userData"])
+        assert len(document["bootcmd"]) == 1
+        assert "Port" not in document["write_files"][0]["content"]
+        assert "Port" not in document["bootcmd"][0][2]

@@ -120,6 +120,7 @@ def test_every_server_gets_one_hardening_fed_by_its_instance_after_the_ssh_rules
         assert str(hardening.inputs["expectedHostKeyFingerprint"]).startswith("SHA256:")
         assert hardening.inputs["rotateHostKey"] is True
         assert hardening.inputs["port"] == 22
+        assert hardening.inputs["managePort"] is True  # sshPort moves it in place
         assert hardening.inputs["profile"] == "baseline"
         assert hardening.inputs["overrides"] == {}
         assert hardening.inputs["wait"] == 300
@@ -127,6 +128,46 @@ def test_every_server_gets_one_hardening_fed_by_its_instance_after_the_ssh_rules
         assert servers[server.name]["hardened"] is True
         assert servers[server.name]["hostKeyFingerprint"] == f"SHA256:mock-{hardening.name}"
     assert not result.outputs["servers"].secret  # readable: no secret reached the export
+
+
+def _rules_by_port(result: PreviewResult) -> dict[str, set[str]]:
+    ports: dict[str, set[str]] = {}
+    for rule in result.of_type(RULE):
+        ports.setdefault(str(rule.inputs["portRange"]), set()).add(rule.urn)
+    return ports
+
+
+@pytest.mark.parametrize("stack_file", STACK_FILES, ids=lambda p: p.name)
+def test_a_new_ssh_port_is_new_rules_that_every_hardening_waits_for(stack_file: Path) -> None:
+    """The order of a port move, as far as the program decides it (issue 21).
+
+    The rules of each port have their own names: moving 22 -> 2222 registers new rules (the
+    engine creates them) and no longer registers the old ones (the engine deletes them, last:
+    tests/pulumi/test_port_move_order.py). Every SshdHardening depends on the new port's rules,
+    so none is asked to listen there before they exist, and on no rule of the old port.
+    """
+    on_22, on_2222 = deploy(stack_file), deploy(stack_file, sshPort=2222)
+    rules_22, rules_2222 = _rules_by_port(on_22), _rules_by_port(on_2222)
+    assert set(rules_22) == {"22/22"} and set(rules_2222) == {"2222/2222"}
+    # Not one rule keeps its URN: each old rule goes, each new one is created.
+    assert not rules_22["22/22"] & rules_2222["2222/2222"]
+    assert len(rules_22["22/22"]) == len(rules_2222["2222/2222"])
+    # Port 22's rules keep the names they had before ports could change: no stack loses one.
+    assert all(urn.endswith("::ssh-from-" + urn.split("::ssh-from-")[-1])
+               and "port-" not in urn.split("::")[-1] for urn in rules_22["22/22"])  # fmt: skip
+    assert all(urn.split("::")[-1].startswith("ssh-port-2222-from-")
+               for urn in rules_2222["2222/2222"])  # fmt: skip
+    servers = on_2222.outputs["servers"].value
+    for hardening in on_2222.of_type(HARDENING):
+        assert hardening.inputs["port"] == 2222
+        assert rules_2222["2222/2222"] <= hardening.explicit_dependencies
+        assert not rules_22["22/22"] & hardening.dependencies
+        server = on_2222.by_urn(hardening.parent or "")
+        assert servers[server.name]["sshCommand"].endswith(
+            f"ops@{servers[server.name]['publicIp']} -p 2222"
+        )
+    # The same SshdHardening (same URN): a port change is its update, not a new resource.
+    assert {h.urn for h in on_22.of_type(HARDENING)} == {h.urn for h in on_2222.of_type(HARDENING)}
 
 
 def test_the_registered_provider_is_ours_pickled_by_reference() -> None:

@@ -23,6 +23,7 @@ from components.sshd_hardening.settings import (
     UNKNOWN,
 )
 from hardening.change.transaction import STAGE_LEASE
+from hardening.model.errors import EXIT_APPLY_FAILED, EXIT_CONNECT
 from hardening.ops import engine
 from tests.unit.program_preview import ecdsa_pair
 
@@ -227,7 +228,14 @@ def test_an_update_with_a_new_key_that_is_refused_says_why(
         ({"host": "192.0.2.11"}, "replace host"),
         ({"host": UNKNOWN}, "replace host"),  # preview: the instance is being (re)created
         ({"host": UNKNOWN_VALUE}, "replace host"),
+        # Without managePort a new port is another sshd, as it always was.
         ({"port": 2222}, "replace port"),
+        # With it (the program's servers), the same server moving its sshd
+        # (test_a_port_change_moves_...).
+        ({"port": 2222, "managePort": True}, "update"),
+        ({"port": UNKNOWN, "managePort": True}, "update"),
+        ({"port": 2222, "managePort": True, "host": "192.0.2.11"}, "replace host"),
+        ({"managePort": True}, "none"),  # only says how a later port change is done
     ],
 )
 def test_diff(change: dict[str, Any], expected: str) -> None:
@@ -282,3 +290,162 @@ def test_what_the_host_said_reaches_pulumi_with_its_control_characters_escaped(
         SshdHardeningProvider().update("id", STATE, dict(INPUTS))
     assert "\x1b" not in str(failed.value) and "\x07" not in str(failed.value)
     assert "\\x1b]0;pwned\\x07" in str(failed.value)
+
+
+def _engine_calls(
+    monkeypatch: pytest.MonkeyPatch, exit_codes: list[int]
+) -> list[tuple[str, int, dict[str, str]]]:
+    """Replace the engine's apply/check; each call answers the next exit code and is recorded
+    as (action, the port it connected to, the request's overrides)."""
+    calls: list[tuple[str, int, dict[str, str]]] = []
+
+    def fake(action: str) -> Any:
+        def run(target: Any, request: Any, options: engine.Options, progress: Any) -> Any:
+            calls.append((action, target.port, dict(request.overrides)))
+            code = exit_codes.pop(0)
+            return engine.Report(
+                host=target.host,
+                port=target.port,
+                action=action,
+                compliant=code == 0,
+                exit_code=code,
+                rolled_back=code == EXIT_APPLY_FAILED,
+                error=None if code == 0 else "the fresh login on the new port was refused",
+            )
+
+        return run
+
+    monkeypatch.setattr(engine, "apply", fake("apply"))
+    monkeypatch.setattr(engine, "check", fake("check"))
+    return calls
+
+
+# The program's servers own their port (HardenedServer: managePort).
+MANAGED = {**INPUTS, "managePort": True}
+MANAGED_STATE = {**STATE, "managePort": True}
+
+
+def test_a_port_change_moves_sshd_connected_on_the_old_port_and_records_the_new_one(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    calls = _engine_calls(monkeypatch, [0])
+    result = SshdHardeningProvider().update("id", MANAGED_STATE, {**MANAGED, "port": 2222})
+    # Connected where the state says sshd listens, asked for the new port.
+    assert calls == [("apply", 22, {"MaxAuthTries": "3", "Port": "2222"})]
+    # The next up and refresh connect there.
+    assert result.outs is not None and result.outs["port"] == 2222
+
+
+def test_after_a_move_refresh_and_up_connect_on_the_new_port_and_keep_asking_for_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    calls = _engine_calls(monkeypatch, [0, 0])
+    moved = {**MANAGED_STATE, "port": 2222.0}  # numbers come back from the state as floats
+    SshdHardeningProvider().read("id", moved)
+    SshdHardeningProvider().update("id", moved, {**MANAGED, "port": 2222, "profile": "minimal"})
+    wanted = {"MaxAuthTries": "3", "Port": "2222"}
+    assert calls == [("check", 2222, wanted), ("apply", 2222, wanted)]
+
+
+def test_back_to_22_asks_for_port_22_and_on_22_the_request_is_what_it_always_was(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    calls = _engine_calls(monkeypatch, [0, 0, 0])
+    provider = SshdHardeningProvider()
+    provider.update("id", {**MANAGED_STATE, "port": 2222}, dict(MANAGED))
+    provider.update("id", MANAGED_STATE, {**MANAGED, "profile": "minimal"})
+    provider.read("id", MANAGED_STATE)
+    assert calls == [
+        ("apply", 2222, {"MaxAuthTries": "3", "Port": "22"}),
+        ("apply", 22, {"MaxAuthTries": "3"}),
+        ("check", 22, {"MaxAuthTries": "3"}),
+    ]
+
+
+def test_a_failed_move_fails_the_update_so_the_state_keeps_the_old_port(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The engine could not prove a login on 2222: the host went back to 22 by itself (exit 4).
+    calls = _engine_calls(monkeypatch, [EXIT_APPLY_FAILED])
+    with pytest.raises(SshdHardeningError) as failed:
+        SshdHardeningProvider().update("id", MANAGED_STATE, {**MANAGED, "port": 2222})
+    # An update that raises leaves Pulumi's state as it was: port 22, where the host is.
+    message = str(failed.value)
+    assert message.startswith("sshd hardening update of 192.0.2.10:22 failed (engine exit 4)")
+    assert "[the host was rolled back to its previous configuration]" in message
+    assert calls == [("apply", 22, {"MaxAuthTries": "3", "Port": "2222"})]  # no second try
+
+
+def test_a_move_cut_short_after_it_confirmed_is_finished_from_the_new_port(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The last `pulumi up` died after sshd confirmed 2222 but before the state said so.
+    calls = _engine_calls(monkeypatch, [EXIT_CONNECT, 0])
+    result = SshdHardeningProvider().update("id", MANAGED_STATE, {**MANAGED, "port": 2222})
+    wanted = {"MaxAuthTries": "3", "Port": "2222"}
+    assert calls == [("apply", 22, wanted), ("apply", 2222, wanted)]
+    assert result.outs is not None and result.outs["port"] == 2222
+
+
+def test_an_unreachable_server_that_is_not_moving_is_tried_once(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    calls = _engine_calls(monkeypatch, [EXIT_CONNECT])
+    with pytest.raises(SshdHardeningError):
+        SshdHardeningProvider().update("id", MANAGED_STATE, {**MANAGED, "profile": "minimal"})
+    assert [port for _, port, _ in calls] == [22]
+
+
+def test_a_new_server_on_another_port_is_created_there_asking_for_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    calls = _engine_calls(monkeypatch, [0])
+    result = SshdHardeningProvider().create({**MANAGED, "port": 2222})
+    assert calls == [("apply", 2222, {"MaxAuthTries": "3", "Port": "2222"})]
+    assert result.id == "192.0.2.10:2222"
+    assert result.outs is not None and result.outs["port"] == 2222
+
+
+@pytest.mark.parametrize("name", ["Port", "port"])
+def test_check_refuses_the_port_in_overrides(name: str) -> None:
+    found = failures({**INPUTS, "overrides": {name: "2222"}})
+    assert found == {"overrides": "Port goes in `port`, which also says where to connect"}
+
+
+def test_without_manage_port_the_request_never_names_the_port(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A host whose sshd listens on 2222 by its own choice (e.g. started with -p 2222): the
+    # resource hardens it there and leaves the port to the host, as it always did.
+    calls = _engine_calls(monkeypatch, [0, 0])
+    SshdHardeningProvider().create({**INPUTS, "port": 2222})
+    SshdHardeningProvider().read("id", {**STATE, "port": 2222})
+    assert calls == [("apply", 2222, {"MaxAuthTries": "3"}), ("check", 2222, {"MaxAuthTries": "3"})]
+
+
+def test_once_the_port_was_managed_every_later_request_keeps_it_also_on_22(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Booted on 2222 (its boot drop-in says Port 2222), then moved to 22: a later request
+    # without Port would have the engine put that Port 2222 line back, a move to a closed port.
+    calls = _engine_calls(monkeypatch, [0, 0, 0, 0, 0])
+    provider = SshdHardeningProvider()
+    created = provider.create({**MANAGED, "port": 2222})
+    assert created.outs is not None and created.outs["portManaged"] is True
+    # (The fake engine reports no host key: the state's recorded one stands in.)
+    pin = {"hostKeyFingerprint": STATE["hostKeyFingerprint"]}
+    moved = provider.update("id", {**created.outs, **pin}, dict(MANAGED))
+    assert moved.outs is not None and moved.outs["portManaged"] is True
+    later = provider.update("id", {**moved.outs, **pin}, {**MANAGED, "profile": "minimal"})
+    assert later.outs is not None
+    read = provider.read("id", {**later.outs, **pin})
+    assert read.outs is not None and read.outs["portManaged"] is True
+    assert [(port, o.get("Port")) for _, port, o in calls[:4]] == [
+        (2222, "2222"),
+        (2222, "22"),
+        (22, "22"),
+        (22, "22"),
+    ]
+    # A server that never left 22 is asked for nothing about the port, as before.
+    never = provider.create(dict(MANAGED))
+    assert never.outs is not None and never.outs["portManaged"] is False

@@ -145,8 +145,56 @@ def test_bandwidth_above_the_limit_is_refused() -> None:
     refused(result, "hardened-ecs:internetMaxBandwidthOut", "between 1 and 100")
 
 
-def test_ssh_port_other_than_22_is_refused_until_supported() -> None:
-    refused(deploy(DEV, config={"sshPort": 2222}), "hardened-ecs:sshPort", "only 22")
+@pytest.mark.parametrize(
+    ("bad", "says"),
+    [
+        ("ssh", "must be a TCP port number, got 'ssh'"),
+        ("22.5", "must be a TCP port number"),
+        (0, "must be from 1 to 65535, got 0"),
+        (65536, "must be from 1 to 65535, got 65536"),
+        (-22, "must be from 1 to 65535"),
+    ],
+    ids=repr,
+)
+def test_ssh_port_not_a_port_is_refused_with_the_fix(bad: Any, says: str) -> None:
+    problem = refused(deploy(DEV, config={"sshPort": bad}), "hardened-ecs:sshPort", says)
+    assert "`pulumi config set hardened-ecs:sshPort 2222`" in problem.split("Fix: ", 1)[1]
+
+
+@pytest.mark.parametrize("port", [80, 443, 23, 1, 1023])
+def test_a_well_known_port_other_than_22_needs_allow_privileged_ssh_port(port: int) -> None:
+    problem = refused(
+        deploy(DEV, config={"sshPort": port}),
+        "hardened-ecs:sshPort",
+        f"is {port}, a well-known port of another service",
+    )
+    assert "`pulumi config set hardened-ecs:allowPrivilegedSshPort true`" in problem
+    allowed = deploy(DEV, config={"sshPort": port, "allowPrivilegedSshPort": True})
+    assert allowed.ok, allowed.config_problems
+
+
+@pytest.mark.parametrize("port", [22, 1024, 2222, 65535])
+def test_ssh_port_22_or_from_1024_is_accepted(port: int) -> None:
+    result = deploy(DEV, config={"sshPort": port})
+    assert result.ok, result.config_problems
+
+
+@pytest.mark.parametrize("name", ["Port", "port"])
+def test_the_port_in_hardening_set_is_refused_for_ssh_port(name: str) -> None:
+    problem = refused(
+        deploy(DEV, config={"hardening": {"profile": "baseline", "set": {name: "2222"}}}),
+        "hardened-ecs:hardening",
+        f"set.{name} is not where the SSH port goes",
+    )
+    assert "`pulumi config set hardened-ecs:sshPort 2222`" in problem
+
+
+def test_allow_privileged_ssh_port_must_be_true_or_false() -> None:
+    refused(
+        deploy(DEV, config={"allowPrivilegedSshPort": "yes"}),
+        "hardened-ecs:allowPrivilegedSshPort",
+        "must be true or false",
+    )
 
 
 @pytest.mark.parametrize("key", ["deletionProtection", "elasticIp"])

@@ -12,6 +12,8 @@ config = pulumi.Config()
 admin = config.get("adminUser") or "ops"
 public_key = config.require("publicKey")
 host = config.get("host")
+# The stack's sshPort (tests/pulumi/test_port_move_engine.py moves it); the host boots on 22.
+ssh_port = config.get_int("sshPort") or 22
 
 boot_key = BootHostKey("server-0-boot-host-key")
 
@@ -32,12 +34,14 @@ if host:
         "server-0-sshd",
         SshdHardeningArgs(
             host=host,
+            port=ssh_port,
             private_key=key_or_unknown(config.get_secret("privateKey")),
             admin_user=admin,
             bootstrap_user=admin,
             expected_host_key_fingerprint=boot_key.fingerprint,
             rotate_host_key=True,
             instance_id="i-testhost",
+            manage_port=True,  # as HardenedServer: the stack's sshPort moves it
         ),
     )
     pulumi.export("hostKeyFingerprint", sshd.host_key_fingerprint)
