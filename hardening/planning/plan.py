@@ -109,8 +109,11 @@ def service_commands(facts: HostFacts) -> ServiceCommands:
             # has nothing to reload: try-restart leaves it alone.
             running = svc.units.get(unit, ("", ""))[1] == "active"
             return ServiceCommands(
-                reload=f"systemctl try-restart {unit}",
-                restart=f"systemctl {'restart' if running else 'try-restart'} {unit}",
+                reload=f"{socket_port.RESET_START_LIMIT}{unit}; systemctl try-restart {unit}",
+                restart=(
+                    f"{socket_port.RESET_START_LIMIT}{unit}; "
+                    f"systemctl {'restart' if running else 'try-restart'} {unit}"
+                ),
                 watcher=watcher,
             )
         return ServiceCommands(

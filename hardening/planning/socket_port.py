@@ -20,7 +20,10 @@ _HEADER = "# Managed by hardened-ecs: the port sshd's socket listens on (Port in
 
 
 def dropin_text(port: str) -> str:
-    return f"{_HEADER}[Socket]\nListenStream=\nListenStream={port}\n"
+    # A bare port listens on IPv6 and, with BindIPv6Only=both, on IPv4 too (systemd binds IPv4
+    # alone where the kernel has no IPv6). Some Ubuntu 24.04 builds set ipv6-only in ssh.socket
+    # for their two explicit addresses: under it, our bare port would shut IPv4 clients out.
+    return f"{_HEADER}[Socket]\nListenStream=\nListenStream={port}\nBindIPv6Only=both\n"
 
 
 def socket_change(
@@ -39,5 +42,12 @@ def move_commands(service: str, running: bool) -> str:
     again = f" && systemctl start {service}.service" if running else ""
     return (
         f"systemctl daemon-reload && systemctl stop {service}.service"
+        f" && {RESET_START_LIMIT}{service}.service {service}.socket"
         f" && systemctl restart {service}.socket{again}"
     )
+
+
+# Every move and reload starts sshd's service again: a few applies in a row (a first boot, a
+# key rotation, two moves) reach systemd's start limit (5 in 10 s by default) and the next
+# start is refused. Counting those starts is for a crashing daemon, not for us.
+RESET_START_LIMIT = "systemctl reset-failed "

@@ -140,7 +140,8 @@ def test_a_listenaddress_in_a_dropin_is_refused_and_one_on_the_wanted_port_is_no
 
 SOCKET_DROPIN = "/etc/systemd/system/ssh.socket.d/zz-hardened-ecs-port.conf"
 MOVE_SOCKET = (
-    "systemctl daemon-reload && systemctl stop ssh.service && systemctl restart ssh.socket"
+    "systemctl daemon-reload && systemctl stop ssh.service"
+    " && systemctl reset-failed ssh.service ssh.socket && systemctl restart ssh.socket"
 )
 
 
@@ -151,7 +152,7 @@ def test_socket_activation_moves_the_port_with_a_socket_dropin_and_restarts_the_
     files = _files(plan.files)
     dropin = files[SOCKET_DROPIN]
     assert dropin == socket_port.dropin_text("2222")
-    assert "[Socket]\nListenStream=\nListenStream=2222\n" in dropin
+    assert "[Socket]\nListenStream=\nListenStream=2222\nBindIPv6Only=both\n" in dropin
     assert "Port 2222\n" in _ours(facts, files)  # sshd -T and Ubuntu's generator agree
     # ssh.service runs beside the socket there: it starts again once the socket moved.
     move = MOVE_SOCKET + " && systemctl start ssh.service"
