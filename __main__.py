@@ -106,6 +106,7 @@ for index in range(cfg.instance_count):
             profile=cfg.hardening.profile,
             overrides=cfg.hardening.overrides,
             adopt_admin_user=cfg.hardening.adopt_admin,
+            placement=cfg.hardening.placement,
             ssh_rules=ssh_access.rules,
         ),
     )

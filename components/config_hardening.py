@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from components.config_reader import NAMESPACE, Reader, config_set
 from hardening.model.directives import lookup
-from hardening.model.profiles import Request
+from hardening.model.profiles import DEFAULT_PLACEMENT, PLACEMENTS, Request
 from hardening.model.validation import validate_request
 from hardening.model.values import directive_text, is_scalar
 
@@ -20,6 +20,8 @@ class HardeningRequest:
     overrides: Mapping[str, str]
     # `hardening.adoptAdminUser`: the admin account exists on the image already and is yours.
     adopt_admin: bool = False
+    # `hardening.placement`: where the values live on the server (the engine's --placement).
+    placement: str = DEFAULT_PLACEMENT
 
 
 def read_hardening(r: Reader, admin_user: str) -> HardeningRequest:
@@ -29,10 +31,11 @@ def read_hardening(r: Reader, admin_user: str) -> HardeningRequest:
     if not isinstance(value, dict):
         r.problem(key, "must be a map with 'profile' and 'set'", profile_fix)
         return HardeningRequest("baseline", {})
-    for unknown in sorted(set(value) - {"profile", "set", "adoptAdminUser"}):
+    for unknown in sorted(set(value) - {"profile", "set", "adoptAdminUser", "placement"}):
         r.problem(
             key,
-            f"has an unknown entry {unknown!r} (expected 'profile', 'set', 'adoptAdminUser')",
+            f"has an unknown entry {unknown!r} "
+            "(expected 'profile', 'set', 'adoptAdminUser', 'placement')",
             f"`pulumi config rm --path '{NAMESPACE}:hardening.{unknown}'`",
         )
     profile = value.get("profile", "baseline")
@@ -74,7 +77,14 @@ def read_hardening(r: Reader, admin_user: str) -> HardeningRequest:
             f"`pulumi config set --path --type bool '{NAMESPACE}:hardening.adoptAdminUser' true`",
         )
         adopt = False
-    return HardeningRequest(profile, overrides, adopt)
+    placement = value.get("placement", DEFAULT_PLACEMENT)
+    if placement not in PLACEMENTS:
+        fixes = " or ".join(config_set("hardening.placement", p, path=True) for p in PLACEMENTS)
+        r.problem(
+            key, f"placement must be one of {', '.join(PLACEMENTS)}, not {placement!r}", fixes
+        )
+        placement = DEFAULT_PLACEMENT
+    return HardeningRequest(profile, overrides, adopt, str(placement))
 
 
 def _report_request_problems(r: Reader, request: Request, profile_fix: str) -> None:

@@ -23,6 +23,7 @@ from components.cloudinit import admin_user_data
 from components.host_key import BootHostKey
 from components.sshd_hardening import SshdHardening, SshdHardeningArgs
 from hardening.change.rekey import known_hosts_line
+from hardening.model.profiles import DEFAULT_PLACEMENT
 
 
 class Machine(Protocol):
@@ -68,6 +69,7 @@ class HardenedServerArgs:
     ssh_port: int
     overrides: Mapping[str, str] = field(default_factory=dict)
     adopt_admin_user: bool = False
+    placement: str = DEFAULT_PLACEMENT
     ssh_rules: Sequence[pulumi.Resource] = ()
 
 
@@ -117,6 +119,7 @@ class HardenedServer(pulumi.ComponentResource):
                 admin_user=args.admin_user,
                 profile=args.profile,
                 overrides=args.overrides,
+                placement=args.placement,
                 adopt_admin_user=args.adopt_admin_user,
                 # Closed from the first boot: in as the admin user, pinned to the boot key,
                 # which is replaced by a fresh one right after the first apply.

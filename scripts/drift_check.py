@@ -33,6 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 # After the path above.
 from hardening.front import evidence_json, evidence_output
 from hardening.model import defaults
+from hardening.model.profiles import DEFAULT_PLACEMENT
 from hardening.model.values import directive_text
 from hardening.ops.evidence import Evidence
 from hardening.planning.control_eval import FAIL
@@ -53,6 +54,7 @@ class Settings:
     port: int
     profile: str
     overrides: Mapping[str, str]
+    placement: str = DEFAULT_PLACEMENT  # judged where `up` put the values (hardening.placement)
 
 
 def config_value(config: Mapping[str, Any], key: str) -> Any:
@@ -77,6 +79,7 @@ def settings_from(outputs: Mapping[str, Any], config: Mapping[str, Any]) -> Sett
         profile=str(hardening.get("profile") or "baseline"),
         # `X11Forwarding: false` -> no, `MaxAuthTries: 3.0` -> 3: what sshd and the engine take.
         overrides={str(k): directive_text(v) for k, v in (hardening.get("set") or {}).items()},
+        placement=str(hardening.get("placement") or DEFAULT_PLACEMENT),
     )
 
 
@@ -113,6 +116,8 @@ def check_command(
         settings.admin_user,
         "--profile",
         settings.profile,
+        "--placement",
+        settings.placement,
         "--known-hosts",
         str(known_hosts),
         "--wait",

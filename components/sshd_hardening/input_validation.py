@@ -23,7 +23,7 @@ from components.sshd_hardening.settings import (
 )
 from hardening.model import validation
 from hardening.model.errors import UsageError
-from hardening.model.profiles import DEFAULT_PROFILE, Request
+from hardening.model.profiles import DEFAULT_PLACEMENT, DEFAULT_PROFILE, PLACEMENTS, Request
 from hardening.model.values import directive_text
 from hardening.ops import api
 
@@ -40,6 +40,7 @@ def validate_inputs(olds: Mapping[str, Any], news: Mapping[str, Any]) -> dynamic
     inputs.setdefault("bootstrapUser", DEFAULT_BOOTSTRAP_USER)
     inputs.setdefault("profile", DEFAULT_PROFILE)
     inputs.setdefault("overrides", {})
+    inputs.setdefault("placement", DEFAULT_PLACEMENT)
     inputs.setdefault("wait", DEFAULT_WAIT)
     failures: list[dynamic.CheckFailure] = []
 
@@ -118,6 +119,10 @@ def validate_inputs(olds: Mapping[str, Any], news: Mapping[str, Any]) -> dynamic
                 )
                 for problem in login_key.problems(values):
                     fail("overrides", problem.message)
+
+    placement = inputs["placement"]
+    if not is_unknown(placement) and placement not in PLACEMENTS:
+        fail("placement", f"must be one of {', '.join(PLACEMENTS)}, got {placement!r}")
 
     expected = inputs.get("expectedHostKeyFingerprint")
     if (

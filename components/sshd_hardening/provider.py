@@ -39,6 +39,7 @@ from components.sshd_hardening.input_validation import validate_inputs
 from components.sshd_hardening.settings import (
     DEFAULT_PORT,
     INPUT_NAMES,
+    LATER_INPUTS,
     PORT_MANAGED,
     REPLACE_ON,
     REPLACE_ON_INSTANCE,
@@ -131,12 +132,13 @@ class SshdHardeningProvider(dynamic.ResourceProvider):
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> dynamic.DiffResult:
         # `olds` are the last outputs (inputs included); `news` the checked new inputs.
         def changed(name: str) -> bool:
-            new = news.get(name)
+            absent = LATER_INPUTS.get(name)
+            new, old = news.get(name, absent), olds.get(name, absent)
             if name == "privateKey" and is_unknown(new):
                 # A preview without sshPrivateKey sends an unknown key: that alone is no
                 # change (else every preview shows an update and --expect-no-changes fails).
                 return False
-            return is_unknown(new) or new != olds.get(name)
+            return is_unknown(new) or new != old
 
         by_instance = olds.get("instanceId") is not None and news.get("instanceId") is not None
         replace_on: tuple[str, ...] = REPLACE_ON_INSTANCE if by_instance else REPLACE_ON

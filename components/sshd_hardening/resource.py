@@ -20,6 +20,7 @@ from components.sshd_hardening.settings import (
     OUTPUT_NAMES,
 )
 from hardening.model.desired import DEFAULT_PROFILE
+from hardening.model.profiles import DEFAULT_PLACEMENT
 
 
 def key_or_unknown(private_key: pulumi.Output[str] | None) -> pulumi.Output[str]:
@@ -52,6 +53,8 @@ class SshdHardeningArgs:
     bootstrap_user: pulumi.Input[str] = DEFAULT_BOOTSTRAP_USER
     profile: pulumi.Input[str] = DEFAULT_PROFILE
     overrides: Mapping[str, str] = field(default_factory=dict)
+    # dropin or block: the engine's --placement (block: where sshd_config-only scanners look).
+    placement: pulumi.Input[str] = DEFAULT_PLACEMENT
     expected_host_key_fingerprint: pulumi.Input[str] | None = None
     wait: float = DEFAULT_WAIT
     # The admin account already exists on the image and is the operator's: give it our key and
@@ -89,6 +92,7 @@ class SshdHardening(dynamic.Resource, module="hardening", name="SshdHardening"):
             "privateKey": pulumi.Output.secret(args.private_key),
             "profile": args.profile,
             "overrides": dict(args.overrides),
+            "placement": args.placement,
             "expectedHostKeyFingerprint": args.expected_host_key_fingerprint,
             "wait": args.wait,
             "adoptAdminUser": args.adopt_admin_user,

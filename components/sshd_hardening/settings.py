@@ -15,7 +15,7 @@ from pulumi.output import Unknown
 from components.sshd_hardening.control_state import CONTROL_OUTPUT_NAMES
 from hardening.change.transaction import STAGE_LEASE
 from hardening.model import defaults
-from hardening.model.profiles import DEFAULT_PROFILE, Request
+from hardening.model.profiles import DEFAULT_PLACEMENT, DEFAULT_PROFILE, Request
 from hardening.model.values import directive_text
 from hardening.ops import api
 
@@ -46,6 +46,7 @@ INPUT_NAMES = (
     "privateKey",
     "profile",
     "overrides",
+    "placement",  # where the values live on the server: the engine's --placement
     "expectedHostKeyFingerprint",
     "wait",
     "adoptAdminUser",
@@ -73,10 +74,21 @@ OUTPUT_NAMES = (
 REPLACE_ON = ("host", "port")
 REPLACE_ON_INSTANCE = ("instanceId", "port")
 # Re-apply in place. bootstrapUser and wait only matter to later operations: no update for them;
-# managePort only says how a later port change is done.
-UPDATE_ON = ("adminUser", "privateKey", "profile", "overrides", "expectedHostKeyFingerprint")
+# managePort only says how a later port change is done. A new placement moves the values
+# between the drop-in and the block at the top of sshd_config.
+UPDATE_ON = (
+    "adminUser",
+    "privateKey",
+    "profile",
+    "overrides",
+    "expectedHostKeyFingerprint",
+    "placement",
+)
 # The sshd directive `port` becomes in the request; `overrides` may not name it (one place).
 PORT_DIRECTIVE = "Port"
+# Inputs added after states were recorded: what one means where it is absent (a state
+# recorded before it existed was hardened with that).
+LATER_INPUTS = {"placement": DEFAULT_PLACEMENT}
 
 
 def is_unknown(value: object) -> bool:
@@ -180,6 +192,7 @@ class Settings:
                 ),
                 admin_user=str(props["adminUser"]),
                 adopt_admin=props.get("adoptAdminUser") is True,
+                placement=str(props.get("placement") or DEFAULT_PLACEMENT),
             ),
             expected_fingerprint=str(expected) if expected else None,
             wait=float(props.get("wait", DEFAULT_WAIT)),

@@ -74,6 +74,24 @@ def test_check_uses_the_stack_hardening_settings_and_pins_known_host_keys(tmp_pa
     assert "--accept-new-host-key" in fallback
 
 
+def test_check_judges_with_the_stacks_placement(tmp_path: Path) -> None:
+    # The values are where `up` put them (hardening.placement): the check is asked the same.
+    target = drift_check.targets_from(OUTPUTS)[0]
+    default = drift_check.check_command(
+        target, drift_check.settings_from(OUTPUTS, CONFIG), tmp_path / "id", tmp_path / "kh"
+    )
+    assert default[default.index("--placement") + 1] == "dropin"
+    hardening = {"profile": "minimal", "placement": "block"}
+    config = {**CONFIG, "hardened-ecs:hardening": {"objectValue": hardening, "secret": False}}
+    settings = drift_check.settings_from(OUTPUTS, config)
+    block = drift_check.check_command(target, settings, tmp_path / "id", tmp_path / "kh")
+    assert block[block.index("--placement") + 1] == "block"
+    sys.path.insert(0, str(ROOT))
+    from hardening.front.cli import build_parser
+
+    assert build_parser().parse_args(block[3:]).placement == "block"
+
+
 def test_drift_on_one_server_fails_the_run_and_the_key_stays_private(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -29,6 +29,7 @@ import pytest
 
 from hardening.host.paths import STATE_DIR
 from hardening.model.controls import load_catalogue
+from hardening.planning.sshd_config import BEGIN, DROPIN_NAME, END
 from tests.conftest import ClientKeys, _skip_or_fail, hosts_unavailable_reason
 from tests.helpers.chroot_observe import (
     HARDENED_ACCESS,
@@ -292,6 +293,36 @@ def test_changed_setting_is_an_in_place_update_as_the_admin_user_host_key_pinned
         assert res["id"] == ids[name]  # same resource: updated, not replaced
         assert res["outputs"]["hostKeyFingerprint"] == world.fingerprints[name]
     world.stack.run("preview", "--expect-no-changes")
+
+
+def test_placement_block_moves_one_hosts_values_to_the_top_of_sshd_config_in_place(
+    world: World,
+) -> None:
+    # Host b: a's hand edit left 00-drift.conf sorting before our drop-in, so a has the
+    # block already (the engine's own fallback).
+    main, dropin = "/etc/ssh/sshd_config", f"/etc/ssh/sshd_config.d/{DROPIN_NAME}"
+    b = world.hosts["b"]
+    assert b.path(dropin).is_file() and BEGIN not in b.path(main).read_text()
+    world.stack.set_object("placements", {"b": "block"})
+    plan = world.stack.run("preview", "--json")
+    assert planned(plan) == {"b-sshd": "update"}, plan.describe()
+    id_b = world.resource("b")["id"]
+
+    world.stack.run("up", "--yes", "--skip-preview")
+    # Where a scanner that reads only sshd_config looks: our block, before anything else.
+    text = b.path(main).read_text()
+    assert text.startswith(BEGIN + "\n"), text[:400]
+    block = text.split(END, 1)[0].splitlines()
+    assert {"MaxAuthTries 2", "PermitRootLogin no", "PasswordAuthentication no"} <= set(block)
+    assert not b.path(dropin).exists()
+    assert effective(world, "b", "maxauthtries") == "2"
+    assert access(b, world.key) == HARDENED_ACCESS
+    state = world.resource("b")
+    assert state["id"] == id_b and state["outputs"]["placement"] == "block"  # updated in place
+    assert world.resource("a")["outputs"]["placement"] == "dropin"
+    # The next preview, and one that refreshes first (the check with the same placement).
+    world.stack.run("preview", "--expect-no-changes")
+    world.stack.run("preview", "--refresh", "--expect-no-changes")
 
 
 def test_changed_host_key_fails_up_with_the_engines_message_and_leaves_the_host_alone(

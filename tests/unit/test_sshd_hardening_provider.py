@@ -216,6 +216,9 @@ def test_an_update_with_a_new_key_that_is_refused_says_why(
         ({"profile": "minimal"}, "update"),
         ({"overrides": {"MaxAuthTries": "2"}}, "update"),
         ({"overrides": UNKNOWN}, "update"),
+        ({"placement": "block"}, "update"),  # the engine moves the values to the block
+        ({"placement": "dropin"}, "none"),  # what a state without the input was hardened with
+        ({"placement": UNKNOWN}, "update"),
         ({"adminUser": "admin2"}, "update"),
         ({"privateKey": "rotated"}, "update"),
         # A preview without sshPrivateKey: the key is unknown, which alone is no change.
@@ -290,6 +293,32 @@ def test_what_the_host_said_reaches_pulumi_with_its_control_characters_escaped(
         SshdHardeningProvider().update("id", STATE, dict(INPUTS))
     assert "\x1b" not in str(failed.value) and "\x07" not in str(failed.value)
     assert "\\x1b]0;pwned\\x07" in str(failed.value)
+
+
+def test_check_fills_the_default_placement_and_refuses_any_other_word() -> None:
+    checked = SshdHardeningProvider().check({}, dict(INPUTS))
+    assert checked.failures == [] and checked.inputs["placement"] == "dropin"
+    assert failures({**INPUTS, "placement": "block"}) == {}
+    assert failures({**INPUTS, "placement": UNKNOWN}) == {}  # preview: not known yet
+    found = failures({**INPUTS, "placement": "top"})
+    assert list(found) == ["placement"]
+    assert found["placement"] == "must be one of dropin, block, got 'top'"
+
+
+def _recording_requests(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, Any]]:
+    """Replace the engine's apply/check; record (action, request) of each call."""
+    calls: list[tuple[str, Any]] = []
+
+    def fake(action: str) -> Any:
+        def run(target: Any, request: Any, options: engine.Options, progress: Any) -> Any:
+            calls.append((action, request))
+            return engine.Report(host=target.host, port=target.port, action=action, compliant=True)
+
+        return run
+
+    monkeypatch.setattr(engine, "apply", fake("apply"))
+    monkeypatch.setattr(engine, "check", fake("check"))
+    return calls
 
 
 def _engine_calls(
@@ -449,3 +478,34 @@ def test_once_the_port_was_managed_every_later_request_keeps_it_also_on_22(
     # A server that never left 22 is asked for nothing about the port, as before.
     never = provider.create(dict(MANAGED))
     assert never.outs is not None and never.outs["portManaged"] is False
+
+
+def test_placement_reaches_the_engines_request_in_create_update_and_read(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    calls = _recording_requests(monkeypatch)
+    provider = SshdHardeningProvider()
+    block = {**INPUTS, "placement": "block"}
+    provider.create(block)
+    outs = provider.update("id", STATE, block).outs
+    assert outs is not None
+    provider.read("id", outs)
+    assert [(action, r.placement) for action, r in calls] == [
+        ("apply", "block"),
+        ("apply", "block"),
+        ("check", "block"),
+    ]
+    assert outs["placement"] == "block"  # kept for `read`, which gets only the outputs
+
+
+def test_a_state_recorded_before_placement_existed_loads_as_dropin_without_a_change(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    assert "placement" not in STATE  # as recorded before the input existed
+    checked = SshdHardeningProvider().check(STATE, dict(INPUTS)).inputs
+    assert SshdHardeningProvider().diff("id", STATE, checked).changes is False
+    moved = SshdHardeningProvider().diff("id", STATE, {**checked, "placement": "block"})
+    assert moved.changes is True and not moved.replaces  # moved in place, not rebuilt
+    calls = _recording_requests(monkeypatch)
+    SshdHardeningProvider().read("id", STATE)  # `pulumi refresh` of such a state
+    assert [(action, r.placement) for action, r in calls] == [("check", "dropin")]

@@ -65,6 +65,35 @@ def test_adopting_an_existing_admin_account_is_an_explicit_boolean_setting() -> 
     )
 
 
+@pytest.mark.parametrize("placement", ["dropin", "block"])
+def test_placement_reaches_every_servers_hardening(placement: str) -> None:
+    result = deploy(DEV, config={"hardening": {"profile": "baseline", "placement": placement}})
+    assert result.ok, result.config_problems
+    hardenings = result.of_type(HARDENING_TYPE)
+    assert hardenings and all(h.inputs["placement"] == placement for h in hardenings)
+
+
+def test_placement_defaults_to_dropin() -> None:
+    result = deploy(DEV)
+    assert result.ok, result.config_problems
+    hardenings = result.of_type(HARDENING_TYPE)
+    assert hardenings and all(h.inputs["placement"] == "dropin" for h in hardenings)
+
+
+@pytest.mark.parametrize("placement", ["top", "Block", True, ["block"]])
+def test_an_unknown_placement_is_refused_naming_the_setting_and_both_fixes(
+    placement: object,
+) -> None:
+    problem = refused(
+        deploy(DEV, config={"hardening": {"placement": placement}}),
+        "hardened-ecs:hardening",
+        f"placement must be one of dropin, block, not {placement!r}",
+        "`pulumi config set --path 'hardened-ecs:hardening.placement' dropin`",
+        "`pulumi config set --path 'hardened-ecs:hardening.placement' block`",
+    )
+    assert problem.count("placement must") == 1
+
+
 def test_a_huge_number_in_the_hardening_set_is_refused_not_a_crash() -> None:
     problem = refused(
         deploy(DEV, config={"hardening": {"set": {"MaxAuthTries": "9" * 5000}}}),

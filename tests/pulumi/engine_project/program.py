@@ -12,10 +12,13 @@ from typing import Any
 import pulumi
 
 from components.sshd_hardening import SshdHardening, SshdHardeningArgs, key_or_unknown
+from hardening.model.profiles import DEFAULT_PLACEMENT
 
 config = pulumi.Config()
 hosts: list[dict[str, Any]] = config.require_object("hosts")
 overrides: dict[str, Any] = config.get_object("overrides") or {}
+# host name -> dropin|block (the stack's `hardening.placement`); absent: the default.
+placements: dict[str, Any] = config.get_object("placements") or {}
 
 for entry in hosts:
     name = str(entry["name"])
@@ -29,6 +32,7 @@ for entry in hosts:
             admin_user=config.get("adminUser") or "ops",
             profile=config.get("profile") or "baseline",
             overrides={str(k): str(v) for k, v in overrides.items()},
+            placement=str(placements.get(name, DEFAULT_PLACEMENT)),
         ),
     )
     pulumi.export(
