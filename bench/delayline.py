@@ -160,8 +160,9 @@ class DelayLine:
         if not fds:
             time.sleep(wait)
             return
-        now = time.monotonic()
-        for fd in select.select(fds, [], [], wait)[0]:
+        ready = select.select(fds, [], [], wait)[0]
+        now = time.monotonic()  # after the wait: a packet is held rtt/2 from when it arrived
+        for fd in ready:
             for _ in range(64):  # bounded per wake-up: the other direction gets its turn
                 try:
                     packet = os.read(fd, 65536)
