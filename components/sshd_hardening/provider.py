@@ -10,7 +10,7 @@
   The input validation (input_validation.py) refuses a new private key for a server hardened
   with the old one until the operator says the new public key is installed there
   (``SSHD_HARDENING_KEY_INSTALLED=1``). With ``managePort``, a new ``port`` moves sshd there
-  (Settings.moving): connected on the recorded port, the engine sets ``Port`` and proves a
+  (Settings.connect_port): connected on the recorded port, the engine sets ``Port`` and proves a
   login on the new one (without it, a new port is another sshd: a replace).
 - ``read`` (``pulumi refresh``): the engine's drift check; what ``sshd -T`` shows becomes the
   outputs, so a hand edit on the server shows as drift, and ``diff`` then asks for an update.
@@ -216,13 +216,10 @@ class SshdHardeningProvider(dynamic.ResourceProvider):
             )
         # After the first apply root is closed: the admin user is the way in. The server is
         # up, so a refused key (e.g. a rotated one not installed) fails fast.
+        # A move cut short after sshd confirmed it (the `pulumi up` killed before it saved the
+        # state) left the server on the new port: the engine tries there when nothing answers
+        # on the old one (Session.open_first), so one call converges.
         report = _on_running_server("apply", s, str(pin))
-        if report.exit_code == EXIT_CONNECT and s.moving:
-            # A move cut short after sshd confirmed it (the `pulumi up` killed before it
-            # saved the state): the server is already on the new port.
-            _say(f"{s.shown}: no answer there; a move cut short may have ended on {s.port}")
-            s = s.arrived()
-            report = _on_running_server("apply", s, str(pin))
         if report.exit_code != 0 and olds.get("privateKey") not in (None, s.private_key):
             report.error = (
                 f"{report.error or 'no reason given'} (privateKey changed: is its public half "

@@ -7,7 +7,7 @@ Shared by the resource (which sends the properties), the input check and the pro
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 from pulumi.output import Unknown
@@ -70,7 +70,7 @@ OUTPUT_NAMES = (
 # the same server, updated at its new address and pinned to the key recorded for it.
 # Without `managePort`, a new port is another sshd to harden from scratch (it listens where its
 # host put it). With it (the program's servers: sshPort), the resource owns sshd's port: a new
-# port is the same server moving its sshd, an update (Settings.moving), not a replace.
+# port is the same server moving its sshd, an update (Settings.connect_port), not a replace.
 REPLACE_ON = ("host", "port")
 REPLACE_ON_INSTANCE = ("instanceId", "port")
 # Re-apply in place. bootstrapUser and wait only matter to later operations: no update for them;
@@ -207,11 +207,6 @@ class Settings:
         return PORT_DIRECTIVE in self.request.overrides
 
     @property
-    def moving(self) -> bool:
-        """This operation moves sshd from ``connect_port`` to ``port``."""
-        return self.connect_port is not None
-
-    @property
     def address(self) -> str:
         """host:port where this operation connects (before a move: the old port)."""
         return f"{self.host}:{self.port if self.connect_port is None else self.connect_port}"
@@ -221,11 +216,6 @@ class Settings:
         key = api.KeySource(text=self.private_key, setting="privateKey")
         port = self.port if self.connect_port is None else self.connect_port
         return api.TargetSpec(self.host, port, user, key, trust, self.label)
-
-    def arrived(self) -> Settings:
-        """The same operation connecting on ``port``: where a move that was cut short after
-        sshd confirmed it left the server (the state still says the old port)."""
-        return replace(self, connect_port=None)
 
     @property
     def shown(self) -> str:

@@ -408,12 +408,22 @@ def test_a_failed_move_fails_the_update_so_the_state_keeps_the_old_port(
 def test_a_move_cut_short_after_it_confirmed_is_finished_from_the_new_port(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    # The last `pulumi up` died after sshd confirmed 2222 but before the state said so.
-    calls = _engine_calls(monkeypatch, [EXIT_CONNECT, 0])
+    # The last `pulumi up` died after sshd confirmed 2222 but before the state said so. The
+    # one request connects on 22 and names Port 2222: the engine tries 2222 when nothing
+    # answers on 22 (Session.open_first; tests/hosts/test_port_move_chroot.py re-runs a move).
+    calls = _engine_calls(monkeypatch, [0])
     result = SshdHardeningProvider().update("id", MANAGED_STATE, {**MANAGED, "port": 2222})
-    wanted = {"MaxAuthTries": "3", "Port": "2222"}
-    assert calls == [("apply", 22, wanted), ("apply", 2222, wanted)]
+    assert calls == [("apply", 22, {"MaxAuthTries": "3", "Port": "2222"})]
     assert result.outs is not None and result.outs["port"] == 2222
+
+
+def test_a_moving_server_that_answers_on_neither_port_is_tried_once(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    calls = _engine_calls(monkeypatch, [EXIT_CONNECT])
+    with pytest.raises(SshdHardeningError):
+        SshdHardeningProvider().update("id", MANAGED_STATE, {**MANAGED, "port": 2222})
+    assert [port for _, port, _ in calls] == [22]  # the engine already tried 2222
 
 
 def test_an_unreachable_server_that_is_not_moving_is_tried_once(
